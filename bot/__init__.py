@@ -1,0 +1,1 @@
+"""Qasid: a Telegram admin bot for WhatsApp bulk messaging."""

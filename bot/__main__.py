@@ -1,0 +1,131 @@
+"""``python -m bot``: start Qasid.
+
+    python -m bot            the bot (long polling), the scheduler and the HTTP server
+    python -m bot console    a terminal chat with the same bot, no Telegram needed
+    python -m bot migrate    apply database migrations and exit
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+
+from bot.config import Settings, SettingsError, load_settings
+
+log = logging.getLogger("bot")
+
+NO_TOKEN = (
+    "TELEGRAM_BOT_TOKEN is not set. To get one, open @BotFather in Telegram, send /newbot, "
+    "and put the token in .env (see .env.example). To try Qasid without a token, run "
+    "`python -m bot console`: the same bot in your terminal."
+)
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # httpx logs every request URL, and Telegram's URLs contain the bot token.
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+async def serve(settings: Settings) -> int:
+    import uvicorn
+    from telegram import Update
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.app import Qasid
+
+    class _Server(uvicorn.Server):
+        def capture_signals(self):  # noqa: ANN202 - we handle SIGINT/SIGTERM ourselves
+            return contextlib.nullcontext()
+
+    qasid = Qasid(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    server = _Server(
+        uvicorn.Config(qasid.web, host=settings.http_host, port=settings.http_port,
+                       log_config=None, lifespan="off", access_log=False)
+    )
+    web_task: asyncio.Task | None = None
+    try:
+        try:
+            await qasid.start()
+        except InvalidToken:
+            print("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather.", file=sys.stderr)
+            return 1
+        except NetworkError as exc:
+            print(f"Cannot reach the Telegram Bot API at {settings.telegram_api_url}: {exc}",
+                  file=sys.stderr)
+            return 1
+        assert qasid.application.updater is not None
+        await qasid.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        web_task = asyncio.create_task(server.serve())
+        while not server.started and not web_task.done():
+            await asyncio.sleep(0.01)
+        if web_task.done():
+            print(f"The HTTP server could not start on {settings.http_host}:{settings.http_port}.",
+                  file=sys.stderr)
+            return 1
+        print(
+            f"ready: @{qasid.application.bot.username} is polling Telegram; health on "
+            f"http://{settings.http_host}:{settings.http_port}/healthz. Ctrl+C stops.",
+            flush=True,
+        )
+        await stop.wait()
+        log.info("stopping")
+        return 0
+    finally:
+        server.should_exit = True
+        if web_task is not None:
+            await web_task
+        await qasid.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Qasid")
+    parser.add_argument("command", nargs="?", default="run", choices=["run", "console", "migrate"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level)
+
+    if args.command == "migrate":
+        from bot.storage.db import Database
+
+        async def _migrate() -> None:
+            db = Database(settings.database_path)
+            await db.connect()
+            await db.close()
+
+        asyncio.run(_migrate())
+        print(f"database {settings.database_path} is up to date")
+        return 0
+    if args.command == "console":
+        from bot.console.repl import run_console
+
+        return asyncio.run(run_console(settings))
+    if settings.telegram_bot_token is None:
+        print(NO_TOKEN, file=sys.stderr)
+        if sys.stdin.isatty():
+            print("No token: starting the console instead.\n", file=sys.stderr)
+            from bot.console.repl import run_console
+
+            return asyncio.run(run_console(settings))
+        return 2
+    return asyncio.run(serve(settings))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

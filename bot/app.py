@@ -1,0 +1,140 @@
+"""The composition root: settings -> database -> gateway -> services -> application -> web.
+
+Nothing here connects at import time: ``Qasid(settings)`` only wires objects together;
+``await qasid.start()`` opens the database and starts the Telegram application (and its
+job queue, the scheduler); ``await qasid.stop()`` closes everything in reverse.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.request import BaseRequest, HTTPXRequest
+
+from bot import handlers
+from bot.config import GatewayKind, RegistrationMode, Settings
+from bot.gateways.base import WhatsAppGateway
+from bot.handlers.context import BotContext
+from bot.handlers.notifier import TelegramNotifier
+from bot.services.accounts import AccountsConfig, AccountsService, utcnow
+from bot.storage.db import Database
+from bot.web.app import create_web_app
+
+log = logging.getLogger(__name__)
+
+# Stands in when no token is configured (a fake Bot API usually passes its own).
+OFFLINE_TOKEN = "7000000001:no-token-configured"
+
+
+@dataclass(slots=True)
+class Services:
+    accounts: AccountsService
+
+
+def build_gateway(settings: Settings) -> WhatsAppGateway:
+    if settings.gateway is GatewayKind.SANDBOX:
+        from bot.gateways.sandbox import SandboxConfig, SandboxGateway
+
+        return SandboxGateway(
+            SandboxConfig(
+                delivery_delay=settings.sandbox_delivery_delay,
+                read_delay=settings.sandbox_read_delay,
+                read_share=settings.sandbox_read_share,
+                invalid_share=settings.sandbox_invalid_share,
+                ban_after=settings.sandbox_ban_after,
+                seed=settings.sandbox_seed,
+                # message ids stay unique across restarts of the process
+                run_id=format(time.time_ns() // 1_000_000, "x"),
+            )
+        )
+    raise ValueError(f"unsupported gateway {settings.gateway}")
+
+
+class Qasid:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        request: BaseRequest | None = None,
+        token: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rate_limit: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_path)
+        self.gateway = build_gateway(settings)
+        self.application = self._build_application(request, token, rate_limit)
+        notifier = TelegramNotifier(self.application)
+        self.services = Services(
+            accounts=AccountsService(
+                self.db,
+                AccountsConfig(
+                    admin_ids=settings.admin_ids,
+                    needs_approval=settings.registration_mode is RegistrationMode.APPROVAL,
+                    default_region=settings.default_region,
+                    default_timezone=settings.default_timezone,
+                ),
+                notifier,
+                clock,
+            )
+        )
+        self.application.bot_data["services"] = self.services
+        handlers.register(self.application)
+        self.web = create_web_app(self.health)
+        self._started = False
+
+    def _build_application(
+        self, request: BaseRequest | None, token: str | None, rate_limit: bool
+    ) -> Application:
+        secret = self.settings.telegram_bot_token
+        builder = (
+            ApplicationBuilder()
+            .token(token or (secret.get_secret_value() if secret else OFFLINE_TOKEN))
+            .base_url(self.settings.telegram_api_url)
+            .base_file_url(self.settings.telegram_file_url)
+            .context_types(ContextTypes(context=BotContext))
+        )
+        if request is not None:
+            builder = builder.request(request).get_updates_request(request)
+        else:
+            builder = builder.request(HTTPXRequest(connection_pool_size=16)).get_updates_request(
+                HTTPXRequest(read_timeout=40)
+            )
+        if rate_limit:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        return builder.build()
+
+    async def start(self) -> None:
+        """Open the database, initialise and start the application (and the job queue)."""
+        await self.db.connect()
+        await self.application.initialize()
+        await handlers.publish_commands(self.application, self.settings.admin_ids)
+        await self.application.start()
+        self._started = True
+        log.info("Qasid started as @%s (gateway: %s)", self.application.bot.username,
+                 self.gateway.kind)
+
+    async def stop(self) -> None:
+        if self._started:
+            if self.application.updater and self.application.updater.running:
+                await self.application.updater.stop()
+            await self.application.stop()
+            await self.application.shutdown()
+            self._started = False
+        await self.gateway.close()
+        await self.db.close()
+
+    async def health(self) -> dict[str, bool]:
+        try:
+            async with self.db.reader.execute("SELECT 1") as cur:
+                database = (await cur.fetchone()) is not None
+        except Exception:  # reported as unhealthy, not raised
+            database = False
+        job_queue = self.application.job_queue
+        scheduler = bool(job_queue and job_queue.scheduler.running)
+        return {"database": database, "scheduler": scheduler, "telegram": self.application.running}

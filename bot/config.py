@@ -1,0 +1,127 @@
+"""Settings: one pydantic-settings class, read from the environment and `.env`.
+
+Every knob has a safe default so `python -m bot` runs on the embedded defaults
+(SQLite file, sandbox gateway). Secrets are ``SecretStr`` and never logged.
+``.env.example`` documents each setting; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class GatewayKind(StrEnum):
+    SANDBOX = "sandbox"
+
+
+class RegistrationMode(StrEnum):
+    APPROVAL = "approval"
+    OPEN = "open"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore",
+        frozen=True,
+    )
+
+    telegram_bot_token: SecretStr | None = None
+    admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    database_path: Path = Path("qasid.sqlite3")
+    gateway: GatewayKind = GatewayKind.SANDBOX
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
+    default_region: str = "AZ"
+    default_timezone: str = "Asia/Baku"
+    registration_mode: RegistrationMode = RegistrationMode.APPROVAL
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_file_url: str = "https://api.telegram.org/file/bot"
+    log_level: str = "INFO"
+
+    # The sandbox gateway (simulated WhatsApp).
+    sandbox_delivery_delay: float = Field(default=2.0, ge=0)
+    sandbox_read_delay: float = Field(default=5.0, ge=0)
+    sandbox_read_share: float = Field(default=0.7, ge=0, le=1)
+    sandbox_invalid_share: float = Field(default=0.05, ge=0, le=1)
+    sandbox_ban_after: int | None = Field(default=None, ge=1)
+    sandbox_seed: int = 0
+
+    @field_validator("telegram_bot_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [p for p in value.replace(";", ",").replace(" ", ",").split(",") if p]
+            try:
+                return frozenset(int(p) for p in parts)
+            except ValueError:
+                raise ValueError(
+                    "expected Telegram user ids separated by commas, e.g. 12345,67890"
+                ) from None
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        region = value.strip().upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(f"unknown phone region {value!r}; use a two-letter code like AZ")
+        return region
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; use a name like Asia/Baku") from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("telegram_api_url", "telegram_file_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    def is_admin(self, telegram_id: int) -> bool:
+        return telegram_id in self.admin_ids
+
+
+class SettingsError(Exception):
+    """Start-up stops with one clear line per wrong setting."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def load_settings(**overrides: object) -> Settings:
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(p) for p in err["loc"]).upper() or "SETTINGS"
+            message = err["msg"].removeprefix("Value error, ")
+            lines.append(f"Invalid setting {name}: {message}")
+        raise SettingsError(lines) from None

@@ -1,0 +1,226 @@
+"""The domain of Qasid: plain dataclasses and enums, no I/O.
+
+Datetimes are timezone-aware UTC. State transitions live on the entities and raise
+``InvalidTransition`` when refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from bot.errors import InvalidTransition
+
+
+class Language(StrEnum):
+    EN = "en"
+    AZ = "az"
+    RU = "ru"
+
+    @classmethod
+    def from_telegram(cls, code: str | None) -> Language:
+        """Pick the language from Telegram's ``language_code`` (``ru``, ``az``, ``en-GB``...)."""
+        base = (code or "").split("-")[0].lower()
+        try:
+            return cls(base)
+        except ValueError:
+            return cls.EN
+
+
+class OwnerStatus(StrEnum):
+    REGISTERING = "registering"  # answering the /start questions
+    PENDING = "pending"  # waiting for an admin
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class RegistrationStep(StrEnum):
+    NAME = "name"
+    COMPANY = "company"
+    PHONE = "phone"
+    TERMS = "terms"
+    DONE = "done"
+
+
+@dataclass(slots=True)
+class Owner:
+    id: int
+    telegram_id: int
+    chat_id: int
+    language: Language
+    status: OwnerStatus
+    created_at: datetime
+    name: str | None = None
+    company: str | None = None
+    phone: str | None = None
+    timezone: str | None = None
+    region: str | None = None
+    status_reason: str | None = None
+    terms_accepted_at: datetime | None = None
+    approved_at: datetime | None = None
+
+    @property
+    def registration_step(self) -> RegistrationStep:
+        """The next question of the registration; derived from what is filled in."""
+        if self.status is not OwnerStatus.REGISTERING:
+            return RegistrationStep.DONE
+        if not self.name:
+            return RegistrationStep.NAME
+        if not self.company:
+            return RegistrationStep.COMPANY
+        if not self.phone:
+            return RegistrationStep.PHONE
+        return RegistrationStep.TERMS
+
+    @property
+    def is_active(self) -> bool:
+        return self.status is OwnerStatus.ACTIVE
+
+    def _move(self, wanted: OwnerStatus, allowed_from: set[OwnerStatus]) -> None:
+        if self.status not in allowed_from:
+            raise InvalidTransition("owner", self.status, wanted)
+        self.status = wanted
+
+    def submit(self, accepted_at: datetime, *, needs_approval: bool) -> None:
+        if self.registration_step is not RegistrationStep.TERMS:
+            raise InvalidTransition("owner", self.status, OwnerStatus.PENDING)
+        self.terms_accepted_at = accepted_at
+        if needs_approval:
+            self._move(OwnerStatus.PENDING, {OwnerStatus.REGISTERING})
+        else:
+            self._move(OwnerStatus.ACTIVE, {OwnerStatus.REGISTERING})
+            self.approved_at = accepted_at
+
+    def approve(self, at: datetime) -> None:
+        self._move(OwnerStatus.ACTIVE, {OwnerStatus.PENDING, OwnerStatus.REJECTED})
+        self.approved_at = at
+        self.status_reason = None
+
+    def reject(self, reason: str | None = None) -> None:
+        self._move(OwnerStatus.REJECTED, {OwnerStatus.PENDING})
+        self.status_reason = reason
+
+    def suspend(self, reason: str | None = None) -> None:
+        self._move(OwnerStatus.SUSPENDED, {OwnerStatus.ACTIVE, OwnerStatus.PENDING})
+        self.status_reason = reason
+
+    def unsuspend(self) -> None:
+        self._move(OwnerStatus.ACTIVE, {OwnerStatus.SUSPENDED})
+        self.status_reason = None
+
+
+class SenderStatus(StrEnum):
+    LINKING = "linking"
+    ACTIVE = "active"
+    RESTRICTED = "restricted"
+    BANNED = "banned"
+    REMOVED = "removed"
+
+
+@dataclass(slots=True)
+class Sender:
+    """A linked WhatsApp number of an owner."""
+
+    id: int
+    owner_id: int
+    gateway: str
+    phone: str
+    status: SenderStatus
+    created_at: datetime
+    label: str | None = None
+    external_id: str | None = None  # WAHA session name, Cloud phone-number id, ...
+    daily_cap: int | None = None
+    status_detail: str | None = None
+
+
+@dataclass(slots=True)
+class Contact:
+    id: int
+    owner_id: int
+    phone: str  # E.164
+    name: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+    opted_out_at: datetime | None = None
+    opt_out_reason: str | None = None
+
+
+@dataclass(slots=True)
+class ContactList:
+    id: int
+    owner_id: int
+    name: str
+    created_at: datetime
+    size: int = 0
+    opted_out: int = 0
+
+
+@dataclass(slots=True)
+class Template:
+    id: int
+    owner_id: int
+    name: str
+    variants: list[str] = field(default_factory=list)
+    media_kind: str | None = None  # "image" | "document"
+    media_file_id: str | None = None
+
+
+class CampaignStatus(StrEnum):
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    SKIPPED = "skipped"
+
+
+class LedgerKind(StrEnum):
+    CREDIT = "credit"  # an admin credited a payment
+    RESERVE = "reserve"  # held for a confirmed campaign
+    RELEASE = "release"  # a reservation given back
+    CHARGE = "charge"  # a message accepted by the gateway
+    EXPIRE = "expire"  # a package's credits ran out of time
+    ADJUST = "adjust"  # an admin's correction
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    id: int
+    owner_id: int
+    kind: LedgerKind
+    amount: int
+    created_at: datetime
+    note: str | None = None
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    id: int
+    name: str
+    credits: int
+    validity_days: int
+    price_minor: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: int
+    owner_id: int
+    name: str
+    prefix: str
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -1,0 +1,1 @@
+"""WhatsApp gateways: one protocol (``base``) and its adapters."""

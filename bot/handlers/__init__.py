@@ -1,0 +1,68 @@
+"""python-telegram-bot handlers: parse the chat input, call a service, render the answer.
+
+``register`` is the one ordered list of registrations.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.domain import Language
+from bot.handlers import admin, language, menu
+from bot.handlers.commands import visible_commands
+from bot.handlers.errors import on_error
+from bot.handlers.registration import doorkeeper
+from bot.i18n import translator
+
+log = logging.getLogger(__name__)
+
+_CALLBACKS = {
+    "start": menu.start,
+    "menu": menu.start,
+    "help": menu.help_command,
+    "language": language.choose,
+    "pending": admin.pending,
+    "suspend": admin.suspend,
+    "unsuspend": admin.unsuspend,
+}
+
+
+def register(app: Application) -> None:
+    app.add_handler(TypeHandler(Update, doorkeeper), group=-1)
+    for command in visible_commands(admin=True):
+        app.add_handler(CommandHandler(command.name, _CALLBACKS[command.name]))
+    app.add_handler(CallbackQueryHandler(language.picked, pattern=r"^lang:"))
+    app.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:"))
+    app.add_handler(CallbackQueryHandler(admin.decide, pattern=r"^adm:(ok|no):\d+$"))
+    app.add_handler(CallbackQueryHandler(menu.stale_button))
+    app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))
+    app.add_handler(MessageHandler(filters.ALL, menu.unknown_text))
+    app.add_error_handler(on_error)
+
+
+async def publish_commands(app: Application, admin_ids: frozenset[int]) -> None:
+    """Tell Telegram the command menu, per language; admins also see theirs."""
+    try:
+        for lang in Language:
+            tr = translator(lang)
+            code = None if lang is Language.EN else lang.value
+            owner_cmds = [BotCommand(c.name, tr(c.description)) for c in visible_commands(admin=False)]
+            await app.bot.set_my_commands(owner_cmds, BotCommandScopeDefault(), language_code=code)
+            admin_cmds = [BotCommand(c.name, tr(c.description)) for c in visible_commands(admin=True)]
+            for admin_id in admin_ids:
+                await app.bot.set_my_commands(
+                    admin_cmds, BotCommandScopeChat(admin_id), language_code=code
+                )
+    except TelegramError as exc:  # e.g. an admin who never opened the bot
+        log.warning("could not publish the command menu: %s", exc)

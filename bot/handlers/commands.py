@@ -1,0 +1,37 @@
+"""The command list: the one place that says which commands exist.
+
+Handlers are registered from it and the menu Telegram shows (``setMyCommands``, in
+every language, with the admin commands only in admins' chats) is generated from it,
+so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from telegram import Update
+
+Callback = Callable[[Update, object], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    description: str  # catalog key
+    admin: bool = False
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("start", "cmd.start"),
+    Command("menu", "cmd.menu"),
+    Command("help", "cmd.help"),
+    Command("language", "cmd.language"),
+    Command("pending", "cmd.pending", admin=True),
+    Command("suspend", "cmd.suspend", admin=True),
+    Command("unsuspend", "cmd.unsuspend", admin=True),
+)
+
+
+def visible_commands(*, admin: bool) -> list[Command]:
+    return [c for c in COMMANDS if admin or not c.admin]

@@ -1,0 +1,140 @@
+"""Pure rendering: domain data in, text and keyboards out. No I/O, no services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
+from bot.i18n import LANGUAGE_NAMES, Translator
+
+
+@dataclass(slots=True)
+class Screen:
+    """What to send: ``await message.reply_text(**screen.kwargs)``."""
+
+    text: str
+    reply_markup: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return {"text": self.text, "reply_markup": self.reply_markup, "parse_mode": "HTML",
+                **self.extra}
+
+
+def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+# --- menu and help --------------------------------------------------------------------
+
+MENU_ITEMS = (("menu.profile", "menu:profile"), ("menu.language", "menu:language"),
+              ("menu.help", "menu:help"))
+
+
+def main_menu(tr: Translator, owner: Owner) -> Screen:
+    rows = [[(tr(key), data)] for key, data in MENU_ITEMS]
+    return Screen(tr("menu.title", name=owner.name or ""), _buttons(*rows))
+
+
+def back_to_menu(tr: Translator) -> InlineKeyboardMarkup:
+    return _buttons([(tr("menu.back"), "menu:home")])
+
+
+def help_screen(tr: Translator, commands: list[tuple[str, str]], with_back: bool = False) -> Screen:
+    lines = [tr("help.title")] + [f"/{name} — {description}" for name, description in commands]
+    lines.append(tr("help.footer"))
+    return Screen("\n".join(lines), back_to_menu(tr) if with_back else None)
+
+
+def profile(tr: Translator, owner: Owner) -> Screen:
+    zone = owner.timezone or "UTC"
+    return Screen(
+        tr(
+            "profile.text",
+            id=owner.id,
+            name=owner.name or "—",
+            company=owner.company or "—",
+            phone=owner.phone or "—",
+            language=LANGUAGE_NAMES[owner.language],
+            timezone=zone,
+            since=tr.date(owner.created_at, zone),
+        ),
+        back_to_menu(tr),
+    )
+
+
+def language_picker(tr: Translator, current: Language) -> Screen:
+    rows = [
+        [(("✓ " if lang is current else "") + LANGUAGE_NAMES[lang], f"lang:{lang.value}")]
+        for lang in Language
+    ]
+    return Screen(tr("language.choose"), _buttons(*rows))
+
+
+# --- registration ---------------------------------------------------------------------
+
+def registration_question(tr: Translator, step: RegistrationStep) -> Screen:
+    if step is RegistrationStep.NAME:
+        return Screen(tr("registration.ask_name"), ReplyKeyboardRemove())
+    if step is RegistrationStep.COMPANY:
+        return Screen(tr("registration.ask_company"))
+    if step is RegistrationStep.PHONE:
+        keyboard = ReplyKeyboardMarkup(
+            [[KeyboardButton(tr("registration.share_phone_button"), request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        )
+        return Screen(tr("registration.ask_phone"), keyboard)
+    return Screen(
+        tr("registration.terms"),
+        _buttons([(tr("registration.accept"), "reg:accept")],
+                 [(tr("registration.decline"), "reg:decline")]),
+    )
+
+
+def status_explained(tr: Translator, owner: Owner) -> Screen:
+    reason = owner.status_reason
+    if owner.status is OwnerStatus.PENDING:
+        return Screen(tr("status.pending"))
+    if owner.status is OwnerStatus.REJECTED:
+        key = "status.rejected_reason" if reason else "status.rejected"
+        return Screen(tr(key, reason=reason or ""))
+    if owner.status is OwnerStatus.SUSPENDED:
+        key = "status.suspended_reason" if reason else "status.suspended"
+        return Screen(tr(key, reason=reason or ""))
+    return Screen(tr("status.active"))
+
+
+# --- admin ----------------------------------------------------------------------------
+
+def registration_request(tr: Translator, owner: Owner, username: str | None = None) -> Screen:
+    return Screen(
+        tr(
+            "admin.request",
+            id=owner.id,
+            name=owner.name or "—",
+            company=owner.company or "—",
+            phone=owner.phone or "—",
+            telegram=f"@{username}" if username else str(owner.telegram_id),
+            language=LANGUAGE_NAMES[owner.language],
+        ),
+        _buttons([(tr("admin.approve"), f"adm:ok:{owner.id}"),
+                  (tr("admin.reject"), f"adm:no:{owner.id}")]),
+    )
+
+
+def owner_line(tr: Translator, owner: Owner) -> str:
+    return tr("admin.owner_line", id=owner.id, name=owner.name or "—",
+              company=owner.company or "—", status=tr(f"owner_status.{owner.status.value}"))

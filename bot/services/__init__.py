@@ -1,0 +1,1 @@
+"""Business logic, plain asyncio. Never imports ``telegram`` or ``starlette``."""

@@ -1,0 +1,46 @@
+"""What services tell people, as data: the ``Notifier`` seam.
+
+Services never talk to Telegram. They hand a ``Notice`` to a ``Notifier``; the bot's
+implementation (``bot.handlers.notifier``) renders it in the recipient's language, tests
+use ``RecordingNotifier``. A notifier never raises: a recipient who blocked the bot must
+not undo the work that produced the notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.domain import Owner
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationRequested:
+    """A new owner waits for approval; goes to every admin."""
+
+    owner: Owner
+    admin_ids: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerStatusChanged:
+    """An admin approved, rejected, suspended or unsuspended the owner; goes to the owner."""
+
+    owner: Owner
+
+
+Notice = RegistrationRequested | OwnerStatusChanged
+
+
+class Notifier(Protocol):
+    async def notify(self, notice: Notice) -> None: ...
+
+
+@dataclass(slots=True)
+class RecordingNotifier:
+    """A notifier for tests: keeps what it was given."""
+
+    notices: list[Notice] = field(default_factory=list)
+
+    async def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)

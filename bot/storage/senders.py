@@ -1,0 +1,66 @@
+"""Senders: the WhatsApp numbers an owner has linked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.domain import Sender, SenderStatus
+from bot.storage.db import from_ts, to_ts
+
+_COLUMNS = (
+    "id, owner_id, gateway, phone, label, external_id, status, status_detail, daily_cap,"
+    " created_at"
+)
+
+
+def _sender(row: aiosqlite.Row) -> Sender:
+    return Sender(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        gateway=row["gateway"],
+        phone=row["phone"],
+        label=row["label"],
+        external_id=row["external_id"],
+        status=SenderStatus(row["status"]),
+        status_detail=row["status_detail"],
+        daily_cap=row["daily_cap"],
+        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+    )
+
+
+async def add(
+    conn: aiosqlite.Connection,
+    *,
+    owner_id: int,
+    gateway: str,
+    phone: str,
+    status: SenderStatus,
+    now: datetime,
+    label: str | None = None,
+    external_id: str | None = None,
+) -> Sender:
+    ts = to_ts(now)
+    cur = await conn.execute(
+        "INSERT INTO senders (owner_id, gateway, phone, label, external_id, status, linked_at,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (owner_id, gateway, phone, label, external_id, status.value,
+         ts if status is SenderStatus.ACTIVE else None, ts, ts),
+    )
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM senders WHERE id = ?", (cur.lastrowid,)
+    ) as c:
+        row = await c.fetchone()
+    assert row is not None
+    return _sender(row)
+
+
+async def list_for_owner(
+    conn: aiosqlite.Connection, owner_id: int, *, include_removed: bool = False
+) -> list[Sender]:
+    sql = f"SELECT {_COLUMNS} FROM senders WHERE owner_id = ?"
+    if not include_removed:
+        sql += " AND status <> 'removed'"
+    async with conn.execute(sql + " ORDER BY id", (owner_id,)) as cur:
+        return [_sender(row) async for row in cur]

@@ -1,0 +1,1 @@
+"""HTTP: gateway webhooks, the integration API and health, served by uvicorn."""

@@ -1,0 +1,99 @@
+"""Every text the code uses exists in all three catalogs, with the same placeholders."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.domain import Language, OwnerStatus
+from bot.handlers.commands import COMMANDS
+from bot.handlers.render import MENU_ITEMS
+from bot.i18n import Translator, catalog
+
+ROOT = Path(__file__).resolve().parents[2] / "bot"
+KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def namespaces() -> set[str]:
+    return {key.split(".")[0] for key in catalog(Language.EN)}
+
+
+def literal_keys() -> set[str]:
+    """String constants in the code that look like catalog keys of a known namespace."""
+    spaces, found = namespaces(), set()
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                value = node.value
+                if KEY.match(value) and value.split(".")[0] in spaces:
+                    found.add(value)
+    return found
+
+
+def raised_reasons(exception: str) -> set[str]:
+    """First arguments of ``ValidationError("...")`` / ``NotAllowed("...")`` in the code."""
+    found = set()
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == exception and node.args
+                    and isinstance(node.args[0], ast.Constant)):
+                found.add(node.args[0].value)
+    return found
+
+
+def used_keys() -> set[str]:
+    keys = literal_keys()
+    keys |= {f"error.{r}" for r in raised_reasons("ValidationError")}
+    keys |= {f"denied.{r}" for r in raised_reasons("NotAllowed")}
+    keys |= {f"denied.status_{s.value}" for s in OwnerStatus}
+    keys |= {f"owner_status.{s.value}" for s in OwnerStatus}
+    keys |= {c.description for c in COMMANDS}
+    keys |= {key for key, _ in MENU_ITEMS}
+    keys |= {f"admin.{a}_usage" for a in ("suspend", "unsuspend")}
+    return keys
+
+
+def test_the_scan_finds_the_texts() -> None:
+    keys = used_keys()
+    assert {"registration.ask_name", "error.not_own_contact", "cmd.language"} <= keys
+    assert len(keys) > 40
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_catalog_is_complete(language: Language) -> None:
+    missing = sorted(k for k in used_keys() if not catalog(language).get(k))
+    assert missing == []
+
+
+@pytest.mark.parametrize("language", [Language.AZ, Language.RU])
+def test_translations_keep_the_placeholders(language: Language) -> None:
+    english, other = catalog(Language.EN), catalog(language)
+    assert set(other) == set(english)
+    wrong = [k for k, text in english.items()
+             if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(other[k]))]
+    assert wrong == []
+
+
+def test_parameters_are_escaped_but_safe_html_is_kept() -> None:
+    from bot.i18n import Safe
+
+    tr = Translator(Language.EN)
+    assert "&lt;script&gt;" in tr("admin.owner_line", id=1, name="<script>", company="x",
+                                  status="y")
+    assert tr("admin.decided", line=Safe("<b>ok</b>")) == "Done. <b>ok</b>"
+
+
+def test_numbers_and_dates_follow_the_locale() -> None:
+    from datetime import UTC, datetime
+
+    moment = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+    assert Translator(Language.EN).number(1234567.5) == "1,234,567.5"
+    assert Translator(Language.RU).number(1234567.5) == "1\xa0234\xa0567,5"
+    assert Translator(Language.RU).date(moment, "Asia/Baku") != Translator(Language.EN).date(
+        moment, "Asia/Baku")
+    assert "13:30" in Translator(Language.AZ).datetime(moment, "Asia/Baku")
