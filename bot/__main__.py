@@ -42,7 +42,7 @@ async def serve(settings: Settings) -> int:
     from bot.app import Qasid
 
     class _Server(uvicorn.Server):
-        def capture_signals(self):  # noqa: ANN202 - we handle SIGINT/SIGTERM ourselves
+        def capture_signals(self):
             return contextlib.nullcontext()
 
     qasid = Qasid(settings)
@@ -68,7 +68,7 @@ async def serve(settings: Settings) -> int:
         assert qasid.application.updater is not None
         await qasid.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         web_task = asyncio.create_task(server.serve())
-        while not server.started and not web_task.done():
+        while not server.started and not web_task.done():  # noqa: ASYNC110 (a flag only)
             await asyncio.sleep(0.01)
         if web_task.done():
             print(f"The HTTP server could not start on {settings.http_host}:{settings.http_port}.",
@@ -99,7 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines:
             print(line, file=sys.stderr)
         return 2
-    setup_logging(settings.log_level)
+    no_token = settings.telegram_bot_token is None
+    console = args.command == "console" or (
+        args.command == "run" and no_token and sys.stdin.isatty()
+    )
+    # The console is a chat: only warnings interrupt it.
+    setup_logging("WARNING" if console else settings.log_level)
 
     if args.command == "migrate":
         from bot.storage.db import Database
@@ -112,18 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_migrate())
         print(f"database {settings.database_path} is up to date")
         return 0
-    if args.command == "console":
+    if args.command == "run" and no_token:
+        print(NO_TOKEN, file=sys.stderr)
+        if not console:
+            return 2
+        print("No token: starting the console instead.\n", file=sys.stderr)
+    if console:
         from bot.console.repl import run_console
 
         return asyncio.run(run_console(settings))
-    if settings.telegram_bot_token is None:
-        print(NO_TOKEN, file=sys.stderr)
-        if sys.stdin.isatty():
-            print("No token: starting the console instead.\n", file=sys.stderr)
-            from bot.console.repl import run_console
-
-            return asyncio.run(run_console(settings))
-        return 2
     return asyncio.run(serve(settings))
 
 

@@ -54,7 +54,7 @@ def _param(value: object) -> str:
 class Translator:
     """Texts, numbers and dates in one owner's language."""
 
-    __slots__ = ("language", "_messages")
+    __slots__ = ("_messages", "language")
 
     def __init__(self, language: Language) -> None:
         self.language = language

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,6 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.storage.db import Database
+
+# python-telegram-bot warns about its coming timedelta API unless told to use it now.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 
 class FakeClock:

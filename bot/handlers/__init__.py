@@ -57,9 +57,13 @@ async def publish_commands(app: Application, admin_ids: frozenset[int]) -> None:
         for lang in Language:
             tr = translator(lang)
             code = None if lang is Language.EN else lang.value
-            owner_cmds = [BotCommand(c.name, tr(c.description)) for c in visible_commands(admin=False)]
+            owner_cmds = [
+                BotCommand(c.name, tr(c.description)) for c in visible_commands(admin=False)
+            ]
             await app.bot.set_my_commands(owner_cmds, BotCommandScopeDefault(), language_code=code)
-            admin_cmds = [BotCommand(c.name, tr(c.description)) for c in visible_commands(admin=True)]
+            admin_cmds = [
+                BotCommand(c.name, tr(c.description)) for c in visible_commands(admin=True)
+            ]
             for admin_id in admin_ids:
                 await app.bot.set_my_commands(
                     admin_cmds, BotCommandScopeChat(admin_id), language_code=code

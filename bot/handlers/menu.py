@@ -10,7 +10,7 @@ from bot.handlers.context import BotContext
 from bot.handlers.replies import reply, show
 
 
-def _owner(context: BotContext):  # noqa: ANN202
+def _owner(context: BotContext):
     assert context.owner is not None  # the doorkeeper lets only active owners through
     return context.owner
 

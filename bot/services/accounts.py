@@ -174,7 +174,7 @@ class AccountsService:
         if not self.is_admin(telegram_id):
             raise NotAllowed("not_admin")
 
-    async def _registering(self, tx, telegram_id: int) -> Owner:  # noqa: ANN001
+    async def _registering(self, tx, telegram_id: int) -> Owner:
         owner = await owners.get_by_telegram(tx, telegram_id)
         if owner is None:
             raise NotAllowed("not_registered")

@@ -1,0 +1,708 @@
+"""An in-process fake of the Telegram Bot API that the real python-telegram-bot talks to.
+
+`FakeBotApi` keeps the state Telegram would keep (the bot's messages per chat, files,
+commands, pending updates), answers with real Bot API JSON (`{"ok": true, "result": ...}`
+or `{"ok": false, "error_code": 400, "description": "Bad Request: ..."}`) and records every
+call. It plugs into PTB as an `httpx.MockTransport` (`transport()`) or is served over HTTP by
+`bot.console.http.botapi_app`; both go through `call_http()` / `download()`.
+
+Only private chats exist: a chat id is the user's id. A chat is known once the user sent
+an update (the update builders register it) or `add_user()` was called; sending to an
+unknown chat fails with "chat not found", to a user who `block()`ed the bot with 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from html.parser import HTMLParser
+from typing import Any, Literal
+from urllib.parse import parse_qsl
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+MessageKind = Literal["text", "document", "photo"]
+
+# Parameters that are strings on the wire; every other value PTB sends is JSON-encoded.
+_TEXT_PARAMS = frozenset(
+    "text caption parse_mode callback_query_id url file_id document photo description "
+    "short_description language_code action secret_token inline_message_id".split()
+)
+_HTML_TAGS = frozenset(
+    "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
+)
+_COMMAND_RE = re.compile(r"[a-z0-9_]{1,32}")
+_PATH_RE = re.compile(r"/(?P<file>file/)?bot(?P<token>[^/]+)/(?P<rest>.+)")
+_QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
+_NOT_MODIFIED = (
+    "message is not modified: specified new message content and reply markup "
+    "are exactly the same as a current content and reply markup of the message"
+)
+
+
+class ApiError(Exception):
+    """An error answer of the Bot API: HTTP status `error_code` and its `description`."""
+
+    def __init__(self, error_code: int, description: str, retry_after: int | None = None) -> None:
+        super().__init__(description)
+        self.error_code, self.description, self.retry_after = error_code, description, retry_after
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "ok": False,
+            "error_code": self.error_code,
+            "description": self.description,
+        }
+        if self.retry_after is not None:
+            body["parameters"] = {"retry_after": self.retry_after}
+        return body
+
+
+def bad_request(reason: str) -> ApiError:
+    return ApiError(400, f"Bad Request: {reason}")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedFile:
+    file_name: str
+    mime_type: str
+    content: bytes
+
+
+@dataclass(slots=True)
+class ApiCall:
+    method: str
+    params: dict[str, Any]
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    result: Any = None  # the "result" Telegram answered with, when ok
+    error: str | None = None  # the "description" Telegram answered with, when not ok
+
+
+@dataclass(slots=True)
+class SentMessage:
+    """A message the bot sent, in its current state (after edits)."""
+
+    chat_id: int
+    message_id: int
+    text: str | None = None  # as the bot sent it, markup included
+    caption: str | None = None
+    reply_markup: dict[str, Any] | None = None
+    kind: MessageKind = "text"
+    file: UploadedFile | None = None
+    parse_mode: str | None = None
+    edited: int = 0
+    deleted: bool = False
+    file_id: str | None = None
+    date: int = field(default_factory=lambda: int(time.time()))
+
+    @property
+    def body(self) -> str:
+        """Text or caption, whichever the message has."""
+        return self.text if self.text is not None else self.caption or ""
+
+    @property
+    def buttons(self) -> list[str]:
+        """Labels of the inline keyboard, row by row."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [button["text"] for row in rows for button in row]
+
+
+@dataclass(slots=True)
+class FakeUser:
+    id: int
+    first_name: str
+    language_code: str | None = "en"
+    username: str | None = None
+    last_name: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = {"is_bot": False, **asdict(self)}
+        return {key: value for key, value in data.items() if value is not None}
+
+
+@dataclass(slots=True)
+class _StoredFile:
+    file_id: str
+    unique_id: str
+    path: str
+    file: UploadedFile
+
+
+class _TelegramHtml(HTMLParser):
+    """Checks a text the way Telegram parses parse_mode=HTML and keeps the plain text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.plain: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _HTML_TAGS:
+            raise bad_request(f'can\'t parse entities: Unsupported start tag "{tag}"')
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open.pop() != tag:
+            raise bad_request(f'can\'t parse entities: Unexpected end tag "{tag}"')
+
+    def handle_data(self, data: str) -> None:
+        self.plain.append(data)
+
+
+def rendered_text(text: str, parse_mode: str | None) -> str:
+    """The text a user sees; raises ApiError where Telegram refuses the markup."""
+    if (parse_mode or "").upper() != "HTML":
+        return text
+    parser = _TelegramHtml()
+    parser.feed(text)
+    parser.close()
+    if parser.open:
+        tag = parser.open[-1]
+        raise bad_request(f"can't parse entities: Can't find end tag for start tag \"{tag}\"")
+    return "".join(parser.plain)
+
+
+def decode_body(
+    content_type: str, body: bytes, query: str = ""
+) -> tuple[dict[str, Any], dict[str, UploadedFile]]:
+    """Decode a Bot API request as PTB sends it: form-urlencoded or multipart/form-data."""
+    fields = parse_qsl(query, keep_blank_values=True)
+    files: dict[str, UploadedFile] = {}
+    if content_type.startswith("application/json") and body:
+        return {**dict(fields), **json.loads(body)}, files
+    if content_type.startswith("multipart/form-data"):
+        head = f"Content-Type: {content_type}\r\n\r\n".encode()
+        for part in BytesParser(policy=HTTP).parsebytes(head + body).iter_parts():
+            name = str(part.get_param("name", header="content-disposition"))
+            payload = part.get_payload(decode=True) or b""
+            if (file_name := part.get_filename()) is None:
+                fields.append((name, payload.decode()))
+            else:  # httpx escapes names the HTML5 way
+                for escaped, char in (("%22", '"'), ("%0D", "\r"), ("%0A", "\n")):
+                    file_name = file_name.replace(escaped, char)
+                files[name] = UploadedFile(file_name, part.get_content_type(), payload)
+    elif body:
+        fields += parse_qsl(body.decode(), keep_blank_values=True)
+    return {key: _decode_value(key, value) for key, value in fields}, files
+
+
+def _decode_value(key: str, value: str) -> Any:
+    if key in _TEXT_PARAMS:
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+class FakeBotApi:
+    """The Telegram side of one bot, in memory. Use from one event loop."""
+
+    def __init__(
+        self, *, bot_id: int = 7000000001, username: str = "qasid_bot", first_name: str = "Qasid"
+    ) -> None:
+        self.me = {
+            "id": bot_id,
+            "is_bot": True,
+            "first_name": first_name,
+            "username": username,
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+        self.calls: list[ApiCall] = []
+        self.on_call: Callable[[ApiCall], None] | None = None
+        self.updates_queue: list[dict[str, Any]] = []
+        self.webhook_url = ""
+        self.descriptions: dict[tuple[str, str], str] = {}  # (kind, language_code) -> text
+        self._users: dict[int, FakeUser] = {}
+        self._blocked: set[int] = set()
+        self._messages: dict[int, list[SentMessage]] = defaultdict(list)
+        self._user_messages: set[tuple[int, int]] = set()
+        self._last_message_id: dict[int, int] = defaultdict(int)
+        self._files: dict[str, _StoredFile] = {}
+        self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self._open_queries: set[str] = set()
+        self._failures: dict[str, list[ApiError]] = defaultdict(list)
+        self._counter = 0
+        self._update_id = 0
+        self._new_update = asyncio.Event()
+
+    @property
+    def token(self) -> str:
+        return f"{self.me['id']}:fake-token-for-the-console-and-tests"
+
+    # ---- wiring ------------------------------------------------------------------------
+
+    def transport(self) -> httpx.AsyncBaseTransport:
+        """For `HTTPXRequest(httpx_kwargs={"transport": api.transport()})`."""
+        return httpx.MockTransport(self._on_request)
+
+    async def _on_request(self, request: httpx.Request) -> httpx.Response:
+        match = _PATH_RE.fullmatch(request.url.path)
+        if match is None:
+            status, body = 404, _json(ApiError(404, "Not Found").payload())
+        elif match["file"]:
+            status, body = self.download(match["token"], match["rest"])
+        else:
+            content_type = request.headers.get("content-type", "")
+            query = request.url.query.decode()
+            status, body = await self.call_http(
+                match["token"], match["rest"], content_type, request.content, query
+            )
+        return httpx.Response(status, content=body)
+
+    async def call_http(
+        self, token: str, method: str, content_type: str, body: bytes, query: str = ""
+    ) -> tuple[int, bytes]:
+        """Answer `POST /bot{token}/{method}`: (HTTP status, JSON body)."""
+        if token != self.token:
+            return 401, _json(ApiError(401, "Unauthorized").payload())
+        try:
+            params, files = decode_body(content_type, body, query)
+        except ValueError as exc:
+            return 400, _json(bad_request(f"can't parse request: {exc}").payload())
+        status, answer = await self.handle(method, params, files)
+        return status, _json(answer)
+
+    def download(self, token: str, file_path: str) -> tuple[int, bytes]:
+        """Answer `GET /file/bot{token}/{file_path}`: (HTTP status, file content)."""
+        stored = next((f for f in self._files.values() if f.path == file_path), None)
+        if token != self.token or stored is None:
+            return 404, _json(ApiError(404, "Not Found").payload())
+        return 200, stored.file.content
+
+    async def handle(
+        self, method: str, params: dict[str, Any], files: dict[str, UploadedFile]
+    ) -> tuple[int, dict[str, Any]]:
+        """Run one Bot API method; record it; return (HTTP status, answer)."""
+        call = ApiCall(method, params, files)
+        self.calls.append(call)
+        snake = re.sub(r"(?<!^)(?=[A-Z])", "_", method).lower()
+        handler = getattr(self, f"_api_{snake}", None)
+        try:
+            if self._failures[method]:
+                raise self._failures[method].pop(0)
+            if handler is None:
+                raise ApiError(404, "Not Found")
+            result = handler(params, files)
+            call.result = await result if inspect.isawaitable(result) else result
+            status, answer = 200, {"ok": True, "result": call.result}
+        except ApiError as exc:
+            call.error = exc.description
+            status, answer = exc.error_code, exc.payload()
+        logger.debug("fake Bot API %s -> %s", method, status)
+        if self.on_call is not None:
+            self.on_call(call)
+        return status, answer
+
+    # ---- test controls and inspection --------------------------------------------------
+
+    def add_user(self, user: FakeUser) -> None:
+        """Make the user's private chat known, as if they had started the bot."""
+        self._users[user.id] = user
+
+    def block(self, user_id: int) -> None:
+        """The user blocks the bot: sending to them fails with 403."""
+        self._blocked.add(user_id)
+
+    def fail_next(
+        self,
+        method: str,
+        error_code: int = 400,
+        description: str = "Bad Request: x",
+        retry_after: int | None = None,
+    ) -> None:
+        """Make the next call of `method` fail with this error (e.g. 429 with retry_after)."""
+        self._failures[method].append(ApiError(error_code, description, retry_after))
+
+    def messages(self, chat_id: int, include_deleted: bool = False) -> list[SentMessage]:
+        return [m for m in self._messages[chat_id] if include_deleted or not m.deleted]
+
+    def last_message(self, chat_id: int) -> SentMessage | None:
+        current = self.messages(chat_id)
+        return current[-1] if current else None
+
+    def message(self, chat_id: int, message_id: int) -> SentMessage | None:
+        return next((m for m in self._messages[chat_id] if m.message_id == message_id), None)
+
+    def commands(self, scope: dict[str, Any] | None = None, language_code: str = "") -> list[dict]:
+        """The command menu set for this scope (default: all private chats) and language."""
+        return self._commands.get((_scope_key(scope), language_code), [])
+
+    def add_file(self, content: bytes, file_name: str, mime_type: str) -> dict[str, Any]:
+        """Store a file a user uploads; returns its Telegram Document dict."""
+        stored = self._store(UploadedFile(file_name, mime_type, content), "documents")
+        return self._document_dict(stored)
+
+    def push_update(self, update: dict[str, Any]) -> None:
+        """Queue an update for getUpdates (from another thread: loop.call_soon_threadsafe)."""
+        self.updates_queue.append(update)
+        self._new_update.set()
+
+    # ---- update builders (real Bot API update dicts) -----------------------------------
+
+    def text_update(self, user: FakeUser, text: str) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if text.startswith("/"):
+            command = text.split()[0]
+            length = len(command.encode("utf-16-le")) // 2
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self._user_message(user, text=text, **extra)
+
+    def contact_update(
+        self, user: FakeUser, phone_number: str, first_name: str, user_id: int | None = None
+    ) -> dict[str, Any]:
+        contact = {"phone_number": phone_number, "first_name": first_name}
+        if user_id is not None:
+            contact["user_id"] = user_id
+        return self._user_message(user, contact=contact)
+
+    def document_update(
+        self, user: FakeUser, document: dict[str, Any], caption: str | None = None
+    ) -> dict[str, Any]:
+        return self._user_message(user, document=document, **_caption(caption))
+
+    def photo_update(
+        self, user: FakeUser, file: dict[str, Any], caption: str | None = None
+    ) -> dict[str, Any]:
+        """`file` is a dict from `add_file()`."""
+        size = {key: file[key] for key in ("file_id", "file_unique_id", "file_size")}
+        return self._user_message(
+            user, photo=[{**size, "width": 800, "height": 600}], **_caption(caption)
+        )
+
+    def callback_update(self, user: FakeUser, message: SentMessage, data: str) -> dict[str, Any]:
+        self.add_user(user)
+        query_id = self._next_id("query")
+        self._open_queries.add(query_id)
+        return self._update(
+            callback_query={
+                "id": query_id,
+                "from": user.to_dict(),
+                "message": self._message_dict(message),
+                "chat_instance": f"{message.chat_id}-instance",
+                "data": data,
+            }
+        )
+
+    def _user_message(self, user: FakeUser, **content: Any) -> dict[str, Any]:
+        self.add_user(user)
+        message_id = self._next_message_id(user.id)
+        self._user_messages.add((user.id, message_id))
+        return self._update(
+            message={
+                "message_id": message_id,
+                "from": user.to_dict(),
+                "chat": self._chat_dict(user.id),
+                "date": int(time.time()),
+                **content,
+            }
+        )
+
+    def _update(self, **payload: Any) -> dict[str, Any]:
+        self._update_id += 1
+        return {"update_id": self._update_id, **payload}
+
+    # ---- Bot API methods: _snake_case(params, files) -> result --------------------------
+
+    def _api_get_me(self, p: dict, f: dict) -> dict:
+        return self.me
+
+    def _api_log_out(self, p: dict, f: dict) -> bool:
+        return True
+
+    _api_close = _api_log_out
+
+    def _api_set_my_commands(self, p: dict, f: dict) -> bool:
+        commands = p.get("commands", [])
+        for command in commands:
+            if not _COMMAND_RE.fullmatch(command.get("command", "")):
+                raise bad_request("BOT_COMMAND_INVALID")
+        self._commands[(_scope_key(p.get("scope")), p.get("language_code", ""))] = commands
+        return True
+
+    def _api_get_my_commands(self, p: dict, f: dict) -> list[dict]:
+        return self.commands(p.get("scope"), p.get("language_code", ""))
+
+    def _api_delete_my_commands(self, p: dict, f: dict) -> bool:
+        self._commands.pop((_scope_key(p.get("scope")), p.get("language_code", "")), None)
+        return True
+
+    def _api_set_my_description(self, p: dict, f: dict, key: str = "description") -> bool:
+        self.descriptions[(key, p.get("language_code", ""))] = p.get(key, "")
+        return True
+
+    def _api_set_my_short_description(self, p: dict, f: dict) -> bool:
+        return self._api_set_my_description(p, f, "short_description")
+
+    def _api_set_webhook(self, p: dict, f: dict) -> bool:
+        self.webhook_url = p.get("url", "")
+        return True
+
+    def _api_delete_webhook(self, p: dict, f: dict) -> bool:
+        self.webhook_url = ""
+        if p.get("drop_pending_updates"):
+            self.updates_queue.clear()
+        return True
+
+    def _api_get_webhook_info(self, p: dict, f: dict) -> dict:
+        return {
+            "url": self.webhook_url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates_queue),
+        }
+
+    async def _api_get_updates(self, p: dict, f: dict) -> list[dict]:
+        if self.webhook_url:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
+        offset = p.get("offset", 0)
+        self.updates_queue[:] = [u for u in self.updates_queue if u["update_id"] >= offset]
+        if not self.updates_queue and p.get("timeout", 0) > 0:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), p["timeout"])
+            except TimeoutError:
+                return []
+        return self.updates_queue[: p.get("limit", 100)]
+
+    def _api_send_message(self, p: dict, f: dict) -> dict:
+        chat_id = self._chat(p)
+        _check_text(p, "text")
+        _check_markup(p.get("reply_markup"))
+        message = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            text=p["text"],
+            reply_markup=p.get("reply_markup"),
+            parse_mode=p.get("parse_mode"),
+        )
+        self._messages[chat_id].append(message)
+        return self._message_dict(message)
+
+    def _api_send_document(self, p: dict, f: dict) -> dict:
+        return self._send_file(p, f, "document")
+
+    def _api_send_photo(self, p: dict, f: dict) -> dict:
+        return self._send_file(p, f, "photo")
+
+    def _send_file(self, p: dict, f: dict, kind: Literal["document", "photo"]) -> dict:
+        chat_id = self._chat(p)
+        if kind in f:
+            if not f[kind].content:
+                raise bad_request("file must be non-empty")
+            stored = self._store(f[kind], kind + "s")
+        elif (stored := self._files.get(p.get(kind, ""))) is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        caption = p.get("caption")
+        _check_text(p, "caption")
+        _check_markup(p.get("reply_markup"))
+        message = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            caption=caption,
+            kind=kind,
+            reply_markup=p.get("reply_markup"),
+            file=stored.file,
+            parse_mode=p.get("parse_mode"),
+            file_id=stored.file_id,
+        )
+        self._messages[chat_id].append(message)
+        return self._message_dict(message)
+
+    def _api_send_chat_action(self, p: dict, f: dict) -> bool:
+        self._chat(p)
+        return True
+
+    def _api_edit_message_text(self, p: dict, f: dict) -> dict:
+        message = self._editable(p)
+        if message.kind != "text":
+            raise bad_request("there is no text in the message to edit")
+        _check_text(p, "text")
+        return self._edit(message, p, text=p["text"])
+
+    def _api_edit_message_caption(self, p: dict, f: dict) -> dict:
+        message = self._editable(p)
+        if message.kind == "text":
+            raise bad_request("there is no caption in the message to edit")
+        caption = p.get("caption")
+        _check_text(p, "caption")
+        return self._edit(message, p, caption=caption)
+
+    def _api_edit_message_reply_markup(self, p: dict, f: dict) -> dict:
+        return self._edit(self._editable(p), p)
+
+    def _api_delete_message(self, p: dict, f: dict) -> bool:
+        chat_id, message_id = self._chat(p, check_blocked=False), p.get("message_id")
+        message = self.message(chat_id, message_id)
+        if message is not None and not message.deleted:
+            message.deleted = True
+        elif (chat_id, message_id) in self._user_messages:
+            self._user_messages.discard((chat_id, message_id))
+        else:
+            raise bad_request("message to delete not found")
+        return True
+
+    def _api_answer_callback_query(self, p: dict, f: dict) -> bool:
+        if p.get("callback_query_id") not in self._open_queries:
+            raise bad_request(_QUERY_TOO_OLD)
+        self._open_queries.discard(p["callback_query_id"])
+        return True
+
+    def _api_get_file(self, p: dict, f: dict) -> dict:
+        stored = self._files.get(p.get("file_id", ""))
+        if stored is None:
+            raise bad_request("invalid file_id")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_size": len(stored.file.content),
+            "file_path": stored.path,
+        }
+
+    def _api_get_chat(self, p: dict, f: dict) -> dict:
+        chat_id = self._chat(p, check_blocked=False)
+        kinds = (
+            "unlimited_gifts limited_gifts unique_gifts premium_subscription gifts_from_channels"
+        )
+        gifts = dict.fromkeys(kinds.split(), False)
+        return {
+            **self._chat_dict(chat_id),
+            "accent_color_id": 0,
+            "max_reaction_count": 11,
+            "accepted_gift_types": gifts,
+        }
+
+    # ---- helpers -----------------------------------------------------------------------
+
+    def _chat(self, p: dict, check_blocked: bool = True) -> int:
+        chat_id = p.get("chat_id")
+        if chat_id not in self._users:
+            raise bad_request("chat not found")
+        if check_blocked and chat_id in self._blocked:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat_id
+
+    def _editable(self, p: dict) -> SentMessage:
+        if "inline_message_id" in p:
+            raise bad_request("inline messages are not supported by the fake")
+        chat_id = self._chat(p, check_blocked=False)
+        message = self.message(chat_id, p.get("message_id", 0))
+        if message is None or message.deleted:
+            if (chat_id, p.get("message_id")) in self._user_messages:
+                raise bad_request("message can't be edited")
+            raise bad_request("message to edit not found")
+        return message
+
+    def _edit(self, message: SentMessage, p: dict, **changes: Any) -> dict:
+        markup = p.get("reply_markup")  # Telegram drops the keyboard when an edit omits it
+        _check_markup(markup)
+        if all(getattr(message, k) == v for k, v in changes.items()) and (
+            message.reply_markup == markup
+        ):
+            raise bad_request(_NOT_MODIFIED)
+        for key, value in changes.items():
+            setattr(message, key, value)
+        if changes:
+            message.parse_mode = p.get("parse_mode")
+        message.reply_markup = markup
+        message.edited += 1
+        return self._message_dict(message)
+
+    def _next_message_id(self, chat_id: int) -> int:
+        self._last_message_id[chat_id] += 1
+        return self._last_message_id[chat_id]
+
+    def _next_id(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}-{self._counter}"
+
+    def _store(self, file: UploadedFile, folder: str) -> _StoredFile:
+        file_id = self._next_id("fake-file")
+        suffix = file.file_name.rpartition(".")[2] if "." in file.file_name else "bin"
+        path = f"{folder}/file_{self._counter}.{suffix}"
+        stored = _StoredFile(file_id, f"unique-{file_id}", path, file)
+        self._files[file_id] = stored
+        return stored
+
+    def _document_dict(self, stored: _StoredFile) -> dict[str, Any]:
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.unique_id,
+            "file_name": stored.file.file_name,
+            "mime_type": stored.file.mime_type,
+            "file_size": len(stored.file.content),
+        }
+
+    def _chat_dict(self, chat_id: int) -> dict[str, Any]:
+        user = self._users[chat_id].to_dict()
+        keys = ("first_name", "last_name", "username")
+        return {"id": chat_id, "type": "private", **{k: user[k] for k in keys if k in user}}
+
+    def _message_dict(self, message: SentMessage) -> dict[str, Any]:
+        """The Message object Telegram returns: plain text, only inline keyboards."""
+        data: dict[str, Any] = {
+            "message_id": message.message_id,
+            "from": self.me,
+            "chat": self._chat_dict(message.chat_id),
+            "date": message.date,
+        }
+        if message.edited:
+            data["edit_date"] = int(time.time())
+        if message.text is not None:
+            data["text"] = rendered_text(message.text, message.parse_mode)
+        if message.caption is not None:
+            data["caption"] = rendered_text(message.caption, message.parse_mode)
+        if message.kind != "text" and message.file_id is not None:
+            document = self._document_dict(self._files[message.file_id])
+            if message.kind == "document":
+                data["document"] = document
+            else:
+                document = {k: document[k] for k in ("file_id", "file_unique_id", "file_size")}
+                data["photo"] = [{**document, "width": 800, "height": 600}]
+        if message.reply_markup and "inline_keyboard" in message.reply_markup:
+            data["reply_markup"] = message.reply_markup
+        return data
+
+
+def _check_text(p: dict[str, Any], key: Literal["text", "caption"]) -> None:
+    """Refuse what Telegram refuses: bad HTML, empty text, too long (in UTF-16 units)."""
+    plain = rendered_text(p.get(key) or "", p.get("parse_mode"))
+    if key == "text" and not plain.strip():
+        raise bad_request("message text is empty")
+    if len(plain.encode("utf-16-le")) // 2 > (4096 if key == "text" else 1024):
+        raise bad_request("message is too long" if key == "text" else "message caption is too long")
+
+
+def _check_markup(markup: dict[str, Any] | None) -> None:
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            if len(button.get("callback_data", "").encode()) > 64:
+                raise bad_request("BUTTON_DATA_INVALID")
+
+
+def _caption(caption: str | None) -> dict[str, str]:
+    return {} if caption is None else {"caption": caption}
+
+
+def _scope_key(scope: dict[str, Any] | None) -> str:
+    return json.dumps(scope or {"type": "default"}, sort_keys=True)
+
+
+def _json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, ensure_ascii=False).encode()
