@@ -32,7 +32,7 @@ def free_port() -> int:
 
 
 async def one_start(url: str, token: str, folder: Path, fresh_db: bool) -> float:
-    db = folder / ("fresh-%d.sqlite3" % time.time_ns() if fresh_db else "warm.sqlite3")
+    db = folder / (f"fresh-{time.time_ns()}.sqlite3" if fresh_db else "warm.sqlite3")
     env = {
         "PATH": os.environ.get("PATH", ""), "HOME": str(folder), "TELEGRAM_BOT_TOKEN": token,
         "TELEGRAM_API_URL": f"{url}/bot", "TELEGRAM_FILE_URL": f"{url}/file/bot",
