@@ -22,6 +22,7 @@ from bot.gateways.base import WhatsAppGateway
 from bot.handlers.context import BotContext
 from bot.handlers.notifier import TelegramNotifier
 from bot.services.accounts import AccountsConfig, AccountsService, utcnow
+from bot.services.contacts import ContactsConfig, ContactsService
 from bot.storage.db import Database
 from bot.web.app import create_web_app
 
@@ -34,6 +35,7 @@ OFFLINE_TOKEN = "7000000001:no-token-configured"
 @dataclass(slots=True)
 class Services:
     accounts: AccountsService
+    contacts: ContactsService
 
 
 def build_gateway(settings: Settings) -> WhatsAppGateway:
@@ -69,7 +71,7 @@ class Qasid:
         self.db = Database(settings.database_path)
         self.gateway = build_gateway(settings)
         self.application = self._build_application(request, token, rate_limit)
-        notifier = TelegramNotifier(self.application)
+        self.notifier = notifier = TelegramNotifier(self.application)
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -81,7 +83,17 @@ class Qasid:
                 ),
                 notifier,
                 clock,
-            )
+            ),
+            contacts=ContactsService(
+                self.db,
+                ContactsConfig(
+                    default_region=settings.default_region,
+                    allow_landlines=settings.import_allow_landlines,
+                    max_rows=settings.import_max_rows,
+                    max_file_bytes=settings.import_max_file_mb * 1024 * 1024,
+                ),
+                clock,
+            ),
         )
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
@@ -116,6 +128,7 @@ class Qasid:
         await handlers.publish_commands(self.application, self.settings.admin_ids)
         await self.application.start()
         self._started = True
+        await self.services.contacts.recover(self.notifier)
         log.info("Qasid started as @%s (gateway: %s)", self.application.bot.username,
                  self.gateway.kind)
 

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     log_level: str = "INFO"
 
+    # Contact imports.
+    import_max_file_mb: int = Field(default=20, ge=1)  # the Bot API's limit; more needs a
+    #                                                    self-hosted Bot API server
+    import_max_rows: int = Field(default=1_000_000, ge=1)
+    import_allow_landlines: bool = False
+
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
     sandbox_read_delay: float = Field(default=5.0, ge=0)

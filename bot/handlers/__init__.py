@@ -19,8 +19,9 @@ from telegram.ext import (
 )
 
 from bot.domain import Language
-from bot.handlers import admin, language, menu
+from bot.handlers import admin, contacts, language, menu
 from bot.handlers.commands import visible_commands
+from bot.handlers.context import BotContext
 from bot.handlers.errors import on_error
 from bot.handlers.registration import doorkeeper
 from bot.i18n import translator
@@ -31,6 +32,9 @@ _CALLBACKS = {
     "start": menu.start,
     "menu": menu.start,
     "help": menu.help_command,
+    "lists": contacts.lists_command,
+    "optout": contacts.optout_command,
+    "optin": contacts.optin_command,
     "language": language.choose,
     "pending": admin.pending,
     "suspend": admin.suspend,
@@ -45,10 +49,20 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(language.picked, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:"))
     app.add_handler(CallbackQueryHandler(admin.decide, pattern=r"^adm:(ok|no):\d+$"))
+    app.add_handler(CallbackQueryHandler(contacts.import_button, pattern=r"^imp:"))
+    app.add_handler(CallbackQueryHandler(contacts.list_button, pattern=r"^lst:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
+    app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))
+    app.add_handler(MessageHandler(filters.TEXT, text_message))
     app.add_handler(MessageHandler(filters.ALL, menu.unknown_text))
     app.add_error_handler(on_error)
+
+
+async def text_message(update: Update, context: BotContext) -> None:
+    """Typed text: the answer to a pending prompt, else a hint to use the menu."""
+    if not await contacts.typed_text(update, context):
+        await menu.unknown_text(update, context)
 
 
 async def publish_commands(app: Application, admin_ids: frozenset[int]) -> None:

@@ -10,7 +10,12 @@ from telegram.ext import Application
 from bot.domain import Language, OwnerStatus
 from bot.handlers import render
 from bot.i18n import translator
-from bot.services.notify import Notice, OwnerStatusChanged, RegistrationRequested
+from bot.services.notify import (
+    ImportInterrupted,
+    Notice,
+    OwnerStatusChanged,
+    RegistrationRequested,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,3 +49,7 @@ class TelegramNotifier:
                 await self._send(owner.chat_id, render.main_menu(tr, owner))
             else:
                 await self._send(owner.chat_id, render.status_explained(tr, owner))
+        elif isinstance(notice, ImportInterrupted):
+            tr = translator(notice.owner.language)
+            await self._send(notice.owner.chat_id,
+                             render.Screen(tr("import.interrupted", file=notice.file_name)))

@@ -17,13 +17,14 @@ from telegram.ext import ApplicationHandlerStop
 from bot.domain import Language, Owner, OwnerStatus
 from bot.errors import QasidError
 from bot.handlers import render
+from bot.handlers.commands import COMMANDS
 from bot.handlers.context import BotContext
 from bot.handlers.replies import reply, say_error
 from bot.i18n import translator
 
 log = logging.getLogger(__name__)
 
-ADMIN_COMMANDS = frozenset({"pending", "suspend", "unsuspend"})
+ADMIN_COMMANDS = frozenset(c.name for c in COMMANDS if c.admin)
 OPEN_COMMANDS = frozenset({"language", "help"})
 
 

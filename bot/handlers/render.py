@@ -39,8 +39,8 @@ def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 # --- menu and help --------------------------------------------------------------------
 
-MENU_ITEMS = (("menu.profile", "menu:profile"), ("menu.language", "menu:language"),
-              ("menu.help", "menu:help"))
+MENU_ITEMS = (("menu.contacts", "lst:all:0"), ("menu.profile", "menu:profile"),
+              ("menu.language", "menu:language"), ("menu.help", "menu:help"))
 
 
 def main_menu(tr: Translator, owner: Owner) -> Screen:

@@ -18,7 +18,7 @@ from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
 from bot.errors import NotAllowed, NotFound, ValidationError
 from bot.services.notify import Notifier, OwnerStatusChanged, RegistrationRequested
 from bot.storage import owners
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +174,7 @@ class AccountsService:
         if not self.is_admin(telegram_id):
             raise NotAllowed("not_admin")
 
-    async def _registering(self, tx, telegram_id: int) -> Owner:
+    async def _registering(self, tx: Connection, telegram_id: int) -> Owner:
         owner = await owners.get_by_telegram(tx, telegram_id)
         if owner is None:
             raise NotAllowed("not_registered")

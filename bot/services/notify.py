@@ -29,7 +29,15 @@ class OwnerStatusChanged:
     owner: Owner
 
 
-Notice = RegistrationRequested | OwnerStatusChanged
+@dataclass(frozen=True, slots=True)
+class ImportInterrupted:
+    """The bot stopped during an import; nothing of it was written. Goes to the owner."""
+
+    owner: Owner
+    file_name: str
+
+
+Notice = RegistrationRequested | OwnerStatusChanged | ImportInterrupted
 
 
 class Notifier(Protocol):

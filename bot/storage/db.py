@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 
+# What services hold inside ``async with db.transaction() as tx`` and pass to repositories.
+Connection = aiosqlite.Connection
+
 
 def to_ts(value: datetime | None) -> float | None:
     """A timezone-aware datetime as stored: seconds since the epoch."""
@@ -46,6 +49,8 @@ async def _open(path: Path | str) -> aiosqlite.Connection:
     await conn.execute("PRAGMA journal_mode = WAL")
     await conn.execute("PRAGMA synchronous = NORMAL")
     await conn.execute("PRAGMA foreign_keys = ON")
+    await conn.execute("PRAGMA cache_size = -32768")  # 32 MB of page cache
+    await conn.execute("PRAGMA temp_store = MEMORY")
     return conn
 
 
@@ -75,6 +80,13 @@ class Database:
         if self._reader is None:
             raise RuntimeError("Database.connect() has not been awaited")
         return self._reader
+
+    @asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        """Hold the writer lock without a transaction: for ``bot.storage.bulk`` writers,
+        which write through a connection of their own meanwhile."""
+        async with self._lock:
+            yield
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:

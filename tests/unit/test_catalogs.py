@@ -12,6 +12,8 @@ from bot.domain import Language, OwnerStatus
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.i18n import Translator, catalog
+from bot.services.imports import REASONS as PHONE_REASONS
+from bot.services.imports import UNREADABLE_REASONS
 
 ROOT = Path(__file__).resolve().parents[2] / "bot"
 KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
@@ -55,6 +57,8 @@ def used_keys() -> set[str]:
     keys |= {c.description for c in COMMANDS}
     keys |= {key for key, _ in MENU_ITEMS}
     keys |= {f"admin.{a}_usage" for a in ("suspend", "unsuspend")}
+    keys |= {f"error.file_{r}" for r in UNREADABLE_REASONS}
+    keys |= {f"import.reason.{r}" for r in PHONE_REASONS}
     return keys
 
 

@@ -1,0 +1,598 @@
+"""Streaming readers for contact files: CSV, TXT, XLSX/XLS/ODS and vCard.
+
+``open_contacts(path, filename)`` sniffs the content (the extension is only a hint: a
+``.csv`` that is really a workbook is read as a workbook, junk renamed ``.csv`` is refused)
+and returns one of:
+
+- ``CsvReader``: ``rows()`` yields ``(line, values)`` for every non-empty record. The
+  encoding (UTF-8, UTF-8 with BOM, UTF-16 with BOM, else Windows-1251 or Windows-1254) and
+  the delimiter (``,`` ``;`` tab ``|``) are detected on the first 64 KiB; quoted fields may
+  hold delimiters and newlines. ``line`` is the physical line where the record starts.
+- ``LinesReader``: a text file without delimiters, one value per line (``.txt``).
+- ``WorkbookReader``: ``sheet_names()`` then ``rows(sheet)``; ``line`` is the sheet's row
+  number. python-calamine loads one sheet into (Rust) memory at a time; rows are turned
+  into Python strings one by one. Numbers come back as text without a spurious ``.0``
+  (``9.94501112233e11`` -> ``"994501112233"``), dates as ISO dates.
+- ``VcardReader``: ``cards()`` yields one ``Vcard`` (name, TEL entries with their types) per
+  card, for vCard 2.1 (quoted-printable, bare ``CELL`` types), 3.0 and 4.0 (``tel:`` URIs).
+
+Text files are read through a guard that refuses a line longer than ``max_line_bytes``
+(5 MiB by default) without holding it in memory. Nothing reads a whole file: memory stays
+bounded by one record (or one sheet for workbooks).
+
+Every failure to read the file as a whole is ``UnreadableFile`` (see ``errors.py``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import codecs
+import csv
+import datetime as dt
+import io
+import itertools
+import logging
+import quopri
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Final
+
+from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetVisibleEnum
+
+from bot.services.imports.errors import UnreadableFile
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "MAX_LINE_BYTES",
+    "ContactSource",
+    "CsvReader",
+    "LinesReader",
+    "Row",
+    "Vcard",
+    "VcardReader",
+    "VcardTel",
+    "WorkbookReader",
+    "open_contacts",
+]
+
+MAX_LINE_BYTES: Final = 5 * 1024 * 1024
+SNIFF_BYTES: Final = 64 * 1024
+
+#: ``(line, values)``: a record and the line (or sheet row) where it starts, 1-based.
+Row = tuple[int, list[str]]
+
+_OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ZIP_MAGICS: Final = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
+_OTHER_MAGICS: Final = (
+    (b"%PDF", "pdf"),
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF8", "gif"),
+    (b"\x1f\x8b", "gzip"),
+    (b"Rar!", "rar"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"{\\rtf", "rtf"),
+    (b"\x7fELF", "executable"),
+    (b"OggS", "audio"),
+    (b"ID3", "audio"),
+)
+_CONTROL: Final = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
+_DELIMITERS: Final = (",", ";", "\t", "|")
+_WORKBOOK_EXTENSIONS: Final = (".xlsx", ".xlsm", ".xls", ".ods")
+
+
+# --- sniffing -------------------------------------------------------------------------------
+
+
+def _utf16_without_bom(head: bytes) -> str | None:
+    if len(head) < 8:
+        return None
+    even, odd = head[0::2], head[1::2]
+    if odd.count(0) > 0.9 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.9 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def _legacy_encoding(head: bytes) -> str:
+    """Windows-1251 (Russian) or Windows-1254 (Turkish/Azerbaijani/Western) for 8-bit text.
+
+    Russian words are runs of high bytes; Western and Turkish words are ASCII letters with
+    a high byte here and there. So count which neighbours the high-byte letters have."""
+    text = head.decode("cp1251", "replace")
+    cyrillic_pairs = mixed_pairs = 0
+    for left, right in itertools.pairwise(text):
+        left_cyrillic = "\u0400" <= left <= "\u04ff"
+        right_cyrillic = "\u0400" <= right <= "\u04ff"
+        if left_cyrillic and right_cyrillic:
+            cyrillic_pairs += 1
+        elif (left_cyrillic and right.isascii() and right.isalpha()) or (
+            right_cyrillic and left.isascii() and left.isalpha()
+        ):
+            mixed_pairs += 1
+    return "cp1251" if cyrillic_pairs >= mixed_pairs else "cp1254"
+
+
+def detect_encoding(head: bytes) -> str:
+    """The text encoding of a file that starts with ``head``."""
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    utf16 = _utf16_without_bom(head)
+    if utf16 is not None:
+        return utf16
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return _legacy_encoding(head)
+    return "utf-8"
+
+
+def _decode_head(head: bytes, encoding: str, truncated: bool) -> str:
+    decoder = codecs.getincrementaldecoder(encoding)("replace")
+    return str(decoder.decode(head, final=not truncated))
+
+
+def _complete_records(text: str, truncated: bool) -> str:
+    """Drop the last, maybe cut, line of a sample."""
+    if not truncated:
+        return text
+    cut = max(text.rfind("\n"), text.rfind("\r"))
+    return text[:cut] if cut > 0 else text
+
+
+def sniff_delimiter(sample: str) -> str | None:
+    """The delimiter that splits the sample's records into the same number (>1) of fields."""
+    best: tuple[float, int, int] | None = None
+    chosen = None
+    for order, delimiter in enumerate(_DELIMITERS):
+        counts: dict[int, int] = {}
+        records = 0
+        try:
+            for row in csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter):
+                if not any(cell.strip() for cell in row):
+                    continue
+                counts[len(row)] = counts.get(len(row), 0) + 1
+                records += 1
+                if records >= 50:
+                    break
+        except csv.Error:
+            continue
+        if not records:
+            continue
+        modal, hits = max(counts.items(), key=lambda item: (item[1], item[0]))
+        if modal < 2:
+            continue
+        score = (hits / records, modal, -order)
+        if best is None or score > best:
+            best, chosen = score, delimiter
+    return chosen
+
+
+def _zip_kind(path: Path) -> str:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            mimetype = archive.read("mimetype")[:64] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as exc:
+        raise UnreadableFile("corrupt_xlsx", f"zip: {exc}") from exc
+    if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
+        return "xlsx"
+    if b"opendocument.spreadsheet" in mimetype:
+        return "ods"
+    if "word/document.xml" in names:
+        raise UnreadableFile("unsupported_type", "docx")
+    raise UnreadableFile("unsupported_type", "zip")
+
+
+def _ole_kind(path: Path) -> str:
+    """An OLE2 compound file: a legacy .xls, or an encrypted OOXML workbook."""
+    needles = {
+        "encrypted": "EncryptionInfo".encode("utf-16-le"),
+        "doc": "WordDocument".encode("utf-16-le"),
+    }
+    with path.open("rb") as stream:
+        tail = b""
+        while chunk := stream.read(1 << 20):
+            window = tail + chunk
+            for kind, needle in needles.items():
+                if needle in window:
+                    if kind == "encrypted":
+                        raise UnreadableFile("encrypted")
+                    raise UnreadableFile("unsupported_type", "doc")
+            tail = window[-64:]
+    return "xls"
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+class _LineGuard(io.RawIOBase):
+    """A raw stream that fails once a line gets longer than ``limit`` bytes.
+
+    It looks at whole chunks (the text layer reads 64 KiB at a time), so it costs nothing per
+    line, and it stops a giant line before the text layer has buffered it."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self._raw = raw
+        self._limit = limit
+        self._run = 0  # bytes since the last line break
+        self._lines = 1
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+        data = self._raw.read(len(buffer))
+        size = len(data)
+        buffer[:size] = data
+        last_break = max(data.rfind(b"\n"), data.rfind(b"\r"))
+        if last_break < 0:
+            self._run += size
+        else:
+            # the line that ends in this chunk; lines inside a chunk are shorter than it
+            breaks = [at for at in (data.find(b"\n"), data.find(b"\r")) if at >= 0]
+            if self._run + min(breaks) > self._limit:
+                raise UnreadableFile("line_too_long", line=self._lines, limit=self._limit)
+            self._lines += data.count(b"\n")
+            self._run = size - last_break - 1
+        if self._run > self._limit:
+            raise UnreadableFile("line_too_long", line=self._lines, limit=self._limit)
+        return size
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+@dataclass(slots=True)
+class _TextSource:
+    path: Path
+    encoding: str
+    max_line_bytes: int
+
+    def open(self) -> io.TextIOWrapper:
+        guard = _LineGuard(self.path.open("rb", buffering=0), self.max_line_bytes)
+        buffered = io.BufferedReader(guard, buffer_size=SNIFF_BYTES)
+        return io.TextIOWrapper(buffered, encoding=self.encoding, errors="replace", newline="")
+
+
+@dataclass(slots=True)
+class CsvReader:
+    """Records of a delimited text file."""
+
+    source: _TextSource
+    delimiter: str
+    kind: str = "csv"
+
+    @property
+    def encoding(self) -> str:
+        return self.source.encoding
+
+    def rows(self) -> Iterator[Row]:
+        with self.source.open() as text:
+            reader = csv.reader(text, delimiter=self.delimiter)
+            end = 0
+            try:
+                for values in reader:
+                    start = end + 1
+                    end = reader.line_num
+                    if values:
+                        yield start, values
+            except csv.Error as exc:
+                message = str(exc)
+                if "field larger than field limit" in message:
+                    # a cell over csv's limit (128 KiB unless changed): a line too long to read
+                    raise UnreadableFile(
+                        "line_too_long", message, line=end + 1, limit=csv.field_size_limit()
+                    ) from exc
+                reason = "binary" if "NUL" in message else "malformed_csv"
+                raise UnreadableFile(reason, message, line=end + 1) from exc
+
+
+@dataclass(slots=True)
+class LinesReader:
+    """One value per line (a plain list of numbers)."""
+
+    source: _TextSource
+    kind: str = "txt"
+    delimiter: str | None = None
+
+    @property
+    def encoding(self) -> str:
+        return self.source.encoding
+
+    def rows(self) -> Iterator[Row]:
+        with self.source.open() as text:
+            for number, line in enumerate(text, 1):
+                value = line.strip()
+                if value:
+                    yield number, [value]
+
+
+# --- workbooks ------------------------------------------------------------------------------
+
+
+def _cell_text(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e17:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        if value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+@dataclass(slots=True)
+class WorkbookReader:
+    """The sheets of an XLSX, XLS or ODS file."""
+
+    path: Path
+    kind: str
+    _book: CalamineWorkbook | None = field(default=None, repr=False)
+    encoding: str | None = None
+    delimiter: str | None = None
+
+    def _workbook(self) -> CalamineWorkbook:
+        if self._book is None:
+            try:
+                self._book = CalamineWorkbook.from_path(str(self.path))
+            except PasswordError as exc:
+                raise UnreadableFile("encrypted", str(exc)) from exc
+            except (CalamineError, OSError, ValueError) as exc:
+                raise UnreadableFile("corrupt_xlsx", str(exc)) from exc
+        return self._book
+
+    def sheet_names(self) -> list[str]:
+        """Worksheets, visible ones first, each group in workbook order."""
+        sheets = self._workbook().sheets_metadata
+        visible = [s.name for s in sheets if s.visible == SheetVisibleEnum.Visible]
+        return visible + [s.name for s in sheets if s.visible != SheetVisibleEnum.Visible]
+
+    def rows(self, sheet_name: str) -> Iterator[Row]:
+        try:
+            sheet = self._workbook().get_sheet_by_name(sheet_name)
+        except PasswordError as exc:
+            raise UnreadableFile("encrypted", str(exc)) from exc
+        except (CalamineError, ValueError) as exc:
+            raise UnreadableFile("corrupt_xlsx", str(exc)) from exc
+        start = sheet.start
+        if start is None:
+            return
+        first = start[0] + 1
+        for offset, cells in enumerate(sheet.iter_rows()):
+            yield first + offset, [c if c.__class__ is str else _cell_text(c) for c in cells]
+
+    def close(self) -> None:
+        if self._book is not None:
+            self._book.close()
+            self._book = None
+
+
+# --- vCard ----------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class VcardTel:
+    value: str  # as written, without a ``tel:`` scheme or URI parameters
+    types: frozenset[str]  # upper case: CELL, WORK, HOME, FAX, VOICE, PREF...
+
+
+@dataclass(slots=True)
+class Vcard:
+    line: int  # the line of BEGIN:VCARD
+    name: str
+    tels: list[VcardTel] = field(default_factory=list)
+
+
+_IGNORED_PROPERTIES: Final = ("PHOTO", "LOGO", "SOUND", "KEY")
+_UNESCAPE: Final = re.compile(r"\\(.)")
+
+
+def _unescape(text: str) -> str:
+    return _UNESCAPE.sub(lambda m: " " if m.group(1) in "nN" else m.group(1), text)
+
+
+def _split_unescaped(text: str, separator: str) -> list[str]:
+    parts, current, escaped = [], [], False
+    for char in text:
+        if escaped:
+            current.append("\\" + char)
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == separator:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    parts.append("".join(current))
+    return parts
+
+
+def _property_head(line: str) -> tuple[str, str]:
+    """``(name and parameters, value)`` of a content line (a ``:`` in quotes is not it)."""
+    quoted = False
+    for index, char in enumerate(line):
+        if char == '"':
+            quoted = not quoted
+        elif char == ":" and not quoted:
+            return line[:index], line[index + 1 :]
+    return line, ""
+
+
+def _parse_parameters(head: str) -> tuple[str, dict[str, list[str]]]:
+    name, *raw_parameters = head.split(";")
+    parameters: dict[str, list[str]] = {}
+    for parameter in raw_parameters:
+        key, equals, value = parameter.partition("=")
+        if not equals:  # vCard 2.1: TEL;CELL;PREF
+            key, value = "TYPE", key
+        values = [v.strip().strip('"') for v in value.split(",")]
+        parameters.setdefault(key.strip().upper(), []).extend(v for v in values if v)
+    return name.rsplit(".", 1)[-1].strip().upper(), parameters
+
+
+def _decode_value(value: str, parameters: dict[str, list[str]]) -> str:
+    encoding = {e.upper() for e in parameters.get("ENCODING", [])}
+    charset = (parameters.get("CHARSET") or ["utf-8"])[0]
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        charset = "utf-8"
+    if encoding & {"QUOTED-PRINTABLE", "QP"}:
+        return quopri.decodestring(value.encode("ascii", "replace")).decode(charset, "replace")
+    if encoding & {"B", "BASE64"}:
+        try:
+            return base64.b64decode(value, validate=False).decode(charset, "replace")
+        except (binascii.Error, ValueError):
+            return value
+    return value
+
+
+@dataclass(slots=True)
+class VcardReader:
+    """The cards of a vCard file (any version, any number of cards)."""
+
+    source: _TextSource
+    kind: str = "vcf"
+    delimiter: str | None = None
+
+    @property
+    def encoding(self) -> str:
+        return self.source.encoding
+
+    def _logical_lines(self, text: io.TextIOWrapper) -> Iterator[tuple[int, str]]:
+        """Unfold continuation lines (a leading space/tab, or a quoted-printable ``=``)."""
+        current: str | None = None
+        start = 0
+        ignored = False
+        for number, physical in enumerate(text, 1):
+            line = physical.rstrip("\r\n")
+            if current is not None:
+                if line[:1] in (" ", "\t"):
+                    if not ignored:
+                        current += line[1:]
+                    continue
+                if current.endswith("=") and not ignored:
+                    head = current[: current.find(":")].upper()
+                    if "QUOTED-PRINTABLE" in head or "ENCODING=QP" in head:
+                        current = current[:-1] + line
+                        continue
+                yield start, current
+            current, start = line, number
+            ignored = current.upper().lstrip().startswith(_IGNORED_PROPERTIES)
+            if ignored:
+                current = ""
+        if current is not None:
+            yield start, current
+
+    def cards(self) -> Iterator[Vcard]:
+        with self.source.open() as text:
+            card: Vcard | None = None
+            structured_name = ""
+            for number, line in self._logical_lines(text):
+                if not line.strip():
+                    continue
+                head, value = _property_head(line)
+                name, parameters = _parse_parameters(head)
+                if name == "BEGIN" and value.strip().upper() == "VCARD":
+                    if card is not None:  # a card without END
+                        yield self._finish(card, structured_name)
+                    card, structured_name = Vcard(line=number, name=""), ""
+                elif card is None:
+                    continue
+                elif name == "END" and value.strip().upper() == "VCARD":
+                    yield self._finish(card, structured_name)
+                    card = None
+                elif name == "FN":
+                    card.name = _unescape(_decode_value(value, parameters)).strip()
+                elif name == "N":
+                    parts = _split_unescaped(_decode_value(value, parameters), ";")
+                    family, given, additional = [*parts, "", "", ""][:3]
+                    structured_name = " ".join(
+                        _unescape(p).strip() for p in (given, additional, family) if p.strip()
+                    )
+                elif name == "TEL":
+                    self._add_tel(card, _decode_value(value, parameters), parameters)
+            if card is not None:
+                yield self._finish(card, structured_name)
+
+    @staticmethod
+    def _add_tel(card: Vcard, value: str, parameters: dict[str, list[str]]) -> None:
+        text = value.strip()
+        if text[:4].lower() == "tel:":
+            text = text[4:].split(";", 1)[0]
+        types = frozenset(t.upper() for t in parameters.get("TYPE", []))
+        if text:
+            card.tels.append(VcardTel(value=_unescape(text).strip(), types=types))
+
+    @staticmethod
+    def _finish(card: Vcard, structured_name: str) -> Vcard:
+        if not card.name:
+            card.name = structured_name
+        return card
+
+
+# --- choosing a reader ----------------------------------------------------------------------
+
+ContactSource = CsvReader | LinesReader | WorkbookReader | VcardReader
+
+
+def open_contacts(
+    path: Path, filename: str, *, max_line_bytes: int = MAX_LINE_BYTES
+) -> ContactSource:
+    """The reader for a contact file. ``filename`` is the name the owner gave it (only its
+    extension is used, as a hint). Raises ``UnreadableFile``."""
+    extension = Path(filename).suffix.lower()
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+        truncated = bool(stream.read(1))
+    if not head.strip():
+        raise UnreadableFile("empty")
+    if head.startswith(_ZIP_MAGICS):
+        return WorkbookReader(path=path, kind=_zip_kind(path))
+    if head.startswith(_OLE_MAGIC):
+        return WorkbookReader(path=path, kind=_ole_kind(path))
+    for magic, kind in _OTHER_MAGICS:
+        if head.startswith(magic):
+            raise UnreadableFile("unsupported_type", kind)
+    if extension in _WORKBOOK_EXTENSIONS and extension != ".xls":
+        # a workbook extension but not a zip: a damaged file (or text, which we still try)
+        if b"\x00" in head:
+            raise UnreadableFile("corrupt_xlsx", "not a zip archive")
+    encoding = detect_encoding(head)
+    if b"\x00" in head and not encoding.startswith("utf-16"):
+        raise UnreadableFile("binary", "NUL bytes")
+    text = _decode_head(head, encoding, truncated)
+    if not text.strip():
+        raise UnreadableFile("empty")
+    if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
+        raise UnreadableFile("binary", "control characters")
+    source = _TextSource(path=path, encoding=encoding, max_line_bytes=max_line_bytes)
+    if text.lstrip("\ufeff \t\r\n")[:11].upper() == "BEGIN:VCARD" or extension in (
+        ".vcf",
+        ".vcard",
+    ):
+        return VcardReader(source=source)
+    delimiter = sniff_delimiter(_complete_records(text, truncated))
+    if delimiter is None and extension in (".txt", ".text", ".lst", ""):
+        return LinesReader(source=source)
+    log.debug("reading %s as csv (%s, %r)", filename, encoding, delimiter)
+    return CsvReader(source=source, delimiter=delimiter or ",")

@@ -1,0 +1,75 @@
+"""The contact import writer: one import, one transaction, on a connection of its own.
+
+Imports are written from a worker thread (parsing runs in another one) with the plain
+``sqlite3`` module, so a million rows do not cross the event loop: through aiosqlite,
+every statement would hop between threads and wait for the GIL behind the parser. The
+caller holds the database's writer lock (``Database.exclusive()``) for the duration, so
+no other transaction interleaves; a rollback leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+from bot.storage import contacts, lists
+from bot.storage.db import BUSY_TIMEOUT_MS, to_ts
+
+
+class ImportWriter:
+    def __init__(self, path: Path | str) -> None:
+        self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA cache_size = -32768")
+
+    def __enter__(self) -> ImportWriter:
+        self._conn.execute("BEGIN IMMEDIATE")
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            self._conn.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self._conn.close()
+
+    def list_exists(self, owner_id: int, list_id: int) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM contact_lists WHERE owner_id = ? AND id = ?", (owner_id, list_id)
+        ).fetchone()
+        return row is not None
+
+    def name_taken(self, owner_id: int, name: str) -> bool:
+        return self._conn.execute(lists.NAME_TAKEN_SQL, (owner_id, name)).fetchone() is not None
+
+    def create_list(self, owner_id: int, name: str, now: datetime) -> int:
+        cur = self._conn.execute(lists.INSERT_SQL, (owner_id, name, to_ts(now)))
+        return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def contact_count(self, owner_id: int) -> int:
+        return int(self._conn.execute(
+            "SELECT COUNT(*) FROM contacts WHERE owner_id = ?", (owner_id,)).fetchone()[0])
+
+    def has_opt_outs(self, owner_id: int) -> bool:
+        return self._conn.execute(
+            "SELECT 1 FROM contacts WHERE owner_id = ? AND opted_out_at IS NOT NULL LIMIT 1",
+            (owner_id,)).fetchone() is not None
+
+    def write_chunk(
+        self, owner_id: int, list_id: int, rows: Sequence[contacts.ImportRow], now: datetime,
+    ) -> None:
+        """Upsert a chunk (the newer name and attributes win) and add it to the list.
+
+        A row's attributes may be a dict or its JSON text; the chunk is encoded once."""
+        ts = to_ts(now)
+        self._conn.execute(contacts.UPSERT_SQL, (owner_id, ts, ts, json.dumps(rows)))
+        self._conn.execute(contacts.ADD_TO_LIST_SQL,
+                           (list_id, ts, owner_id, json.dumps([row[0] for row in rows])))
+
+    def count_opted_out(self, owner_id: int, phones: Sequence[str]) -> int:
+        return int(self._conn.execute(contacts.OPTED_OUT_SQL,
+                                      (owner_id, json.dumps(list(phones)))).fetchone()[0])

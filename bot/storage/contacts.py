@@ -1,0 +1,184 @@
+"""Contacts: an owner's customers, one row per E.164 number, with template attributes.
+
+Bulk writes take whole chunks (``executemany`` and set-based statements over a JSON array
+of phones), never a statement per row.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.domain import Contact
+from bot.storage.db import from_ts, to_ts
+
+_COLUMNS = "id, owner_id, phone, name, attributes, opted_out_at, opt_out_reason"
+
+# A row to import: (phone E.164, name or None, attributes as a dict or JSON object text).
+ImportRow = tuple[str, str | None, "dict[str, str] | str"]
+
+# Bulk statements take a chunk's phones as one JSON array: SQLite unpacks it itself, which
+# is several times faster than binding parameters row by row with executemany. They are
+# shared by the async repository below and the import writer (``bot.storage.bulk``).
+EXISTING_SQL = (
+    "SELECT phone FROM contacts WHERE owner_id = ?"
+    " AND phone IN (SELECT value FROM json_each(?))"
+)
+UPSERT_SQL = (
+    "INSERT INTO contacts (owner_id, phone, name, attributes, created_at, updated_at)"
+    " SELECT ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?, ?"
+    " FROM json_each(?) AS r WHERE true"
+    " ON CONFLICT (owner_id, phone) DO UPDATE SET"
+    " name = COALESCE(excluded.name, contacts.name),"
+    " attributes = CASE WHEN excluded.attributes = '{}' THEN contacts.attributes"
+    "   WHEN contacts.attributes = '{}' THEN excluded.attributes"
+    "   ELSE json_patch(contacts.attributes, excluded.attributes) END,"
+    " updated_at = excluded.updated_at"
+    # an identical row is left alone: re-importing a file rewrites nothing
+    " WHERE excluded.name IS NOT contacts.name AND excluded.name IS NOT NULL"
+    " OR excluded.attributes <> contacts.attributes AND excluded.attributes <> '{}'"
+)
+ADD_TO_LIST_SQL = (
+    "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
+    " SELECT ?, id, ? FROM contacts WHERE owner_id = ?"
+    " AND phone IN (SELECT value FROM json_each(?))"
+)
+OPTED_OUT_SQL = (
+    "SELECT COUNT(*) FROM contacts WHERE owner_id = ? AND opted_out_at IS NOT NULL"
+    " AND phone IN (SELECT value FROM json_each(?))"
+)
+
+
+def _contact(row: aiosqlite.Row) -> Contact:
+    return Contact(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        phone=row["phone"],
+        name=row["name"],
+        attributes=json.loads(row["attributes"] or "{}"),
+        opted_out_at=from_ts(row["opted_out_at"]),
+        opt_out_reason=row["opt_out_reason"],
+    )
+
+
+async def existing_phones(
+    conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str]
+) -> set[str]:
+    """Which of ``phones`` the owner already has."""
+    async with conn.execute(EXISTING_SQL, (owner_id, json.dumps(list(phones)))) as cur:
+        return {row[0] for row in await cur.fetchall()}
+
+
+async def upsert(
+    conn: aiosqlite.Connection, owner_id: int, rows: Sequence[ImportRow], now: datetime
+) -> None:
+    """Insert new contacts; for known ones the newer name and attributes win.
+
+    An opt-out is never touched here: opted-out contacts stay opted out.
+    """
+    ts = to_ts(now)
+    await conn.execute(UPSERT_SQL, (owner_id, ts, ts, json.dumps(rows)))
+
+
+async def add_to_list(
+    conn: aiosqlite.Connection, owner_id: int, list_id: int, phones: Sequence[str],
+    now: datetime,
+) -> None:
+    await conn.execute(ADD_TO_LIST_SQL, (list_id, to_ts(now), owner_id, json.dumps(list(phones))))
+
+
+async def count_opted_out(
+    conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str]
+) -> int:
+    async with conn.execute(OPTED_OUT_SQL, (owner_id, json.dumps(list(phones)))) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def get_by_phone(conn: aiosqlite.Connection, owner_id: int, phone: str) -> Contact | None:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = ? AND phone = ?", (owner_id, phone)
+    ) as cur:
+        row = await cur.fetchone()
+    return _contact(row) if row else None
+
+
+async def opt_out(
+    conn: aiosqlite.Connection, owner_id: int, phone: str, reason: str | None, now: datetime
+) -> Contact:
+    """Opt a number out, keeping a contact row (with no list) if it was not known yet."""
+    ts = to_ts(now)
+    await conn.execute(
+        "INSERT INTO contacts (owner_id, phone, opted_out_at, opt_out_reason, created_at,"
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (owner_id, phone) DO UPDATE SET"
+        " opted_out_at = COALESCE(contacts.opted_out_at, excluded.opted_out_at),"
+        " opt_out_reason = COALESCE(excluded.opt_out_reason, contacts.opt_out_reason),"
+        " updated_at = excluded.updated_at",
+        (owner_id, phone, ts, reason, ts, ts),
+    )
+    contact = await get_by_phone(conn, owner_id, phone)
+    assert contact is not None
+    return contact
+
+
+async def opt_in(
+    conn: aiosqlite.Connection, owner_id: int, phone: str, now: datetime
+) -> Contact | None:
+    await conn.execute(
+        "UPDATE contacts SET opted_out_at = NULL, opt_out_reason = NULL, updated_at = ?"
+        " WHERE owner_id = ? AND phone = ?",
+        (to_ts(now), owner_id, phone),
+    )
+    return await get_by_phone(conn, owner_id, phone)
+
+
+async def sample(
+    conn: aiosqlite.Connection, owner_id: int, list_id: int, limit: int = 10
+) -> list[Contact]:
+    async with conn.execute(
+        f"SELECT {', '.join('c.' + c.strip() for c in _COLUMNS.split(','))}"
+        " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+        " WHERE m.list_id = ? AND c.owner_id = ? ORDER BY c.id LIMIT ?",
+        (list_id, owner_id, limit),
+    ) as cur:
+        return [_contact(row) async for row in cur]
+
+
+async def attribute_names(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> list[str]:
+    """Every attribute key used by the list's contacts, in first-seen order."""
+    async with conn.execute(
+        "SELECT a.key, MIN(c.id) FROM list_members m JOIN contacts c ON c.id = m.contact_id,"
+        " json_each(c.attributes) a WHERE m.list_id = ? AND c.owner_id = ?"
+        " GROUP BY a.key ORDER BY MIN(c.id), a.key",
+        (list_id, owner_id),
+    ) as cur:
+        return [row[0] for row in await cur.fetchall()]
+
+
+async def stream_list(
+    conn: aiosqlite.Connection, owner_id: int, list_id: int, chunk: int = 5000
+) -> AsyncIterator[list[Contact]]:
+    """The list's contacts in chunks, by id (keyset pagination: constant memory)."""
+    last = 0
+    while True:
+        async with conn.execute(
+            "SELECT c.id, c.owner_id, c.phone, c.name, c.attributes, c.opted_out_at,"
+            " c.opt_out_reason FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+            " WHERE m.list_id = ? AND c.owner_id = ? AND c.id > ? ORDER BY c.id LIMIT ?",
+            (list_id, owner_id, last, chunk),
+        ) as cur:
+            rows = [_contact(row) async for row in cur]
+        if not rows:
+            return
+        yield rows
+        last = rows[-1].id
+
+
+async def count_for_owner(conn: aiosqlite.Connection, owner_id: int) -> int:
+    async with conn.execute("SELECT COUNT(*) FROM contacts WHERE owner_id = ?", (owner_id,)) as c:
+        row = await c.fetchone()
+    return int(row[0]) if row else 0

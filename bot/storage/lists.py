@@ -1,0 +1,98 @@
+"""Contact lists and their memberships."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import aiosqlite
+
+from bot.domain import ContactList
+from bot.storage.db import from_ts, to_ts
+
+_SELECT = (
+    "SELECT l.id, l.owner_id, l.name, l.created_at,"
+    " COUNT(m.contact_id) AS size,"
+    " COALESCE(SUM(c.opted_out_at IS NOT NULL), 0) AS opted_out"
+    " FROM contact_lists l"
+    " LEFT JOIN list_members m ON m.list_id = l.id"
+    " LEFT JOIN contacts c ON c.id = m.contact_id"
+)
+
+
+NAME_TAKEN_SQL = "SELECT 1 FROM contact_lists WHERE owner_id = ? AND name = ?"
+INSERT_SQL = "INSERT INTO contact_lists (owner_id, name, created_at) VALUES (?, ?, ?)"
+
+
+def _list(row: aiosqlite.Row) -> ContactList:
+    return ContactList(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        name=row["name"],
+        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        size=row["size"],
+        opted_out=row["opted_out"],
+    )
+
+
+async def name_taken(conn: aiosqlite.Connection, owner_id: int, name: str) -> bool:
+    async with conn.execute(NAME_TAKEN_SQL, (owner_id, name)) as cur:
+        return await cur.fetchone() is not None
+
+
+async def create(
+    conn: aiosqlite.Connection, owner_id: int, name: str, now: datetime
+) -> ContactList:
+    cur = await conn.execute(INSERT_SQL, (owner_id, name, to_ts(now)))
+    created = await get(conn, owner_id, cur.lastrowid)  # type: ignore[arg-type]
+    assert created is not None
+    return created
+
+
+async def get(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> ContactList | None:
+    async with conn.execute(
+        _SELECT + " WHERE l.owner_id = ? AND l.id = ? GROUP BY l.id", (owner_id, list_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return _list(row) if row else None
+
+
+async def for_owner(conn: aiosqlite.Connection, owner_id: int) -> list[ContactList]:
+    async with conn.execute(
+        _SELECT + " WHERE l.owner_id = ? GROUP BY l.id ORDER BY l.created_at, l.id", (owner_id,)
+    ) as cur:
+        return [_list(row) async for row in cur]
+
+
+async def rename(conn: aiosqlite.Connection, owner_id: int, list_id: int, name: str) -> None:
+    await conn.execute(
+        "UPDATE contact_lists SET name = ? WHERE owner_id = ? AND id = ?", (name, owner_id, list_id)
+    )
+
+
+async def count_only_here(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> int:
+    """Contacts that no other list holds: deleting the list deletes them."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+        " WHERE m.list_id = ? AND c.owner_id = ? AND c.opted_out_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM list_members o"
+        "                 WHERE o.contact_id = m.contact_id AND o.list_id <> m.list_id)",
+        (list_id, owner_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def delete(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> int:
+    """Delete the list and the contacts only it held; opted-out numbers are kept (so they
+    stay opted out if they come back in a file). Returns how many contacts went."""
+    cur = await conn.execute(
+        "DELETE FROM contacts WHERE owner_id = ? AND opted_out_at IS NULL AND id IN ("
+        " SELECT m.contact_id FROM list_members m WHERE m.list_id = ?"
+        " AND NOT EXISTS (SELECT 1 FROM list_members o"
+        "                 WHERE o.contact_id = m.contact_id AND o.list_id <> m.list_id))",
+        (owner_id, list_id),
+    )
+    removed = cur.rowcount
+    await conn.execute("DELETE FROM contact_lists WHERE owner_id = ? AND id = ?",
+                       (owner_id, list_id))
+    return removed

@@ -1,0 +1,33 @@
+"""Chat prompts: what the owner's next typed message answers (survives a restart)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import aiosqlite
+
+from bot.storage.db import to_ts
+
+
+async def set(
+    conn: aiosqlite.Connection, owner_id: int, action: str, payload: dict, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO chat_prompts (owner_id, action, payload, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (owner_id) DO UPDATE SET action = excluded.action,"
+        " payload = excluded.payload, created_at = excluded.created_at",
+        (owner_id, action, json.dumps(payload), to_ts(now)),
+    )
+
+
+async def get(conn: aiosqlite.Connection, owner_id: int) -> tuple[str, dict] | None:
+    async with conn.execute(
+        "SELECT action, payload FROM chat_prompts WHERE owner_id = ?", (owner_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0], json.loads(row[1])) if row else None
+
+
+async def clear(conn: aiosqlite.Connection, owner_id: int) -> None:
+    await conn.execute("DELETE FROM chat_prompts WHERE owner_id = ?", (owner_id,))
