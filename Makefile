@@ -22,3 +22,5 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/parse_bench.py
+	$(BIN)/python bench/import_bench.py

@@ -18,8 +18,9 @@ from typing import Literal, TypeVar
 
 from bot.domain import Contact, ContactList
 from bot.errors import NotFound, ValidationError
-from bot.services.imports import PhoneNormaliser, UnreadableFile, parse_contacts
+from bot.services.imports import PhoneNormaliser, UnreadableFile
 from bot.services.imports.report import write_rejected_csv
+from bot.services.imports.worker import ParseOptions, ParseRun
 from bot.services.notify import ImportInterrupted, Notifier
 from bot.storage import contacts as contacts_repo
 from bot.storage import imports as imports_repo
@@ -317,7 +318,8 @@ class ContactsService:
 
 @dataclass(slots=True)
 class _ImportJob:
-    """One import, parsed and written in one worker thread."""
+    """One import, parsed and written in one worker thread (a second thread for the
+    parser was measured: contention for the GIL made it slower, not faster)."""
 
     db_path: Path | str
     owner_id: int
@@ -330,11 +332,12 @@ class _ImportJob:
     reason_text: Callable[[str], str]
     rejected_headings: tuple[str, str]
     progress: Callable[[Progress], None]
+    in_process: bool | None = None  # None: by the file's size
 
     def run(self) -> ImportReport:
-        with parse_contacts(self.path, self.record.file_name, self.region,
-                            allow_landlines=self.config.allow_landlines,
-                            max_rows=self.config.max_rows) as parsed, \
+        options = ParseOptions(self.path, self.record.file_name, self.region,
+                               self.config.allow_landlines, self.config.max_rows)
+        with ParseRun(options, in_process=self.in_process) as parsed, \
                 ImportWriter(self.db_path) as writer, \
                 self.rejected_path.open("w", encoding="utf-8-sig", newline="") as rejected:
             list_id, list_name = self._target(writer)
@@ -342,24 +345,22 @@ class _ImportJob:
             before = writer.contact_count(self.owner_id)
             opt_outs = writer.has_opt_outs(self.owner_id)
             header_written = False
-            for batch in parsed.batches():
+            for batch in parsed:
                 if batch.rejected:
-                    write_rejected_csv(batch.rejected, rejected, parsed.summary.headers,
+                    write_rejected_csv(batch.rejected, rejected, parsed.headers,
                                        self.reason_text, labels=self.rejected_headings,
                                        header=not header_written)
                     header_written = True
-                if batch.contacts:
-                    rows = [(c.phone, c.name or None, c.attributes) for c in batch.contacts]
-                    writer.write_chunk(self.owner_id, list_id, rows, self.now)
-                    if opt_outs:
-                        report.opted_out += writer.count_opted_out(
-                            self.owner_id, [c.phone for c in batch.contacts if not c.duplicate])
+                if batch.rows:
+                    writer.write_chunk(self.owner_id, list_id, batch.rows, self.now)
+                    if opt_outs and batch.fresh:
+                        report.opted_out += writer.count_opted_out(self.owner_id, batch.fresh)
                 report.rows_read = batch.rows_read
-                self.progress(Progress(report.rows_read,
-                                       parsed.summary.valid_unique + parsed.summary.duplicates))
-            report.imported = writer.contact_count(self.owner_id) - before
-            report.updated = parsed.summary.valid_unique - report.imported
+                self.progress(Progress(batch.rows_read, batch.valid))
             summary = parsed.summary
+            assert summary is not None
+            report.imported = writer.contact_count(self.owner_id) - before
+            report.updated = summary.valid_unique - report.imported
             report.rows_read = summary.rows
             report.duplicates = summary.duplicates
             report.invalid = summary.invalid
@@ -369,9 +370,9 @@ class _ImportJob:
 
     def _target(self, writer: ImportWriter) -> tuple[int, str]:
         if self.record.list_id is not None:
-            if not writer.list_exists(self.owner_id, self.record.list_id):
+            if writer.list_name(self.owner_id, self.record.list_id) is None:
                 raise NotFound("list", list_id=self.record.list_id)
-            return self.record.list_id, ""
+            return self.record.list_id, writer.list_name(self.owner_id, self.record.list_id)
         base = _list_name(Path(self.record.file_name).stem.replace("_", " ") or "contacts")
         name, n = base, 2
         while writer.name_taken(self.owner_id, name):

@@ -18,6 +18,11 @@ from pathlib import Path
 from bot.storage import contacts, lists
 from bot.storage.db import BUSY_TIMEOUT_MS, to_ts
 
+_ADD_IDS_TO_LIST = (
+    "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
+    " SELECT ?, value, ? FROM json_each(?)"
+)
+
 
 class ImportWriter:
     def __init__(self, path: Path | str) -> None:
@@ -37,11 +42,11 @@ class ImportWriter:
         finally:
             self._conn.close()
 
-    def list_exists(self, owner_id: int, list_id: int) -> bool:
+    def list_name(self, owner_id: int, list_id: int) -> str | None:
         row = self._conn.execute(
-            "SELECT 1 FROM contact_lists WHERE owner_id = ? AND id = ?", (owner_id, list_id)
+            "SELECT name FROM contact_lists WHERE owner_id = ? AND id = ?", (owner_id, list_id)
         ).fetchone()
-        return row is not None
+        return row[0] if row else None
 
     def name_taken(self, owner_id: int, name: str) -> bool:
         return self._conn.execute(lists.NAME_TAKEN_SQL, (owner_id, name)).fetchone() is not None
@@ -64,11 +69,12 @@ class ImportWriter:
     ) -> None:
         """Upsert a chunk (the newer name and attributes win) and add it to the list.
 
-        A row's attributes may be a dict or its JSON text; the chunk is encoded once."""
+        A row's attributes may be a dict or its JSON text; the chunk is encoded once, and
+        the upsert hands back the contacts' ids, so the list needs no second lookup."""
         ts = to_ts(now)
-        self._conn.execute(contacts.UPSERT_SQL, (owner_id, ts, ts, json.dumps(rows)))
-        self._conn.execute(contacts.ADD_TO_LIST_SQL,
-                           (list_id, ts, owner_id, json.dumps([row[0] for row in rows])))
+        ids = [row[0] for row in self._conn.execute(
+            contacts.UPSERT_RETURNING_IDS_SQL, (owner_id, ts, ts, json.dumps(rows)))]
+        self._conn.execute(_ADD_IDS_TO_LIST, (list_id, ts, json.dumps(ids)))
 
     def count_opted_out(self, owner_id: int, phones: Sequence[str]) -> int:
         return int(self._conn.execute(contacts.OPTED_OUT_SQL,

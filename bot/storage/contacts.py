@@ -27,7 +27,7 @@ EXISTING_SQL = (
     "SELECT phone FROM contacts WHERE owner_id = ?"
     " AND phone IN (SELECT value FROM json_each(?))"
 )
-UPSERT_SQL = (
+_UPSERT = (
     "INSERT INTO contacts (owner_id, phone, name, attributes, created_at, updated_at)"
     " SELECT ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?, ?"
     " FROM json_each(?) AS r WHERE true"
@@ -37,10 +37,14 @@ UPSERT_SQL = (
     "   WHEN contacts.attributes = '{}' THEN excluded.attributes"
     "   ELSE json_patch(contacts.attributes, excluded.attributes) END,"
     " updated_at = excluded.updated_at"
-    # an identical row is left alone: re-importing a file rewrites nothing
-    " WHERE excluded.name IS NOT contacts.name AND excluded.name IS NOT NULL"
+)
+# An identical row is left alone: re-importing a file rewrites nothing.
+UPSERT_SQL = (
+    _UPSERT + " WHERE excluded.name IS NOT contacts.name AND excluded.name IS NOT NULL"
     " OR excluded.attributes <> contacts.attributes AND excluded.attributes <> '{}'"
 )
+# Every row touched, so that each hands back its id (the import writer's variant).
+UPSERT_RETURNING_IDS_SQL = _UPSERT + " RETURNING id"
 ADD_TO_LIST_SQL = (
     "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
     " SELECT ?, id, ? FROM contacts WHERE owner_id = ?"

@@ -116,3 +116,32 @@ async def test_xlsx_export_writes_text_cells(service, db, clock, tmp_path) -> No
 def test_spreadsheet_safe() -> None:
     assert spreadsheet_safe("=cmd") == "'=cmd"
     assert spreadsheet_safe("plain") == "plain"
+
+
+async def test_a_big_file_parsed_in_a_child_process_imports_the_same(
+    service, db, clock, tmp_path
+) -> None:
+    """Big files are parsed in another process; the result must not depend on it."""
+    from bot.services.contacts import _ImportJob
+    from bot.storage import imports as imports_repo
+
+    lines = "".join(f"Customer {n},+99450{n % 9000:07d},Bakı\n" for n in range(12_000))
+    path = tmp_path / "big.csv"
+    path.write_text("Name,Phone,City\n" + lines + "Bad,12345,x\n", encoding="utf-8")
+    results = []
+    for telegram_id, in_process in ((1, False), (2, True)):
+        oid, _ = await seed(db, clock, telegram_id, [])
+        async with db.transaction() as tx:
+            record = await imports_repo.create(tx, oid, "f", "big.csv", None, clock())
+        job = _ImportJob(db_path=db.path, owner_id=oid, record=record, path=path,
+                         region="AZ", config=service.config, now=clock(),
+                         rejected_path=tmp_path / f"rejected{telegram_id}.csv",
+                         reason_text=str, rejected_headings=("line", "reason"),
+                         progress=lambda _: None, in_process=in_process)
+        async with db.exclusive():
+            report = job.run()
+        results.append((report.rows_read, report.imported, report.updated, report.duplicates,
+                        report.invalid, report.columns))
+        rejected = (tmp_path / f"rejected{telegram_id}.csv").read_text("utf-8-sig")
+        assert "12002,too_short,Bad,12345,x" in rejected
+    assert results[0] == results[1] == (12_001, 9_000, 0, 3_000, 1, ("name", "phone", "city"))

@@ -1,0 +1,142 @@
+"""Parsing a contact file beside the database writes, on the other core.
+
+Parsing and normalising is pure Python, and so is the writer's share of an import: in two
+threads they would take turns on the GIL. A big file is therefore parsed in a child
+process (``spawn``, safe beside the bot's threads) that sends compact batches through a
+pipe; the pipe's small buffer keeps the child at most a batch or two ahead. Small files
+are parsed in the caller's thread: starting a process costs more than they take.
+
+Both ways give the same ``ParseRun``: ``headers`` once opened, then ``Parsed`` batches,
+then ``summary``. ``UnreadableFile`` is raised by the run, whichever side found it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from bot.services.imports.errors import UnreadableFile
+from bot.services.imports.parse import ContactImport, ImportSummary, Rejected, parse_contacts
+
+PROCESS_FROM_BYTES = 4 * 1024 * 1024  # below this a file is parsed in the calling thread
+
+
+@dataclass(slots=True)
+class Parsed:
+    """One batch, as the writer needs it."""
+
+    rows: list[tuple[str, str | None, dict[str, str]]]  # (phone, name, attributes)
+    fresh: list[str]  # phones not seen earlier in the file
+    rejected: list[Rejected]
+    rows_read: int
+    valid: int  # valid rows so far
+
+
+@dataclass(frozen=True, slots=True)
+class ParseOptions:
+    path: Path
+    file_name: str
+    region: str
+    allow_landlines: bool
+    max_rows: int
+
+
+def _batches(job: ContactImport) -> Iterator[Parsed]:
+    summary = job.summary
+    for batch in job.batches():
+        yield Parsed(
+            rows=[(c.phone, c.name or None, c.attributes) for c in batch.contacts],
+            fresh=[c.phone for c in batch.contacts if not c.duplicate],
+            rejected=batch.rejected,
+            rows_read=batch.rows_read,
+            valid=summary.valid_unique + summary.duplicates,
+        )
+
+
+def _open(options: ParseOptions) -> ContactImport:
+    return parse_contacts(options.path, options.file_name, options.region,
+                          allow_landlines=options.allow_landlines, max_rows=options.max_rows)
+
+
+class ParseRun:
+    def __init__(self, options: ParseOptions, *, in_process: bool | None = None) -> None:
+        if in_process is None:
+            in_process = options.path.stat().st_size >= PROCESS_FROM_BYTES
+        self.summary: ImportSummary | None = None
+        self._options = options
+        self._in_process = in_process
+        self._job: ContactImport | None = None
+        self._child: multiprocessing.process.BaseProcess | None = None
+        self._pipe: Connection | None = None
+        if in_process:
+            context = multiprocessing.get_context("spawn")
+            self._pipe, child_end = context.Pipe(duplex=False)
+            self._child = context.Process(target=_child, args=(options, child_end),
+                                          name="qasid-import-parser", daemon=True)
+            self._child.start()
+            child_end.close()
+            self.headers: list[str] = self._receive("open")[0]
+        else:
+            self._job = _open(options)
+            self.headers = self._job.summary.headers
+
+    def __iter__(self) -> Iterator[Parsed]:
+        if self._job is not None:
+            yield from _batches(self._job)
+            self.summary = self._job.summary
+            return
+        while True:
+            kind, payload = self._receive("batch", "end")
+            if kind == "end":
+                self.summary = payload
+                return
+            yield payload
+
+    def _receive(self, *expected: str):
+        assert self._pipe is not None
+        try:
+            kind, payload = self._pipe.recv()
+        except EOFError:
+            raise RuntimeError("the import parser process died") from None
+        if kind == "unreadable":
+            reason, detail, line, limit = payload
+            raise UnreadableFile(reason, detail, line=line, limit=limit)
+        if kind == "error":
+            raise RuntimeError(f"the import parser failed: {payload}")
+        assert kind in expected, kind
+        return (kind, payload) if len(expected) > 1 else payload
+
+    def close(self) -> None:
+        if self._job is not None:
+            self._job.close()
+        if self._child is not None:
+            if self._child.is_alive():
+                self._child.terminate()
+            self._child.join(timeout=5)
+            assert self._pipe is not None
+            self._pipe.close()
+
+    def __enter__(self) -> ParseRun:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _child(options: ParseOptions, pipe: Connection) -> None:
+    """In the child process: parse, send batches, then the summary (or the error)."""
+    try:
+        with _open(options) as job:
+            pipe.send(("open", (job.summary.headers,)))
+            for parsed in _batches(job):
+                pipe.send(("batch", parsed))
+            pipe.send(("end", job.summary))
+    except UnreadableFile as exc:
+        pipe.send(("unreadable", (exc.reason, exc.detail, exc.line, exc.limit)))
+    except BaseException as exc:  # reported to the parent, which raises it
+        pipe.send(("error", repr(exc)))
+    finally:
+        pipe.close()
