@@ -11,6 +11,10 @@ import pytest
 
 from bot.storage.db import Database
 
+# ../shared beside the checkout: the gateways' specs and realistic contact files.
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SAMPLES = SHARED / "samples"
+
 # python-telegram-bot warns about its coming timedelta API unless told to use it now.
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from pathlib import Path
 
+from tests.conftest import SAMPLES
 from tests.e2e.conftest import Harness
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 
 def rejected_rows(harness: Harness, chat_id: int) -> list[list[str]]:

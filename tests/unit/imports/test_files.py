@@ -10,10 +10,9 @@ import pytest
 
 from bot.services.imports import UnreadableFile, parse_contacts
 from bot.services.imports.parse import ImportSummary, ParsedContact, Rejected
+from tests.conftest import SAMPLES
 
 from .helpers import write_xlsx
-
-SAMPLES = Path("/work/shared/samples")
 
 
 def write(tmp_path: Path, name: str, content: str | bytes, encoding: str = "utf-8") -> Path:

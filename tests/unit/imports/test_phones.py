@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from phonenumbers import PhoneMetadata
 
 from bot.services.imports.phones import REASONS, PhoneNormaliser, reference_normalise
+from tests.conftest import SAMPLES
 
-MAKE_SAMPLES = Path("/work/shared/samples/make_samples.py")
+MAKE_SAMPLES = SAMPLES / "make_samples.py"
 REGIONS = ["AZ", "RU", "TR", "US", "GB", "DE"]
 _TYPES = ("mobile", "fixed_line", "toll_free", "premium_rate", "voip", "personal_number", "uan")
 EXAMPLES = sorted(

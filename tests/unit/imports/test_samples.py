@@ -8,13 +8,12 @@ from it, each by one landline: checked below with the reason.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from bot.services.imports import ImportSummary, Rejected, Skipped, parse_contacts
+from tests.conftest import SAMPLES
 
-SAMPLES = Path("/work/shared/samples")
 EXPECTED = {entry["file"]: entry for entry in json.loads((SAMPLES / "expected.json").read_text())}
 
 # With allow_landlines=False (the default), where the counts differ from expected.json.
