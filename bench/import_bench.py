@@ -3,15 +3,14 @@
     python bench/import_bench.py [CSV_ROWS] [XLSX_ROWS]     (defaults 1,000,000 and 100,000)
 
 Data comes from ``../shared/samples/make_samples.py big N FILE`` (cached in bench/data/);
-the XLSX holds the first XLSX_ROWS rows of that CSV. Each measurement runs in a fresh
-process, so the peak RSS printed is that import's own. Targets on this machine:
+the XLSX holds the first XLSX_ROWS rows of that CSV (see ``bigfiles.py``). Each measurement
+runs in a fresh process, so the peak RSS printed is that import's own. Targets on this machine:
 >= 100,000 rows/s for CSV and XLSX, peak RSS < 200 MB, a re-import at least as fast.
 """
 
 from __future__ import annotations
 
 import asyncio
-import csv
 import json
 import resource
 import subprocess
@@ -21,34 +20,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "bench" / "data"
-SAMPLES = ROOT.parent / "shared" / "samples" / "make_samples.py"
-
-
-def make_csv(rows: int) -> Path:
-    path = DATA / f"big_{rows}.csv"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(SAMPLES), "big", str(rows), str(path)], check=True)
-    return path
-
-
-def make_xlsx(source: Path, rows: int) -> Path:
-    import xlsxwriter
-
-    path = DATA / f"big_{rows}.xlsx"
-    if not path.exists():
-        book = xlsxwriter.Workbook(str(path), {"constant_memory": True})
-        sheet = book.add_worksheet("Contacts")
-        with source.open(encoding="utf-8", newline="") as fh:
-            for r, row in enumerate(csv.reader(fh)):
-                if r > rows:
-                    break
-                for c, value in enumerate(row):
-                    sheet.write_string(r, c, value)
-        book.close()
-    return path
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bigfiles import make_csv, make_xlsx
 
 
 async def one_import(file: Path, database: Path, repeat: int) -> dict:

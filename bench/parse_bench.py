@@ -3,8 +3,8 @@
     python bench/parse_bench.py [CSV_ROWS] [XLSX_ROWS]      (defaults 1,000,000 and 100,000)
 
 The CSV comes from ``../shared/samples/make_samples.py big N FILE``; the XLSX holds the first
-XLSX_ROWS rows of it, written here with a streaming zipfile writer (numbers as number cells,
-like a real export). Both are cached in bench/data/ (gitignored). Each file is parsed in a
+XLSX_ROWS rows of it (numbers as number cells, like a real export; see ``bigfiles.py``).
+Both are cached in bench/data/ (gitignored). Each file is parsed in a
 fresh process, so the peak RSS printed is that parse's own. Then the normaliser alone: the
 memo + fast path, the fast path alone, and phonenumbers, on numbers from the CSV.
 
@@ -20,99 +20,12 @@ import resource
 import subprocess
 import sys
 import time
-import zipfile
-from collections.abc import Iterable, Sequence
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "bench" / "data"
-MAKE_SAMPLES = ROOT.parent / "shared" / "samples" / "make_samples.py"
 sys.path.insert(0, str(ROOT))
-
-
-def make_csv(rows: int) -> Path:
-    path = DATA / f"parse_{rows}.csv"
-    if not path.exists():
-        DATA.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(MAKE_SAMPLES), "big", str(rows), str(path)], check=True)
-    return path
-
-
-def _column(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def write_xlsx(path: Path, rows: Iterable[Sequence[str | int]]) -> None:
-    """A one-sheet workbook, streamed row by row (inline strings, number cells)."""
-    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    rels = "http://schemas.openxmlformats.org/package/2006/relationships"
-    doc = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-    office = "application/vnd.openxmlformats-officedocument.spreadsheetml"
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(
-            "[Content_Types].xml",
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            f'<Override PartName="/xl/workbook.xml" ContentType="{office}.sheet.main+xml"/>'
-            '<Override PartName="/xl/worksheets/sheet1.xml" '
-            f'ContentType="{office}.worksheet+xml"/></Types>',
-        )
-        archive.writestr(
-            "_rels/.rels",
-            f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
-            f'Type="{doc}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
-        )
-        archive.writestr(
-            "xl/workbook.xml",
-            f'<workbook xmlns="{main}" xmlns:r="{doc}"><sheets>'
-            '<sheet name="Contacts" sheetId="1" r:id="rId1"/></sheets></workbook>',
-        )
-        archive.writestr(
-            "xl/_rels/workbook.xml.rels",
-            f'<Relationships xmlns="{rels}"><Relationship Id="rId1" '
-            f'Type="{doc}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
-        )
-        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
-            sheet.write(f'<worksheet xmlns="{main}"><sheetData>'.encode())
-            for number, row in enumerate(rows, 1):
-                cells = []
-                for index, value in enumerate(row):
-                    ref = f"{_column(index)}{number}"
-                    if isinstance(value, int):
-                        cells.append(f'<c r="{ref}"><v>{value}</v></c>')
-                    elif value:
-                        cells.append(
-                            f'<c r="{ref}" t="inlineStr"><is><t>{escape(value)}</t></is></c>'
-                        )
-                sheet.write(f'<row r="{number}">{"".join(cells)}</row>'.encode())
-            sheet.write(b"</sheetData></worksheet>")
-
-
-def make_xlsx(source: Path, rows: int) -> Path:
-    path = DATA / f"parse_{rows}.xlsx"
-    if path.exists():
-        return path
-
-    def table() -> Iterable[Sequence[str | int]]:
-        with source.open(encoding="utf-8", newline="") as stream:
-            reader = csv.reader(stream)
-            yield next(reader)
-            for count, (name, phone, city) in enumerate(reader):
-                if count >= rows:
-                    break
-                # plain digit strings become number cells, as Excel stores them
-                yield name, int(phone) if phone.isdigit() else phone, city
-
-    write_xlsx(path, table())
-    return path
+sys.path.insert(0, str(ROOT / "bench"))
+from bigfiles import make_csv, make_xlsx  # noqa: E402
 
 
 def measure(path: Path) -> dict[str, float | int | str]:

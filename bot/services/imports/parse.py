@@ -411,23 +411,5 @@ class ContactImport:
             yield batch
 
 
-def parse_contacts(
-    path: Path,
-    filename: str,
-    region: str | None,
-    *,
-    allow_landlines: bool = False,
-    max_rows: int | None = None,
-    batch_size: int = BATCH_SIZE,
-    max_line_bytes: int = MAX_LINE_BYTES,
-) -> ContactImport:
-    """Open a contact file for parsing (see the module docstring for the contract)."""
-    return ContactImport(
-        path,
-        filename,
-        region,
-        allow_landlines=allow_landlines,
-        max_rows=max_rows,
-        batch_size=batch_size,
-        max_line_bytes=max_line_bytes,
-    )
+# Open a contact file for parsing (see the module docstring for the contract).
+parse_contacts = ContactImport
