@@ -351,7 +351,7 @@ class _ImportJob:
                                        self.reason_text, labels=self.rejected_headings,
                                        header=not header_written)
                     header_written = True
-                if batch.rows:
+                if batch.count:
                     writer.write_chunk(self.owner_id, list_id, batch.rows, self.now)
                     if opt_outs and batch.fresh:
                         report.opted_out += writer.count_opted_out(self.owner_id, batch.fresh)

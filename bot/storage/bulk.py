@@ -30,7 +30,9 @@ class ImportWriter:
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA synchronous = NORMAL")
-        self._conn.execute("PRAGMA cache_size = -32768")
+        # a million-row transaction keeps its dirty pages here until it commits (measured:
+        # 78k rows/s with 32 MB, 95-100k with 64 MB, no better with more)
+        self._conn.execute("PRAGMA cache_size = -65536")
 
     def __enter__(self) -> ImportWriter:
         self._conn.execute("BEGIN IMMEDIATE")
@@ -65,15 +67,16 @@ class ImportWriter:
             (owner_id,)).fetchone() is not None
 
     def write_chunk(
-        self, owner_id: int, list_id: int, rows: Sequence[contacts.ImportRow], now: datetime,
+        self, owner_id: int, list_id: int, rows: str, now: datetime,
     ) -> None:
         """Upsert a chunk (the newer name and attributes win) and add it to the list.
 
-        A row's attributes may be a dict or its JSON text; the chunk is encoded once, and
-        the upsert hands back the contacts' ids, so the list needs no second lookup."""
+        ``rows`` is the chunk as a JSON array of ``[phone, name, attributes]`` (encoded by
+        the parser, see ``imports.worker``); the upsert hands back the contacts' ids, so the
+        list needs no second lookup."""
         ts = to_ts(now)
         ids = [row[0] for row in self._conn.execute(
-            contacts.UPSERT_RETURNING_IDS_SQL, (owner_id, ts, ts, json.dumps(rows)))]
+            contacts.UPSERT_RETURNING_IDS_SQL, (owner_id, ts, ts, rows))]
         self._conn.execute(_ADD_IDS_TO_LIST, (list_id, ts, json.dumps(ids)))
 
     def count_opted_out(self, owner_id: int, phones: Sequence[str]) -> int:

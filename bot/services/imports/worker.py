@@ -1,10 +1,11 @@
 """Parsing a contact file beside the database writes, on the other core.
 
-Parsing and normalising is pure Python, and so is the writer's share of an import: in two
-threads they would take turns on the GIL. A big file is therefore parsed in a child
-process (``spawn``, safe beside the bot's threads) that sends compact batches through a
-pipe; the pipe's small buffer keeps the child at most a batch or two ahead. Small files
-are parsed in the caller's thread: starting a process costs more than they take.
+Parsing and normalising is pure Python; in a second thread it would take turns on the GIL
+with the writer. A big file is therefore parsed in a child process (``spawn``, safe beside
+the bot's threads) that sends batches through a pipe, each already encoded as the JSON the
+writer hands to SQLite, so the parent's share is SQLite's own work. The pipe's small buffer
+keeps the child at most a batch or two ahead. Small files are parsed in the caller's
+thread: starting a process costs more than they take.
 
 Both ways give the same ``ParseRun``: ``headers`` once opened, then ``Parsed`` batches,
 then ``summary``. ``UnreadableFile`` is raised by the run, whichever side found it.
@@ -12,6 +13,7 @@ then ``summary``. ``UnreadableFile`` is raised by the run, whichever side found 
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,14 +23,20 @@ from pathlib import Path
 from bot.services.imports.errors import UnreadableFile
 from bot.services.imports.parse import ContactImport, ImportSummary, Rejected, parse_contacts
 
-PROCESS_FROM_BYTES = 4 * 1024 * 1024  # below this a file is parsed in the calling thread
+# Below these sizes a file is parsed in the calling thread (an XLSX is compressed: 500 KB
+# holds some 20,000 rows).
+PROCESS_FROM_BYTES = 4 * 1024 * 1024
+PROCESS_FROM_BYTES_XLSX = 512 * 1024
+_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False,
+                          separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
 class Parsed:
     """One batch, as the writer needs it."""
 
-    rows: list[tuple[str, str | None, dict[str, str]]]  # (phone, name, attributes)
+    rows: str  # JSON array of [phone, name or null, attributes], encoded on the parsing side
+    count: int  # how many rows ``rows`` holds
     fresh: list[str]  # phones not seen earlier in the file
     rejected: list[Rejected]
     rows_read: int
@@ -47,8 +55,10 @@ class ParseOptions:
 def _batches(job: ContactImport) -> Iterator[Parsed]:
     summary = job.summary
     for batch in job.batches():
+        contacts = batch.contacts
         yield Parsed(
-            rows=[(c.phone, c.name or None, c.attributes) for c in batch.contacts],
+            rows=_dumps([(c.phone, c.name or None, c.attributes) for c in contacts]),
+            count=len(contacts),
             fresh=[c.phone for c in batch.contacts if not c.duplicate],
             rejected=batch.rejected,
             rows_read=batch.rows_read,
@@ -64,7 +74,9 @@ def _open(options: ParseOptions) -> ContactImport:
 class ParseRun:
     def __init__(self, options: ParseOptions, *, in_process: bool | None = None) -> None:
         if in_process is None:
-            in_process = options.path.stat().st_size >= PROCESS_FROM_BYTES
+            threshold = (PROCESS_FROM_BYTES_XLSX if options.path.suffix.lower() == ".xlsx"
+                         else PROCESS_FROM_BYTES)
+            in_process = options.path.stat().st_size >= threshold
         self.summary: ImportSummary | None = None
         self._options = options
         self._in_process = in_process
