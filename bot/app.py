@@ -21,8 +21,12 @@ from bot.config import GatewayKind, RegistrationMode, Settings
 from bot.gateways.base import WhatsAppGateway
 from bot.handlers.context import BotContext
 from bot.handlers.notifier import TelegramNotifier
+from bot.handlers.persistence import DraftPersistence
 from bot.services.accounts import AccountsConfig, AccountsService, utcnow
+from bot.services.billing import BillingService
+from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
+from bot.services.templates import TemplatesService
 from bot.storage.db import Database
 from bot.web.app import create_web_app
 
@@ -36,6 +40,9 @@ OFFLINE_TOKEN = "7000000001:no-token-configured"
 class Services:
     accounts: AccountsService
     contacts: ContactsService
+    templates: TemplatesService
+    billing: BillingService
+    campaigns: CampaignsService
 
 
 def build_gateway(settings: Settings) -> WhatsAppGateway:
@@ -70,6 +77,7 @@ class Qasid:
         self.settings = settings
         self.db = Database(settings.database_path)
         self.gateway = build_gateway(settings)
+        self.persistence = DraftPersistence()
         self.application = self._build_application(request, token, rate_limit)
         self.notifier = notifier = TelegramNotifier(self.application)
         self.services = Services(
@@ -94,7 +102,19 @@ class Qasid:
                 ),
                 clock,
             ),
+            templates=TemplatesService(self.db, clock),
+            billing=BillingService(self.db, settings.admin_ids, clock),
+            campaigns=CampaignsService(
+                self.db,
+                CampaignsConfig(
+                    advice_max=settings.campaign_advice_max,
+                    gateway=settings.gateway.value,
+                    default_timezone=settings.default_timezone,
+                ),
+                clock,
+            ),
         )
+        self.persistence.services = self.services
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
         self.web = create_web_app(self.health)
@@ -110,6 +130,7 @@ class Qasid:
             .base_url(self.settings.telegram_api_url)
             .base_file_url(self.settings.telegram_file_url)
             .context_types(ContextTypes(context=BotContext))
+            .persistence(self.persistence)
         )
         if request is not None:
             builder = builder.request(request).get_updates_request(request)

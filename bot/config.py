@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     import_max_rows: int = Field(default=1_000_000, ge=1)
     import_allow_landlines: bool = False
 
+    # Campaigns: above this many recipients the owner confirms a second time (WhatsApp's
+    # own advice for keeping a number safe is to start small).
+    campaign_advice_max: int = Field(default=100, ge=1)
+
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
     sandbox_read_delay: float = Field(default=5.0, ge=0)

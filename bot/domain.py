@@ -154,6 +154,7 @@ class ContactList:
     created_at: datetime
     size: int = 0
     opted_out: int = 0
+    variables: list[str] = field(default_factory=list)  # attribute columns its contacts have
 
 
 @dataclass(slots=True)
@@ -173,6 +174,89 @@ class CampaignStatus(StrEnum):
     PAUSED = "paused"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CampaignStatus.COMPLETED, CampaignStatus.CANCELLED)
+
+
+@dataclass(slots=True)
+class Campaign:
+    """A campaign; while ``draft``, ``draft`` holds the wizard's answers so far."""
+
+    id: int
+    owner_id: int
+    name: str
+    status: CampaignStatus
+    created_at: datetime
+    list_id: int | None = None
+    template_id: int | None = None
+    starts_at: datetime | None = None
+    recurrence: dict | None = None
+    pacing: dict = field(default_factory=dict)
+    seed: int = 0
+    run: int = 0
+    draft: dict = field(default_factory=dict)
+    sender_ids: list[int] = field(default_factory=list)
+    status_reason: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def _move(self, wanted: CampaignStatus, allowed_from: set[CampaignStatus]) -> None:
+        if self.status not in allowed_from:
+            raise InvalidTransition("campaign", self.status.value, wanted.value)
+        self.status = wanted
+
+    def schedule(self, starts_at: datetime) -> None:
+        self._move(CampaignStatus.SCHEDULED, {CampaignStatus.DRAFT})
+        self.starts_at = starts_at
+        self.draft = {}
+
+    def start(self, at: datetime) -> None:
+        self._move(CampaignStatus.RUNNING, {CampaignStatus.SCHEDULED})
+        self.started_at = self.started_at or at
+
+    def pause(self, reason: str | None = None) -> None:
+        self._move(CampaignStatus.PAUSED, {CampaignStatus.SCHEDULED, CampaignStatus.RUNNING})
+        self.status_reason = reason
+
+    def resume(self) -> None:
+        wanted = CampaignStatus.RUNNING if self.started_at else CampaignStatus.SCHEDULED
+        self._move(wanted, {CampaignStatus.PAUSED})
+        self.status_reason = None
+
+    def cancel(self, at: datetime) -> None:
+        self._move(CampaignStatus.CANCELLED, {CampaignStatus.SCHEDULED, CampaignStatus.RUNNING,
+                                              CampaignStatus.PAUSED})
+        self.finished_at = at
+
+    def complete(self, at: datetime) -> None:
+        self._move(CampaignStatus.COMPLETED, {CampaignStatus.RUNNING})
+        self.finished_at = at
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignProgress:
+    """How a campaign's messages stand (all runs)."""
+
+    total: int = 0
+    queued: int = 0
+    sending: int = 0
+    sent: int = 0  # accepted by the gateway, no receipt yet
+    delivered: int = 0
+    read: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
+
+    @property
+    def done(self) -> int:
+        """Messages that went out (sent, delivered or read)."""
+        return self.sent + self.delivered + self.read
+
+    @property
+    def unsent(self) -> int:
+        return self.queued + self.sending
 
 
 class MessageStatus(StrEnum):
@@ -204,6 +288,18 @@ class LedgerEntry:
     created_at: datetime
     note: str | None = None
     campaign_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """Credits of an owner: ``total`` owned, of which ``reserved`` are held by campaigns."""
+
+    total: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.total - self.reserved
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.domain import Language
-from bot.handlers import admin, contacts, language, menu
+from bot.handlers import admin, campaigns, contacts, language, menu, templates
 from bot.handlers.commands import visible_commands
 from bot.handlers.context import BotContext
 from bot.handlers.errors import on_error
@@ -35,22 +35,37 @@ _CALLBACKS = {
     "lists": contacts.lists_command,
     "optout": contacts.optout_command,
     "optin": contacts.optin_command,
+    "templates": templates.templates_command,
+    "campaigns": campaigns.campaigns_command,
+    "balance": campaigns.balance_command,
+    "credit": campaigns.credit_command,
+    "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
     "suspend": admin.suspend,
     "unsuspend": admin.unsuspend,
 }
 
+_CONVERSATION_ENTRIES = {"newtemplate", "newcampaign"}  # their ConversationHandlers own them
+
 
 def register(app: Application) -> None:
     app.add_handler(TypeHandler(Update, doorkeeper), group=-1)
+    # Conversations first: while one waits for a typed answer, the text is theirs.
+    app.add_handler(campaigns.wizard_handler())
+    app.add_handler(templates.composer_handler())
     for command in visible_commands(admin=True):
+        if command.name in _CONVERSATION_ENTRIES:
+            continue
         app.add_handler(CommandHandler(command.name, _CALLBACKS[command.name]))
     app.add_handler(CallbackQueryHandler(language.picked, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:"))
     app.add_handler(CallbackQueryHandler(admin.decide, pattern=r"^adm:(ok|no):\d+$"))
     app.add_handler(CallbackQueryHandler(contacts.import_button, pattern=r"^imp:"))
     app.add_handler(CallbackQueryHandler(contacts.list_button, pattern=r"^lst:"))
+    app.add_handler(CallbackQueryHandler(templates.template_button, pattern=r"^tpl:"))
+    app.add_handler(CallbackQueryHandler(campaigns.campaign_button, pattern=r"^cmp:"))
+    app.add_handler(CallbackQueryHandler(campaigns.balance_command, pattern=r"^bal:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))

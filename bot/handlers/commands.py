@@ -29,10 +29,17 @@ COMMANDS: tuple[Command, ...] = (
     Command("lists", "cmd.lists"),
     Command("optout", "cmd.optout"),
     Command("optin", "cmd.optin"),
+    Command("templates", "cmd.templates"),
+    Command("newtemplate", "cmd.newtemplate"),
+    Command("newcampaign", "cmd.newcampaign"),
+    Command("campaigns", "cmd.campaigns"),
+    Command("balance", "cmd.balance"),
+    Command("cancel", "cmd.cancel"),
     Command("language", "cmd.language"),
     Command("pending", "cmd.pending", admin=True),
     Command("suspend", "cmd.suspend", admin=True),
     Command("unsuspend", "cmd.unsuspend", admin=True),
+    Command("credit", "cmd.credit", admin=True),
 )
 
 

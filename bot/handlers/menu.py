@@ -43,6 +43,11 @@ async def unknown_command(update: Update, context: BotContext) -> None:
     await help_command(update, context)
 
 
+async def nothing_to_cancel(update: Update, context: BotContext) -> None:
+    await reply(update, render.Screen(context.tr("help.nothing_to_cancel"),
+                                      render.back_to_menu(context.tr)))
+
+
 async def unknown_text(update: Update, context: BotContext) -> None:
     await reply(update, render.Screen(context.tr("help.unknown_text"),
                                       render.back_to_menu(context.tr)))

@@ -39,12 +39,15 @@ def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 # --- menu and help --------------------------------------------------------------------
 
-MENU_ITEMS = (("menu.contacts", "lst:all:0"), ("menu.profile", "menu:profile"),
+MENU_ITEMS = (("menu.new_campaign", "menu:newcampaign"), ("menu.campaigns", "cmp:all"),
+              ("menu.contacts", "lst:all:0"), ("menu.templates", "tpl:all"),
+              ("menu.balance", "bal:show"), ("menu.profile", "menu:profile"),
               ("menu.language", "menu:language"), ("menu.help", "menu:help"))
 
 
 def main_menu(tr: Translator, owner: Owner) -> Screen:
-    rows = [[(tr(key), data)] for key, data in MENU_ITEMS]
+    items = [(tr(key), data) for key, data in MENU_ITEMS]
+    rows = [items[i:i + 2] for i in range(0, len(items), 2)]
     return Screen(tr("menu.title", name=owner.name or ""), _buttons(*rows))
 
 

@@ -365,6 +365,8 @@ class _ImportJob:
             report.duplicates = summary.duplicates
             report.invalid = summary.invalid
             report.columns = tuple(summary.columns)
+            writer.add_variables(self.owner_id, list_id,
+                                 [c for c in summary.columns if c not in ("name", "phone")])
             report.skipped = dict(summary.skipped_reasons)
         return report
 

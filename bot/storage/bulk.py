@@ -57,6 +57,9 @@ class ImportWriter:
         cur = self._conn.execute(lists.INSERT_SQL, (owner_id, name, to_ts(now)))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
+    def add_variables(self, owner_id: int, list_id: int, names: Sequence[str]) -> None:
+        self._conn.execute(lists.ADD_VARIABLES_SQL, (json.dumps(list(names)), owner_id, list_id))
+
     def contact_count(self, owner_id: int) -> int:
         return int(self._conn.execute(
             "SELECT COUNT(*) FROM contacts WHERE owner_id = ?", (owner_id,)).fetchone()[0])

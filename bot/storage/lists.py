@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import aiosqlite
@@ -10,7 +11,7 @@ from bot.domain import ContactList
 from bot.storage.db import from_ts, to_ts
 
 _SELECT = (
-    "SELECT l.id, l.owner_id, l.name, l.created_at,"
+    "SELECT l.id, l.owner_id, l.name, l.created_at, l.variables,"
     " COUNT(m.contact_id) AS size,"
     " COALESCE(SUM(c.opted_out_at IS NOT NULL), 0) AS opted_out"
     " FROM contact_lists l"
@@ -21,6 +22,24 @@ _SELECT = (
 
 NAME_TAKEN_SQL = "SELECT 1 FROM contact_lists WHERE owner_id = ? AND name = ?"
 INSERT_SQL = "INSERT INTO contact_lists (owner_id, name, created_at) VALUES (?, ?, ?)"
+# Adds variable names (a JSON array) to a list's, keeping the order they first came in.
+ADD_VARIABLES_SQL = (
+    "UPDATE contact_lists SET variables = (SELECT json_group_array(name) FROM ("
+    " SELECT value AS name, MIN(o) AS first FROM ("
+    "  SELECT value, key AS o FROM json_each(contact_lists.variables)"
+    "  UNION ALL SELECT value, 100000 + key FROM json_each(?))"
+    " GROUP BY value ORDER BY first))"
+    " WHERE owner_id = ? AND id = ?"
+)
+
+
+async def owner_variables(conn: aiosqlite.Connection, owner_id: int) -> set[str]:
+    """Every variable any of the owner's lists has."""
+    async with conn.execute(
+        "SELECT DISTINCT v.value FROM contact_lists l, json_each(l.variables) v"
+        " WHERE l.owner_id = ?", (owner_id,)
+    ) as cur:
+        return {row[0] async for row in cur}
 
 
 def _list(row: aiosqlite.Row) -> ContactList:
@@ -31,6 +50,7 @@ def _list(row: aiosqlite.Row) -> ContactList:
         created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
         size=row["size"],
         opted_out=row["opted_out"],
+        variables=json.loads(row["variables"]),
     )
 
 

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Language, OwnerStatus
+from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus
+from bot.handlers.render_campaigns import WEEKDAYS
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.i18n import Translator, catalog
 from bot.services.imports import REASONS as PHONE_REASONS
+from bot.services.campaigns import STEPS
 from bot.services.imports import UNREADABLE_REASONS
+from bot.services.planning import PRESETS
+from bot.services.template_engine import SYNTAX_REASONS
 
 ROOT = Path(__file__).resolve().parents[2] / "bot"
 KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
@@ -31,7 +35,9 @@ def literal_keys() -> set[str]:
         for node in ast.walk(ast.parse(path.read_text("utf-8"))):
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 value = node.value
-                if KEY.match(value) and value.split(".")[0] in spaces:
+                # (an f-string's constant head, "templates.media_", is no key of its own)
+                if KEY.match(value) and not value.endswith("_") \
+                        and value.split(".")[0] in spaces:
                     found.add(value)
     return found
 
@@ -59,6 +65,15 @@ def used_keys() -> set[str]:
     keys |= {f"admin.{a}_usage" for a in ("suspend", "unsuspend")}
     keys |= {f"error.file_{r}" for r in UNREADABLE_REASONS}
     keys |= {f"import.reason.{r}" for r in PHONE_REASONS}
+    # texts whose key the code builds from a value
+    keys |= {f"templates.media_{kind}" for kind in ("image", "document")}
+    keys |= {f"template.{reason}" for reason in
+             (*SYNTAX_REASONS, "unknown_variable", "too_long", "empty")}
+    keys |= {f"wizard.ask_{step}" for step in STEPS if step.startswith("custom_")}
+    keys |= {f"status.{s.value}" for s in CampaignStatus}
+    keys |= {f"ledger.{k.value}" for k in LedgerKind}
+    keys |= {f"weekday.{d}" for d in WEEKDAYS}
+    keys |= {f"pacing.{name}" for name in (*PRESETS, "custom")}
     return keys
 
 

@@ -1,0 +1,350 @@
+"""The campaign wizard (/newcampaign), /campaigns, /balance and the admins' /credit.
+
+The wizard is a ``ConversationHandler`` whose state is the draft's step: each callback
+asks the campaigns service to change the draft, then shows the step the draft is at. The
+draft lives in the database, so a restart or a day away resumes it (``persistence.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.domain import Campaign, Owner
+from bot.errors import QasidError, ValidationError
+from bot.handlers import render_campaigns as rc
+from bot.handlers.context import BotContext
+from bot.handlers.persistence import CAMPAIGN_WIZARD
+from bot.handlers.render import Screen
+from bot.handlers.replies import error_text, reply, show
+from bot.i18n import translator
+
+log = logging.getLogger(__name__)
+
+END = ConversationHandler.END
+EDITABLE_STEPS = ("list", "template", "senders", "when", "pacing", "summary")
+
+
+def _owner(context: BotContext) -> Owner:
+    assert context.owner is not None
+    return context.owner
+
+
+def _parts(update: Update) -> list[str]:
+    assert update.callback_query is not None
+    return (update.callback_query.data or "").split(":")
+
+
+def _zone(context: BotContext) -> str:
+    owner = _owner(context)
+    return owner.timezone or context.services.campaigns.config.default_timezone
+
+
+async def _screen_for(context: BotContext, draft: Campaign) -> Screen:
+    """The screen of the step the draft is at."""
+    owner, tr, services = _owner(context), context.tr, context.services
+    step = draft.draft.get("step", "list")
+    if step == "list":
+        return rc.wizard_list(tr, await services.contacts.lists(owner.id))
+    if step == "template":
+        return rc.wizard_template(tr, await services.templates.list(owner.id))
+    if step == "senders":
+        return rc.wizard_senders(tr, await services.campaigns.usable_senders(owner.id),
+                                 draft.draft.get("senders", []))
+    if step == "when":
+        return rc.wizard_when(tr)
+    if step == "when_at":
+        return rc.wizard_when_at(tr, _zone(context))
+    if step == "recurring_days":
+        return rc.wizard_weekdays(tr, draft.draft.get("recurring", {}).get("weekdays", []))
+    if step == "recurring_time":
+        return rc.wizard_time(tr, _zone(context))
+    if step == "pacing":
+        return rc.wizard_pacing(tr)
+    if step.startswith("custom_"):
+        return rc.wizard_custom(tr, step)
+    summary = await services.campaigns.summary(owner.id)
+    if step == "confirm_big":
+        return rc.confirm_big(tr, summary)
+    return rc.summary(tr, summary)
+
+
+async def _show_step(update: Update, context: BotContext, draft: Campaign, *,
+                     new_message: bool = False) -> str:
+    screen = await _screen_for(context, draft)
+    if new_message:
+        await reply(update, screen)
+    else:
+        await show(update, screen)
+    return draft.draft.get("step", "list")
+
+
+async def _current(update: Update, context: BotContext, exc: QasidError) -> str | int:
+    """After a refused answer: say why, and stay at the step the draft is at."""
+    message = error_text(context, exc)
+    if update.callback_query is not None:
+        await update.callback_query.answer(message[:200], show_alert=True)
+    else:
+        await reply(update, Screen(message))
+    draft = await context.services.campaigns.draft(_owner(context).id)
+    return draft.draft.get("step", "list") if draft else END
+
+
+# --- entry ------------------------------------------------------------------------------------
+
+async def new_campaign(update: Update, context: BotContext) -> str:
+    """/newcampaign: a new draft, or the one in progress where it was left."""
+    owner = _owner(context)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    existing = await context.services.campaigns.draft(owner.id)
+    draft = await context.services.campaigns.begin(owner.id)
+    if existing is not None and existing.draft.get("step", "list") != "list":
+        await reply(update, Screen(context.tr("wizard.resumed"), rc._kb(
+            [(context.tr("wizard.start_over"), "wiz:restart")])))
+    return await _show_step(update, context, draft, new_message=True)
+
+
+async def restart(update: Update, context: BotContext) -> str:
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    draft = await context.services.campaigns.restart(_owner(context).id)
+    return await _show_step(update, context, draft, new_message=True)
+
+
+# --- steps ------------------------------------------------------------------------------------
+
+async def button(update: Update, context: BotContext) -> str | int:
+    """Every wizard button: wiz:<what>[:<value>]."""
+    owner, service = _owner(context), context.services.campaigns
+    query = update.callback_query
+    assert query is not None
+    parts = _parts(update)
+    what = parts[1]
+    value = parts[2] if len(parts) > 2 else ""
+    try:
+        if what == "list":
+            draft = await service.choose_list(owner.id, int(value))
+        elif what == "tpl":
+            draft = await service.choose_template(owner.id, int(value))
+        elif what == "snd":
+            draft = await (service.senders_chosen(owner.id) if value == "ok"
+                           else service.toggle_sender(owner.id, int(value)))
+        elif what == "when":
+            if value == "now":
+                draft = await service.start_now(owner.id)
+            elif value == "at":
+                draft = await service.ask_date(owner.id)
+            else:
+                draft = await service.recurring(owner.id, value)
+        elif what == "day":
+            draft = await (service.weekdays_chosen(owner.id) if value == "ok"
+                           else service.toggle_weekday(owner.id, int(value)))
+        elif what == "pace":
+            draft = await (service.custom_pacing(owner.id) if value == "custom"
+                           else service.use_preset(owner.id, value))
+        elif what == "quiet":
+            draft = await service.custom_value(owner.id, None)
+        elif what == "back":
+            draft = await service.back(owner.id)
+        elif what == "goto" and value in EDITABLE_STEPS:
+            draft = await service.go_to(owner.id, value)
+        elif what == "edit":
+            await query.answer()
+            await show(update, rc.edit_menu(context.tr))
+            return "summary"
+        elif what == "ok":
+            summary = await service.ask_big(owner.id)
+            if summary.over_advice:
+                await query.answer()
+                await show(update, rc.confirm_big(context.tr, summary))
+                return "confirm_big"
+            return await _confirm(update, context, big_ok=False)
+        elif what == "big":
+            return await _confirm(update, context, big_ok=True)
+        else:
+            await query.answer(context.tr("help.stale_button"), show_alert=True)
+            return await _stay(context)
+    except QasidError as exc:
+        return await _current(update, context, exc)
+    await query.answer()
+    return await _show_step(update, context, draft)
+
+
+async def _stay(context: BotContext) -> str | int:
+    draft = await context.services.campaigns.draft(_owner(context).id)
+    return draft.draft.get("step", "list") if draft else END
+
+
+async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> str | int:
+    owner, tr = _owner(context), context.tr
+    try:
+        summary = await context.services.campaigns.confirm(owner.id, big_ok=big_ok)
+    except ValidationError as exc:
+        return await _current(update, context, exc)
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await show(update, rc.confirmed(tr, summary))
+    return END
+
+
+async def typed(update: Update, context: BotContext) -> str | int:
+    """A typed answer: a date, a time of day, or a custom pacing value."""
+    owner, service = _owner(context), context.services.campaigns
+    assert update.message is not None
+    text = update.message.text or ""
+    draft = await service.draft(owner.id)
+    step = draft.draft.get("step") if draft else None
+    try:
+        if step == "when_at":
+            draft = await service.start_at(owner.id, text)
+        elif step == "recurring_time":
+            draft = await service.recurring_at(owner.id, text)
+        elif step is not None and step.startswith("custom_"):
+            draft = await service.custom_value(owner.id, text)
+        else:
+            await reply(update, Screen(context.tr("wizard.use_buttons")))
+            return await _stay(context)
+    except QasidError as exc:
+        if isinstance(exc, ValidationError) and exc.where == "when":
+            await reply(update, Screen(context.tr("wizard.date_help", zone=_zone(context))))
+        return await _current(update, context, exc)
+    assert draft is not None
+    return await _show_step(update, context, draft, new_message=True)
+
+
+async def cancel(update: Update, context: BotContext) -> int:
+    await context.services.campaigns.discard(_owner(context).id)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+        await show(update, Screen(context.tr("wizard.cancelled")))
+    else:
+        await reply(update, Screen(context.tr("wizard.cancelled")))
+    return END
+
+
+def wizard_handler() -> ConversationHandler:
+    text = filters.TEXT & ~filters.COMMAND
+    buttons = CallbackQueryHandler(button, pattern=r"^wiz:(?!cancel$|restart$)")
+    typed_answer = MessageHandler(text, typed)
+    with warnings.catch_warnings():
+        # Button presses are tracked per chat, as intended (PTB warns about per_message).
+        warnings.simplefilter("ignore", PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("newcampaign", new_campaign),
+                CallbackQueryHandler(new_campaign, pattern=r"^menu:newcampaign$"),
+            ],
+            states={step: [buttons, typed_answer] for step in (
+                "list", "template", "senders", "when", "when_at", "recurring_days",
+                "recurring_time", "pacing", "custom_delay", "custom_batch", "custom_pause",
+                "custom_quiet", "summary", "confirm_big")},
+            fallbacks=[
+                CallbackQueryHandler(cancel, pattern=r"^wiz:cancel$"),
+                CallbackQueryHandler(restart, pattern=r"^wiz:restart$"),
+                CommandHandler("cancel", cancel),
+            ],
+            name=CAMPAIGN_WIZARD,
+            persistent=True,
+            allow_reentry=True,
+        )
+
+
+# --- /campaigns --------------------------------------------------------------------------------
+
+async def campaigns_command(update: Update, context: BotContext) -> None:
+    owner = _owner(context)
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await show(update, rc.campaigns_overview(context.tr,
+                                             await context.services.campaigns.list(owner.id)))
+
+
+async def campaign_button(update: Update, context: BotContext) -> None:
+    """cmp:all | cmp:open:C | cmp:pause:C | cmp:resume:C | cmp:cancel:C | cmp:cancelyes:C"""
+    owner, tr, service = _owner(context), context.tr, context.services.campaigns
+    query = update.callback_query
+    assert query is not None
+    parts = _parts(update)
+    action = parts[1] if len(parts) > 1 else ""
+    if action == "all":
+        await campaigns_command(update, context)
+        return
+    try:
+        campaign_id = int(parts[2])
+        if action == "open":
+            view = await service.view(owner.id, campaign_id)
+        elif action == "pause":
+            view = await service.pause(owner.id, campaign_id)
+        elif action == "resume":
+            view = await service.resume(owner.id, campaign_id)
+        elif action == "cancel":
+            await query.answer()
+            await show(update, rc.campaign_cancel_confirm(tr, await service.view(owner.id,
+                                                                                campaign_id)))
+            return
+        elif action == "cancelyes":
+            view, released = await service.cancel(owner.id, campaign_id)
+            await query.answer(tr("campaigns.cancelled", n=released), show_alert=True)
+            await show(update, rc.campaign_card(tr, view, _zone(context)))
+            return
+        else:
+            raise ValueError(action)
+    except (ValueError, IndexError):
+        await query.answer(tr("help.stale_button"), show_alert=True)
+        return
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
+        return
+    await query.answer()
+    await show(update, rc.campaign_card(tr, view, _zone(context)))
+
+
+# --- credits -----------------------------------------------------------------------------------
+
+async def balance_command(update: Update, context: BotContext) -> None:
+    owner, billing = _owner(context), context.services.billing
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await show(update, rc.balance(context.tr, await billing.balance(owner.id),
+                                  await billing.history(owner.id), _zone(context)))
+
+
+async def credit_command(update: Update, context: BotContext) -> None:
+    """/credit <owner number> <amount> [note]"""
+    tr = context.tr
+    user = update.effective_user
+    assert user is not None
+    args = context.args or []
+    try:
+        owner_id, amount = int(args[0].lstrip("#")), int(args[1].replace("_", ""))
+    except (IndexError, ValueError):
+        await reply(update, Screen(tr("admin.credit_usage")))
+        return
+    try:
+        owner, balance = await context.services.billing.credit(user.id, owner_id, amount,
+                                                               " ".join(args[2:]))
+    except QasidError as exc:
+        await reply(update, Screen(error_text(context, exc)))
+        return
+    await reply(update, Screen(tr("admin.credited", amount=f"{amount:+,}", id=owner.id,
+                                  name=owner.name or "—",
+                                  available=tr.number(balance.available))))
+    owner_tr = translator(owner.language)
+    try:
+        await context.bot.send_message(owner.chat_id, owner_tr(
+            "balance.credited" if amount > 0 else "balance.adjusted",
+            amount=owner_tr.number(abs(amount)), available=owner_tr.number(balance.available)),
+            parse_mode="HTML")
+    except Exception as exc:  # the owner blocked the bot: the credit stands all the same
+        log.warning("could not tell owner %d about a credit: %s", owner.id, exc)

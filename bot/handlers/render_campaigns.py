@@ -1,0 +1,365 @@
+"""Rendering for templates, the campaign wizard, campaigns and the balance. Pure."""
+
+from __future__ import annotations
+
+import html
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.domain import Balance, ContactList, LedgerEntry, Sender, Template
+from bot.handlers.render import Screen
+from bot.i18n import Safe, Translator
+from bot.services.campaigns import CampaignView, Summary
+from bot.services.planning import PRESETS, Pacing
+from bot.services.template_engine import Problem
+from bot.services.templates import Preview, TemplateDraft
+
+MAX_BUTTONS = 20
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+STEP_NUMBER = {"list": 1, "template": 2, "senders": 3, "when": 4, "when_at": 4,
+               "recurring_days": 4, "recurring_time": 4, "pacing": 5, "custom_delay": 5,
+               "custom_batch": 5, "custom_pause": 5, "custom_quiet": 5, "summary": 6,
+               "confirm_big": 6}
+STEPS_TOTAL = 6
+
+
+def _kb(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+         for row in rows if row]
+    )
+
+
+def _pre(text: str) -> Safe:
+    return Safe(f"<pre>{html.escape(text)}</pre>")
+
+
+# --- templates --------------------------------------------------------------------------
+
+def templates_overview(tr: Translator, items: list[Template]) -> Screen:
+    rows = [[(f"📝 {t.name}", f"tpl:open:{t.id}")] for t in items[:MAX_BUTTONS]]
+    rows.append([(tr("templates.new"), "tpl:new")])
+    rows.append([(tr("menu.back"), "menu:home")])
+    if not items:
+        return Screen(tr("templates.empty"), _kb(*rows))
+    lines = [tr("templates.title")]
+    for n, t in enumerate(items, 1):
+        lines.append(tr("templates.line", n=n, name=t.name, variants=len(t.variants),
+                        media=tr(f"templates.media_{t.media_kind}") if t.media_kind else ""))
+    return Screen("\n".join(lines), _kb(*rows))
+
+
+def template_card(tr: Translator, template: Template, distinct: int) -> Screen:
+    parts = [tr("templates.card", name=template.name, variants=len(template.variants),
+                distinct=tr.number(distinct))]
+    if template.media_kind:
+        parts.append(tr(f"templates.media_{template.media_kind}"))
+    for n, text in enumerate(template.variants, 1):
+        parts.append(tr("templates.variant", n=n) + "\n" + _pre(text))
+    return Screen("\n\n".join(parts), _kb(
+        [(tr("templates.preview"), f"tpl:pv:{template.id}"),
+         (tr("templates.edit"), f"tpl:edit:{template.id}")],
+        [(tr("templates.delete"), f"tpl:del:{template.id}")],
+        [(tr("templates.all"), "tpl:all")],
+    ))
+
+
+def preview_pick_list(tr: Translator, template: Template, lists: list[ContactList]) -> Screen:
+    if not lists:
+        return Screen(tr("templates.preview_no_lists"),
+                      _kb([(tr("templates.back_to_template"), f"tpl:open:{template.id}")]))
+    rows = [[(f"📋 {item.name}", f"tpl:pvl:{template.id}:{item.id}")]
+            for item in lists[:MAX_BUTTONS]]
+    rows.append([(tr("templates.back_to_template"), f"tpl:open:{template.id}")])
+    return Screen(tr("templates.preview_pick_list", name=template.name), _kb(*rows))
+
+
+def preview(tr: Translator, result: Preview, list_id: int) -> Screen:
+    parts = [tr("templates.preview_title", name=result.template.name,
+                distinct=tr.number(result.distinct))]
+    if not result.samples:
+        parts.append(tr("templates.preview_empty_list"))
+    for contact, text in result.samples:
+        parts.append(f"👤 {html.escape(contact.name or contact.phone)}\n" + _pre(text))
+    tid = result.template.id
+    return Screen("\n\n".join(parts), _kb(
+        [(tr("templates.preview_again"), f"tpl:pvl:{tid}:{list_id}")],
+        [(tr("templates.back_to_template"), f"tpl:open:{tid}")],
+    ))
+
+
+def template_delete_confirm(tr: Translator, template: Template) -> Screen:
+    return Screen(tr("templates.delete_confirm", name=template.name), _kb(
+        [(tr("templates.delete_yes"), f"tpl:delyes:{template.id}")],
+        [(tr("templates.back_to_template"), f"tpl:open:{template.id}")],
+    ))
+
+
+def composer(tr: Translator, draft: TemplateDraft, *, added: str | None = None) -> Screen:
+    cancel = [(tr("wizard.cancel"), "tpl:c:cancel")]
+    if draft.step == "name":
+        return Screen(tr("composer.ask_name"), _kb(cancel))
+    parts = []
+    if added is not None:
+        parts.append(tr("composer.added", n=len(draft.variants)) + "\n" + _pre(added))
+    elif draft.variants:
+        parts.append(tr("composer.has_variants", name=draft.name, n=len(draft.variants)))
+    else:
+        parts.append(tr("composer.ask_text", name=draft.name))
+    if draft.media_kind:
+        parts.append(tr(f"templates.media_{draft.media_kind}"))
+    parts.append(tr("composer.next_hint" if draft.variants else "composer.syntax"))
+    rows: list[list[tuple[str, str]]] = []
+    if draft.variants:
+        rows.append([(tr("composer.save"), "tpl:c:save")])
+        rows.append([(tr("composer.undo"), "tpl:c:undo")])
+    if draft.media_kind:
+        rows.append([(tr("composer.drop_media"), "tpl:c:nomedia")])
+    rows.append(cancel)
+    return Screen("\n\n".join(parts), _kb(*rows))
+
+
+def template_problems(tr: Translator, problems: list[Problem], known: set[str],
+                      variant: int | None = None) -> Screen:
+    lines = [tr("composer.problems") if variant is None
+             else tr("composer.problems_variant", n=variant)]
+    for p in problems[:10]:
+        lines.append("• " + tr("composer.where", line=p.line, column=p.column) + " "
+                     + tr(f"template.{p.reason}", detail=p.detail, limit=p.limit))
+    if any(p.reason == "unknown_variable" for p in problems):
+        lines.append(tr("composer.known", names=", ".join(sorted(known))))
+    return Screen("\n".join(lines))
+
+
+# --- the wizard ---------------------------------------------------------------------------
+
+def _nav(tr: Translator, back: bool = True) -> list[tuple[str, str]]:
+    row = [(tr("wizard.back"), "wiz:back")] if back else []
+    return [*row, (tr("wizard.cancel"), "wiz:cancel")]
+
+
+def _head(tr: Translator, step: str) -> str:
+    return tr("wizard.step", n=STEP_NUMBER[step], total=STEPS_TOTAL)
+
+
+def wizard_list(tr: Translator, lists: list[ContactList]) -> Screen:
+    if not lists:
+        return Screen(_head(tr, "list") + "\n" + tr("wizard.no_lists"), _kb(_nav(tr, False)))
+    rows = [[(tr("wizard.list_button", name=item.name, size=tr.number(item.size - item.opted_out)),
+              f"wiz:list:{item.id}")] for item in lists[:MAX_BUTTONS]]
+    rows.append(_nav(tr, False))
+    return Screen(_head(tr, "list") + "\n" + tr("wizard.ask_list"), _kb(*rows))
+
+
+def wizard_template(tr: Translator, items: list[Template]) -> Screen:
+    if not items:
+        return Screen(_head(tr, "template") + "\n" + tr("wizard.no_templates"), _kb(_nav(tr)))
+    rows = [[(f"📝 {t.name}", f"wiz:tpl:{t.id}")] for t in items[:MAX_BUTTONS]]
+    rows.append(_nav(tr))
+    return Screen(_head(tr, "template") + "\n" + tr("wizard.ask_template"), _kb(*rows))
+
+
+def sender_label(sender: Sender) -> str:
+    return sender.label or sender.phone
+
+
+def wizard_senders(tr: Translator, usable: list[Sender], chosen: list[int]) -> Screen:
+    if not usable:
+        return Screen(_head(tr, "senders") + "\n" + tr("wizard.no_senders"), _kb(_nav(tr)))
+    rows = [[(("✅ " if s.id in chosen else "⬜ ") + sender_label(s), f"wiz:snd:{s.id}")]
+            for s in usable[:MAX_BUTTONS]]
+    rows.append([(tr("wizard.next"), "wiz:snd:ok")])
+    rows.append(_nav(tr))
+    return Screen(_head(tr, "senders") + "\n" + tr("wizard.ask_senders"), _kb(*rows))
+
+
+def wizard_when(tr: Translator) -> Screen:
+    return Screen(_head(tr, "when") + "\n" + tr("wizard.ask_when"), _kb(
+        [(tr("wizard.when_now"), "wiz:when:now")],
+        [(tr("wizard.when_at"), "wiz:when:at")],
+        [(tr("wizard.when_day"), "wiz:when:day"), (tr("wizard.when_week"), "wiz:when:week")],
+        _nav(tr),
+    ))
+
+
+def wizard_when_at(tr: Translator, zone: str) -> Screen:
+    return Screen(_head(tr, "when_at") + "\n" + tr("wizard.ask_date", zone=zone), _kb(_nav(tr)))
+
+
+def wizard_weekdays(tr: Translator, chosen: list[int]) -> Screen:
+    row1 = [(("✅ " if d in chosen else "") + tr(f"weekday.{WEEKDAYS[d]}"), f"wiz:day:{d}")
+            for d in range(4)]
+    row2 = [(("✅ " if d in chosen else "") + tr(f"weekday.{WEEKDAYS[d]}"), f"wiz:day:{d}")
+            for d in range(4, 7)]
+    return Screen(_head(tr, "recurring_days") + "\n" + tr("wizard.ask_weekdays"),
+                  _kb(row1, row2, [(tr("wizard.next"), "wiz:day:ok")], _nav(tr)))
+
+
+def wizard_time(tr: Translator, zone: str) -> Screen:
+    return Screen(_head(tr, "recurring_time") + "\n" + tr("wizard.ask_time", zone=zone),
+                  _kb(_nav(tr)))
+
+
+def pacing_text(tr: Translator, pacing: Pacing) -> str:
+    quiet = (tr("pacing.quiet", start=pacing.quiet.start.strftime("%H:%M"),
+                end=pacing.quiet.end.strftime("%H:%M")) if pacing.quiet
+             else tr("pacing.no_quiet"))
+    return tr("pacing.text", delay_min=_num(pacing.delay_min), delay_max=_num(pacing.delay_max),
+              batch=pacing.batch_size, pause_min=_num(pacing.batch_pause_min / 60),
+              pause_max=_num(pacing.batch_pause_max / 60), quiet=quiet)
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def wizard_pacing(tr: Translator) -> Screen:
+    lines = [_head(tr, "pacing"), tr("wizard.ask_pacing")]
+    for name in ("safe", "normal", "fast"):
+        lines.append(f"<b>{tr(f'pacing.{name}')}</b>: {pacing_text(tr, PRESETS[name])}")
+    return Screen("\n".join(lines), _kb(
+        [(tr("pacing.safe"), "wiz:pace:safe"), (tr("pacing.normal"), "wiz:pace:normal"),
+         (tr("pacing.fast"), "wiz:pace:fast")],
+        [(tr("pacing.custom"), "wiz:pace:custom")],
+        _nav(tr),
+    ))
+
+
+def wizard_custom(tr: Translator, step: str) -> Screen:
+    rows = [[(tr("pacing.no_quiet_button"), "wiz:quiet:none")]] if step == "custom_quiet" else []
+    return Screen(_head(tr, step) + "\n" + tr(f"wizard.ask_{step}"), _kb(*rows, _nav(tr)))
+
+
+def summary(tr: Translator, s: Summary) -> Screen:
+    zone = s.timezone.key
+    lines = [_head(tr, "summary"), tr("summary.title"),
+             tr("summary.list", name=s.contact_list.name),
+             tr("summary.template", name=s.template.name, variants=len(s.template.variants)),
+             tr("summary.senders", names=", ".join(sender_label(x) for x in s.senders)),
+             tr("summary.recipients", n=tr.number(s.recipients),
+                opted_out=tr.number(s.opted_out))]
+    if s.recurrence is not None:
+        days = ", ".join(tr(f"weekday.{WEEKDAYS[d]}") for d in s.recurrence.weekdays)
+        lines.append(tr("summary.every_day" if s.recurrence.every == "day"
+                        else "summary.every_week", at=s.recurrence.at.strftime("%H:%M"),
+                        days=days))
+    lines.append(tr("summary.start", at=tr.datetime(s.starts_at, zone), zone=zone))
+    lines.append(tr("summary.finish", at=tr.datetime(s.finish, zone),
+                    batches=tr.number(s.batches)))
+    lines.append(tr("summary.pacing", preset=tr(f"pacing.{s.preset}"),
+                    text=pacing_text(tr, s.pacing)))
+    lines.append(tr("summary.cost" if s.recurrence is None else "summary.cost_per_run",
+                    cost=tr.number(s.cost), available=tr.number(s.balance.available),
+                    after=tr.number(s.balance_after)))
+    rows: list[list[tuple[str, str]]] = []
+    if s.missing:
+        lines.append(tr("summary.insufficient", missing=tr.number(s.missing)))
+    elif s.over_advice:
+        lines.append(tr("summary.over_advice", n=tr.number(s.recipients),
+                        limit=tr.number(s.advice_max)))
+        rows.append([(tr("summary.confirm"), "wiz:ok")])
+    else:
+        rows.append([(tr("summary.confirm"), "wiz:ok")])
+    rows.append([(tr("summary.edit"), "wiz:edit")])
+    rows.append(_nav(tr))
+    return Screen("\n".join(lines), _kb(*rows))
+
+
+def edit_menu(tr: Translator) -> Screen:
+    return Screen(tr("summary.edit_what"), _kb(
+        [(tr("summary.edit_list"), "wiz:goto:list"),
+         (tr("summary.edit_template"), "wiz:goto:template")],
+        [(tr("summary.edit_senders"), "wiz:goto:senders"),
+         (tr("summary.edit_when"), "wiz:goto:when")],
+        [(tr("summary.edit_pacing"), "wiz:goto:pacing")],
+        [(tr("wizard.back"), "wiz:goto:summary")],
+    ))
+
+
+def confirm_big(tr: Translator, s: Summary) -> Screen:
+    return Screen(tr("summary.big_warning", n=tr.number(s.recipients),
+                     limit=tr.number(s.advice_max), batches=tr.number(s.batches)), _kb(
+        [(tr("summary.big_yes", n=tr.number(s.recipients)), "wiz:big")],
+        _nav(tr),
+    ))
+
+
+def confirmed(tr: Translator, s: Summary) -> Screen:
+    zone = s.timezone.key
+    return Screen(tr("summary.confirmed", id=s.campaign.id, name=s.campaign.name,
+                     n=tr.number(s.recipients), start=tr.datetime(s.starts_at, zone),
+                     finish=tr.datetime(s.finish, zone), cost=tr.number(s.cost),
+                     available=tr.number(s.balance.available)),
+                  _kb([(tr("campaigns.all"), "cmp:all")]))
+
+
+# --- campaigns ----------------------------------------------------------------------------
+
+def _percent(view: CampaignView) -> int:
+    total = view.progress.total
+    return round(100 * (view.progress.done + view.progress.failed) / total) if total else 0
+
+
+def campaigns_overview(tr: Translator, views: list[CampaignView]) -> Screen:
+    rows = [[(f"#{v.campaign.id} {v.campaign.name}"[:60], f"cmp:open:{v.campaign.id}")]
+            for v in views[:MAX_BUTTONS]]
+    rows.append([(tr("campaigns.new"), "menu:newcampaign")])
+    rows.append([(tr("menu.back"), "menu:home")])
+    if not views:
+        return Screen(tr("campaigns.empty"), _kb(*rows))
+    lines = [tr("campaigns.title")]
+    for v in views:
+        lines.append(tr("campaigns.line", id=v.campaign.id, name=v.campaign.name,
+                        status=tr(f"status.{v.campaign.status.value}"),
+                        done=tr.number(v.progress.done), total=tr.number(v.progress.total),
+                        percent=_percent(v)))
+    return Screen("\n".join(lines), _kb(*rows))
+
+
+def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
+    c, p = view.campaign, view.progress
+    lines = [tr("campaigns.card", id=c.id, name=c.name, status=tr(f"status.{c.status.value}")),
+             tr("campaigns.counts", total=tr.number(p.total), queued=tr.number(p.queued),
+                sent=tr.number(p.sent), delivered=tr.number(p.delivered), read=tr.number(p.read),
+                failed=tr.number(p.failed), uncertain=tr.number(p.uncertain),
+                skipped=tr.number(p.skipped))]
+    if c.starts_at:
+        lines.append(tr("campaigns.starts", at=tr.datetime(c.starts_at, zone)))
+    if view.finish and not c.status.is_final:
+        lines.append(tr("campaigns.finish", at=tr.datetime(view.finish, zone)))
+    lines.append(tr("campaigns.held", n=tr.number(view.held)))
+    if c.status_reason and c.status.value == "paused":
+        lines.append(tr("campaigns.paused_reason"))
+    buttons: list[tuple[str, str]] = []
+    if c.status.value in ("scheduled", "running"):
+        buttons.append((tr("campaigns.pause"), f"cmp:pause:{c.id}"))
+    if c.status.value == "paused":
+        buttons.append((tr("campaigns.resume"), f"cmp:resume:{c.id}"))
+    if not c.status.is_final:
+        buttons.append((tr("campaigns.cancel"), f"cmp:cancel:{c.id}"))
+    return Screen("\n".join(lines), _kb(buttons, [(tr("campaigns.refresh"), f"cmp:open:{c.id}")],
+                                       [(tr("campaigns.all"), "cmp:all")]))
+
+
+def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
+    return Screen(tr("campaigns.cancel_confirm", id=view.campaign.id, name=view.campaign.name,
+                     unsent=tr.number(view.progress.unsent), held=tr.number(view.held)), _kb(
+        [(tr("campaigns.cancel_yes"), f"cmp:cancelyes:{view.campaign.id}")],
+        [(tr("campaigns.cancel_no"), f"cmp:open:{view.campaign.id}")],
+    ))
+
+
+# --- balance --------------------------------------------------------------------------------
+
+def balance(tr: Translator, value: Balance, history: list[LedgerEntry], zone: str) -> Screen:
+    lines = [tr("balance.text", total=tr.number(value.total), reserved=tr.number(value.reserved),
+                available=tr.number(value.available))]
+    if history:
+        lines.append(tr("balance.history"))
+        for entry in history:
+            lines.append(tr("balance.entry", at=tr.date(entry.created_at, zone),
+                            kind=tr(f"ledger.{entry.kind.value}"),
+                            amount=f"{entry.amount:+,}".replace(",", " "),
+                            note=entry.note or ""))
+    lines.append(tr("balance.hint"))
+    return Screen("\n".join(lines), _kb([(tr("menu.back"), "menu:home")]))

@@ -1,0 +1,237 @@
+"""Templates in chat: /templates (preview, edit, delete) and the composer (/newtemplate).
+
+The composer is a ``ConversationHandler`` whose state is the draft's step, kept in the
+database by the templates service (see ``persistence.py``): a restart resumes it.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+from telegram import Message, Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.domain import Owner
+from bot.errors import QasidError
+from bot.handlers import render_campaigns as rc
+from bot.handlers.context import BotContext
+from bot.handlers.persistence import TEMPLATE_COMPOSER
+from bot.handlers.render import Screen
+from bot.handlers.replies import error_text, reply, show
+from bot.services.formatting import Entity, to_whatsapp
+from bot.services.templates import TemplateProblems
+
+END = ConversationHandler.END
+
+
+def _owner(context: BotContext) -> Owner:
+    assert context.owner is not None
+    return context.owner
+
+
+def _parts(update: Update) -> list[str]:
+    assert update.callback_query is not None
+    return (update.callback_query.data or "").split(":")
+
+
+async def _answer(update: Update) -> None:
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+
+
+# --- /templates ------------------------------------------------------------------------------
+
+async def templates_command(update: Update, context: BotContext) -> None:
+    owner = _owner(context)
+    await _answer(update)
+    await show(update, rc.templates_overview(context.tr,
+                                             await context.services.templates.list(owner.id)))
+
+
+async def template_button(update: Update, context: BotContext) -> None:
+    """tpl:all | tpl:open:T | tpl:pv:T | tpl:pvl:T:L | tpl:del:T | tpl:delyes:T"""
+    owner, tr, service = _owner(context), context.tr, context.services.templates
+    parts = _parts(update)
+    action = parts[1] if len(parts) > 1 else ""
+    try:
+        if action == "all":
+            await templates_command(update, context)
+            return
+        if action not in ("open", "pv", "pvl", "del", "delyes") or len(parts) < 3:
+            await update.callback_query.answer(tr("help.stale_button"), show_alert=True)  # type: ignore[union-attr]
+            return
+        template_id = int(parts[2])
+        if action == "open":
+            template = await service.get(owner.id, template_id)
+            distinct = sum(service.compiled(template, n).distinct_texts()
+                           for n in range(len(template.variants)))
+            screen = rc.template_card(tr, template, distinct)
+        elif action == "pv":
+            template = await service.get(owner.id, template_id)
+            screen = rc.preview_pick_list(tr, template,
+                                          await context.services.contacts.lists(owner.id))
+        elif action == "pvl":
+            result = await service.preview(owner.id, template_id, int(parts[3]))
+            screen = rc.preview(tr, result, int(parts[3]))
+        elif action == "del":
+            screen = rc.template_delete_confirm(tr, await service.get(owner.id, template_id))
+        else:
+            template = await service.delete(owner.id, template_id)
+            await _answer(update)
+            await show(update, Screen(tr("templates.deleted", name=template.name)))
+            await reply(update, rc.templates_overview(tr, await service.list(owner.id)))
+            return
+    except QasidError as exc:
+        await update.callback_query.answer(error_text(context, exc), show_alert=True)  # type: ignore[union-attr]
+        return
+    await _answer(update)
+    await show(update, screen)
+
+
+# --- the composer ----------------------------------------------------------------------------
+
+async def compose_new(update: Update, context: BotContext) -> str:
+    owner = _owner(context)
+    await _answer(update)
+    draft = await context.services.templates.start(owner.id)
+    await reply(update, rc.composer(context.tr, draft))
+    return draft.step
+
+
+async def compose_edit(update: Update, context: BotContext) -> str | int:
+    owner = _owner(context)
+    try:
+        draft = await context.services.templates.start(owner.id, int(_parts(update)[2]))
+    except QasidError as exc:
+        await update.callback_query.answer(error_text(context, exc), show_alert=True)  # type: ignore[union-attr]
+        return END
+    await _answer(update)
+    await reply(update, Screen(context.tr("composer.editing", name=draft.name)))
+    await reply(update, rc.composer(context.tr, draft))
+    return draft.step
+
+
+async def compose_name(update: Update, context: BotContext) -> str:
+    owner = _owner(context)
+    assert update.message is not None
+    try:
+        draft = await context.services.templates.set_name(owner.id, update.message.text or "")
+    except QasidError as exc:
+        await reply(update, Screen(error_text(context, exc)))
+        return "name"
+    await reply(update, rc.composer(context.tr, draft))
+    return draft.step
+
+
+def _whatsapp_text(message: Message) -> str:
+    """The message's text or caption, its Telegram formatting turned into WhatsApp's."""
+    text = message.text if message.text is not None else (message.caption or "")
+    entities = message.entities if message.text is not None else message.caption_entities
+    return to_whatsapp(text, [Entity(str(e.type), e.offset, e.length, e.url)
+                              for e in entities or ()])
+
+
+async def compose_text(update: Update, context: BotContext) -> str:
+    owner, tr, service = _owner(context), context.tr, context.services.templates
+    message = update.message
+    assert message is not None
+    media_kind = media_id = None
+    if message.photo:
+        media_kind, media_id = "image", message.photo[-1].file_id
+    elif message.document is not None:
+        media_kind, media_id = "document", message.document.file_id
+    text = _whatsapp_text(message)
+    try:
+        draft = await service.add_text(owner.id, text, media_kind=media_kind,
+                                       media_file_id=media_id)
+    except TemplateProblems as exc:
+        await reply(update, rc.template_problems(tr, exc.problems,
+                                                 await service.known_variables(owner.id)))
+        return "text"
+    except QasidError as exc:
+        await reply(update, Screen(error_text(context, exc)))
+        return "text"
+    await reply(update, rc.composer(tr, draft, added=text.strip() or None))
+    return draft.step
+
+
+async def compose_button(update: Update, context: BotContext) -> str | int:
+    """tpl:c:save | tpl:c:undo | tpl:c:nomedia | tpl:c:cancel"""
+    owner, tr, service = _owner(context), context.tr, context.services.templates
+    action = _parts(update)[2]
+    await _answer(update)
+    if action == "cancel":
+        await service.cancel(owner.id)
+        await show(update, Screen(tr("composer.cancelled")))
+        return END
+    try:
+        if action == "save":
+            template = await service.save(owner.id)
+            await show(update, Screen(tr("composer.saved", name=template.name)))
+            distinct = sum(service.compiled(template, n).distinct_texts()
+                           for n in range(len(template.variants)))
+            await reply(update, rc.template_card(tr, template, distinct))
+            return END
+        draft = (await service.drop_last(owner.id) if action == "undo"
+                 else await service.drop_media(owner.id))
+    except TemplateProblems as exc:
+        await reply(update, rc.template_problems(tr, exc.problems,
+                                                 await service.known_variables(owner.id),
+                                                 exc.variant))
+        return "text"
+    except QasidError as exc:
+        await reply(update, Screen(error_text(context, exc)))
+        draft = await service.draft(owner.id)
+        return draft.step if draft else END
+    await show(update, rc.composer(tr, draft))
+    return draft.step
+
+
+async def compose_cancel(update: Update, context: BotContext) -> int:
+    await context.services.templates.cancel(_owner(context).id)
+    await reply(update, Screen(context.tr("composer.cancelled")))
+    return END
+
+
+async def compose_other(update: Update, context: BotContext) -> None:
+    """Something the current step does not take: say what it waits for."""
+    owner = _owner(context)
+    if update.callback_query is not None:
+        await update.callback_query.answer(context.tr("help.stale_button"), show_alert=True)
+        return
+    draft = await context.services.templates.draft(owner.id)
+    if draft is not None:
+        await reply(update, rc.composer(context.tr, draft))
+
+
+def composer_handler() -> ConversationHandler:
+    text = filters.TEXT & ~filters.COMMAND
+    content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
+    with warnings.catch_warnings():
+        # Button presses are tracked per chat, as intended (PTB warns about per_message).
+        warnings.simplefilter("ignore", PTBUserWarning)
+        return ConversationHandler(
+            entry_points=[
+                CommandHandler("newtemplate", compose_new),
+                CallbackQueryHandler(compose_new, pattern=r"^tpl:new$"),
+                CallbackQueryHandler(compose_edit, pattern=r"^tpl:edit:\d+$"),
+            ],
+            states={
+                "name": [MessageHandler(text, compose_name)],
+                "text": [MessageHandler(content, compose_text)],
+            },
+            fallbacks=[
+                CallbackQueryHandler(compose_button, pattern=r"^tpl:c:(save|undo|nomedia|cancel)$"),
+                CommandHandler("cancel", compose_cancel),
+            ],
+            name=TEMPLATE_COMPOSER,
+            persistent=True,
+            allow_reentry=True,
+        )

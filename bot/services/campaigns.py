@@ -1,0 +1,508 @@
+"""Campaigns: the wizard's draft, the summary, confirming (planning the outbox), and the
+owner's controls (pause, resume, cancel).
+
+The wizard's answers live in the draft campaign row (``campaigns.draft``), step included,
+so a restart or a day away resumes where the owner was. Steps, in order::
+
+    list -> template -> senders -> when [-> when_at | recurring_days -> recurring_time]
+         -> pacing [-> custom_delay -> custom_batch -> custom_pause -> custom_quiet]
+         -> summary [-> confirm_big]
+
+Confirming writes one queued message per recipient with its sender, batch, variant and
+planned time (``planning.plan``, a pure function of the recipients, the pacing, the start
+and the campaign's seed) and reserves the credits, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.domain import (
+    Balance,
+    Campaign,
+    CampaignProgress,
+    CampaignStatus,
+    ContactList,
+    LedgerKind,
+    Sender,
+    SenderStatus,
+    Template,
+)
+from bot.errors import NotFound, ValidationError
+from bot.services.billing import CREDITS_PER_MESSAGE
+from bot.services.planning import PRESETS, Pacing, QuietHours, estimate_finish, plan
+from bot.services.when import Recurrence, parse_time_of_day, parse_when
+from bot.storage import campaigns as repo
+from bot.storage import ledger, lists, owners, senders, templates
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+STEPS = ("list", "template", "senders", "when", "when_at", "recurring_days", "recurring_time",
+         "pacing", "custom_delay", "custom_batch", "custom_pause", "custom_quiet", "summary",
+         "confirm_big")
+# Where "Back" goes from each step.
+_BACK = {
+    "template": "list", "senders": "template", "when": "senders", "when_at": "when",
+    "recurring_days": "when", "recurring_time": "when", "pacing": "when",
+    "custom_delay": "pacing", "custom_batch": "custom_delay", "custom_pause": "custom_batch",
+    "custom_quiet": "custom_pause", "summary": "pacing", "confirm_big": "summary",
+}
+NOW_LEAD_SECONDS = 5  # "now" starts this soon after confirming
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignsConfig:
+    advice_max: int = 100  # recipients per campaign above which the owner confirms twice
+    gateway: str = "sandbox"
+    default_timezone: str = "Asia/Baku"
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    campaign: Campaign
+    contact_list: ContactList
+    template: Template
+    senders: list[Sender]
+    members: int
+    opted_out: int
+    recipients: int
+    batches: int
+    starts_at: datetime  # the first (or only) run
+    finish: datetime  # estimated, of that run
+    recurrence: Recurrence | None
+    pacing: Pacing
+    preset: str  # a preset's name or "custom"
+    cost: int  # credits, per run
+    balance: Balance
+    advice_max: int
+    timezone: ZoneInfo
+
+    @property
+    def over_advice(self) -> bool:
+        return self.recipients > self.advice_max
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.cost - self.balance.available)
+
+    @property
+    def balance_after(self) -> int:
+        return self.balance.available - self.cost
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignView:
+    campaign: Campaign
+    progress: CampaignProgress
+    held: int = 0  # credits still reserved
+    finish: datetime | None = None
+
+
+def parse_range(text: str, where: str, *, unit: float = 1.0) -> tuple[float, float]:
+    """"10-30", "10 – 30" or "15" (min = max), in ``unit`` seconds."""
+    numbers = re.findall(r"\d+(?:[.,]\d+)?", text)
+    rest = re.sub(r"[\d.,\s\-–—]", "", text)
+    if not numbers or len(numbers) > 2 or rest:
+        raise ValidationError("bad_range", where=where)
+    low, high = (float(n.replace(",", ".")) * unit for n in (numbers[0], numbers[-1]))
+    if low > high:
+        raise ValidationError("bad_range", where=where)
+    return low, high
+
+
+def parse_quiet(text: str) -> QuietHours:
+    parts = re.split(r"\s*[-–—]\s*|\s+", text.strip())
+    if len(parts) != 2:
+        raise ValidationError("bad_quiet", where="quiet")
+    start, end = (parse_time_of_day(p) for p in parts)
+    if start == end:
+        raise ValidationError("bad_quiet", where="quiet")
+    return QuietHours(start, end)
+
+
+class CampaignsService:
+    def __init__(self, db: Database, config: CampaignsConfig,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._config = config
+        self._clock = clock
+
+    @property
+    def config(self) -> CampaignsConfig:
+        return self._config
+
+    # --- the wizard ---------------------------------------------------------------------
+
+    async def draft(self, owner_id: int) -> Campaign | None:
+        return await repo.draft_of(self._db.reader, owner_id)
+
+    async def drafts(self) -> list[tuple[int, str]]:
+        """(owner id, step) of every wizard in progress."""
+        return [(owner_id, d.get("step", "list")) for owner_id, d in
+                await repo.drafts(self._db.reader)]
+
+    async def begin(self, owner_id: int) -> Campaign:
+        """The owner's draft: the one in progress, or a new one at its first step."""
+        async with self._db.transaction() as tx:
+            draft = await repo.draft_of(tx, owner_id)
+            if draft is None:
+                draft = await repo.create_draft(tx, owner_id, "", {"step": "list"},
+                                                self._clock())
+        return draft
+
+    async def restart(self, owner_id: int) -> Campaign:
+        await self.discard(owner_id)
+        return await self.begin(owner_id)
+
+    async def discard(self, owner_id: int) -> None:
+        async with self._db.transaction() as tx:
+            draft = await repo.draft_of(tx, owner_id)
+            if draft is not None:
+                await repo.delete(tx, owner_id, draft.id)
+
+    async def back(self, owner_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        step = draft.draft.get("step", "list")
+        if step == "summary" and draft.draft.get("preset") == "custom":
+            step = "custom_quiet"
+        else:
+            step = _BACK.get(step, "list")
+        return await self._step(draft, step)
+
+    async def go_to(self, owner_id: int, step: str) -> Campaign:
+        """Jump back to a main step to change that answer (the others are kept)."""
+        if step not in ("list", "template", "senders", "when", "pacing", "summary"):
+            raise ValidationError("bad_step", where="campaign")
+        draft = await self._require_draft(owner_id)
+        if step == "summary":
+            await self._summary(draft)  # every answer is there
+        return await self._step(draft, step)
+
+    async def choose_list(self, owner_id: int, list_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        if await lists.get(self._db.reader, owner_id, list_id) is None:
+            raise NotFound("list", list_id=list_id)
+        members, opted_out = await repo.audience(self._db.reader, owner_id, list_id)
+        if members - opted_out <= 0:
+            raise ValidationError("no_recipients", where="list")
+        draft.list_id = list_id
+        return await self._step(draft, "template")
+
+    async def choose_template(self, owner_id: int, template_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        if await templates.get(self._db.reader, owner_id, template_id) is None:
+            raise NotFound("template", template_id=template_id)
+        draft.template_id = template_id
+        if "senders" not in draft.draft:
+            draft.draft["senders"] = [s.id for s in await self.usable_senders(owner_id)]
+        return await self._step(draft, "senders")
+
+    async def usable_senders(self, owner_id: int) -> list[Sender]:
+        """The owner's numbers that can send; in the sandbox, a default one is made."""
+        found = [s for s in await senders.list_for_owner(self._db.reader, owner_id)
+                 if s.status is SenderStatus.ACTIVE]
+        if found or self._config.gateway != "sandbox":
+            return found
+        async with self._db.transaction() as tx:
+            existing = await senders.list_for_owner(tx, owner_id)
+            if not any(s.gateway == "sandbox" for s in existing):
+                await senders.add(tx, owner_id=owner_id, gateway="sandbox",
+                                  phone=f"sandbox-{owner_id}", status=SenderStatus.ACTIVE,
+                                  now=self._clock(), label="Sandbox")
+        return [s for s in await senders.list_for_owner(self._db.reader, owner_id)
+                if s.status is SenderStatus.ACTIVE]
+
+    async def toggle_sender(self, owner_id: int, sender_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        usable = {s.id for s in await self.usable_senders(owner_id)}
+        if sender_id not in usable:
+            raise NotFound("sender", sender_id=sender_id)
+        chosen = [s for s in draft.draft.get("senders", []) if s in usable]
+        if sender_id in chosen:
+            chosen.remove(sender_id)
+        else:
+            chosen.append(sender_id)
+        draft.draft["senders"] = sorted(chosen)
+        return await self._step(draft, "senders")
+
+    async def senders_chosen(self, owner_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        usable = {s.id for s in await self.usable_senders(owner_id)}
+        if not [s for s in draft.draft.get("senders", []) if s in usable]:
+            raise ValidationError("no_senders", where="senders")
+        return await self._step(draft, "when")
+
+    async def start_now(self, owner_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        draft.draft["when"] = {"kind": "now"}
+        return await self._step(draft, "pacing")
+
+    async def ask_date(self, owner_id: int) -> Campaign:
+        return await self._step(await self._require_draft(owner_id), "when_at")
+
+    async def start_at(self, owner_id: int, text: str) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        at = parse_when(text, await self._zone(owner_id), self._clock())
+        draft.draft["when"] = {"kind": "at", "at": at.timestamp()}
+        return await self._step(draft, "pacing")
+
+    async def recurring(self, owner_id: int, every: str) -> Campaign:
+        if every not in ("day", "week"):
+            raise ValidationError("bad_recurrence", where="when")
+        draft = await self._require_draft(owner_id)
+        draft.draft["recurring"] = {"every": every, "weekdays": []}
+        return await self._step(draft, "recurring_days" if every == "week" else "recurring_time")
+
+    async def toggle_weekday(self, owner_id: int, weekday: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        if not 0 <= weekday <= 6:
+            raise ValidationError("bad_recurrence", where="when")
+        days = set(draft.draft.get("recurring", {}).get("weekdays", []))
+        days ^= {weekday}
+        draft.draft.setdefault("recurring", {"every": "week"})["weekdays"] = sorted(days)
+        return await self._step(draft, "recurring_days")
+
+    async def weekdays_chosen(self, owner_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        if not draft.draft.get("recurring", {}).get("weekdays"):
+            raise ValidationError("no_weekdays", where="when")
+        return await self._step(draft, "recurring_time")
+
+    async def recurring_at(self, owner_id: int, text: str) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        at = parse_time_of_day(text)
+        spec = draft.draft.get("recurring", {"every": "day", "weekdays": []})
+        recurrence = Recurrence(every=spec["every"], at=at,
+                                weekdays=tuple(spec.get("weekdays", ())))
+        draft.draft["when"] = {"kind": "recurring", "recurrence": recurrence.to_json()}
+        return await self._step(draft, "pacing")
+
+    async def use_preset(self, owner_id: int, name: str) -> Campaign:
+        if name not in PRESETS:
+            raise ValidationError("bad_preset", where="pacing")
+        draft = await self._require_draft(owner_id)
+        draft.draft["preset"] = name
+        draft.draft["pacing"] = PRESETS[name].to_json()
+        return await self._step(draft, "summary")
+
+    async def custom_pacing(self, owner_id: int) -> Campaign:
+        draft = await self._require_draft(owner_id)
+        draft.draft["custom"] = dict(PRESETS["normal"].to_json())
+        return await self._step(draft, "custom_delay")
+
+    async def custom_value(self, owner_id: int, text: str | None) -> Campaign:
+        """The answer to the current custom-pacing question (``None``: no quiet hours)."""
+        draft = await self._require_draft(owner_id)
+        step = draft.draft.get("step")
+        custom = draft.draft.setdefault("custom", dict(PRESETS["normal"].to_json()))
+        if step == "custom_delay":
+            custom["delay_min"], custom["delay_max"] = parse_range(text or "", "delay")
+            nxt = "custom_batch"
+        elif step == "custom_batch":
+            if not (text or "").strip().isdigit():
+                raise ValidationError("bad_number", where="batch")
+            custom["batch_size"] = int((text or "").strip())
+            nxt = "custom_pause"
+        elif step == "custom_pause":
+            low, high = parse_range(text or "", "pause", unit=60.0)
+            custom["batch_pause_min"], custom["batch_pause_max"] = low, high
+            nxt = "custom_quiet"
+        elif step == "custom_quiet":
+            custom["quiet"] = None if text is None else parse_quiet(text).to_json()
+            nxt = "summary"
+        else:
+            raise ValidationError("unexpected_text", where="pacing")
+        pacing = Pacing.from_json(custom)
+        pacing.validate()
+        if nxt == "summary":
+            draft.draft["preset"] = "custom"
+            draft.draft["pacing"] = pacing.to_json()
+        return await self._step(draft, nxt)
+
+    async def summary(self, owner_id: int) -> Summary:
+        draft = await self._require_draft(owner_id)
+        return await self._summary(draft)
+
+    async def ask_big(self, owner_id: int) -> Summary:
+        """The extra confirmation a campaign over the advice needs."""
+        draft = await self._require_draft(owner_id)
+        summary = await self._summary(draft)
+        await self._step(draft, "confirm_big" if summary.over_advice else "summary")
+        return summary
+
+    async def confirm(self, owner_id: int, *, big_ok: bool = False) -> Summary:
+        """Plan the outbox and reserve the credits; the campaign is then ``scheduled``."""
+        draft = await self._require_draft(owner_id)
+        summary = await self._summary(draft)
+        if summary.over_advice and not big_ok:
+            raise ValidationError("over_advice", where="recipients",
+                                  limit=summary.advice_max, count=summary.recipients)
+        now = self._clock()
+        campaign = summary.campaign
+        seed = random.SystemRandom().randrange(1 << 31)
+        async with self._db.transaction() as tx:
+            people = await repo.recipients(tx, owner_id, campaign.list_id)  # type: ignore[arg-type]
+            cost = len(people) * CREDITS_PER_MESSAGE
+            available = (await ledger.balance(tx, owner_id)).available
+            if cost > available:
+                raise ValidationError("insufficient", where="balance", cost=cost,
+                                      available=available, missing=cost - available)
+            if not people:
+                raise ValidationError("no_recipients", where="list")
+            schedule = plan(len(people), summary.pacing, summary.starts_at, seed,
+                            summary.timezone, senders=len(summary.senders),
+                            variants=len(summary.template.variants))
+            sender_ids = [s.id for s in summary.senders]
+            rows = [(contact_id, phone, sender_ids[s], b, v, at)
+                    for (contact_id, phone), s, b, v, at in zip(
+                        people, schedule.sender, schedule.batch, schedule.variant, schedule.at,
+                        strict=True)]
+            campaign.seed = seed
+            campaign.pacing = summary.pacing.to_json()
+            campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
+            campaign.name = (campaign.name
+                             or f"{summary.template.name} · {summary.contact_list.name}")
+            campaign.schedule(summary.starts_at)
+            await repo.save(tx, campaign, now)
+            await repo.set_senders(tx, campaign.id, sender_ids)
+            await repo.write_outbox(tx, campaign, 0, rows, now)
+            await ledger.add(tx, owner_id, LedgerKind.RESERVE, -cost, now,
+                             campaign_id=campaign.id, note="campaign")
+            balance = await ledger.balance(tx, owner_id)
+        log.info("campaign %d confirmed: %d messages, %d batches, start %s", campaign.id,
+                 len(rows), schedule.batches, summary.starts_at.isoformat())
+        return _replace(summary, campaign=campaign, balance=balance, cost=cost,
+                        finish=schedule.finish)
+
+    # --- the owner's campaigns --------------------------------------------------------------
+
+    async def list(self, owner_id: int, limit: int = 10) -> list[CampaignView]:
+        found = await repo.for_owner(self._db.reader, owner_id, limit)
+        progress = await repo.progress(self._db.reader, owner_id, [c.id for c in found])
+        return [CampaignView(c, progress[c.id]) for c in found]
+
+    async def view(self, owner_id: int, campaign_id: int) -> CampaignView:
+        campaign = await self._get(owner_id, campaign_id)
+        progress = (await repo.progress(self._db.reader, owner_id, [campaign_id]))[campaign_id]
+        held = await ledger.held_for(self._db.reader, owner_id, campaign_id)
+        finish = await repo.finish_time(self._db.reader, campaign_id)
+        return CampaignView(campaign, progress, held, finish)
+
+    async def pause(self, owner_id: int, campaign_id: int) -> CampaignView:
+        await self._transition(owner_id, campaign_id, lambda c: c.pause("owner"))
+        return await self.view(owner_id, campaign_id)
+
+    async def resume(self, owner_id: int, campaign_id: int) -> CampaignView:
+        await self._transition(owner_id, campaign_id, lambda c: c.resume())
+        return await self.view(owner_id, campaign_id)
+
+    async def cancel(self, owner_id: int, campaign_id: int) -> tuple[CampaignView, int]:
+        """Cancel; queued messages are skipped and their credits released. Returns the
+        view and the credits released."""
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            campaign = await repo.get(tx, owner_id, campaign_id)
+            if campaign is None or campaign.status is CampaignStatus.DRAFT:
+                raise NotFound("campaign", campaign_id=campaign_id)
+            campaign.cancel(now)
+            await repo.save(tx, campaign, now)
+            await repo.skip_unsent(tx, owner_id, campaign_id, now)
+            held = await ledger.held_for(tx, owner_id, campaign_id)
+            if held > 0:
+                await ledger.add(tx, owner_id, LedgerKind.RELEASE, held, now,
+                                 campaign_id=campaign_id, note="cancelled")
+        return await self.view(owner_id, campaign_id), held
+
+    # --- helpers --------------------------------------------------------------------------
+
+    async def _transition(self, owner_id: int, campaign_id: int, change) -> None:
+        async with self._db.transaction() as tx:
+            campaign = await repo.get(tx, owner_id, campaign_id)
+            if campaign is None or campaign.status is CampaignStatus.DRAFT:
+                raise NotFound("campaign", campaign_id=campaign_id)
+            change(campaign)
+            await repo.save(tx, campaign, self._clock())
+
+    async def _get(self, owner_id: int, campaign_id: int) -> Campaign:
+        campaign = await repo.get(self._db.reader, owner_id, campaign_id)
+        if campaign is None or campaign.status is CampaignStatus.DRAFT:
+            raise NotFound("campaign", campaign_id=campaign_id)
+        return campaign
+
+    async def _require_draft(self, owner_id: int) -> Campaign:
+        draft = await repo.draft_of(self._db.reader, owner_id)
+        if draft is None:
+            raise NotFound("campaign_draft")
+        return draft
+
+    async def _step(self, draft: Campaign, step: str) -> Campaign:
+        assert step in STEPS, step
+        draft.draft["step"] = step
+        async with self._db.transaction() as tx:
+            await repo.save(tx, draft, self._clock())
+        return draft
+
+    async def _zone(self, owner_id: int) -> ZoneInfo:
+        owner = await owners.get(self._db.reader, owner_id)
+        name = (owner.timezone if owner else None) or self._config.default_timezone
+        return ZoneInfo(name)
+
+    async def _summary(self, draft: Campaign) -> Summary:
+        owner_id = draft.owner_id
+        answers = draft.draft
+        if draft.list_id is None or draft.template_id is None or "pacing" not in answers \
+                or "when" not in answers:
+            raise ValidationError("incomplete", where="campaign")
+        contact_list = await lists.get(self._db.reader, owner_id, draft.list_id)
+        template = await templates.get(self._db.reader, owner_id, draft.template_id)
+        if contact_list is None or template is None:
+            raise NotFound("campaign_part")
+        usable = {s.id: s for s in await self.usable_senders(owner_id)}
+        chosen = [usable[s] for s in answers.get("senders", []) if s in usable]
+        if not chosen:
+            raise ValidationError("no_senders", where="senders")
+        zone = await self._zone(owner_id)
+        now = self._clock()
+        when = answers["when"]
+        recurrence = None
+        if when["kind"] == "at":
+            starts_at = datetime.fromtimestamp(when["at"], UTC)
+            if starts_at < now:
+                raise ValidationError("in_past", where="when")
+        elif when["kind"] == "recurring":
+            recurrence = Recurrence.from_json(when["recurrence"])
+            starts_at = recurrence.next_after(now, zone)
+        else:
+            starts_at = datetime.fromtimestamp(math.ceil(now.timestamp()) + NOW_LEAD_SECONDS, UTC)
+        pacing = Pacing.from_json(answers["pacing"])
+        members, opted_out = await repo.audience(self._db.reader, owner_id, draft.list_id)
+        recipients = members - opted_out
+        return Summary(
+            campaign=draft, contact_list=contact_list, template=template, senders=chosen,
+            members=members, opted_out=opted_out, recipients=recipients,
+            batches=math.ceil(recipients / pacing.batch_size) if recipients else 0,
+            starts_at=starts_at,
+            finish=estimate_finish(recipients, pacing, starts_at, zone, senders=len(chosen)),
+            recurrence=recurrence, pacing=pacing, preset=answers.get("preset", "custom"),
+            cost=recipients * CREDITS_PER_MESSAGE,
+            balance=await ledger.balance(self._db.reader, owner_id),
+            advice_max=self._config.advice_max, timezone=zone,
+        )
+
+
+def _replace(summary: Summary, **changes) -> Summary:
+    return replace(summary, **changes)
+
+

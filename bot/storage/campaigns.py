@@ -1,0 +1,199 @@
+"""Campaigns, their senders, and the outbox (``messages``) they write."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import aiosqlite
+
+from bot.domain import Campaign, CampaignProgress, CampaignStatus
+from bot.storage.db import from_ts, to_ts
+
+_COLUMNS = (
+    "id, owner_id, name, status, status_reason, list_id, template_id, starts_at, recurrence,"
+    " pacing, seed, run, draft, created_at, started_at, finished_at,"
+    " (SELECT json_group_array(sender_id) FROM campaign_senders s"
+    "  WHERE s.campaign_id = campaigns.id) AS sender_ids"
+)
+
+
+def _campaign(row: aiosqlite.Row) -> Campaign:
+    return Campaign(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        name=row["name"],
+        status=CampaignStatus(row["status"]),
+        status_reason=row["status_reason"],
+        list_id=row["list_id"],
+        template_id=row["template_id"],
+        starts_at=from_ts(row["starts_at"]),
+        recurrence=json.loads(row["recurrence"]) if row["recurrence"] else None,
+        pacing=json.loads(row["pacing"]),
+        seed=row["seed"],
+        run=row["run"],
+        draft=json.loads(row["draft"]) if row["draft"] else {},
+        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        started_at=from_ts(row["started_at"]),
+        finished_at=from_ts(row["finished_at"]),
+        sender_ids=sorted(json.loads(row["sender_ids"])),
+    )
+
+
+async def create_draft(
+    conn: aiosqlite.Connection, owner_id: int, name: str, draft: dict, now: datetime
+) -> Campaign:
+    ts = to_ts(now)
+    cur = await conn.execute(
+        "INSERT INTO campaigns (owner_id, name, status, draft, created_at, updated_at)"
+        " VALUES (?, ?, 'draft', ?, ?, ?)", (owner_id, name, json.dumps(draft), ts, ts),
+    )
+    created = await get(conn, owner_id, cur.lastrowid)  # type: ignore[arg-type]
+    assert created is not None
+    return created
+
+
+async def get(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) -> Campaign | None:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM campaigns WHERE owner_id = ? AND id = ?", (owner_id, campaign_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return _campaign(row) if row else None
+
+
+async def draft_of(conn: aiosqlite.Connection, owner_id: int) -> Campaign | None:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM campaigns WHERE owner_id = ? AND status = 'draft'", (owner_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return _campaign(row) if row else None
+
+
+async def drafts(conn: aiosqlite.Connection) -> list[tuple[int, dict]]:
+    """(owner id, draft) of every wizard in progress."""
+    async with conn.execute(
+        "SELECT owner_id, draft FROM campaigns WHERE status = 'draft'"
+    ) as cur:
+        return [(row[0], json.loads(row[1] or "{}")) async for row in cur]
+
+
+async def save(conn: aiosqlite.Connection, campaign: Campaign, now: datetime) -> None:
+    """Write back everything the wizard or a transition may change."""
+    await conn.execute(
+        "UPDATE campaigns SET name = ?, status = ?, status_reason = ?, list_id = ?,"
+        " template_id = ?, starts_at = ?, recurrence = ?, pacing = ?, seed = ?, run = ?,"
+        " draft = ?, started_at = ?, finished_at = ?, updated_at = ?"
+        " WHERE owner_id = ? AND id = ?",
+        (campaign.name, campaign.status.value, campaign.status_reason, campaign.list_id,
+         campaign.template_id, to_ts(campaign.starts_at),
+         json.dumps(campaign.recurrence) if campaign.recurrence else None,
+         json.dumps(campaign.pacing), campaign.seed, campaign.run,
+         json.dumps(campaign.draft) if campaign.draft else None,
+         to_ts(campaign.started_at), to_ts(campaign.finished_at), to_ts(now),
+         campaign.owner_id, campaign.id),
+    )
+
+
+async def set_senders(
+    conn: aiosqlite.Connection, campaign_id: int, sender_ids: Sequence[int]
+) -> None:
+    await conn.execute("DELETE FROM campaign_senders WHERE campaign_id = ?", (campaign_id,))
+    await conn.executemany(
+        "INSERT INTO campaign_senders (campaign_id, sender_id) VALUES (?, ?)",
+        [(campaign_id, sender_id) for sender_id in sender_ids],
+    )
+
+
+async def delete(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) -> None:
+    await conn.execute("DELETE FROM campaigns WHERE owner_id = ? AND id = ?",
+                       (owner_id, campaign_id))
+
+
+async def for_owner(
+    conn: aiosqlite.Connection, owner_id: int, limit: int = 20
+) -> list[Campaign]:
+    """The owner's campaigns, newest first (not the draft)."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM campaigns WHERE owner_id = ? AND status <> 'draft'"
+        " ORDER BY id DESC LIMIT ?", (owner_id, limit)
+    ) as cur:
+        return [_campaign(row) async for row in cur]
+
+
+async def progress(
+    conn: aiosqlite.Connection, owner_id: int, campaign_ids: Sequence[int]
+) -> dict[int, CampaignProgress]:
+    """Counts of messages by status, per campaign."""
+    counts: dict[int, dict[str, int]] = {cid: {} for cid in campaign_ids}
+    async with conn.execute(
+        "SELECT campaign_id, status, COUNT(*) FROM messages"
+        " WHERE owner_id = ? AND campaign_id IN (SELECT value FROM json_each(?))"
+        " GROUP BY campaign_id, status", (owner_id, json.dumps(list(campaign_ids))),
+    ) as cur:
+        async for campaign_id, status, n in cur:
+            counts[campaign_id][status] = n
+    return {cid: CampaignProgress(total=sum(c.values()), **c) for cid, c in counts.items()}
+
+
+async def finish_time(conn: aiosqlite.Connection, campaign_id: int) -> datetime | None:
+    """The last planned time of the campaign's unsent messages."""
+    async with conn.execute(
+        "SELECT MAX(planned_at) FROM messages WHERE campaign_id = ? AND status = 'queued'",
+        (campaign_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return from_ts(row[0]) if row else None
+
+
+# --- recipients and the outbox ------------------------------------------------------
+
+async def audience(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> tuple[int, int]:
+    """(members, opted out) of a list."""
+    async with conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(c.opted_out_at IS NOT NULL), 0)"
+        " FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+        " WHERE m.list_id = ? AND c.owner_id = ?", (list_id, owner_id),
+    ) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+async def recipients(
+    conn: aiosqlite.Connection, owner_id: int, list_id: int
+) -> list[tuple[int, str]]:
+    """(contact id, phone) of a list's contacts that may be messaged, in a stable order."""
+    async with conn.execute(
+        "SELECT c.id, c.phone FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+        " WHERE m.list_id = ? AND c.owner_id = ? AND c.opted_out_at IS NULL ORDER BY c.id",
+        (list_id, owner_id),
+    ) as cur:
+        return [(row[0], row[1]) for row in await cur.fetchall()]
+
+
+async def write_outbox(
+    conn: aiosqlite.Connection, campaign: Campaign, run: int,
+    rows: Sequence[tuple[int, str, int, int, int, float]], now: datetime,
+) -> None:
+    """One queued message per recipient: (contact id, phone, sender id, batch, variant,
+    planned time as epoch seconds)."""
+    ts = to_ts(now)
+    campaign_id, owner_id = campaign.id, campaign.owner_id
+    await conn.executemany(
+        "INSERT INTO messages (campaign_id, owner_id, contact_id, sender_id, run, phone, batch,"
+        " variant, planned_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ((campaign_id, owner_id, contact_id, sender_id, run, phone, batch, variant, at, ts)
+         for contact_id, phone, sender_id, batch, variant, at in rows),
+    )
+
+
+async def skip_unsent(conn: aiosqlite.Connection, owner_id: int, campaign_id: int,
+                      now: datetime) -> int:
+    """Queued messages of a campaign become ``skipped``; returns how many."""
+    cur = await conn.execute(
+        "UPDATE messages SET status = 'skipped', updated_at = ?"
+        " WHERE owner_id = ? AND campaign_id = ? AND status = 'queued'",
+        (to_ts(now), owner_id, campaign_id),
+    )
+    return cur.rowcount
