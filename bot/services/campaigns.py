@@ -345,7 +345,7 @@ class CampaignsService:
     async def confirm(self, owner_id: int, *, big_ok: bool = False) -> Summary:
         """Plan the outbox and reserve the credits; the campaign is then ``scheduled``."""
         draft = await self._require_draft(owner_id)
-        summary = await self._summary(draft)
+        summary = await self._summary(draft, estimate=False)  # the plan gives the finish
         if summary.over_advice and not big_ok:
             raise ValidationError("over_advice", where="recipients",
                                   limit=summary.advice_max, count=summary.recipients)
@@ -353,22 +353,18 @@ class CampaignsService:
         campaign = summary.campaign
         seed = random.SystemRandom().randrange(1 << 31)
         async with self._db.transaction() as tx:
-            people = await repo.recipients(tx, owner_id, campaign.list_id)  # type: ignore[arg-type]
-            cost = len(people) * CREDITS_PER_MESSAGE
+            count = await repo.count_recipients(tx, owner_id, campaign.list_id)  # type: ignore[arg-type]
+            cost = count * CREDITS_PER_MESSAGE
             available = (await ledger.balance(tx, owner_id)).available
             if cost > available:
                 raise ValidationError("insufficient", where="balance", cost=cost,
                                       available=available, missing=cost - available)
-            if not people:
+            if not count:
                 raise ValidationError("no_recipients", where="list")
-            schedule = plan(len(people), summary.pacing, summary.starts_at, seed,
+            schedule = plan(count, summary.pacing, summary.starts_at, seed,
                             summary.timezone, senders=len(summary.senders),
                             variants=len(summary.template.variants))
             sender_ids = [s.id for s in summary.senders]
-            rows = [(contact_id, phone, sender_ids[s], b, v, at)
-                    for (contact_id, phone), s, b, v, at in zip(
-                        people, schedule.sender, schedule.batch, schedule.variant, schedule.at,
-                        strict=True)]
             campaign.seed = seed
             campaign.pacing = summary.pacing.to_json()
             campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
@@ -377,12 +373,17 @@ class CampaignsService:
             campaign.schedule(summary.starts_at)
             await repo.save(tx, campaign, now)
             await repo.set_senders(tx, campaign.id, sender_ids)
-            await repo.write_outbox(tx, campaign, 0, rows, now)
+            written = await repo.write_outbox(
+                tx, campaign, 0, campaign.list_id,  # type: ignore[arg-type]
+                [sender_ids[s] for s in schedule.sender], schedule.batch, schedule.variant,
+                schedule.at, now)
+            if written != count:  # cannot happen inside the transaction; never silently
+                raise RuntimeError(f"outbox: {written} rows for {count} recipients")
             await ledger.add(tx, owner_id, LedgerKind.RESERVE, -cost, now,
                              campaign_id=campaign.id, note="campaign")
             balance = await ledger.balance(tx, owner_id)
         log.info("campaign %d confirmed: %d messages, %d batches, start %s", campaign.id,
-                 len(rows), schedule.batches, summary.starts_at.isoformat())
+                 count, schedule.batches, summary.starts_at.isoformat())
         return _replace(summary, campaign=campaign, balance=balance, cost=cost,
                         finish=schedule.finish)
 
@@ -459,7 +460,7 @@ class CampaignsService:
         name = (owner.timezone if owner else None) or self._config.default_timezone
         return ZoneInfo(name)
 
-    async def _summary(self, draft: Campaign) -> Summary:
+    async def _summary(self, draft: Campaign, *, estimate: bool = True) -> Summary:
         owner_id = draft.owner_id
         answers = draft.draft
         if draft.list_id is None or draft.template_id is None or "pacing" not in answers \
@@ -494,7 +495,8 @@ class CampaignsService:
             members=members, opted_out=opted_out, recipients=recipients,
             batches=math.ceil(recipients / pacing.batch_size) if recipients else 0,
             starts_at=starts_at,
-            finish=estimate_finish(recipients, pacing, starts_at, zone, senders=len(chosen)),
+            finish=(estimate_finish(recipients, pacing, starts_at, zone, senders=len(chosen))
+                    if estimate else starts_at),
             recurrence=recurrence, pacing=pacing, preset=answers.get("preset", "custom"),
             cost=recipients * CREDITS_PER_MESSAGE,
             balance=await ledger.balance(self._db.reader, owner_id),

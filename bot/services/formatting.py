@@ -6,9 +6,9 @@
 
 WhatsApp only sees a marker next to a non-space character, so markers go around the
 trimmed content (spaces stay outside) and an all-space range gets none. Inline styles are
-closed at line ends and reopened on the next line; ranges that cross are split so markers
-nest (``*a _b*_ c_`` -> ``*a _b_*_ c_``); nothing is added inside code or pre except the
-quote prefix. Telegram counts offsets in UTF-16 code units: they are converted here.
+closed at line ends and reopened on the next line; ranges that cross are split so that
+markers nest (bold "a b" + italic "b c" -> ``*a _b_* _c_``); nothing is added inside code or
+pre except the quote prefix. Telegram counts offsets in UTF-16 code units: they are converted here.
 
 The result is WhatsApp text, not a template: markup characters already in the text stay,
 and a caller that stores it as a template may pass ``escape_url`` to quote link addresses

@@ -14,18 +14,30 @@ r"""The template language: variables with fallbacks, and spintax. Pure, no I/O.
 - A value is used stripped of surrounding spaces; a missing or blank one gives the
   fallback, or nothing without one.
 
-``check`` lists every problem of a text (reason codes below, 1-based line and column);
-``compile_template`` raises ``ValidationError`` for the first syntax problem and returns a
-``CompiledTemplate`` that renders fast (a ``str.format`` pattern this module builds from
-the text's literals, with their braces doubled: user text is never code).
+``check`` lists every problem of a text; ``compile_template`` raises ``ValidationError``
+for the first syntax problem and returns a ``CompiledTemplate`` that renders fast: a
+printf-style pattern this module builds from the text's literals (``%`` doubled) gets the
+values as data, so user text is never code. ``escape`` makes any text a literal template.
 
-Reasons: ``unclosed_variable``, ``unclosed_spintax``, ``unopened_brace``, ``empty_option``,
-``bad_variable`` (syntax, raised by ``compile_template``); ``unknown_variable``,
-``too_long``, ``empty`` (only reported by ``check``).
+Reasons (``Problem.reason`` / ``ValidationError.reason``), each at a 1-based line and
+column counted in characters:
+    unclosed_variable  ``{{`` never closed (at the ``{{``; detail: the name, if any)
+    unclosed_spintax   ``{`` never closed (at the ``{``)
+    unopened_brace     a ``}`` that closes nothing (at it)
+    empty_option       ``{}``, ``{|a}``, ``{a||b}``, ``{a|}`` (at the ``|`` or ``}`` after
+                       the empty option); an option of spaces is not empty
+    bad_variable       ``{{first name}}``, ``{{1x}}``, ``{{}}`` (at the ``{{``; detail: the name)
+    unknown_variable   only from ``check(text, known)`` (at the ``{{``; detail: the name)
+    too_long           only from ``check``: where the longest rendering passes MAX_LENGTH
+                       (detail: that length; limit: MAX_LENGTH)
+    empty              only from ``check``: a blank text (line 1, column 1)
+The first five are syntax (``SYNTAX_REASONS``); ``compile_template`` ignores the others.
 """
 
 from __future__ import annotations
 
+import itertools
+import math
 import random
 import re
 from bisect import bisect_right
@@ -47,6 +59,10 @@ __all__ = [
 
 MAX_LENGTH: Final = 4096  # WhatsApp's limit for a text message
 
+# Spintax combinations precomputed per compiled text: at most this many patterns, and at
+# most PATTERNS_CHARS characters of them (a cache of compiled texts stays small).
+PATTERNS_MAX: Final = 256
+PATTERNS_CHARS: Final = 1 << 14
 SYNTAX_REASONS: Final = frozenset(
     {"unclosed_variable", "unclosed_spintax", "unopened_brace", "empty_option", "bad_variable"}
 )
@@ -168,7 +184,9 @@ def _parse(text: str) -> tuple[list, list[tuple[int, str, str]], list[_Var]]:
             if i + 1 < n and text[i + 1] == "{":
                 j = _next_brace(text, i + 2)
                 if j == n:
-                    problems.append((i, "unclosed_variable", text[i + 2:].strip()))
+                    name = _split_variable(text[i + 2:])[0]
+                    name = name if _NAME.fullmatch(name) else ""
+                    problems.append((i, "unclosed_variable", name))
                     _add_literal(current, i, text[i:])
                     break
                 name, fallback = _split_variable(text[i + 2 : j])
@@ -351,15 +369,46 @@ def _render_ops(ops: tuple, get, draw) -> str:
             ops, i = options[int(draw() * len(options))], 0
 
 
+def _expand(options: tuple, limit: int, depth: int = 0) -> list[str] | None:
+    """Every text of a group without variables, repeated so that one drawn uniformly from
+    the list comes out as often as the group would draw it (``{a|{b|c}}`` -> a a b c).
+
+    None if the group holds a variable, nests deeper than 16 or needs more than ``limit``.
+    """
+    if depth > 16:
+        return None
+    per_option: list[list[str]] = []
+    for ops in options:
+        texts = [""]
+        for op in ops:
+            if op[0] == _LIT:
+                texts = [text + op[1] for text in texts]
+            elif op[0] == _VAR:
+                return None
+            else:
+                inner = _expand(op[1], limit, depth + 1)
+                if inner is None or len(texts) * len(inner) > limit:
+                    return None
+                texts = [a + b for a in texts for b in inner]
+        per_option.append(texts)
+    common = math.lcm(*(len(texts) for texts in per_option))
+    if common * len(per_option) > limit:
+        return None
+    return [text for texts in per_option for text in texts * (common // len(texts))]
+
+
 class CompiledTemplate:
     """One text, ready to render many times.
 
-    ``render`` fills a printf-style pattern built here from the text's literals (their
-    ``%`` doubled) with one ``%s`` per top-level variable or group, in text order. Values
-    are inserted as data and never parsed again.
+    ``render`` picks a printf-style pattern built here from the text's literals (their ``%``
+    doubled) and fills its ``%s`` slots, in text order. Values are inserted as data and never
+    parsed again. Top-level groups without variables are drawn by picking the pattern: one
+    per combination of their texts (up to ``PATTERNS_MAX``), a text repeated as often as
+    needed to keep each group's options equally likely at every level.
     """
 
-    __slots__ = ("_distinct", "_nested", "_pattern", "_slots", "_tree", "text", "variables")
+    __slots__ = ("_choices", "_distinct", "_only_vars", "_patterns", "_slots", "_tree", "_vars",
+                 "text", "variables")
 
     def __init__(self, text: str, tree: list) -> None:
         self.text = text
@@ -389,62 +438,70 @@ class CompiledTemplate:
         self.variables = frozenset(names)
         self._distinct = counts[id(tree)]
 
-        # Top level: (name, fallback, None, 0) for a variable, (None, None, options, count)
-        # for a group; a plain-text option is a str, any other an operations tuple.
-        pattern: list[str] = []
+        # Top-level groups without variables are baked into a table of patterns, one per
+        # combination (while the table stays small); every other group, and every variable,
+        # is a slot: (name, fallback, None, 0) or (None, None, options, count), where an
+        # option is a str or, if it holds variables or groups, an operations tuple.
+        room = max(1, min(PATTERNS_MAX, PATTERNS_CHARS // max(1, len(text))))
+        baked: list[tuple[str, ...]] = []
+        pieces: list[str | int | None] = []  # literal, index into ``baked``, or None: a slot
         slots: list[tuple] = []
-        nested = False
         for node in tree:
             kind = type(node)
             if kind is _Lit:
-                pattern.append(node.text.replace("%", "%%"))
-                continue
-            pattern.append("%s")
-            if kind is _Var:
+                pieces.append(node.text.replace("%", "%%"))
+            elif kind is _Var:
+                pieces.append(None)
                 slots.append((node.name, node.fallback, None, 0))
-                continue
-            options = tuple(
-                option[0][1] if len(option) == 1 and option[0][0] == _LIT
-                else "" if not option
-                else option
-                for option in compiled[id(node)]
-            )
-            nested = nested or any(type(option) is not str for option in options)
-            slots.append((None, None, options, len(options)))
-        self._pattern = "".join(pattern)
+            else:
+                texts = _expand(compiled[id(node)], room)
+                if texts is not None:
+                    room //= len(texts)
+                    pieces.append(len(baked))
+                    baked.append(tuple(o.replace("%", "%%") for o in texts))
+                else:
+                    options = tuple(
+                        option[0][1] if len(option) == 1 and option[0][0] == _LIT
+                        else "" if not option
+                        else option
+                        for option in compiled[id(node)]
+                    )
+                    pieces.append(None)
+                    slots.append((None, None, options, len(options)))
+        self._patterns = tuple(
+            "".join("%s" if piece is None else piece if type(piece) is str else choice[piece]
+                    for piece in pieces)
+            for choice in itertools.product(*baked)
+        )
+        self._choices = len(self._patterns)
         self._slots = tuple(slots)
-        self._nested = nested
+        self._vars = tuple((name, fallback) for name, fallback, options, _ in slots
+                           if options is None)
+        self._only_vars = len(self._vars) == len(slots)
 
     def render(self, values: Mapping[str, str], rng: random.Random) -> str:
         """One message: values filled in (stripped; blank/missing -> fallback), groups drawn.
 
         Each group draws uniformly among its options with ``rng.random()``.
         """
-        if self._nested:
-            return self._render_nested(values, rng)
         get = values.get
-        draw = rng.random
+        patterns = self._patterns
+        pattern = patterns[int(rng.random() * self._choices)] if self._choices > 1 else (
+            patterns[0])
         args = []
         add = args.append
-        for name, fallback, options, count in self._slots:
-            if options is None:
+        if self._only_vars:  # a plain loop: faster than a comprehension on Python 3.11
+            for name, fallback in self._vars:
                 add((get(name) or "").strip() or fallback)
-            else:
-                add(options[int(draw() * count)])
-        return self._pattern % tuple(args)
-
-    def _render_nested(self, values: Mapping[str, str], rng: random.Random) -> str:
-        get = values.get
+            return pattern % tuple(args)
         draw = rng.random
-        args = []
-        add = args.append
         for name, fallback, options, count in self._slots:
             if options is None:
                 add((get(name) or "").strip() or fallback)
             else:
                 chosen = options[int(draw() * count)]
                 add(chosen if type(chosen) is str else _render_ops(chosen, get, draw))
-        return self._pattern % tuple(args)
+        return pattern % tuple(args)
 
     def distinct_texts(self) -> int:
         """How many texts spintax can make: options add up, groups in a row multiply.

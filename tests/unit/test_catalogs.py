@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus
-from bot.handlers.render_campaigns import WEEKDAYS
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
+from bot.handlers.render_campaigns import WEEKDAYS
 from bot.i18n import Translator, catalog
-from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.campaigns import STEPS
+from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.imports import UNREADABLE_REASONS
 from bot.services.planning import PRESETS
 from bot.services.template_engine import SYNTAX_REASONS

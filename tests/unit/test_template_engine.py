@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from bot.errors import ValidationError
 from bot.services.template_engine import (
     MAX_LENGTH,
+    PATTERNS_MAX,
     SYNTAX_REASONS,
     Problem,
     check,
@@ -218,13 +219,44 @@ def test_groups_in_a_row_are_drawn_independently() -> None:
     assert chi_square(counts, dict.fromkeys(["ac", "ad", "bc", "bd"], 0.25)) < 16.27
 
 
+def test_groups_holding_variables_draw_uniformly_at_each_level() -> None:
+    counts = renders("{x {{a}}|y|{p|{{a|q}}}}", {"a": "A"}, draws=60_000)
+    expected = {"x A": 1 / 3, "y": 1 / 3, "p": 1 / 6, "A": 1 / 6}
+    assert chi_square(counts, expected) < 16.27
+
+
+def test_many_groups_in_a_row_stay_independent_and_uniform() -> None:
+    # 4**6 combinations: more than are precomputed, so some groups are drawn per message.
+    assert 4**6 > PATTERNS_MAX
+    counts = renders("{a|b|c|d}" * 6, draws=40_000)
+    assert len(counts) > 3000
+    for position in (0, 3, 5):
+        letters = Counter()
+        for text, n in counts.items():
+            letters[text[position]] += n
+        assert chi_square(letters, dict.fromkeys("abcd", 0.25)) < 16.27
+    pairs = Counter()
+    for text, n in counts.items():
+        pairs[text[0] + text[5]] += n
+    assert chi_square(pairs, {a + b: 1 / 16 for a in "abcd" for b in "abcd"}) < 37.7  # 15 df
+
+
+def test_a_group_with_very_many_options_is_uniform() -> None:
+    options = [f"o{n}" for n in range(PATTERNS_MAX + 44)]
+    counts = renders("{" + "|".join(options) + "}", draws=60_000)
+    assert set(counts) == set(options)
+    # 299 degrees of freedom: 381 is exceeded by chance once in a thousand.
+    assert chi_square(counts, dict.fromkeys(options, 1 / len(options))) < 381
+
+
 # --- problems and where they are -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("Hi {{name", ("unclosed_variable", 1, 4, "name")),
     ("Hi {{name} and more", ("unclosed_variable", 1, 4, "name")),
-    ("Hi {{name|friend", ("unclosed_variable", 1, 4, "name|friend")),
+    ("Hi {{name|friend", ("unclosed_variable", 1, 4, "name")),
+    ("Hi {{ how are you", ("unclosed_variable", 1, 4, "")),
     ("Hi {there|friend", ("unclosed_spintax", 1, 4, "")),
     ("Hi {a {b|c}", ("unclosed_spintax", 1, 4, "")),
     ("Hi there}", ("unopened_brace", 1, 9, "")),

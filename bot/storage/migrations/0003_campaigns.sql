@@ -12,7 +12,6 @@ UPDATE contact_lists SET variables = COALESCE((
 
 -- One wizard draft per owner at a time.
 CREATE UNIQUE INDEX campaigns_one_draft ON campaigns (owner_id) WHERE status = 'draft';
-CREATE INDEX messages_campaign_planned ON messages (campaign_id, planned_at);
 
 -- A template being composed in chat (one per owner), so a restart loses nothing.
 CREATE TABLE template_drafts (
