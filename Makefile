@@ -24,3 +24,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/plan_bench.py
+	$(BIN)/python bench/render_bench.py
