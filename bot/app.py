@@ -20,12 +20,14 @@ from bot import handlers
 from bot.config import GatewayKind, RegistrationMode, Settings
 from bot.gateways.base import WhatsAppGateway
 from bot.handlers.context import BotContext
+from bot.handlers.media import telegram_media
 from bot.handlers.notifier import TelegramNotifier
 from bot.handlers.persistence import DraftPersistence
 from bot.services.accounts import AccountsConfig, AccountsService, utcnow
 from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
+from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
 from bot.web.app import create_web_app
@@ -43,6 +45,7 @@ class Services:
     templates: TemplatesService
     billing: BillingService
     campaigns: CampaignsService
+    dispatcher: Dispatcher
 
 
 def build_gateway(settings: Settings) -> WhatsAppGateway:
@@ -80,6 +83,7 @@ class Qasid:
         self.persistence = DraftPersistence()
         self.application = self._build_application(request, token, rate_limit)
         self.notifier = notifier = TelegramNotifier(self.application)
+        templates = TemplatesService(self.db, clock)
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -102,7 +106,7 @@ class Qasid:
                 ),
                 clock,
             ),
-            templates=TemplatesService(self.db, clock),
+            templates=templates,
             billing=BillingService(self.db, settings.admin_ids, clock),
             campaigns=CampaignsService(
                 self.db,
@@ -113,7 +117,19 @@ class Qasid:
                 ),
                 clock,
             ),
+            dispatcher=Dispatcher(
+                self.db, self.gateway, templates, notifier,
+                DispatcherConfig(
+                    daily_cap=settings.sender_daily_cap,
+                    warmup=settings.sender_warmup,
+                    spike_window=settings.failure_spike_window,
+                    spike_share=settings.failure_spike_share,
+                ),
+                clock,
+                media=telegram_media(self.application),
+            ),
         )
+        self.gateway.set_event_handler(self.services.dispatcher.on_event)
         self.persistence.services = self.services
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
@@ -150,8 +166,16 @@ class Qasid:
         await self.application.start()
         self._started = True
         await self.services.contacts.recover(self.notifier)
+        await self.services.dispatcher.recover()
+        if self.settings.dispatch_interval > 0 and self.application.job_queue is not None:
+            self.application.job_queue.run_repeating(
+                self._dispatch, interval=self.settings.dispatch_interval, first=0.5,
+                name="dispatcher", job_kwargs={"max_instances": 1, "coalesce": True})
         log.info("Qasid started as @%s (gateway: %s)", self.application.bot.username,
                  self.gateway.kind)
+
+    async def _dispatch(self, _context: object) -> None:
+        await self.services.dispatcher.tick()
 
     async def stop(self) -> None:
         if self._started:

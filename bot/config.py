@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     # own advice for keeping a number safe is to start small).
     campaign_advice_max: int = Field(default=100, ge=1)
 
+    # Sending: how often the dispatcher looks for due messages (0: never by itself, for
+    # tests that drive it), and each number's daily cap (a new number warms up to it).
+    dispatch_interval: float = Field(default=1.0, ge=0)
+    sender_daily_cap: int = Field(default=1000, ge=1)
+    sender_warmup: Annotated[tuple[int, ...], NoDecode] = (20, 40, 80, 160, 320, 640)
+    failure_spike_window: int = Field(default=20, ge=1)
+    failure_spike_share: float = Field(default=0.5, gt=0, le=1)
+
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
     sandbox_read_delay: float = Field(default=5.0, ge=0)
@@ -67,6 +75,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("sender_warmup", mode="before")
+    @classmethod
+    def _split_warmup(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                steps = tuple(int(p) for p in value.replace(" ", "").split(",") if p)
+            except ValueError:
+                raise ValueError("expected messages per day, e.g. 20,40,80,160") from None
+            if any(n < 1 for n in steps):
+                raise ValueError("every day allows at least 1 message")
+            return steps
+        return value
 
     @field_validator("admin_ids", mode="before")
     @classmethod

@@ -133,6 +133,8 @@ class Sender:
     external_id: str | None = None  # WAHA session name, Cloud phone-number id, ...
     daily_cap: int | None = None
     status_detail: str | None = None
+    linked_at: datetime | None = None
+    restricted_until: datetime | None = None
 
 
 @dataclass(slots=True)
@@ -233,6 +235,11 @@ class Campaign:
     def complete(self, at: datetime) -> None:
         self._move(CampaignStatus.COMPLETED, {CampaignStatus.RUNNING})
         self.finished_at = at
+
+    def reopen(self) -> None:
+        """A completed campaign runs again to resend the messages whose fate was unknown."""
+        self._move(CampaignStatus.RUNNING, {CampaignStatus.COMPLETED})
+        self.finished_at = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,6 +293,12 @@ async def campaign_button(update: Update, context: BotContext) -> None:
             await show(update, rc.campaign_cancel_confirm(tr, await service.view(owner.id,
                                                                                 campaign_id)))
             return
+        elif action in ("resend", "countsent"):
+            view, count = await service.resolve_uncertain(owner.id, campaign_id,
+                                                          resend=action == "resend")
+            await query.answer(tr(f"campaigns.{action}_done", n=count), show_alert=True)
+            await show(update, rc.campaign_card(tr, view, _zone(context)))
+            return
         elif action == "cancelyes":
             view, released = await service.cancel(owner.id, campaign_id)
             await query.answer(tr("campaigns.cancelled", n=released), show_alert=True)

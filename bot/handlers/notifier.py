@@ -9,12 +9,15 @@ from telegram.ext import Application
 
 from bot.domain import Language, OwnerStatus
 from bot.handlers import render
+from bot.handlers import render_campaigns as rc
 from bot.i18n import translator
 from bot.services.notify import (
+    CampaignUpdate,
     ImportInterrupted,
     Notice,
     OwnerStatusChanged,
     RegistrationRequested,
+    SenderLost,
 )
 
 log = logging.getLogger(__name__)
@@ -28,11 +31,45 @@ class TelegramNotifier:
         owner = await self._app.bot_data["services"].accounts.find(telegram_id)
         return owner.language if owner else Language.EN
 
-    async def _send(self, chat_id: int, screen: render.Screen) -> None:
+    async def _send(self, chat_id: int, screen: render.Screen) -> int | None:
         try:
-            await self._app.bot.send_message(chat_id, **screen.kwargs)
+            message = await self._app.bot.send_message(chat_id, **screen.kwargs)
         except TelegramError as exc:
             log.warning("could not notify chat %s: %s", chat_id, exc)
+            return None
+        return message.message_id
+
+    async def _campaign(self, notice: CampaignUpdate) -> None:
+        """One progress message per campaign, edited as it sends; alerts beside it."""
+        services = self._app.bot_data["services"]
+        owner = await services.accounts.get(notice.owner_id)
+        tr = translator(owner.language)
+        zone = owner.timezone or services.campaigns.config.default_timezone
+        view = await services.campaigns.view(notice.owner_id, notice.campaign_id)
+        screen = rc.campaign_progress(tr, view, zone)
+        message_id = await services.campaigns.progress_message(notice.owner_id,
+                                                               notice.campaign_id)
+        edited = False
+        if message_id is not None and notice.kind != "started":
+            try:
+                await self._app.bot.edit_message_text(chat_id=owner.chat_id,
+                                                      message_id=message_id, **screen.kwargs)
+                edited = True
+            except TelegramError as exc:
+                edited = "not modified" in str(exc).lower()
+                if not edited:
+                    log.info("progress message of campaign %d not edited: %s",
+                             notice.campaign_id, exc)
+        if not edited:
+            new_id = await self._send(owner.chat_id, screen)
+            if new_id is not None:
+                await services.campaigns.set_progress_message(notice.owner_id,
+                                                              notice.campaign_id, new_id)
+        if notice.kind == "paused" and notice.reason and notice.reason != "owner":
+            await self._send(owner.chat_id, rc.campaign_paused_alert(
+                tr, notice.campaign_id, view.campaign.name, notice.reason))
+        elif notice.kind == "finished":
+            await self._send(owner.chat_id, rc.campaign_finished_alert(tr, view))
 
     async def notify(self, notice: Notice) -> None:
         if isinstance(notice, RegistrationRequested):
@@ -49,6 +86,19 @@ class TelegramNotifier:
                 await self._send(owner.chat_id, render.main_menu(tr, owner))
             else:
                 await self._send(owner.chat_id, render.status_explained(tr, owner))
+        elif isinstance(notice, CampaignUpdate):
+            try:
+                await self._campaign(notice)
+            except Exception:  # a notice never undoes the sending that produced it
+                log.exception("campaign %d: could not show its progress", notice.campaign_id)
+        elif isinstance(notice, SenderLost):
+            services = self._app.bot_data["services"]
+            owner = await services.accounts.get(notice.owner_id)
+            tr = translator(owner.language)
+            zone = owner.timezone or services.campaigns.config.default_timezone
+            until = tr.datetime(notice.until, zone) if notice.until else None
+            await self._send(owner.chat_id, rc.sender_lost_alert(
+                tr, notice.sender_label, notice.state, len(notice.campaign_ids), until))
         elif isinstance(notice, ImportInterrupted):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

@@ -337,8 +337,14 @@ def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
         buttons.append((tr("campaigns.resume"), f"cmp:resume:{c.id}"))
     if not c.status.is_final:
         buttons.append((tr("campaigns.cancel"), f"cmp:cancel:{c.id}"))
-    return Screen("\n".join(lines), _kb(buttons, [(tr("campaigns.refresh"), f"cmp:open:{c.id}")],
-                                       [(tr("campaigns.all"), "cmp:all")]))
+    rows = [buttons]
+    if p.uncertain and c.status.value != "cancelled":
+        lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
+        rows.append([(tr("campaigns.resend_uncertain"), f"cmp:resend:{c.id}"),
+                     (tr("campaigns.count_uncertain"), f"cmp:countsent:{c.id}")])
+    rows.append([(tr("campaigns.refresh"), f"cmp:open:{c.id}")])
+    rows.append([(tr("campaigns.all"), "cmp:all")])
+    return Screen("\n".join(lines), _kb(*rows))
 
 
 def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
@@ -363,3 +369,67 @@ def balance(tr: Translator, value: Balance, history: list[LedgerEntry], zone: st
                             note=entry.note or ""))
     lines.append(tr("balance.hint"))
     return Screen("\n".join(lines), _kb([(tr("menu.back"), "menu:home")]))
+
+
+# --- sending: live progress and alerts --------------------------------------------------------
+
+BAR_WIDTH = 12
+
+
+def _bar(done: int, total: int) -> str:
+    filled = round(BAR_WIDTH * done / total) if total else 0
+    return "▓" * filled + "░" * (BAR_WIDTH - filled)
+
+
+def campaign_progress(tr: Translator, view: CampaignView, zone: str) -> Screen:
+    """The one message that follows a campaign while it sends (edited, not repeated)."""
+    c, p = view.campaign, view.progress
+    finished = p.done + p.failed + p.skipped + p.uncertain
+    lines = [tr("progress.title", id=c.id, name=c.name, status=tr(f"status.{c.status.value}")),
+             f"<code>{_bar(finished, p.total)}</code> {_percent(view)}%",
+             tr("progress.counts", sent=tr.number(p.done),
+                delivered=tr.number(p.delivered + p.read), read=tr.number(p.read),
+                failed=tr.number(p.failed), queued=tr.number(p.unsent),
+                total=tr.number(p.total))]
+    if p.uncertain:
+        lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
+    if view.finish and c.status.value in ("running", "scheduled") and p.queued:
+        lines.append(tr("progress.eta", at=tr.datetime(view.finish, zone)))
+    if c.status.value == "completed":
+        lines.append(tr("progress.done", sent=tr.number(p.done), failed=tr.number(p.failed),
+                        total=tr.number(p.total)))
+    buttons: list[tuple[str, str]] = []
+    if c.status.value in ("scheduled", "running"):
+        buttons.append((tr("campaigns.pause"), f"cmp:pause:{c.id}"))
+    if c.status.value == "paused":
+        buttons.append((tr("campaigns.resume"), f"cmp:resume:{c.id}"))
+    if not c.status.is_final:
+        buttons.append((tr("campaigns.cancel"), f"cmp:cancel:{c.id}"))
+    rows = [buttons]
+    if p.uncertain and c.status.value != "cancelled":
+        rows.append([(tr("campaigns.resend_uncertain"), f"cmp:resend:{c.id}"),
+                     (tr("campaigns.count_uncertain"), f"cmp:countsent:{c.id}")])
+    rows.append([(tr("campaigns.details"), f"cmp:open:{c.id}")])
+    return Screen("\n".join(lines), _kb(*rows))
+
+
+def campaign_paused_alert(tr: Translator, campaign_id: int, name: str, reason: str) -> Screen:
+    return Screen(tr(f"alert.paused_{reason}", id=campaign_id, name=name),
+                  _kb([(tr("campaigns.resume"), f"cmp:resume:{campaign_id}"),
+                       (tr("campaigns.details"), f"cmp:open:{campaign_id}")]))
+
+
+def campaign_finished_alert(tr: Translator, view: CampaignView) -> Screen:
+    p = view.progress
+    return Screen(tr("alert.finished", id=view.campaign.id, name=view.campaign.name,
+                     sent=tr.number(p.done), failed=tr.number(p.failed),
+                     uncertain=tr.number(p.uncertain), total=tr.number(p.total)),
+                  _kb([(tr("campaigns.details"), f"cmp:open:{view.campaign.id}")]))
+
+
+def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
+                      until: str | None) -> Screen:
+    text = tr(f"alert.sender_{state}", number=label, campaigns=campaigns)
+    if until:
+        text += "\n" + tr("alert.restricted_until", at=until)
+    return Screen(text, _kb([(tr("campaigns.all"), "cmp:all")]))

@@ -373,6 +373,7 @@ class CampaignsService:
             campaign.schedule(summary.starts_at)
             await repo.save(tx, campaign, now)
             await repo.set_senders(tx, campaign.id, sender_ids)
+            campaign.sender_ids = sorted(sender_ids)  # as stored (and read back)
             written = await repo.write_outbox(
                 tx, campaign, 0, campaign.list_id,  # type: ignore[arg-type]
                 [sender_ids[s] for s in schedule.sender], schedule.batch, schedule.variant,
@@ -419,12 +420,42 @@ class CampaignsService:
                 raise NotFound("campaign", campaign_id=campaign_id)
             campaign.cancel(now)
             await repo.save(tx, campaign, now)
-            await repo.skip_unsent(tx, owner_id, campaign_id, now)
-            held = await ledger.held_for(tx, owner_id, campaign_id)
+            # the queued messages' credits come back; ones being sent right now, and
+            # uncertain ones, keep theirs until their outcome is known
+            held = await repo.skip_unsent(tx, owner_id, campaign_id, now) * CREDITS_PER_MESSAGE
             if held > 0:
                 await ledger.add(tx, owner_id, LedgerKind.RELEASE, held, now,
                                  campaign_id=campaign_id, note="cancelled")
         return await self.view(owner_id, campaign_id), held
+
+    async def progress_message(self, owner_id: int, campaign_id: int) -> int | None:
+        return await repo.progress_message(self._db.reader, owner_id, campaign_id)
+
+    async def set_progress_message(self, owner_id: int, campaign_id: int,
+                                   message_id: int | None) -> None:
+        async with self._db.transaction() as tx:
+            await repo.set_progress_message(tx, owner_id, campaign_id, message_id)
+
+    async def resolve_uncertain(self, owner_id: int, campaign_id: int,
+                                resend: bool) -> tuple[CampaignView, int]:
+        """The owner decides about messages that may or may not have gone out: send them
+        again, or count them as sent (charged). Returns the view and how many."""
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            campaign = await repo.get(tx, owner_id, campaign_id)
+            if campaign is None or campaign.status is CampaignStatus.DRAFT:
+                raise NotFound("campaign", campaign_id=campaign_id)
+            if resend and campaign.status is CampaignStatus.CANCELLED:
+                raise ValidationError("campaign_cancelled", where="campaign")
+            count = await repo.set_uncertain(tx, owner_id, campaign_id,
+                                             "queued" if resend else "sent", now)
+            if count and resend and campaign.status is CampaignStatus.COMPLETED:
+                campaign.reopen()
+                await repo.save(tx, campaign, now)
+            if count and not resend:
+                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -count * CREDITS_PER_MESSAGE,
+                                 now, campaign_id=campaign_id, note="counted as sent")
+        return await self.view(owner_id, campaign_id), count
 
     # --- helpers --------------------------------------------------------------------------
 

@@ -9,9 +9,10 @@ not undo the work that produced the notice.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
-from bot.domain import Owner
+from bot.domain import CampaignProgress, Owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,37 @@ class ImportInterrupted:
     file_name: str
 
 
-Notice = RegistrationRequested | OwnerStatusChanged | ImportInterrupted
+@dataclass(frozen=True, slots=True)
+class CampaignUpdate:
+    """A campaign started, moved on, was paused or finished; goes to its owner.
+
+    ``kind``: ``started``, ``progress``, ``paused`` (``reason``: ``failure_spike``,
+    ``sender_banned``, ``sender_restricted``), ``finished``, ``replanned`` (a cap pushed
+    its end to ``finish``)."""
+
+    owner_id: int
+    campaign_id: int
+    kind: str
+    progress: CampaignProgress
+    name: str = ""
+    reason: str | None = None
+    finish: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SenderLost:
+    """A number was banned or restricted; its campaigns are paused. Always sent."""
+
+    owner_id: int
+    sender_id: int
+    sender_label: str
+    state: str  # "banned" | "restricted"
+    campaign_ids: tuple[int, ...]
+    until: datetime | None = None
+
+
+Notice = (RegistrationRequested | OwnerStatusChanged | ImportInterrupted | CampaignUpdate
+          | SenderLost)
 
 
 class Notifier(Protocol):

@@ -110,6 +110,30 @@ async def delete(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) ->
                        (owner_id, campaign_id))
 
 
+async def due_to_start(conn: aiosqlite.Connection, now: datetime) -> list[Campaign]:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM campaigns WHERE status = 'scheduled' AND starts_at <= ?"
+        " ORDER BY starts_at", (to_ts(now),)
+    ) as cur:
+        return [_campaign(row) async for row in cur]
+
+
+async def running(conn: aiosqlite.Connection) -> list[Campaign]:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM campaigns WHERE status = 'running' ORDER BY id"
+    ) as cur:
+        return [_campaign(row) async for row in cur]
+
+
+async def using_sender(conn: aiosqlite.Connection, sender_id: int) -> list[tuple[int, int]]:
+    """(owner, campaign) of the campaigns not yet finished that send from a sender."""
+    async with conn.execute(
+        "SELECT c.owner_id, c.id FROM campaigns c JOIN campaign_senders s ON s.campaign_id = c.id"
+        " WHERE s.sender_id = ? AND c.status IN ('scheduled', 'running')", (sender_id,)
+    ) as cur:
+        return [(row[0], row[1]) async for row in cur]
+
+
 async def for_owner(
     conn: aiosqlite.Connection, owner_id: int, limit: int = 20
 ) -> list[Campaign]:
@@ -215,4 +239,40 @@ async def skip_unsent(conn: aiosqlite.Connection, owner_id: int, campaign_id: in
         " WHERE owner_id = ? AND campaign_id = ? AND status = 'queued'",
         (to_ts(now), owner_id, campaign_id),
     )
+    return cur.rowcount
+
+
+async def progress_message(conn: aiosqlite.Connection, owner_id: int,
+                           campaign_id: int) -> int | None:
+    async with conn.execute(
+        "SELECT progress_message_id FROM campaigns WHERE owner_id = ? AND id = ?",
+        (owner_id, campaign_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def set_progress_message(conn: aiosqlite.Connection, owner_id: int, campaign_id: int,
+                               message_id: int | None) -> None:
+    await conn.execute(
+        "UPDATE campaigns SET progress_message_id = ? WHERE owner_id = ? AND id = ?",
+        (message_id, owner_id, campaign_id),
+    )
+
+
+async def set_uncertain(conn: aiosqlite.Connection, owner_id: int, campaign_id: int,
+                        status: str, now: datetime) -> int:
+    """The owner's decision on a campaign's uncertain messages: ``queued`` (send them
+    again, now) or ``sent`` (count them as sent)."""
+    ts = to_ts(now)
+    if status == "queued":
+        cur = await conn.execute(
+            "UPDATE messages SET status = 'queued', planned_at = ?, error_category = NULL,"
+            " error_detail = NULL, updated_at = ? WHERE owner_id = ? AND campaign_id = ?"
+            " AND status = 'uncertain'", (ts, ts, owner_id, campaign_id))
+    else:
+        cur = await conn.execute(
+            "UPDATE messages SET status = 'sent', sent_at = COALESCE(sent_at, ?),"
+            " updated_at = ? WHERE owner_id = ? AND campaign_id = ? AND status = 'uncertain'",
+            (ts, ts, owner_id, campaign_id))
     return cur.rowcount

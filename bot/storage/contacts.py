@@ -186,3 +186,14 @@ async def count_for_owner(conn: aiosqlite.Connection, owner_id: int) -> int:
     async with conn.execute("SELECT COUNT(*) FROM contacts WHERE owner_id = ?", (owner_id,)) as c:
         row = await c.fetchone()
     return int(row[0]) if row else 0
+
+
+async def by_ids(
+    conn: aiosqlite.Connection, owner_id: int, contact_ids: Sequence[int]
+) -> dict[int, Contact]:
+    """The owner's contacts with these ids (others are simply absent)."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = ?"
+        " AND id IN (SELECT value FROM json_each(?))", (owner_id, json.dumps(list(contact_ids))),
+    ) as cur:
+        return {row["id"]: _contact(row) async for row in cur}

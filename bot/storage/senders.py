@@ -11,7 +11,7 @@ from bot.storage.db import from_ts, to_ts
 
 _COLUMNS = (
     "id, owner_id, gateway, phone, label, external_id, status, status_detail, daily_cap,"
-    " created_at"
+    " created_at, linked_at, restricted_until"
 )
 
 
@@ -27,6 +27,8 @@ def _sender(row: aiosqlite.Row) -> Sender:
         status_detail=row["status_detail"],
         daily_cap=row["daily_cap"],
         created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        linked_at=from_ts(row["linked_at"]),
+        restricted_until=from_ts(row["restricted_until"]),
     )
 
 
@@ -64,3 +66,29 @@ async def list_for_owner(
         sql += " AND status <> 'removed'"
     async with conn.execute(sql + " ORDER BY id", (owner_id,)) as cur:
         return [_sender(row) async for row in cur]
+
+
+async def get(conn: aiosqlite.Connection, owner_id: int, sender_id: int) -> Sender | None:
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM senders WHERE owner_id = ? AND id = ?", (owner_id, sender_id)
+    ) as cur:
+        row = await cur.fetchone()
+    return _sender(row) if row else None
+
+
+async def get_any(conn: aiosqlite.Connection, sender_id: int) -> Sender | None:
+    """A sender by id alone: for gateway events, which name no owner."""
+    async with conn.execute(f"SELECT {_COLUMNS} FROM senders WHERE id = ?", (sender_id,)) as cur:
+        row = await cur.fetchone()
+    return _sender(row) if row else None
+
+
+async def set_status(
+    conn: aiosqlite.Connection, sender_id: int, status: SenderStatus, now: datetime, *,
+    detail: str | None = None, until: datetime | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE senders SET status = ?, status_detail = ?, restricted_until = ?, updated_at = ?"
+        " WHERE id = ?",
+        (status.value, detail, to_ts(until), to_ts(now), sender_id),
+    )

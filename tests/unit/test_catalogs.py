@@ -74,6 +74,10 @@ def used_keys() -> set[str]:
     keys |= {f"ledger.{k.value}" for k in LedgerKind}
     keys |= {f"weekday.{d}" for d in WEEKDAYS}
     keys |= {f"pacing.{name}" for name in (*PRESETS, "custom")}
+    keys |= {f"alert.paused_{r}" for r in ("failure_spike", "sender_banned",
+                                           "sender_restricted")}
+    keys |= {f"alert.sender_{s}" for s in ("banned", "restricted")}
+    keys |= {f"campaigns.{a}_done" for a in ("resend", "countsent")}
     return keys
 
 

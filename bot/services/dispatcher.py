@@ -1,0 +1,439 @@
+"""The dispatcher: sends the outbox on its plan, and never twice.
+
+Each ``tick`` (a short repeating job on the bot's scheduler):
+
+1. starts the scheduled campaigns whose time has come;
+2. picks the due messages of running campaigns, keeping each sender's pace: never two
+   sends closer than the campaign's minimum delay, and no more than the sender's daily
+   cap (a newly linked sender warms up: 20, 40, 80, ... a day up to the cap);
+3. **claims** them (``sending``, with a lease) in a committed transaction, *then* calls
+   the gateway, one sender's messages in order, the senders side by side;
+4. records each outcome, always:
+
+   ==================================  ===============================================
+   accepted                            ``sent``, the gateway's id kept, credit charged
+   ``recipient_invalid``, ``rejected`` ``failed`` with the reason, credit released
+   ``rate_limited``, ``transient``     ``queued`` again after a backoff (``retry_after``
+                                       when the gateway says); ``failed`` after
+                                       ``max_attempts``
+   ``uncertain``                       ``uncertain``: never resent by itself; the owner
+                                       decides, or a later receipt resolves it
+   ``sender_banned`` / ``restricted``  the message back to ``queued``, the sender marked,
+                                       its campaigns paused, the owner alerted
+   ==================================  ===============================================
+
+5. completes the campaigns with nothing left to send, and pauses one whose recent sends
+   mostly failed (a failure spike).
+
+``recover`` runs at start-up: a ``sending`` claim left by a dead process may have reached
+the gateway, so it becomes ``uncertain``, never ``queued``. Receipts (``on_event``) move
+messages forward only; an ``uncertain`` message that gets one is resolved (and charged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from bot.domain import CampaignStatus, LedgerKind, SenderStatus
+from bot.gateways.base import (
+    ErrorCategory,
+    GatewayError,
+    GatewayEvent,
+    Media,
+    Receipt,
+    SenderRef,
+    SenderState,
+    SenderStateChanged,
+    WhatsAppGateway,
+)
+from bot.services.notify import CampaignUpdate, Notifier, SenderLost
+from bot.services.planning import Pacing
+from bot.services.templates import TemplatesService, contact_values
+from bot.storage import campaigns as campaigns_repo
+from bot.storage import contacts as contacts_repo
+from bot.storage import ledger, outbox, senders, templates
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the attachment
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class DispatcherConfig:
+    lease_seconds: float = 300.0
+    max_attempts: int = 5
+    backoff_seconds: float = 30.0  # doubled per attempt
+    backoff_cap: float = 3600.0
+    claim_limit: int = 2000  # messages looked at per tick
+    daily_cap: int = 1000  # per sender, unless the sender has its own
+    warmup: tuple[int, ...] = (20, 40, 80, 160, 320, 640)  # a new sender's first days
+    spike_window: int = 20  # the last N sends of a campaign ...
+    spike_share: float = 0.5  # ... of which more than this share failed: pause it
+    progress_every: float = 5.0  # seconds between two progress notices of a campaign
+    record_every: int = 50  # outcomes written per transaction (a crash leaves claims)
+
+
+@dataclass(slots=True)
+class TickReport:
+    started: list[int] = field(default_factory=list)
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    uncertain: int = 0
+    completed: list[int] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Outcome:
+    due: outbox.Due
+    status: str  # sent | failed | queued | uncertain | held (back to queued, not counted)
+    gateway_id: str | None = None
+    category: str | None = None
+    detail: str | None = None
+    retry_at: float | None = None
+
+
+class Dispatcher:
+    def __init__(
+        self, db: Database, gateway: WhatsAppGateway, templates_service: TemplatesService,
+        notifier: Notifier, config: DispatcherConfig | None = None,
+        clock: Callable[[], datetime] = utcnow, media: MediaSource | None = None,
+    ) -> None:
+        self._db = db
+        self._gateway = gateway
+        self._templates = templates_service
+        self._notifier = notifier
+        self._config = config or DispatcherConfig()
+        self._clock = clock
+        self._media = media
+        self._last_sent: dict[int, float] = {}
+        self._last_progress: dict[int, float] = {}
+        self._lock = asyncio.Lock()
+        self._media_cache: dict[str, Media] = {}
+
+    @property
+    def config(self) -> DispatcherConfig:
+        return self._config
+
+    async def recover(self) -> int:
+        """At start-up: claims of a dead process become ``uncertain``."""
+        now = self._clock().timestamp()
+        async with self._db.transaction() as tx:
+            counts = await outbox.expire_claims(tx, now)
+        self._last_sent = await outbox.last_sent(self._db.reader)
+        total = sum(n for _, n in counts)
+        if total:
+            log.warning("%d messages were being sent when the bot stopped: now uncertain", total)
+        return total
+
+    # --- the tick ---------------------------------------------------------------------------
+
+    async def tick(self) -> TickReport:
+        if self._lock.locked():  # the previous tick is still sending
+            return TickReport()
+        async with self._lock:
+            report = TickReport()
+            now = self._clock()
+            report.started = await self._start_due(now)
+            picked = await self._pick(now)
+            if not picked:
+                await self._finish_campaigns(report, now)
+                return report
+            lease = now.timestamp() + self._config.lease_seconds
+            async with self._db.transaction() as tx:
+                report.claimed = await outbox.claim(tx, [d.id for d in picked], lease,
+                                                    now.timestamp())
+            by_sender: dict[int, list[outbox.Due]] = defaultdict(list)
+            for due in picked:
+                by_sender[due.sender_id].append(due)
+            await asyncio.gather(*(self._send_all(sender_id, items, report)
+                                   for sender_id, items in by_sender.items()))
+            await self._finish_campaigns(report, self._clock())
+            return report
+
+    async def _start_due(self, now: datetime) -> list[int]:
+        started = []
+        for campaign in await campaigns_repo.due_to_start(self._db.reader, now):
+            async with self._db.transaction() as tx:
+                current = await campaigns_repo.get(tx, campaign.owner_id, campaign.id)
+                if current is None or current.status is not CampaignStatus.SCHEDULED:
+                    continue
+                current.start(now)
+                await campaigns_repo.save(tx, current, now)
+            started.append(campaign.id)
+            await self._update(campaign.owner_id, campaign.id, "started", name=campaign.name)
+        return started
+
+    async def _pick(self, now: datetime) -> list[outbox.Due]:
+        """Due messages that each sender's pace and cap allow now."""
+        ts = now.timestamp()
+        candidates = await outbox.due(self._db.reader, ts, self._config.claim_limit)
+        if not candidates:
+            return []
+        pacing: dict[int, Pacing] = {}
+        sender_rows = {}
+        allowed: dict[int, int] = {}
+        picked: list[outbox.Due] = []
+        for due in candidates:
+            sender = sender_rows.get(due.sender_id)
+            if sender is None:
+                sender = sender_rows[due.sender_id] = await senders.get(
+                    self._db.reader, due.owner_id, due.sender_id)
+            if sender is None or sender.status is not SenderStatus.ACTIVE:
+                continue
+            if due.campaign_id not in pacing:
+                campaign = await campaigns_repo.get(self._db.reader, due.owner_id,
+                                                    due.campaign_id)
+                pacing[due.campaign_id] = Pacing.from_json(campaign.pacing if campaign else {})
+            gap = pacing[due.campaign_id].delay_min
+            if due.sender_id not in allowed:
+                allowed[due.sender_id] = await self._room(sender, ts)
+            if allowed[due.sender_id] <= 0:
+                continue
+            last = self._last_sent.get(due.sender_id)
+            if gap > 0:
+                if last is not None and ts < last + gap:
+                    continue
+                if any(p.sender_id == due.sender_id for p in picked):
+                    continue  # one message per sender and tick when paced
+            picked.append(due)
+            allowed[due.sender_id] -= 1
+        return picked
+
+    async def _room(self, sender, ts: float) -> int:
+        """How many more messages the sender may send in the current 24 hours."""
+        cap = sender.daily_cap or self._config.daily_cap
+        linked = (sender.linked_at or sender.created_at).timestamp()
+        day = int((ts - linked) // 86400)
+        if day < len(self._config.warmup):
+            cap = min(cap, self._config.warmup[day])
+        used = await outbox.sent_since(self._db.reader, sender.id, ts - 86400)
+        return cap - used
+
+    async def _send_all(self, sender_id: int, items: list[outbox.Due],
+                        report: TickReport) -> None:
+        """One sender's claimed messages, in order; outcomes written in small groups."""
+        sender = await senders.get(self._db.reader, items[0].owner_id, sender_id)
+        assert sender is not None
+        ref = SenderRef(sender_id=sender.id, phone=sender.phone, external_id=sender.external_id)
+        people = await contacts_repo.by_ids(
+            self._db.reader, items[0].owner_id, [d.contact_id for d in items if d.contact_id])
+        values = {cid: contact_values(c) for cid, c in people.items()}
+        outcomes: list[_Outcome] = []
+        lost: GatewayError | None = None
+        for due in items:
+            if lost is not None:  # the number is gone: the rest goes back unsent
+                outcomes.append(_Outcome(due, "held"))
+                continue
+            outcome = await self._send_one(ref, due, values.get(due.contact_id or 0, {}))
+            if outcome.category in (ErrorCategory.SENDER_BANNED, ErrorCategory.SENDER_RESTRICTED):
+                lost = GatewayError(ErrorCategory(outcome.category), outcome.detail or "")
+            outcomes.append(outcome)
+            if len(outcomes) >= self._config.record_every:
+                await self._record(outcomes, report)
+                outcomes = []
+        if outcomes:
+            await self._record(outcomes, report)
+        if lost is not None:
+            await self._sender_lost(sender.owner_id, sender.id, lost.category,
+                                    None, sender.label or sender.phone)
+
+    async def _send_one(self, ref: SenderRef, due: outbox.Due, values: dict[str, str]) -> _Outcome:
+        try:
+            text, media = await self._render(due, values)
+        except Exception as exc:  # a template gone or broken: that message fails, not the tick
+            log.exception("message %d could not be rendered", due.id)
+            return _Outcome(due, "failed", category=ErrorCategory.REJECTED,
+                            detail=f"render: {type(exc).__name__}")
+        try:
+            if media is not None:
+                result = await self._gateway.send_media(ref, due.phone, media, caption=text)
+            else:
+                result = await self._gateway.send_text(ref, due.phone, text)
+        except GatewayError as exc:
+            return self._failure(due, exc)
+        except Exception as exc:  # an adapter bug: the request may have left
+            log.exception("gateway failed on message %d", due.id)
+            return _Outcome(due, "uncertain", category=ErrorCategory.UNCERTAIN,
+                            detail=type(exc).__name__)
+        self._last_sent[ref.sender_id] = self._clock().timestamp()
+        return _Outcome(due, "sent", gateway_id=result.message_id)
+
+    def _failure(self, due: outbox.Due, exc: GatewayError) -> _Outcome:
+        category = exc.category
+        detail = exc.detail[:300] or category.value
+        if category in (ErrorCategory.RECIPIENT_INVALID, ErrorCategory.REJECTED):
+            return _Outcome(due, "failed", category=category, detail=detail)
+        if category in (ErrorCategory.RATE_LIMITED, ErrorCategory.TRANSIENT):
+            if due.attempts + 1 >= self._config.max_attempts:
+                return _Outcome(due, "failed", category=category, detail=detail)
+            wait = exc.retry_after if exc.retry_after is not None else min(
+                self._config.backoff_cap, self._config.backoff_seconds * 2 ** due.attempts)
+            return _Outcome(due, "queued", category=category, detail=detail,
+                            retry_at=self._clock().timestamp() + wait)
+        if category is ErrorCategory.UNCERTAIN:
+            return _Outcome(due, "uncertain", category=category, detail=detail)
+        return _Outcome(due, "held", category=category, detail=detail)  # banned, restricted
+
+    async def _render(self, due: outbox.Due, values: dict[str, str]) -> tuple[str, Media | None]:
+        campaign = await campaigns_repo.get(self._db.reader, due.owner_id, due.campaign_id)
+        if campaign is None or campaign.template_id is None:
+            raise LookupError("campaign or template")
+        template = await templates.get(self._db.reader, due.owner_id, campaign.template_id)
+        if template is None:
+            raise LookupError("template")
+        rng = random.Random(campaign.seed * 1_000_003 + due.id)  # the same text on a retry
+        text = self._templates.compiled(template, due.variant).render(values, rng)
+        media = None
+        if template.media_file_id and self._media is not None:
+            media = self._media_cache.get(template.media_file_id)
+            if media is None:
+                media = await self._media(template.media_kind or "document",
+                                          template.media_file_id)
+                self._media_cache[template.media_file_id] = media
+        return text, media
+
+    async def _record(self, outcomes: list[_Outcome], report: TickReport) -> None:
+        now = self._clock().timestamp()
+        charge: dict[tuple[int, int], int] = defaultdict(int)
+        release: dict[tuple[int, int], int] = defaultdict(int)
+        async with self._db.transaction() as tx:
+            for o in outcomes:
+                key = (o.due.owner_id, o.due.campaign_id)
+                if o.status == "sent":
+                    if await outbox.mark_sent(tx, o.due.id, o.gateway_id or "", now):
+                        charge[key] += 1
+                        report.sent += 1
+                elif o.status == "failed":
+                    if await outbox.mark(tx, o.due.id, "failed", now, category=o.category,
+                                         detail=o.detail):
+                        release[key] += 1
+                        report.failed += 1
+                elif o.status == "queued":
+                    await outbox.mark(tx, o.due.id, "queued", now, category=o.category,
+                                      detail=o.detail, planned_at=o.retry_at)
+                    report.retried += 1
+                elif o.status == "uncertain":
+                    await outbox.mark(tx, o.due.id, "uncertain", now, category=o.category,
+                                      detail=o.detail)
+                    report.uncertain += 1
+                else:  # held: not sent, back in the queue as it was
+                    await outbox.mark(tx, o.due.id, "queued", now, category=o.category,
+                                      detail=o.detail)
+                    await outbox.uncount_attempt(tx, o.due.id)
+            at = self._clock()
+            for (owner_id, campaign_id), n in charge.items():
+                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
+                                 campaign_id=campaign_id, note="sent")
+            for (owner_id, campaign_id), n in release.items():
+                await ledger.add(tx, owner_id, LedgerKind.RELEASE, n, at,
+                                 campaign_id=campaign_id, note="failed")
+        for owner_id, campaign_id in {(o.due.owner_id, o.due.campaign_id) for o in outcomes}:
+            await self._maybe_progress(owner_id, campaign_id)
+
+    async def _finish_campaigns(self, report: TickReport, now: datetime) -> None:
+        for campaign in await campaigns_repo.running(self._db.reader):
+            if await self._spike(campaign.id):
+                await self._pause(campaign.owner_id, campaign.id, "failure_spike")
+                continue
+            if await outbox.open_count(self._db.reader, campaign.id):
+                continue
+            async with self._db.transaction() as tx:
+                current = await campaigns_repo.get(tx, campaign.owner_id, campaign.id)
+                if current is None or current.status is not CampaignStatus.RUNNING:
+                    continue
+                if await outbox.open_count(tx, campaign.id):
+                    continue
+                current.complete(now)
+                await campaigns_repo.save(tx, current, now)
+            report.completed.append(campaign.id)
+            await self._update(campaign.owner_id, campaign.id, "finished", name=campaign.name)
+
+    async def _spike(self, campaign_id: int) -> bool:
+        window = self._config.spike_window
+        recent = await outbox.recent_outcomes(self._db.reader, campaign_id, window)
+        if len(recent) < window:
+            return False
+        return recent.count("failed") / window > self._config.spike_share
+
+    async def _pause(self, owner_id: int, campaign_id: int, reason: str) -> bool:
+        async with self._db.transaction() as tx:
+            campaign = await campaigns_repo.get(tx, owner_id, campaign_id)
+            if campaign is None or campaign.status not in (CampaignStatus.RUNNING,
+                                                           CampaignStatus.SCHEDULED):
+                return False
+            campaign.pause(reason)
+            await campaigns_repo.save(tx, campaign, self._clock())
+        await self._update(owner_id, campaign_id, "paused", name=campaign.name, reason=reason)
+        return True
+
+    async def _sender_lost(self, owner_id: int, sender_id: int, category: ErrorCategory,
+                           until: datetime | None, label: str) -> None:
+        state = (SenderStatus.BANNED if category is ErrorCategory.SENDER_BANNED
+                 else SenderStatus.RESTRICTED)
+        async with self._db.transaction() as tx:
+            await senders.set_status(tx, sender_id, state, self._clock(), until=until)
+            affected = await campaigns_repo.using_sender(tx, sender_id)
+        paused = []
+        for campaign_owner, campaign_id in affected:
+            if await self._pause(campaign_owner, campaign_id, f"sender_{state.value}"):
+                paused.append(campaign_id)
+        await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value,
+                                               tuple(paused), until))
+
+    async def _update(self, owner_id: int, campaign_id: int, kind: str, *, name: str = "",
+                      reason: str | None = None) -> None:
+        progress = (await campaigns_repo.progress(self._db.reader, owner_id, [campaign_id]))[
+            campaign_id]
+        self._last_progress[campaign_id] = self._clock().timestamp()
+        await self._notifier.notify(CampaignUpdate(owner_id, campaign_id, kind, progress,
+                                                   name=name, reason=reason))
+
+    async def _maybe_progress(self, owner_id: int, campaign_id: int) -> None:
+        now = self._clock().timestamp()
+        if now - self._last_progress.get(campaign_id, 0.0) < self._config.progress_every:
+            return
+        await self._update(owner_id, campaign_id, "progress")
+
+    # --- what the gateway tells --------------------------------------------------------------
+
+    async def on_event(self, event: GatewayEvent) -> None:
+        if isinstance(event, Receipt):
+            await self.apply_receipt(event)
+        elif isinstance(event, SenderStateChanged):
+            state = event.health.state
+            if state in (SenderState.BANNED, SenderState.RESTRICTED):
+                sender = await senders.get_any(self._db.reader, event.sender_id)
+                if sender is None or sender.status.value == state.value:
+                    return
+                category = (ErrorCategory.SENDER_BANNED if state is SenderState.BANNED
+                            else ErrorCategory.SENDER_RESTRICTED)
+                await self._sender_lost(sender.owner_id, sender.id, category,
+                                        event.health.until, sender.label or sender.phone)
+
+    async def apply_receipt(self, receipt: Receipt) -> bool:
+        at = receipt.at.timestamp()
+        async with self._db.transaction() as tx:
+            moved = await outbox.apply_receipt(tx, receipt.message_id, receipt.status.value, at,
+                                               receipt.error)
+            if moved is None:
+                return False
+            message_id, campaign_id, before = moved
+            if before == "uncertain" and receipt.status.value != "failed":
+                owner_id = await outbox.owner_of(tx, message_id)
+                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -1, receipt.at,
+                                 campaign_id=campaign_id, note="sent (receipt)")
+        return True
+

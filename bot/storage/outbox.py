@@ -1,0 +1,194 @@
+"""The outbox as the dispatcher sees it: due messages, claims, outcomes, receipts.
+
+A claim is written (``status = 'sending'`` with a lease) and committed *before* the gateway
+is called, so a crash leaves evidence: a ``sending`` row after a restart may have reached
+the gateway and becomes ``uncertain``, never ``queued`` again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import aiosqlite
+
+# Forward-only receipts: a message only moves to a later status.
+RANK = {"sending": 0, "uncertain": 1, "sent": 2, "delivered": 3, "read": 4}
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """A queued message whose time has come, with what sending it needs."""
+
+    id: int
+    campaign_id: int
+    owner_id: int
+    sender_id: int
+    contact_id: int | None
+    phone: str
+    batch: int
+    variant: int
+    planned_at: float
+    attempts: int
+
+
+_DUE_SQL = (
+    "SELECT m.id, m.campaign_id, m.owner_id, m.sender_id, m.contact_id, m.phone, m.batch,"
+    " m.variant, m.planned_at, m.attempts"
+    " FROM messages m JOIN campaigns c ON c.id = m.campaign_id"
+    " WHERE m.status = 'queued' AND m.planned_at <= ? AND c.status = 'running'"
+    " ORDER BY m.planned_at, m.id LIMIT ?"
+)
+
+
+async def due(conn: aiosqlite.Connection, until: float, limit: int) -> list[Due]:
+    async with conn.execute(_DUE_SQL, (until, limit)) as cur:
+        return [Due(*row) async for row in cur]
+
+
+async def claim(conn: aiosqlite.Connection, ids: Sequence[int], lease_until: float,
+                now: float) -> int:
+    """Queued -> sending, with a lease; returns how many were still queued."""
+    cur = await conn.execute(
+        "UPDATE messages SET status = 'sending', lease_until = ?, attempts = attempts + 1,"
+        " updated_at = ? WHERE status = 'queued' AND id IN (SELECT value FROM json_each(?))",
+        (lease_until, now, json.dumps(list(ids))),
+    )
+    return cur.rowcount
+
+
+async def mark_sent(conn: aiosqlite.Connection, message_id: int, gateway_id: str,
+                    now: float) -> bool:
+    cur = await conn.execute(
+        "UPDATE messages SET status = 'sent', gateway_message_id = ?, sent_at = ?,"
+        " lease_until = NULL, error_category = NULL, error_detail = NULL, updated_at = ?"
+        " WHERE id = ? AND status = 'sending'",
+        (gateway_id, now, now, message_id),
+    )
+    return cur.rowcount > 0
+
+
+async def mark(conn: aiosqlite.Connection, message_id: int, status: str, now: float, *,
+               category: str | None = None, detail: str | None = None,
+               planned_at: float | None = None) -> bool:
+    """A claimed message's outcome other than accepted: failed, uncertain, or back to
+    queued (with a new planned time)."""
+    cur = await conn.execute(
+        "UPDATE messages SET status = ?, lease_until = NULL, error_category = ?,"
+        " error_detail = ?, planned_at = COALESCE(?, planned_at), updated_at = ?"
+        " WHERE id = ? AND status = 'sending'",
+        (status, category, detail, planned_at, now, message_id),
+    )
+    return cur.rowcount > 0
+
+
+async def uncount_attempt(conn: aiosqlite.Connection, message_id: int) -> None:
+    """A claim given back unsent (its sender was lost) does not count as an attempt."""
+    await conn.execute("UPDATE messages SET attempts = MAX(0, attempts - 1) WHERE id = ?",
+                       (message_id,))
+
+
+async def owner_of(conn: aiosqlite.Connection, message_id: int) -> int:
+    async with conn.execute("SELECT owner_id FROM messages WHERE id = ?", (message_id,)) as cur:
+        row = await cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def expire_claims(conn: aiosqlite.Connection, now: float) -> list[tuple[int, int]]:
+    """Every ``sending`` claim becomes ``uncertain`` (at start-up: the process that made
+    them is gone, and the gateway may have the message). Returns (campaign, count)."""
+    async with conn.execute(
+        "SELECT campaign_id, COUNT(*) FROM messages WHERE status = 'sending'"
+        " GROUP BY campaign_id"
+    ) as cur:
+        counts = [(row[0], row[1]) async for row in cur]
+    await conn.execute(
+        "UPDATE messages SET status = 'uncertain', lease_until = NULL,"
+        " error_category = 'uncertain', error_detail = 'interrupted', updated_at = ?"
+        " WHERE status = 'sending'", (now,),
+    )
+    return counts
+
+
+async def apply_receipt(conn: aiosqlite.Connection, gateway_id: str, status: str,
+                        at: float, error: str | None) -> tuple[int, int, str] | None:
+    """Move a message forward by its gateway id. Returns (message id, campaign id, the
+    status it had) when it moved, ``None`` for an unknown id, a duplicate or a receipt
+    older than what the message already says."""
+    async with conn.execute(
+        "SELECT id, campaign_id, status FROM messages WHERE gateway_message_id = ?",
+        (gateway_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    message_id, campaign_id, current = row
+    if status == "failed":
+        if current not in ("sent", "uncertain"):
+            return None
+        await conn.execute(
+            "UPDATE messages SET status = 'failed', error_category = 'rejected',"
+            " error_detail = ?, updated_at = ? WHERE id = ?", (error or "failed", at, message_id))
+        return message_id, campaign_id, current
+    if RANK.get(status, -1) <= RANK.get(current, 99):
+        return None
+    column = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}[status]
+    await conn.execute(
+        f"UPDATE messages SET status = ?, {column} = COALESCE({column}, ?),"
+        " sent_at = COALESCE(sent_at, ?), updated_at = ? WHERE id = ?",
+        (status, at, at, at, message_id),
+    )
+    return message_id, campaign_id, current
+
+
+async def last_sent(conn: aiosqlite.Connection) -> dict[int, float]:
+    """The last time each sender sent (for the pacing gap across a restart)."""
+    async with conn.execute(
+        "SELECT sender_id, MAX(sent_at) FROM messages WHERE sent_at IS NOT NULL"
+        " GROUP BY sender_id"
+    ) as cur:
+        return {row[0]: row[1] async for row in cur}
+
+
+async def sent_since(conn: aiosqlite.Connection, sender_id: int, since: float) -> int:
+    """Messages a sender sent (or may have sent) since a time: its count against the cap."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM messages WHERE sender_id = ? AND sent_at >= ?",
+        (sender_id, since),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def open_count(conn: aiosqlite.Connection, campaign_id: int) -> int:
+    """Messages of a campaign still to be sent or being sent."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND status IN ('queued', 'sending')",
+        (campaign_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def recent_outcomes(conn: aiosqlite.Connection, campaign_id: int, limit: int) -> list[str]:
+    """Statuses of the campaign's last ``limit`` attempts (newest first)."""
+    async with conn.execute(
+        "SELECT status FROM messages WHERE campaign_id = ?"
+        " AND status IN ('sent', 'delivered', 'read', 'failed') ORDER BY updated_at DESC LIMIT ?",
+        (campaign_id, limit),
+    ) as cur:
+        return [row[0] async for row in cur]
+
+
+async def shift_queued(conn: aiosqlite.Connection, sender_id: int, before: float,
+                       delta: float, now: float) -> int:
+    """Push a sender's queued messages due before ``before`` later by ``delta`` seconds."""
+    cur = await conn.execute(
+        "UPDATE messages SET planned_at = planned_at + ?, updated_at = ?"
+        " WHERE sender_id = ? AND status = 'queued' AND planned_at < ?",
+        (delta, now, sender_id, before),
+    )
+    return cur.rowcount
+
