@@ -24,6 +24,8 @@ from bot.handlers.media import telegram_media
 from bot.handlers.notifier import TelegramNotifier
 from bot.handlers.persistence import DraftPersistence
 from bot.services.accounts import AccountsConfig, AccountsService, utcnow
+from bot.services.alerts import Alerts
+from bot.services.analytics import AnalyticsService
 from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
@@ -46,6 +48,8 @@ class Services:
     billing: BillingService
     campaigns: CampaignsService
     dispatcher: Dispatcher
+    analytics: AnalyticsService
+    alerts: Alerts
 
 
 def build_gateway(settings: Settings) -> WhatsAppGateway:
@@ -60,6 +64,7 @@ def build_gateway(settings: Settings) -> WhatsAppGateway:
                 invalid_share=settings.sandbox_invalid_share,
                 ban_after=settings.sandbox_ban_after,
                 seed=settings.sandbox_seed,
+                journal=str(settings.sandbox_journal) if settings.sandbox_journal else None,
                 # message ids stay unique across restarts of the process
                 run_id=format(time.time_ns() // 1_000_000, "x"),
             )
@@ -84,6 +89,16 @@ class Qasid:
         self.application = self._build_application(request, token, rate_limit)
         self.notifier = notifier = TelegramNotifier(self.application)
         templates = TemplatesService(self.db, clock)
+        alerts = Alerts(self.db, notifier, clock)
+        campaigns = CampaignsService(
+            self.db,
+            CampaignsConfig(
+                advice_max=settings.campaign_advice_max,
+                gateway=settings.gateway.value,
+                default_timezone=settings.default_timezone,
+            ),
+            clock,
+        )
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -108,26 +123,23 @@ class Qasid:
             ),
             templates=templates,
             billing=BillingService(self.db, settings.admin_ids, clock),
-            campaigns=CampaignsService(
-                self.db,
-                CampaignsConfig(
-                    advice_max=settings.campaign_advice_max,
-                    gateway=settings.gateway.value,
-                    default_timezone=settings.default_timezone,
-                ),
-                clock,
-            ),
+            campaigns=campaigns,
             dispatcher=Dispatcher(
-                self.db, self.gateway, templates, notifier,
+                self.db, self.gateway, templates, alerts,
                 DispatcherConfig(
                     daily_cap=settings.sender_daily_cap,
                     warmup=settings.sender_warmup,
                     spike_window=settings.failure_spike_window,
                     spike_share=settings.failure_spike_share,
+                    low_balance=settings.low_balance_credits,
+                    lookahead=settings.dispatch_interval,
                 ),
                 clock,
                 media=telegram_media(self.application),
+                campaigns_service=campaigns,
             ),
+            alerts=alerts,
+            analytics=AnalyticsService(self.db),
         )
         self.gateway.set_event_handler(self.services.dispatcher.on_event)
         self.persistence.services = self.services
@@ -185,6 +197,7 @@ class Qasid:
             await self.application.shutdown()
             self._started = False
         await self.gateway.close()
+        await self.services.dispatcher.close()
         await self.db.close()
 
     async def health(self) -> dict[str, bool]:

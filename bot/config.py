@@ -62,6 +62,7 @@ class Settings(BaseSettings):
     sender_warmup: Annotated[tuple[int, ...], NoDecode] = (20, 40, 80, 160, 320, 640)
     failure_spike_window: int = Field(default=20, ge=1)
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
+    low_balance_credits: int = Field(default=100, ge=0)
 
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
@@ -70,6 +71,7 @@ class Settings(BaseSettings):
     sandbox_invalid_share: float = Field(default=0.05, ge=0, le=1)
     sandbox_ban_after: int | None = Field(default=None, ge=1)
     sandbox_seed: int = 0
+    sandbox_journal: Path | None = None  # every accepted message appended here (tests)
 
     @field_validator("telegram_bot_token", mode="before")
     @classmethod

@@ -236,6 +236,12 @@ class Campaign:
         self._move(CampaignStatus.COMPLETED, {CampaignStatus.RUNNING})
         self.finished_at = at
 
+    def next_run(self, starts_at: datetime) -> None:
+        """A recurring campaign's run is over: the next one is scheduled."""
+        self._move(CampaignStatus.SCHEDULED, {CampaignStatus.RUNNING})
+        self.run += 1
+        self.starts_at = starts_at
+
     def reopen(self) -> None:
         """A completed campaign runs again to resend the messages whose fate was unknown."""
         self._move(CampaignStatus.RUNNING, {CampaignStatus.COMPLETED})

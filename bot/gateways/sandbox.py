@@ -20,6 +20,13 @@ It behaves like a remote gateway, not like a function that returns "delivered":
   the same on cue; a restricted sender's sends raise ``sender_restricted`` until the
   restriction lifts.
 * ``simulate_incoming`` plays a customer's reply (e.g. "STOP") as an ``IncomingMessage``.
+* With ``journal`` (a file path) every *accepted* message appends one JSON line
+  ``{"id", "sender", "to", "sha256"}`` (the SHA-256 of the text or caption, never the text
+  itself) and is flushed and fsynced before the send returns: what the gateway accepted
+  is on disk even if the caller dies right after, so a test can count what "WhatsApp"
+  received across restarts of the process. The file is opened, appended and closed per
+  message (several gateways, one after the other, may share it). A journal that cannot be
+  written fails the send with the ``OSError``, and nothing is accepted.
 
 Receipts run as asyncio tasks owned by the gateway; ``close()`` cancels and awaits them
 all, so nothing fires after close and no task is left pending. Without an event handler
@@ -34,7 +41,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
+import os
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -87,6 +96,7 @@ class SandboxConfig:
     seed: int = 0
     latency: float = 0.0  # simulated network latency per call, in seconds
     run_id: str = ""  # optional id prefix, keeps ids unique across restarts
+    journal: str | None = None  # file that every accepted message is appended to
 
     def __post_init__(self) -> None:
         for name in ("delivery_delay", "read_delay", "latency"):
@@ -139,7 +149,7 @@ class SandboxGateway:
             raise GatewayError(
                 ErrorCategory.REJECTED, f"text longer than {MAX_TEXT_LENGTH} characters"
             )
-        return self._accept(sender.sender_id)
+        return self._accept(sender.sender_id, to, text)
 
     async def send_media(
         self, sender: SenderRef, to: str, media: Media, caption: str | None = None
@@ -155,7 +165,7 @@ class SandboxGateway:
             raise GatewayError(
                 ErrorCategory.REJECTED, f"caption longer than {MAX_CAPTION_LENGTH} characters"
             )
-        return self._accept(sender.sender_id)
+        return self._accept(sender.sender_id, to, caption or "")
 
     async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
         await self._network()
@@ -251,12 +261,17 @@ class SandboxGateway:
         if not self.on_whatsapp(to):
             raise GatewayError(ErrorCategory.RECIPIENT_INVALID, "number is not on WhatsApp")
 
-    def _accept(self, sender_id: int) -> SendResult:
+    def _accept(self, sender_id: int, to: str, text: str) -> SendResult:
         sim = self._sender(sender_id)
+        prefix = f"sbx-{self._config.run_id}" if self._config.run_id else "sbx"
+        message_id = f"{prefix}-{sender_id}-{sim.sent + 1}"
+        if self._config.journal is not None:  # on disk before anything counts
+            _append_durably(self._config.journal, {
+                "id": message_id, "sender": sender_id, "to": to,
+                "sha256": hashlib.sha256(text.encode()).hexdigest(),
+            })
         sim.sent += 1
         sim.since_unban += 1
-        prefix = f"sbx-{self._config.run_id}" if self._config.run_id else "sbx"
-        message_id = f"{prefix}-{sender_id}-{sim.sent}"
         accepted_at = self._clock()
         read = _unit_hash(self._config.seed, "read", message_id) < self._config.read_share
         remaining = 2 if read else 1
@@ -317,6 +332,14 @@ class SandboxGateway:
             await handler(event)
         except Exception:
             logger.exception("sandbox: event handler failed on %s", _describe(event))
+
+
+def _append_durably(path: str, record: dict[str, object]) -> None:
+    """Append ``record`` as one JSON line; flushed and fsynced before returning."""
+    with open(path, "a", encoding="utf-8") as journal:
+        journal.write(json.dumps(record) + "\n")
+        journal.flush()
+        os.fsync(journal.fileno())
 
 
 def _describe(event: GatewayEvent) -> str:

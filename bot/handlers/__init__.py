@@ -19,7 +19,7 @@ from telegram.ext import (
 )
 
 from bot.domain import Language
-from bot.handlers import admin, campaigns, contacts, language, menu, templates
+from bot.handlers import admin, campaigns, contacts, language, menu, stats, templates
 from bot.handlers.commands import visible_commands
 from bot.handlers.context import BotContext
 from bot.handlers.errors import on_error
@@ -37,8 +37,10 @@ _CALLBACKS = {
     "optin": contacts.optin_command,
     "templates": templates.templates_command,
     "campaigns": campaigns.campaigns_command,
+    "stats": stats.stats_command,
     "balance": campaigns.balance_command,
     "credit": campaigns.credit_command,
+    "settings": campaigns.settings_command,
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
@@ -66,6 +68,8 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(templates.template_button, pattern=r"^tpl:"))
     app.add_handler(CallbackQueryHandler(campaigns.campaign_button, pattern=r"^cmp:"))
     app.add_handler(CallbackQueryHandler(campaigns.balance_command, pattern=r"^bal:"))
+    app.add_handler(CallbackQueryHandler(campaigns.settings_command, pattern=r"^set:"))
+    app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))

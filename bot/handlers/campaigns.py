@@ -354,3 +354,23 @@ async def credit_command(update: Update, context: BotContext) -> None:
             parse_mode="HTML")
     except Exception as exc:  # the owner blocked the bot: the credit stands all the same
         log.warning("could not tell owner %d about a credit: %s", owner.id, exc)
+
+
+# --- /settings ---------------------------------------------------------------------------------
+
+async def settings_command(update: Update, context: BotContext) -> None:
+    """/settings: which alerts the owner gets, and failover; a button toggles one."""
+    owner, alerts = _owner(context), context.services.alerts
+    query = update.callback_query
+    if query is not None and (query.data or "").startswith("set:"):
+        name = (query.data or "").split(":", 1)[1]
+        try:
+            prefs = await alerts.toggle(owner.id, name)
+        except ValueError:
+            await query.answer(context.tr("help.stale_button"), show_alert=True)
+            return
+    else:
+        prefs = await alerts.preferences(owner.id)
+    if query is not None:
+        await query.answer()
+    await show(update, rc.settings_screen(context.tr, prefs.alerts, prefs.failover))

@@ -14,6 +14,7 @@ from bot.i18n import translator
 from bot.services.notify import (
     CampaignUpdate,
     ImportInterrupted,
+    LowBalance,
     Notice,
     OwnerStatusChanged,
     RegistrationRequested,
@@ -65,11 +66,17 @@ class TelegramNotifier:
             if new_id is not None:
                 await services.campaigns.set_progress_message(notice.owner_id,
                                                               notice.campaign_id, new_id)
+        if not notice.alert:
+            return
         if notice.kind == "paused" and notice.reason and notice.reason != "owner":
             await self._send(owner.chat_id, rc.campaign_paused_alert(
                 tr, notice.campaign_id, view.campaign.name, notice.reason))
         elif notice.kind == "finished":
             await self._send(owner.chat_id, rc.campaign_finished_alert(tr, view))
+        elif notice.kind in ("replanned", "run_finished") and notice.finish is not None:
+            await self._send(owner.chat_id, render.Screen(tr(
+                f"alert.{notice.kind}", id=notice.campaign_id, name=view.campaign.name,
+                at=tr.datetime(notice.finish, zone))))
 
     async def notify(self, notice: Notice) -> None:
         if isinstance(notice, RegistrationRequested):
@@ -91,6 +98,10 @@ class TelegramNotifier:
                 await self._campaign(notice)
             except Exception:  # a notice never undoes the sending that produced it
                 log.exception("campaign %d: could not show its progress", notice.campaign_id)
+        elif isinstance(notice, LowBalance):
+            owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
+            tr = translator(owner.language)
+            await self._send(owner.chat_id, rc.low_balance_alert(tr, notice.available))
         elif isinstance(notice, SenderLost):
             services = self._app.bot_data["services"]
             owner = await services.accounts.get(notice.owner_id)
@@ -98,7 +109,8 @@ class TelegramNotifier:
             zone = owner.timezone or services.campaigns.config.default_timezone
             until = tr.datetime(notice.until, zone) if notice.until else None
             await self._send(owner.chat_id, rc.sender_lost_alert(
-                tr, notice.sender_label, notice.state, len(notice.campaign_ids), until))
+                tr, notice.sender_label, notice.state, len(notice.campaign_ids), until,
+                notice.moved_to))
         elif isinstance(notice, ImportInterrupted):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

@@ -41,7 +41,8 @@ def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 
 MENU_ITEMS = (("menu.new_campaign", "menu:newcampaign"), ("menu.campaigns", "cmp:all"),
               ("menu.contacts", "lst:all:0"), ("menu.templates", "tpl:all"),
-              ("menu.balance", "bal:show"), ("menu.profile", "menu:profile"),
+              ("menu.balance", "bal:show"), ("menu.settings", "set:show"),
+              ("menu.profile", "menu:profile"),
               ("menu.language", "menu:language"), ("menu.help", "menu:help"))
 
 

@@ -342,6 +342,7 @@ def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
         lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
         rows.append([(tr("campaigns.resend_uncertain"), f"cmp:resend:{c.id}"),
                      (tr("campaigns.count_uncertain"), f"cmp:countsent:{c.id}")])
+    rows.append([(tr("stats.button"), f"st:c:{c.id}")])
     rows.append([(tr("campaigns.refresh"), f"cmp:open:{c.id}")])
     rows.append([(tr("campaigns.all"), "cmp:all")])
     return Screen("\n".join(lines), _kb(*rows))
@@ -428,8 +429,23 @@ def campaign_finished_alert(tr: Translator, view: CampaignView) -> Screen:
 
 
 def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
-                      until: str | None) -> Screen:
-    text = tr(f"alert.sender_{state}", number=label, campaigns=campaigns)
+                      until: str | None, moved_to: str | None = None) -> Screen:
+    text = (tr(f"alert.sender_{state}", number=label, campaigns=campaigns)
+            if moved_to is None else tr(f"alert.sender_{state}_moved", number=label,
+                                        other=moved_to))
     if until:
         text += "\n" + tr("alert.restricted_until", at=until)
     return Screen(text, _kb([(tr("campaigns.all"), "cmp:all")]))
+
+
+def low_balance_alert(tr: Translator, available: int) -> Screen:
+    return Screen(tr("alert.low_balance", available=tr.number(available)),
+                  _kb([(tr("menu.balance"), "bal:show")]))
+
+
+def settings_screen(tr: Translator, alerts: dict[str, bool], failover: bool) -> Screen:
+    rows = [[(("✅ " if alerts.get(name, True) else "⬜ ") + tr(f"settings.alert_{name}"),
+              f"set:{name}")] for name in ("finished", "failure_spike", "low_balance")]
+    rows.append([(("✅ " if failover else "⬜ ") + tr("settings.failover"), "set:failover")])
+    rows.append([(tr("menu.back"), "menu:home")])
+    return Screen(tr("settings.text"), _kb(*rows))

@@ -112,6 +112,8 @@ class CampaignView:
 
 def parse_range(text: str, where: str, *, unit: float = 1.0) -> tuple[float, float]:
     """"10-30", "10 – 30" or "15" (min = max), in ``unit`` seconds."""
+    if text.strip().startswith(("-", "–", "—")):  # a minus: no negative delays
+        raise ValidationError("bad_range", where=where)
     numbers = re.findall(r"\d+(?:[.,]\d+)?", text)
     rest = re.sub(r"[\d.,\s\-–—]", "", text)
     if not numbers or len(numbers) > 2 or rest:
@@ -427,6 +429,41 @@ class CampaignsService:
                 await ledger.add(tx, owner_id, LedgerKind.RELEASE, held, now,
                                  campaign_id=campaign_id, note="cancelled")
         return await self.view(owner_id, campaign_id), held
+
+    async def schedule_next_run(self, owner_id: int, campaign_id: int) -> datetime | None:
+        """A recurring campaign whose run is done: plan and reserve the next run. ``None``
+        (and the campaign completed) when the credits do not cover it or nobody is left."""
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            campaign = await repo.get(tx, owner_id, campaign_id)
+            if campaign is None or campaign.status is not CampaignStatus.RUNNING \
+                    or not campaign.recurrence or campaign.list_id is None:
+                return None
+            template = await templates.get(tx, owner_id, campaign.template_id or 0)
+            recurrence = Recurrence.from_json(campaign.recurrence)
+            zone = await self._zone(owner_id)
+            starts_at = recurrence.next_after(now, zone)
+            count = await repo.count_recipients(tx, owner_id, campaign.list_id)
+            cost = count * CREDITS_PER_MESSAGE
+            available = (await ledger.balance(tx, owner_id)).available
+            if template is None or not count or cost > available:
+                campaign.complete(now)
+                campaign.status_reason = "no_credits" if cost > available else "no_recipients"
+                await repo.save(tx, campaign, now)
+                return None
+            pacing = Pacing.from_json(campaign.pacing)
+            schedule = plan(count, pacing, starts_at, campaign.seed + campaign.run + 1, zone,
+                            senders=len(campaign.sender_ids),
+                            variants=len(template.variants))
+            campaign.next_run(starts_at)
+            written = await repo.write_outbox(
+                tx, campaign, campaign.run, campaign.list_id,
+                [campaign.sender_ids[s] for s in schedule.sender], schedule.batch,
+                schedule.variant, schedule.at, now)
+            await ledger.add(tx, owner_id, LedgerKind.RESERVE, -written * CREDITS_PER_MESSAGE,
+                             now, campaign_id=campaign.id, note=f"run {campaign.run + 1}")
+            await repo.save(tx, campaign, now)
+        return starts_at
 
     async def progress_message(self, owner_id: int, campaign_id: int) -> int | None:
         return await repo.progress_message(self._db.reader, owner_id, campaign_id)

@@ -39,6 +39,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from bot.domain import CampaignStatus, LedgerKind, SenderStatus
 from bot.gateways.base import (
@@ -52,12 +53,13 @@ from bot.gateways.base import (
     SenderStateChanged,
     WhatsAppGateway,
 )
-from bot.services.notify import CampaignUpdate, Notifier, SenderLost
-from bot.services.planning import Pacing
+from bot.services.campaigns import CampaignsService
+from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
+from bot.services.planning import Pacing, quiet_end
 from bot.services.templates import TemplatesService, contact_values
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts as contacts_repo
-from bot.storage import ledger, outbox, senders, templates
+from bot.storage import ledger, outbox, owners, senders, templates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -82,6 +84,9 @@ class DispatcherConfig:
     spike_share: float = 0.5  # ... of which more than this share failed: pause it
     progress_every: float = 5.0  # seconds between two progress notices of a campaign
     record_every: int = 50  # outcomes written per transaction (a crash leaves claims)
+    low_balance: int = 100  # tell the owner when their credits fall below this
+    lookahead: float = 0.0  # claim messages due this many seconds ahead, send each on time
+    receipt_delay: float = 0.05  # receipts are applied in batches gathered this long
 
 
 @dataclass(slots=True)
@@ -110,7 +115,9 @@ class Dispatcher:
         self, db: Database, gateway: WhatsAppGateway, templates_service: TemplatesService,
         notifier: Notifier, config: DispatcherConfig | None = None,
         clock: Callable[[], datetime] = utcnow, media: MediaSource | None = None,
+        campaigns_service: CampaignsService | None = None,
     ) -> None:
+        self._campaigns = campaigns_service
         self._db = db
         self._gateway = gateway
         self._templates = templates_service
@@ -122,6 +129,10 @@ class Dispatcher:
         self._last_progress: dict[int, float] = {}
         self._lock = asyncio.Lock()
         self._media_cache: dict[str, Media] = {}
+        self._zones: dict[int, ZoneInfo] = {}
+        self._send_at: dict[int, float] = {}  # message id -> when to send it (lookahead)
+        self._receipts: list[Receipt] = []
+        self._receipt_task: asyncio.Task[None] | None = None
 
     @property
     def config(self) -> DispatcherConfig:
@@ -145,6 +156,7 @@ class Dispatcher:
             return TickReport()
         async with self._lock:
             report = TickReport()
+            await self.flush_receipts()
             now = self._clock()
             report.started = await self._start_due(now)
             picked = await self._pick(now)
@@ -179,12 +191,15 @@ class Dispatcher:
     async def _pick(self, now: datetime) -> list[outbox.Due]:
         """Due messages that each sender's pace and cap allow now."""
         ts = now.timestamp()
-        candidates = await outbox.due(self._db.reader, ts, self._config.claim_limit)
+        horizon = ts + self._config.lookahead
+        candidates = await outbox.due(self._db.reader, horizon, self._config.claim_limit)
         if not candidates:
             return []
         pacing: dict[int, Pacing] = {}
         sender_rows = {}
         allowed: dict[int, int] = {}
+        deferred: set[int] = set()
+        paced: set[int] = set()
         picked: list[outbox.Due] = []
         for due in candidates:
             sender = sender_rows.get(due.sender_id)
@@ -197,17 +212,34 @@ class Dispatcher:
                 campaign = await campaigns_repo.get(self._db.reader, due.owner_id,
                                                     due.campaign_id)
                 pacing[due.campaign_id] = Pacing.from_json(campaign.pacing if campaign else {})
-            gap = pacing[due.campaign_id].delay_min
+            campaign_pacing = pacing[due.campaign_id]
+            gap = campaign_pacing.delay_min
+            if campaign_pacing.quiet is not None and due.campaign_id not in deferred:
+                zone = await self._zone(due.owner_id)
+                end = quiet_end(campaign_pacing.quiet, zone, ts)
+                if end is not None:  # quiet hours now: the rest waits until they end
+                    deferred.add(due.campaign_id)
+                    await self._defer(due.owner_id, due.campaign_id, None, end, ts)
+            if due.campaign_id in deferred:
+                continue
             if due.sender_id not in allowed:
                 allowed[due.sender_id] = await self._room(sender, ts)
+                if allowed[due.sender_id] <= 0:  # the cap: move its messages past the window
+                    free_at = await outbox.cap_frees_at(self._db.reader, sender.id, ts)
+                    await self._defer(due.owner_id, None, sender.id, free_at, ts)
             if allowed[due.sender_id] <= 0:
                 continue
             last = self._last_sent.get(due.sender_id)
+            send_at = max(ts, due.planned_at)
             if gap > 0:
-                if last is not None and ts < last + gap:
-                    continue
-                if any(p.sender_id == due.sender_id for p in picked):
+                if due.sender_id in paced:
                     continue  # one message per sender and tick when paced
+                if last is not None:
+                    send_at = max(send_at, last + gap)
+                if send_at > horizon:
+                    continue
+                paced.add(due.sender_id)
+            self._send_at[due.id] = send_at
             picked.append(due)
             allowed[due.sender_id] -= 1
         return picked
@@ -221,6 +253,27 @@ class Dispatcher:
             cap = min(cap, self._config.warmup[day])
         used = await outbox.sent_since(self._db.reader, sender.id, ts - 86400)
         return cap - used
+
+    async def _defer(self, owner_id: int, campaign_id: int | None, sender_id: int | None,
+                     until: float, now: float) -> None:
+        """Re-plan due messages (of a campaign in its quiet hours, or of a sender at its
+        cap) to start at ``until``, keeping their spacing; tell the owners the new end."""
+        async with self._db.transaction() as tx:
+            moved = await outbox.postpone(tx, until, now, campaign_id=campaign_id,
+                                          sender_id=sender_id)
+        for moved_owner, moved_campaign in moved:
+            finish = await campaigns_repo.finish_time(self._db.reader, moved_campaign)
+            await self._update(moved_owner, moved_campaign, "replanned", finish=finish)
+        del owner_id
+
+    async def _zone(self, owner_id: int) -> ZoneInfo:
+        zone = self._zones.get(owner_id)
+        if zone is None:
+            owner = await owners.get(self._db.reader, owner_id)
+            name = (owner.timezone if owner else None) or (
+                self._campaigns.config.default_timezone if self._campaigns else "UTC")
+            zone = self._zones[owner_id] = ZoneInfo(name)
+        return zone
 
     async def _send_all(self, sender_id: int, items: list[outbox.Due],
                         report: TickReport) -> None:
@@ -251,6 +304,9 @@ class Dispatcher:
                                     None, sender.label or sender.phone)
 
     async def _send_one(self, ref: SenderRef, due: outbox.Due, values: dict[str, str]) -> _Outcome:
+        wait = self._send_at.pop(due.id, 0.0) - self._clock().timestamp()
+        if wait > 0:  # claimed ahead (lookahead): on its planned time, not before
+            await asyncio.sleep(wait)
         try:
             text, media = await self._render(due, values)
         except Exception as exc:  # a template gone or broken: that message fails, not the tick
@@ -307,6 +363,8 @@ class Dispatcher:
 
     async def _record(self, outcomes: list[_Outcome], report: TickReport) -> None:
         now = self._clock().timestamp()
+        before = {owner_id: (await ledger.balance(self._db.reader, owner_id)).total
+                  for owner_id in {o.due.owner_id for o in outcomes if o.status == "sent"}}
         charge: dict[tuple[int, int], int] = defaultdict(int)
         release: dict[tuple[int, int], int] = defaultdict(int)
         async with self._db.transaction() as tx:
@@ -342,6 +400,11 @@ class Dispatcher:
                                  campaign_id=campaign_id, note="failed")
         for owner_id, campaign_id in {(o.due.owner_id, o.due.campaign_id) for o in outcomes}:
             await self._maybe_progress(owner_id, campaign_id)
+        threshold = self._config.low_balance
+        for owner_id, total in before.items():
+            after = await ledger.balance(self._db.reader, owner_id)
+            if total >= threshold > after.total:
+                await self._notifier.notify(LowBalance(owner_id, after.available, threshold))
 
     async def _finish_campaigns(self, report: TickReport, now: datetime) -> None:
         for campaign in await campaigns_repo.running(self._db.reader):
@@ -356,8 +419,17 @@ class Dispatcher:
                     continue
                 if await outbox.open_count(tx, campaign.id):
                     continue
-                current.complete(now)
-                await campaigns_repo.save(tx, current, now)
+                if not current.recurrence:
+                    current.complete(now)
+                    await campaigns_repo.save(tx, current, now)
+            if campaign.recurrence and self._campaigns is not None:
+                starts = await self._campaigns.schedule_next_run(campaign.owner_id, campaign.id)
+                kind = "run_finished" if starts is not None else "finished"
+                await self._update(campaign.owner_id, campaign.id, kind, name=campaign.name,
+                                   finish=starts)
+                if starts is None:
+                    report.completed.append(campaign.id)
+                continue
             report.completed.append(campaign.id)
             await self._update(campaign.owner_id, campaign.id, "finished", name=campaign.name)
 
@@ -383,9 +455,23 @@ class Dispatcher:
                            until: datetime | None, label: str) -> None:
         state = (SenderStatus.BANNED if category is ErrorCategory.SENDER_BANNED
                  else SenderStatus.RESTRICTED)
+        _alerts, failover = await owners.preferences(self._db.reader, owner_id)
+        moved_to = None
         async with self._db.transaction() as tx:
             await senders.set_status(tx, sender_id, state, self._clock(), until=until)
             affected = await campaigns_repo.using_sender(tx, sender_id)
+            if failover:
+                others = [s for s in await senders.list_for_owner(tx, owner_id)
+                          if s.id != sender_id and s.status is SenderStatus.ACTIVE]
+                if others:
+                    moved_to = others[0]
+                    await outbox.move_sender(tx, sender_id, moved_to.id, self._clock().timestamp())
+                    await campaigns_repo.replace_sender(tx, sender_id, moved_to.id)
+        if moved_to is not None:
+            await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value, (),
+                                                   until, moved_to=moved_to.label
+                                                   or moved_to.phone))
+            return
         paused = []
         for campaign_owner, campaign_id in affected:
             if await self._pause(campaign_owner, campaign_id, f"sender_{state.value}"):
@@ -394,12 +480,12 @@ class Dispatcher:
                                                tuple(paused), until))
 
     async def _update(self, owner_id: int, campaign_id: int, kind: str, *, name: str = "",
-                      reason: str | None = None) -> None:
+                      reason: str | None = None, finish: datetime | None = None) -> None:
         progress = (await campaigns_repo.progress(self._db.reader, owner_id, [campaign_id]))[
             campaign_id]
         self._last_progress[campaign_id] = self._clock().timestamp()
         await self._notifier.notify(CampaignUpdate(owner_id, campaign_id, kind, progress,
-                                                   name=name, reason=reason))
+                                                   name=name, reason=reason, finish=finish))
 
     async def _maybe_progress(self, owner_id: int, campaign_id: int) -> None:
         now = self._clock().timestamp()
@@ -411,7 +497,11 @@ class Dispatcher:
 
     async def on_event(self, event: GatewayEvent) -> None:
         if isinstance(event, Receipt):
-            await self.apply_receipt(event)
+            # gathered for a moment and applied together: one transaction, not one each
+            self._receipts.append(event)
+            if self._receipt_task is None or self._receipt_task.done():
+                self._receipt_task = asyncio.create_task(self._flush_later(),
+                                                         name="qasid-receipts")
         elif isinstance(event, SenderStateChanged):
             state = event.health.state
             if state in (SenderState.BANNED, SenderState.RESTRICTED):
@@ -423,17 +513,56 @@ class Dispatcher:
                 await self._sender_lost(sender.owner_id, sender.id, category,
                                         event.health.until, sender.label or sender.phone)
 
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self._config.receipt_delay)
+        await self.flush_receipts()
+
+    async def flush_receipts(self) -> int:
+        """Apply the receipts gathered so far; how many moved a message."""
+        pending, self._receipts = self._receipts, []
+        if not pending:
+            return 0
+        try:
+            return await self.apply_receipts(pending)
+        except Exception:  # kept for the next flush rather than lost
+            log.exception("%d receipts could not be applied yet", len(pending))
+            self._receipts[:0] = pending
+            return 0
+
     async def apply_receipt(self, receipt: Receipt) -> bool:
-        at = receipt.at.timestamp()
+        return await self.apply_receipts([receipt]) == 1
+
+    async def apply_receipts(self, receipts: list[Receipt]) -> int:
+        """Move messages forward by their gateway ids, in one transaction. Duplicates, late
+        and unknown receipts change nothing; an uncertain message that gets one is settled
+        (and its reserved credit charged)."""
+        moved_count = 0
         async with self._db.transaction() as tx:
-            moved = await outbox.apply_receipt(tx, receipt.message_id, receipt.status.value, at,
-                                               receipt.error)
-            if moved is None:
-                return False
-            message_id, campaign_id, before = moved
-            if before == "uncertain" and receipt.status.value != "failed":
-                owner_id = await outbox.owner_of(tx, message_id)
-                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -1, receipt.at,
-                                 campaign_id=campaign_id, note="sent (receipt)")
-        return True
+            for receipt in receipts:
+                moved = await outbox.apply_receipt(tx, receipt.message_id,
+                                                   receipt.status.value,
+                                                   receipt.at.timestamp(), receipt.error)
+                if moved is None:
+                    continue
+                moved_count += 1
+                message_id, campaign_id, before = moved
+                if before == "uncertain" and receipt.status.value != "failed":
+                    owner_id = await outbox.owner_of(tx, message_id)
+                    await ledger.add(tx, owner_id, LedgerKind.CHARGE, -1, receipt.at,
+                                     campaign_id=campaign_id, note="sent (receipt)")
+                elif before == "uncertain":  # failed after all: the credit comes back
+                    owner_id = await outbox.owner_of(tx, message_id)
+                    await ledger.add(tx, owner_id, LedgerKind.RELEASE, 1, receipt.at,
+                                     campaign_id=campaign_id, note="failed (receipt)")
+        return moved_count
+
+    async def close(self) -> None:
+        """Apply the receipts still gathered (at shutdown)."""
+        if self._receipt_task is not None and not self._receipt_task.done():
+            self._receipt_task.cancel()
+            try:
+                await self._receipt_task
+            except asyncio.CancelledError:
+                pass
+        await self.flush_receipts()
 

@@ -53,6 +53,7 @@ class CampaignUpdate:
     name: str = ""
     reason: str | None = None
     finish: datetime | None = None
+    alert: bool = True  # besides updating the progress message, send an alert (if any)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,20 @@ class SenderLost:
     state: str  # "banned" | "restricted"
     campaign_ids: tuple[int, ...]
     until: datetime | None = None
+    moved_to: str | None = None  # failover: the number its campaigns continue on
+
+
+@dataclass(frozen=True, slots=True)
+class LowBalance:
+    """Sending took the owner's available credits below the threshold."""
+
+    owner_id: int
+    available: int
+    threshold: int
 
 
 Notice = (RegistrationRequested | OwnerStatusChanged | ImportInterrupted | CampaignUpdate
-          | SenderLost)
+          | SenderLost | LowBalance)
 
 
 class Notifier(Protocol):

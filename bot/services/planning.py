@@ -285,3 +285,10 @@ def _check_counts(count: int, senders: int, variants: int) -> None:
         raise ValidationError("range", where="senders")
     if variants < 1:
         raise ValidationError("range", where="variants")
+
+
+def quiet_end(quiet: QuietHours, tz: ZoneInfo, at: float) -> float | None:
+    """When the quiet period holding ``at`` (UTC epoch seconds) ends; ``None`` outside one."""
+    windows = _QuietWindows(quiet, tz, datetime.fromtimestamp(at, UTC))
+    end, _ = windows.leave(at, 0)
+    return end if end != at else None

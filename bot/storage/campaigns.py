@@ -276,3 +276,11 @@ async def set_uncertain(conn: aiosqlite.Connection, owner_id: int, campaign_id: 
             " updated_at = ? WHERE owner_id = ? AND campaign_id = ? AND status = 'uncertain'",
             (ts, ts, owner_id, campaign_id))
     return cur.rowcount
+
+
+async def replace_sender(conn: aiosqlite.Connection, old: int, new: int) -> None:
+    """Failover: campaigns that sent from ``old`` send from ``new``."""
+    await conn.execute(
+        "INSERT OR IGNORE INTO campaign_senders (campaign_id, sender_id)"
+        " SELECT campaign_id, ? FROM campaign_senders WHERE sender_id = ?", (new, old))
+    await conn.execute("DELETE FROM campaign_senders WHERE sender_id = ?", (old,))

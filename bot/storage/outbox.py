@@ -182,13 +182,48 @@ async def recent_outcomes(conn: aiosqlite.Connection, campaign_id: int, limit: i
         return [row[0] async for row in cur]
 
 
-async def shift_queued(conn: aiosqlite.Connection, sender_id: int, before: float,
-                       delta: float, now: float) -> int:
-    """Push a sender's queued messages due before ``before`` later by ``delta`` seconds."""
+async def cap_frees_at(conn: aiosqlite.Connection, sender_id: int, now: float) -> float:
+    """When a sender at its daily cap may send again: 24 hours after the oldest send of
+    the current window."""
+    async with conn.execute(
+        "SELECT MIN(sent_at) FROM messages WHERE sender_id = ? AND sent_at >= ?",
+        (sender_id, now - 86400),
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0] + 86400) if row and row[0] is not None else now
+
+
+async def postpone(conn: aiosqlite.Connection, until: float, now: float, *,
+                   campaign_id: int | None = None,
+                   sender_id: int | None = None) -> list[tuple[int, int]]:
+    """Shift the queued messages of a campaign (or of a sender) so that the earliest goes
+    at ``until``, keeping their spacing. Returns the (owner, campaign) pairs moved."""
+    where, value = ("campaign_id", campaign_id) if campaign_id is not None else (
+        "sender_id", sender_id)
+    async with conn.execute(
+        f"SELECT MIN(planned_at) FROM messages WHERE {where} = ? AND status = 'queued'",
+        (value,),
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None or row[0] is None or row[0] >= until:
+        return []
+    delta = until - row[0]
+    async with conn.execute(
+        f"SELECT DISTINCT owner_id, campaign_id FROM messages WHERE {where} = ?"
+        " AND status = 'queued'", (value,),
+    ) as cur:
+        moved = [(r[0], r[1]) async for r in cur]
+    await conn.execute(
+        f"UPDATE messages SET planned_at = planned_at + ?, updated_at = ?"
+        f" WHERE {where} = ? AND status = 'queued'", (delta, now, value),
+    )
+    return moved
+
+
+async def move_sender(conn: aiosqlite.Connection, old: int, new: int, now: float) -> int:
+    """Failover: a lost sender's queued messages go to another sender."""
     cur = await conn.execute(
-        "UPDATE messages SET planned_at = planned_at + ?, updated_at = ?"
-        " WHERE sender_id = ? AND status = 'queued' AND planned_at < ?",
-        (delta, now, sender_id, before),
+        "UPDATE messages SET sender_id = ?, updated_at = ? WHERE sender_id = ?"
+        " AND status = 'queued'", (new, now, old),
     )
     return cur.rowcount
-

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import aiosqlite
@@ -98,3 +99,22 @@ async def list_by_status(
         (status.value, limit),
     ) as cur:
         return [_owner(row) async for row in cur]
+
+
+async def preferences(conn: aiosqlite.Connection, owner_id: int) -> tuple[dict, bool]:
+    """(alerts chosen, failover) from /settings."""
+    async with conn.execute(
+        "SELECT alerts, failover FROM owners WHERE id = ?", (owner_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return {}, False
+    return json.loads(row[0] or "{}"), bool(row[1])
+
+
+async def set_preferences(conn: aiosqlite.Connection, owner_id: int, alerts: dict,
+                          failover: bool, now: datetime) -> None:
+    await conn.execute(
+        "UPDATE owners SET alerts = ?, failover = ?, updated_at = ? WHERE id = ?",
+        (json.dumps(alerts), int(failover), to_ts(now), owner_id),
+    )

@@ -43,7 +43,8 @@ async def test_new_owner_registers_and_is_approved_with_a_button(harness: Harnes
     menu = harness.api.last_message(501)
     assert "main menu" in menu.text
     assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📇 Contacts", "📝 Templates",
-                            "💳 Balance", "👤 My account", "🌐 Language", "❓ Help"]
+                            "💳 Balance", "⚙️ Settings", "👤 My account", "🌐 Language",
+                            "❓ Help"]
 
     replies = await chat.press("👤 My account")
     assert "Aysel Məmmədova" in replies[0].text and replies[0].edited

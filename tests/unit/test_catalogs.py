@@ -13,6 +13,7 @@ from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.handlers.render_campaigns import WEEKDAYS
 from bot.i18n import Translator, catalog
+from bot.services.alerts import CHOICES as ALERT_CHOICES
 from bot.services.campaigns import STEPS
 from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.imports import UNREADABLE_REASONS
@@ -76,7 +77,9 @@ def used_keys() -> set[str]:
     keys |= {f"pacing.{name}" for name in (*PRESETS, "custom")}
     keys |= {f"alert.paused_{r}" for r in ("failure_spike", "sender_banned",
                                            "sender_restricted")}
-    keys |= {f"alert.sender_{s}" for s in ("banned", "restricted")}
+    keys |= {f"alert.sender_{s}{m}" for s in ("banned", "restricted") for m in ("", "_moved")}
+    keys |= {f"alert.{k}" for k in ("replanned", "run_finished")}
+    keys |= {f"settings.alert_{name}" for name in ALERT_CHOICES}
     keys |= {f"campaigns.{a}_done" for a in ("resend", "countsent")}
     return keys
 

@@ -1,0 +1,74 @@
+"""Delivery statistics: counts of the outbox (``messages``) by status and failure reason.
+
+Every query is filtered by the owner; ``campaign_id=None`` means all the owner's messages
+(campaigns and single sends alike).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+import aiosqlite
+
+
+def _scope(owner_id: int, campaign_id: int | None) -> tuple[str, tuple[int, ...]]:
+    if campaign_id is None:
+        return "owner_id = ?", (owner_id,)
+    return "owner_id = ? AND campaign_id = ?", (owner_id, campaign_id)
+
+
+async def status_counts(
+    conn: aiosqlite.Connection, owner_id: int, campaign_id: int | None = None
+) -> dict[str, int]:
+    """How many messages have each status (statuses with none are absent)."""
+    where, params = _scope(owner_id, campaign_id)
+    async with conn.execute(
+        f"SELECT status, COUNT(*) FROM messages WHERE {where} GROUP BY status", params
+    ) as cur:
+        return {status: n async for status, n in cur}
+
+
+async def failure_reasons(
+    conn: aiosqlite.Connection, owner_id: int, campaign_id: int | None = None, *,
+    known: Sequence[str], other: str, limit: int = 3,
+) -> list[tuple[str, int, str | None, int]]:
+    """The commonest categories of failed messages, most first: (category, failed, the
+    commonest detail given with it, how often). Categories not in ``known`` (or none)
+    count together as ``other``; a detail wins over no detail."""
+    where, params = _scope(owner_id, campaign_id)
+    async with conn.execute(
+        "WITH failed AS ("
+        "  SELECT CASE WHEN error_category IN (SELECT value FROM json_each(?))"
+        "              THEN error_category ELSE ? END AS category,"
+        "         NULLIF(TRIM(error_detail), '') AS detail"
+        f" FROM messages WHERE {where} AND status = 'failed'),"
+        " by_detail AS ("
+        "  SELECT category, detail, COUNT(*) AS n FROM failed GROUP BY category, detail),"
+        " ranked AS ("
+        "  SELECT category, detail, n, SUM(n) OVER (PARTITION BY category) AS total,"
+        "         ROW_NUMBER() OVER (PARTITION BY category"
+        "                            ORDER BY detail IS NULL, n DESC, detail) AS place"
+        "  FROM by_detail)"
+        " SELECT category, total, detail, n FROM ranked WHERE place = 1"
+        " ORDER BY total DESC, category LIMIT ?",
+        (json.dumps(list(known)), other, *params, limit),
+    ) as cur:
+        return [(row[0], row[1], row[2], row[3]) async for row in cur]
+
+
+async def recent_campaigns(
+    conn: aiosqlite.Connection, owner_id: int, limit: int = 10
+) -> list[tuple[int, str, int, int, int]]:
+    """The owner's latest campaigns (not the draft), newest first:
+    (id, name, messages, accepted by the gateway, delivered)."""
+    async with conn.execute(
+        "SELECT c.id, c.name, COUNT(m.id),"
+        " COALESCE(SUM(m.status IN ('sent', 'delivered', 'read')), 0),"
+        " COALESCE(SUM(m.status IN ('delivered', 'read')), 0)"
+        " FROM (SELECT id, name FROM campaigns WHERE owner_id = ? AND status <> 'draft'"
+        "       ORDER BY id DESC LIMIT ?) AS c"
+        " LEFT JOIN messages m ON m.campaign_id = c.id AND m.owner_id = ?"
+        " GROUP BY c.id, c.name ORDER BY c.id DESC", (owner_id, limit, owner_id),
+    ) as cur:
+        return [(row[0], row[1], row[2], row[3], row[4]) async for row in cur]
