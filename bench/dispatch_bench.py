@@ -119,13 +119,13 @@ async def unpaced(messages: int, n_senders: int) -> None:
         await db.close()
 
 
-async def paced(campaigns: int = 50, n_senders: int = 10, per_campaign: int = 6) -> None:
+async def paced(campaigns: int = 50, n_senders: int = 10, per_campaign: int = 2) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "p.sqlite3")
         await db.connect()
         gateway = SandboxGateway(SandboxConfig(delivery_delay=3600, invalid_share=0))
         dispatcher = Dispatcher(db, gateway, TemplatesService(db), RecordingNotifier(),
-                                DispatcherConfig(progress_every=3600, lookahead=0.2,
+                                DispatcherConfig(progress_every=3600, lookahead=0.5,
                                                  daily_cap=10**7, warmup=()))
         service = CampaignsService(db, CampaignsConfig(advice_max=10**7))
         for n in range(campaigns):  # one owner per 5 campaigns, each owner its 2 numbers

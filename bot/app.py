@@ -132,7 +132,7 @@ class Qasid:
                     spike_window=settings.failure_spike_window,
                     spike_share=settings.failure_spike_share,
                     low_balance=settings.low_balance_credits,
-                    lookahead=settings.dispatch_interval,
+                    lookahead=2 * settings.dispatch_interval,  # a tick may run late
                 ),
                 clock,
                 media=telegram_media(self.application),
@@ -196,6 +196,7 @@ class Qasid:
             await self.application.stop()
             await self.application.shutdown()
             self._started = False
+        await self.services.dispatcher.drain()
         await self.gateway.close()
         await self.services.dispatcher.close()
         await self.db.close()

@@ -363,10 +363,11 @@ class CampaignsService:
                                       available=available, missing=cost - available)
             if not count:
                 raise ValidationError("no_recipients", where="list")
+            sender_ids = [s.id for s in summary.senders]
             schedule = plan(count, summary.pacing, summary.starts_at, seed,
                             summary.timezone, senders=len(summary.senders),
-                            variants=len(summary.template.variants))
-            sender_ids = [s.id for s in summary.senders]
+                            variants=len(summary.template.variants),
+                            busy_until=await repo.senders_busy_until(tx, sender_ids))
             campaign.seed = seed
             campaign.pacing = summary.pacing.to_json()
             campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
@@ -454,7 +455,8 @@ class CampaignsService:
             pacing = Pacing.from_json(campaign.pacing)
             schedule = plan(count, pacing, starts_at, campaign.seed + campaign.run + 1, zone,
                             senders=len(campaign.sender_ids),
-                            variants=len(template.variants))
+                            variants=len(template.variants),
+                            busy_until=await repo.senders_busy_until(tx, campaign.sender_ids))
             campaign.next_run(starts_at)
             written = await repo.write_outbox(
                 tx, campaign, campaign.run, campaign.list_id,
@@ -563,8 +565,11 @@ class CampaignsService:
             members=members, opted_out=opted_out, recipients=recipients,
             batches=math.ceil(recipients / pacing.batch_size) if recipients else 0,
             starts_at=starts_at,
-            finish=(estimate_finish(recipients, pacing, starts_at, zone, senders=len(chosen))
-                    if estimate else starts_at),
+            finish=(estimate_finish(
+                recipients, pacing, starts_at, zone, senders=len(chosen),
+                busy_until=await repo.senders_busy_until(self._db.reader,
+                                                         [s.id for s in chosen]))
+                if estimate else starts_at),
             recurrence=recurrence, pacing=pacing, preset=answers.get("preset", "custom"),
             cost=recipients * CREDITS_PER_MESSAGE,
             balance=await ledger.balance(self._db.reader, owner_id),

@@ -38,7 +38,7 @@ import random
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import CampaignStatus, LedgerKind, SenderStatus
@@ -130,7 +130,11 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._media_cache: dict[str, Media] = {}
         self._zones: dict[int, ZoneInfo] = {}
+        self._tick_cache: dict[int, tuple] = {}  # campaign id -> (campaign, template)
         self._send_at: dict[int, float] = {}  # message id -> when to send it (lookahead)
+        self._booked: dict[int, float] = {}  # sender id -> the latest send time claimed
+        self._sender_locks: dict[int, asyncio.Lock] = {}
+        self._inflight: set[asyncio.Task[None]] = set()
         self._receipts: list[Receipt] = []
         self._receipt_task: asyncio.Task[None] | None = None
 
@@ -156,13 +160,18 @@ class Dispatcher:
             return TickReport()
         async with self._lock:
             report = TickReport()
+            self._tick_cache = {}
             await self.flush_receipts()
             now = self._clock()
-            report.started = await self._start_due(now)
+            # a campaign starts a little ahead, so its first messages can be claimed on time
+            report.started = await self._start_due(
+                now + timedelta(seconds=self._config.lookahead))
             picked = await self._pick(now)
             if not picked:
                 await self._finish_campaigns(report, now)
                 return report
+            if self._config.lookahead > 0:
+                await self._finish_campaigns(report, now)
             lease = now.timestamp() + self._config.lease_seconds
             async with self._db.transaction() as tx:
                 report.claimed = await outbox.claim(tx, [d.id for d in picked], lease,
@@ -170,10 +179,38 @@ class Dispatcher:
             by_sender: dict[int, list[outbox.Due]] = defaultdict(list)
             for due in picked:
                 by_sender[due.sender_id].append(due)
-            await asyncio.gather(*(self._send_all(sender_id, items, report)
-                                   for sender_id, items in by_sender.items()))
+            tasks = [asyncio.create_task(self._send_in_turn(sender_id, items, report),
+                                         name=f"qasid-send-{sender_id}")
+                     for sender_id, items in by_sender.items()]
+            self._inflight.update(tasks)
+            for task in tasks:
+                task.add_done_callback(self._inflight.discard)
+        if self._config.lookahead <= 0:  # nothing claimed ahead: the tick waits for its sends
+            await asyncio.gather(*tasks)
             await self._finish_campaigns(report, self._clock())
-            return report
+        # else the sends go on, each on its planned time, while later ticks claim more;
+        # a campaign completes at a later tick, once nothing of it is queued or in flight
+        return report
+
+    async def _send_in_turn(self, sender_id: int, items: list[outbox.Due],
+                            report: TickReport) -> None:
+        """A sender's messages after the ones it already has in flight, never beside them."""
+        lock = self._sender_locks.setdefault(sender_id, asyncio.Lock())
+        async with lock:
+            try:
+                await self._send_all(sender_id, items, report)
+            except Exception:  # the claims stay; a restart makes them uncertain
+                log.exception("sending from sender %d failed", sender_id)
+
+    async def drain(self, grace: float = 10.0) -> None:
+        """Let the sends in flight finish (at shutdown); cancel what is still waiting."""
+        pending = set(self._inflight)
+        if not pending:
+            return
+        _done, late = await asyncio.wait(pending, timeout=grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _start_due(self, now: datetime) -> list[int]:
         started = []
@@ -229,7 +266,9 @@ class Dispatcher:
                     await self._defer(due.owner_id, None, sender.id, free_at, ts)
             if allowed[due.sender_id] <= 0:
                 continue
-            last = self._last_sent.get(due.sender_id)
+            last = max(self._last_sent.get(due.sender_id, -1.0),
+                       self._booked.get(due.sender_id, -1.0))
+            last = None if last < 0 else last
             send_at = max(ts, due.planned_at)
             if gap > 0:
                 if due.sender_id in paced:
@@ -240,6 +279,7 @@ class Dispatcher:
                     continue
                 paced.add(due.sender_id)
             self._send_at[due.id] = send_at
+            self._booked[due.sender_id] = max(send_at, self._booked.get(due.sender_id, send_at))
             picked.append(due)
             allowed[due.sender_id] -= 1
         return picked
@@ -344,12 +384,15 @@ class Dispatcher:
         return _Outcome(due, "held", category=category, detail=detail)  # banned, restricted
 
     async def _render(self, due: outbox.Due, values: dict[str, str]) -> tuple[str, Media | None]:
-        campaign = await campaigns_repo.get(self._db.reader, due.owner_id, due.campaign_id)
-        if campaign is None or campaign.template_id is None:
+        found = self._tick_cache.get(due.campaign_id)
+        if found is None:  # read once per tick: a campaign's messages share them
+            campaign = await campaigns_repo.get(self._db.reader, due.owner_id, due.campaign_id)
+            template = (await templates.get(self._db.reader, due.owner_id, campaign.template_id)
+                        if campaign is not None and campaign.template_id is not None else None)
+            found = self._tick_cache[due.campaign_id] = (campaign, template)
+        campaign, template = found
+        if campaign is None or template is None:
             raise LookupError("campaign or template")
-        template = await templates.get(self._db.reader, due.owner_id, campaign.template_id)
-        if template is None:
-            raise LookupError("template")
         rng = random.Random(campaign.seed * 1_000_003 + due.id)  # the same text on a retry
         text = self._templates.compiled(template, due.variant).render(values, rng)
         media = None
@@ -367,30 +410,38 @@ class Dispatcher:
                   for owner_id in {o.due.owner_id for o in outcomes if o.status == "sent"}}
         charge: dict[tuple[int, int], int] = defaultdict(int)
         release: dict[tuple[int, int], int] = defaultdict(int)
-        async with self._db.transaction() as tx:
-            for o in outcomes:
-                key = (o.due.owner_id, o.due.campaign_id)
-                if o.status == "sent":
-                    if await outbox.mark_sent(tx, o.due.id, o.gateway_id or "", now):
-                        charge[key] += 1
-                        report.sent += 1
-                elif o.status == "failed":
-                    if await outbox.mark(tx, o.due.id, "failed", now, category=o.category,
-                                         detail=o.detail):
-                        release[key] += 1
-                        report.failed += 1
+        sent: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
+        failed: dict[tuple[int, int], list[tuple[str | None, str | None, int]]] = \
+            defaultdict(list)
+        others: list[tuple[str, str | None, str | None, float | None, int]] = []
+        held: list[int] = []
+        for o in outcomes:
+            key = (o.due.owner_id, o.due.campaign_id)
+            if o.status == "sent":
+                sent[key].append((o.gateway_id or "", o.due.id))
+            elif o.status == "failed":
+                failed[key].append((o.category, o.detail, o.due.id))
+            else:  # queued again (retry or held back), or uncertain
+                status = "uncertain" if o.status == "uncertain" else "queued"
+                others.append((status, o.category, o.detail, o.retry_at, o.due.id))
+                if o.status == "held":
+                    held.append(o.due.id)
                 elif o.status == "queued":
-                    await outbox.mark(tx, o.due.id, "queued", now, category=o.category,
-                                      detail=o.detail, planned_at=o.retry_at)
                     report.retried += 1
-                elif o.status == "uncertain":
-                    await outbox.mark(tx, o.due.id, "uncertain", now, category=o.category,
-                                      detail=o.detail)
+                else:
                     report.uncertain += 1
-                else:  # held: not sent, back in the queue as it was
-                    await outbox.mark(tx, o.due.id, "queued", now, category=o.category,
-                                      detail=o.detail)
-                    await outbox.uncount_attempt(tx, o.due.id)
+        async with self._db.transaction() as tx:
+            for key, rows in sent.items():
+                charge[key] = await outbox.mark_sent_many(tx, rows, now)
+                report.sent += charge[key]
+            for key, failures in failed.items():
+                release[key] = await outbox.mark_many(
+                    tx, [("failed", c, d, None, i) for c, d, i in failures], now)
+                report.failed += release[key]
+            if others:
+                await outbox.mark_many(tx, others, now)
+            if held:
+                await outbox.uncount_attempts(tx, held)
             at = self._clock()
             for (owner_id, campaign_id), n in charge.items():
                 await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
@@ -535,26 +586,37 @@ class Dispatcher:
     async def apply_receipts(self, receipts: list[Receipt]) -> int:
         """Move messages forward by their gateway ids, in one transaction. Duplicates, late
         and unknown receipts change nothing; an uncertain message that gets one is settled
-        (and its reserved credit charged)."""
-        moved_count = 0
+        (its reserved credit charged, or released when it failed)."""
         async with self._db.transaction() as tx:
-            for receipt in receipts:
-                moved = await outbox.apply_receipt(tx, receipt.message_id,
-                                                   receipt.status.value,
-                                                   receipt.at.timestamp(), receipt.error)
-                if moved is None:
+            current = await outbox.by_gateway_ids(tx, list({r.message_id for r in receipts}))
+            moves: list[tuple[int, str, float, str | None]] = []
+            charge: dict[tuple[int, int], int] = defaultdict(int)
+            release: dict[tuple[int, int], int] = defaultdict(int)
+            for receipt in sorted(receipts, key=lambda r: r.at):
+                found = current.get(receipt.message_id)
+                if found is None:
                     continue
-                moved_count += 1
-                message_id, campaign_id, before = moved
-                if before == "uncertain" and receipt.status.value != "failed":
-                    owner_id = await outbox.owner_of(tx, message_id)
-                    await ledger.add(tx, owner_id, LedgerKind.CHARGE, -1, receipt.at,
-                                     campaign_id=campaign_id, note="sent (receipt)")
-                elif before == "uncertain":  # failed after all: the credit comes back
-                    owner_id = await outbox.owner_of(tx, message_id)
-                    await ledger.add(tx, owner_id, LedgerKind.RELEASE, 1, receipt.at,
-                                     campaign_id=campaign_id, note="failed (receipt)")
-        return moved_count
+                message_id, campaign_id, owner_id, status = found
+                new = receipt.status.value
+                if new == "failed":
+                    if status not in ("sent", "uncertain"):
+                        continue
+                elif outbox.RANK.get(new, -1) <= outbox.RANK.get(status, 99):
+                    continue
+                if status == "uncertain":
+                    (release if new == "failed" else charge)[(owner_id, campaign_id)] += 1
+                current[receipt.message_id] = (message_id, campaign_id, owner_id, new)
+                moves.append((message_id, new, receipt.at.timestamp(), receipt.error))
+            if moves:
+                await outbox.advance_many(tx, moves)
+            at = self._clock()
+            for (owner_id, campaign_id), n in charge.items():
+                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
+                                 campaign_id=campaign_id, note="sent (receipt)")
+            for (owner_id, campaign_id), n in release.items():
+                await ledger.add(tx, owner_id, LedgerKind.RELEASE, n, at,
+                                 campaign_id=campaign_id, note="failed (receipt)")
+        return len(moves)
 
     async def close(self) -> None:
         """Apply the receipts still gathered (at shutdown)."""

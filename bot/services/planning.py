@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -161,13 +161,18 @@ class Plan:
 
 
 def plan(count: int, pacing: Pacing, start: datetime, seed: int, tz: ZoneInfo, *,
-         senders: int = 1, variants: int = 1) -> Plan:
-    """Plan ``count`` recipients from ``start`` (aware); see the module docstring."""
+         senders: int = 1, variants: int = 1,
+         busy_until: Sequence[float | None] | None = None) -> Plan:
+    """Plan ``count`` recipients from ``start`` (aware); see the module docstring.
+
+    ``busy_until`` (per sender, UTC epoch seconds or ``None``): a sender already has other
+    campaigns' messages planned until then, so this campaign's timeline on it starts after
+    (the sender's pace holds across campaigns, and the plan stays what will happen)."""
     _check_counts(count, senders, variants)
     pacing.validate()
     rng = random.Random(seed)
     start = _utc(start)
-    at = _timeline(count, pacing, start, tz, senders, rng.uniform)
+    at = _timeline(count, pacing, start, tz, senders, rng.uniform, busy_until)
     size = pacing.batch_size
     batch = [i // size for i in range(count)]
     return Plan(start=start, at=at, sender=[b % senders for b in batch], batch=batch,
@@ -175,7 +180,8 @@ def plan(count: int, pacing: Pacing, start: datetime, seed: int, tz: ZoneInfo, *
 
 
 def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *,
-                    senders: int = 1) -> datetime:
+                    senders: int = 1,
+                    busy_until: Sequence[float | None] | None = None) -> datetime:
     """When a campaign would end, for the summary before confirming (aware UTC).
 
     The same timeline as ``plan`` with every delay and pause at the middle of its range
@@ -185,12 +191,13 @@ def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *
     _check_counts(count, senders, 1)
     pacing.validate()
     start = _utc(start)
-    at = _timeline(count, pacing, start, tz, senders, _middle)
+    at = _timeline(count, pacing, start, tz, senders, _middle, busy_until)
     return datetime.fromtimestamp(max(at), UTC) if at else start
 
 
 def _timeline(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, senders: int,
-              draw: Callable[[float, float], float]) -> list[float]:
+              draw: Callable[[float, float], float],
+              busy_until: Sequence[float | None] | None = None) -> list[float]:
     quiet = _QuietWindows(pacing.quiet, tz, start) if pacing.quiet else None
     size = pacing.batch_size
     d_lo, d_hi = pacing.delay_min, pacing.delay_max
@@ -202,7 +209,12 @@ def _timeline(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, senders
     for first in range(0, count, size):
         who = (first // size) % senders
         previous = last[who]
-        t = begin if previous is None else previous + draw(p_lo, p_hi)
+        if previous is None:
+            busy = busy_until[who] if busy_until else None
+            # after the sender's other planned messages, at this campaign's pace
+            t = begin if busy is None else max(begin, busy + d_lo)
+        else:
+            t = previous + draw(p_lo, p_hi)
         for i in range(first, min(first + size, count)):
             if i != first:
                 t += draw(d_lo, d_hi)

@@ -184,6 +184,20 @@ async def audience(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> t
     return int(row[0]), int(row[1])
 
 
+async def senders_busy_until(conn: aiosqlite.Connection,
+                             sender_ids: Sequence[int]) -> list[float | None]:
+    """Per sender, the last planned time of its queued messages (any campaign)."""
+    found: dict[int, float] = {}
+    async with conn.execute(
+        "SELECT sender_id, MAX(planned_at) FROM messages WHERE status = 'queued'"
+        " AND sender_id IN (SELECT value FROM json_each(?)) GROUP BY sender_id",
+        (json.dumps(list(sender_ids)),),
+    ) as cur:
+        async for sender_id, last in cur:
+            found[sender_id] = last
+    return [found.get(s) for s in sender_ids]
+
+
 async def count_recipients(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> int:
     """How many of a list's contacts may be messaged (not opted out)."""
     async with conn.execute(

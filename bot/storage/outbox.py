@@ -69,6 +69,42 @@ async def mark_sent(conn: aiosqlite.Connection, message_id: int, gateway_id: str
     return cur.rowcount > 0
 
 
+async def mark_sent_many(conn: aiosqlite.Connection, rows: Sequence[tuple[str, int]],
+                         now: float) -> int:
+    """Claimed messages accepted by the gateway: (gateway id, message id) each. Returns
+    how many were still claimed (the credits to charge)."""
+    cur = await conn.executemany(
+        "UPDATE messages SET status = 'sent', gateway_message_id = ?, sent_at = ?,"
+        " lease_until = NULL, error_category = NULL, error_detail = NULL, updated_at = ?"
+        " WHERE id = ? AND status = 'sending'",
+        [(gateway_id, now, now, message_id) for gateway_id, message_id in rows],
+    )
+    return cur.rowcount
+
+
+async def mark_many(
+    conn: aiosqlite.Connection,
+    rows: Sequence[tuple[str, str | None, str | None, float | None, int]], now: float,
+) -> int:
+    """Claimed messages' other outcomes: (status, category, detail, new planned time or
+    None, message id) each. Returns how many were still claimed."""
+    cur = await conn.executemany(
+        "UPDATE messages SET status = ?, lease_until = NULL, error_category = ?,"
+        " error_detail = ?, planned_at = COALESCE(?, planned_at), updated_at = ?"
+        " WHERE id = ? AND status = 'sending'",
+        [(status, category, detail, planned_at, now, message_id)
+         for status, category, detail, planned_at, message_id in rows],
+    )
+    return cur.rowcount
+
+
+async def uncount_attempts(conn: aiosqlite.Connection, message_ids: Sequence[int]) -> None:
+    """Claims given back unsent (their sender was lost) do not count as attempts."""
+    await conn.execute(
+        "UPDATE messages SET attempts = MAX(0, attempts - 1)"
+        " WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(message_ids)),))
+
+
 async def mark(conn: aiosqlite.Connection, message_id: int, status: str, now: float, *,
                category: str | None = None, detail: str | None = None,
                planned_at: float | None = None) -> bool:
@@ -141,6 +177,34 @@ async def apply_receipt(conn: aiosqlite.Connection, gateway_id: str, status: str
         (status, at, at, at, message_id),
     )
     return message_id, campaign_id, current
+
+
+async def by_gateway_ids(
+    conn: aiosqlite.Connection, gateway_ids: Sequence[str]
+) -> dict[str, tuple[int, int, int, str]]:
+    """gateway id -> (message id, campaign id, owner id, status), for receipts."""
+    async with conn.execute(
+        "SELECT gateway_message_id, id, campaign_id, owner_id, status FROM messages"
+        " WHERE gateway_message_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(gateway_ids)),),
+    ) as cur:
+        return {row[0]: (row[1], row[2], row[3], row[4]) async for row in cur}
+
+
+async def advance_many(conn: aiosqlite.Connection,
+                       rows: Sequence[tuple[int, str, float, str | None]]) -> None:
+    """Receipts already checked to move forward: (message id, new status, at, error)."""
+    await conn.executemany(
+        "UPDATE messages SET status = ?1,"
+        " sent_at = CASE WHEN ?1 = 'failed' THEN sent_at ELSE COALESCE(sent_at, ?2) END,"
+        " delivered_at = CASE WHEN ?1 IN ('delivered', 'read')"
+        "  THEN COALESCE(delivered_at, ?2) ELSE delivered_at END,"
+        " read_at = CASE WHEN ?1 = 'read' THEN COALESCE(read_at, ?2) ELSE read_at END,"
+        " error_category = CASE WHEN ?1 = 'failed' THEN 'rejected' ELSE error_category END,"
+        " error_detail = CASE WHEN ?1 = 'failed' THEN ?3 ELSE error_detail END,"
+        " updated_at = ?2 WHERE id = ?4",
+        [(status, at, error or "failed", message_id) for message_id, status, at, error in rows],
+    )
 
 
 async def last_sent(conn: aiosqlite.Connection) -> dict[int, float]:
