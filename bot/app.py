@@ -133,6 +133,7 @@ class Qasid:
                     spike_share=settings.failure_spike_share,
                     low_balance=settings.low_balance_credits,
                     lookahead=2 * settings.dispatch_interval,  # a tick may run late
+                    default_timezone=settings.default_timezone,
                 ),
                 clock,
                 media=telegram_media(self.application),

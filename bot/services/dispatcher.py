@@ -87,6 +87,7 @@ class DispatcherConfig:
     low_balance: int = 100  # tell the owner when their credits fall below this
     lookahead: float = 0.0  # claim messages due this many seconds ahead, send each on time
     receipt_delay: float = 0.05  # receipts are applied in batches gathered this long
+    default_timezone: str = "Asia/Baku"  # for owners who did not choose one
 
 
 @dataclass(slots=True)
@@ -310,8 +311,7 @@ class Dispatcher:
         zone = self._zones.get(owner_id)
         if zone is None:
             owner = await owners.get(self._db.reader, owner_id)
-            name = (owner.timezone if owner else None) or (
-                self._campaigns.config.default_timezone if self._campaigns else "UTC")
+            name = (owner.timezone if owner else None) or self._config.default_timezone
             zone = self._zones[owner_id] = ZoneInfo(name)
         return zone
 

@@ -260,8 +260,9 @@ async def cap_frees_at(conn: aiosqlite.Connection, sender_id: int, now: float) -
 async def postpone(conn: aiosqlite.Connection, until: float, now: float, *,
                    campaign_id: int | None = None,
                    sender_id: int | None = None) -> list[tuple[int, int]]:
-    """Shift the queued messages of a campaign (or of a sender) so that the earliest goes
-    at ``until``, keeping their spacing. Returns the (owner, campaign) pairs moved."""
+    """Move the queued messages of a campaign (or of a sender) planned before ``until`` to
+    start at ``until``, keeping their spacing; later ones keep their time (the sender's
+    pace still holds at send time). Returns the (owner, campaign) pairs moved."""
     where, value = ("campaign_id", campaign_id) if campaign_id is not None else (
         "sender_id", sender_id)
     async with conn.execute(
@@ -274,12 +275,13 @@ async def postpone(conn: aiosqlite.Connection, until: float, now: float, *,
     delta = until - row[0]
     async with conn.execute(
         f"SELECT DISTINCT owner_id, campaign_id FROM messages WHERE {where} = ?"
-        " AND status = 'queued'", (value,),
+        " AND status = 'queued' AND planned_at < ?", (value, until),
     ) as cur:
         moved = [(r[0], r[1]) async for r in cur]
     await conn.execute(
         f"UPDATE messages SET planned_at = planned_at + ?, updated_at = ?"
-        f" WHERE {where} = ? AND status = 'queued'", (delta, now, value),
+        f" WHERE {where} = ? AND status = 'queued' AND planned_at < ?",
+        (delta, now, value, until),
     )
     return moved
 

@@ -42,9 +42,9 @@ async def test_new_owner_registers_and_is_approved_with_a_button(harness: Harnes
     assert "🎉 Your account has been approved. Welcome to Qasid!" in owner_messages
     menu = harness.api.last_message(501)
     assert "main menu" in menu.text
-    assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📇 Contacts", "📝 Templates",
-                            "💳 Balance", "⚙️ Settings", "👤 My account", "🌐 Language",
-                            "❓ Help"]
+    assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📈 Statistics", "📇 Contacts",
+                            "📝 Templates", "💳 Balance", "⚙️ Settings", "👤 My account",
+                            "🌐 Language", "❓ Help"]
 
     replies = await chat.press("👤 My account")
     assert "Aysel Məmmədova" in replies[0].text and replies[0].edited

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -28,7 +29,8 @@ class Harness:
         self.templates = TemplatesService(db, clock)
         self.campaigns = CampaignsService(db, CampaignsConfig(advice_max=10_000), clock)
         self.dispatcher = Dispatcher(db, gateway, self.templates, self.notifier,
-                                     DispatcherConfig(progress_every=0, **config), clock)
+                                     DispatcherConfig(progress_every=0, **config), clock,
+                                     campaigns_service=self.campaigns)
         gateway.set_event_handler(self.dispatcher.on_event)
 
     async def campaign(self, recipients: int, *, preset: str = "fast", credits: int = 10_000,
@@ -284,3 +286,39 @@ async def test_messages_are_rendered_per_contact(db, clock) -> None:
         "Name 0", "Name 1", "Name 2"]
     assert all(t.split()[0] in ("Salam", "Hello") for t in texts)
     assert all(t.split()[0] in ("Salam", "Hello") for t in texts)
+
+
+async def test_quiet_hours_hold_messages_and_the_owner_gets_the_new_end(db) -> None:
+    # 20:59 in Baku (UTC+4): the "safe" preset is quiet from 21:00 to 09:00
+    clock = FakeClock(datetime(2026, 11, 25, 16, 59, tzinfo=UTC))
+    gateway = SandboxGateway(SandboxConfig(delivery_delay=0, read_delay=0, invalid_share=0))
+    sent_at: list[datetime] = []
+    original = gateway.send_text
+
+    async def recording(sender, to, text):
+        sent_at.append(clock())
+        return await original(sender, to, text)
+
+    gateway.send_text = recording  # type: ignore[method-assign]
+    try:
+        h = Harness(db, clock, gateway)
+        campaign_id = await h.campaign(4, preset="safe")
+        # the plan itself skips quiet hours: first message now, the rest from 09:00
+        await h.run(120)
+        async with db.transaction() as tx:  # a retry pushed one into the quiet hours
+            await tx.execute("UPDATE messages SET planned_at = ? WHERE status = 'queued'"
+                             " AND id = (SELECT MIN(id) FROM messages WHERE status = 'queued')",
+                             (clock().timestamp(),))
+        await h.run(30)
+        local = [t.astimezone(ZoneInfo("Asia/Baku")).time() for t in sent_at]
+        assert all(not (t >= time(21) or t < time(9)) for t in local), local
+        replanned = [n for n in h.notifier.notices
+                     if isinstance(n, CampaignUpdate) and n.kind == "replanned"]
+        assert replanned and replanned[0].campaign_id == campaign_id
+        assert replanned[0].finish is not None
+        assert replanned[0].finish.astimezone(ZoneInfo("Asia/Baku")).time() >= time(9)
+        clock.advance(hours=13)
+        await h.run(600, step=5)
+        assert (await h.campaigns.view(h.owner_id, campaign_id)).progress.done == 4
+    finally:
+        await gateway.close()
