@@ -26,3 +26,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/plan_bench.py
 	$(BIN)/python bench/render_bench.py
+	$(BIN)/python bench/dispatch_bench.py
