@@ -22,6 +22,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.domain import Campaign, Owner
 from bot.errors import QasidError, ValidationError
+from bot.handlers import contacts as contacts_handlers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext
 from bot.handlers.persistence import CAMPAIGN_WIZARD
@@ -202,6 +203,8 @@ async def typed(update: Update, context: BotContext) -> str | int:
     """A typed answer: a date, a time of day, or a custom pacing value."""
     owner, service = _owner(context), context.services.campaigns
     assert update.message is not None
+    if await contacts_handlers.typed_text(update, context):
+        return await _stay(context)  # it answered a question asked since (a list's name)
     text = update.message.text or ""
     draft = await service.draft(owner.id)
     step = draft.draft.get("step") if draft else None

@@ -20,6 +20,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.domain import Owner
 from bot.errors import QasidError
+from bot.handlers import contacts as contacts_handlers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext
 from bot.handlers.persistence import TEMPLATE_COMPOSER
@@ -142,6 +143,8 @@ async def compose_text(update: Update, context: BotContext) -> str:
     owner, tr, service = _owner(context), context.tr, context.services.templates
     message = update.message
     assert message is not None
+    if message.text is not None and await contacts_handlers.typed_text(update, context):
+        return "text"  # it answered a question asked since (a list's new name)
     media_kind = media_id = None
     if message.photo:
         media_kind, media_id = "image", message.photo[-1].file_id

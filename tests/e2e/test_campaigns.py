@@ -230,3 +230,17 @@ async def test_another_owner_cannot_use_or_see_my_things(harness: Harness) -> No
     replies = await alice.send("/campaigns")
     assert "⏳ scheduled" in replies[0].text
     assert "0 of 3 sent" in replies[0].text
+
+
+async def test_a_question_asked_later_gets_the_answer_not_the_composer(harness: Harness) -> None:
+    chat = await harness.active_owner(807)
+    await seed_list(harness, 807, "Old name", CUSTOMERS)
+    await chat.send("/newtemplate")
+    await chat.send("Promo")  # the composer now waits for a text
+    await chat.send("/lists")
+    await chat.press("📋 Old name")
+    await chat.press("✏️ Rename")
+    replies = await chat.send("New name")
+    assert "now called <b>New name</b>" in replies[0].text
+    replies = await chat.send("Salam {{name}}")  # the composer goes on
+    assert "Variant 1 added" in replies[0].text
