@@ -30,6 +30,7 @@ from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
+from bot.services.senders import SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
 from bot.web.app import create_web_app
@@ -50,6 +51,7 @@ class Services:
     dispatcher: Dispatcher
     analytics: AnalyticsService
     alerts: Alerts
+    senders: SendersService
 
 
 def build_gateway(settings: Settings) -> WhatsAppGateway:
@@ -140,6 +142,7 @@ class Qasid:
                 campaigns_service=campaigns,
             ),
             alerts=alerts,
+            senders=SendersService(self.db, settings.gateway.value, clock),
             analytics=AnalyticsService(self.db),
         )
         self.gateway.set_event_handler(self.services.dispatcher.on_event)

@@ -377,3 +377,34 @@ async def settings_command(update: Update, context: BotContext) -> None:
     if query is not None:
         await query.answer()
     await show(update, rc.settings_screen(context.tr, prefs.alerts, prefs.failover))
+
+
+# --- after a number is lost --------------------------------------------------------------------
+
+async def sender_button(update: Update, context: BotContext) -> None:
+    """snd:move:S (its campaigns to another number) | snd:rm:S | snd:new (sandbox)"""
+    owner, tr, service = _owner(context), context.tr, context.services.senders
+    query = update.callback_query
+    assert query is not None
+    parts = _parts(update)
+    action = parts[1] if len(parts) > 1 else ""
+    try:
+        if action == "move":
+            target, resumed = await service.move_campaigns(owner.id, int(parts[2]))
+            text = tr("numbers.moved", other=rc.sender_label(target), n=len(resumed))
+        elif action == "rm":
+            removed = await service.remove(owner.id, int(parts[2]))
+            text = tr("numbers.removed", number=rc.sender_label(removed))
+        elif action == "new":
+            added = await service.add_sandbox(owner.id)
+            text = tr("numbers.linked", number=rc.sender_label(added))
+        else:
+            raise ValueError(action)
+    except (ValueError, IndexError):
+        await query.answer(tr("help.stale_button"), show_alert=True)
+        return
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
+        return
+    await query.answer()
+    await reply(update, Screen(text, rc._kb([(tr("campaigns.all"), "cmp:all")])))

@@ -110,7 +110,7 @@ class TelegramNotifier:
             until = tr.datetime(notice.until, zone) if notice.until else None
             await self._send(owner.chat_id, rc.sender_lost_alert(
                 tr, notice.sender_label, notice.state, len(notice.campaign_ids), until,
-                notice.moved_to))
+                notice.moved_to, notice.sender_id))
         elif isinstance(notice, ImportInterrupted):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

@@ -429,13 +429,20 @@ def campaign_finished_alert(tr: Translator, view: CampaignView) -> Screen:
 
 
 def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
-                      until: str | None, moved_to: str | None = None) -> Screen:
+                      until: str | None, moved_to: str | None = None,
+                      sender_id: int | None = None) -> Screen:
     text = (tr(f"alert.sender_{state}", number=label, campaigns=campaigns)
             if moved_to is None else tr(f"alert.sender_{state}_moved", number=label,
                                         other=moved_to))
     if until:
         text += "\n" + tr("alert.restricted_until", at=until)
-    return Screen(text, _kb([(tr("campaigns.all"), "cmp:all")]))
+    rows: list[list[tuple[str, str]]] = []
+    if moved_to is None and sender_id is not None:
+        rows.append([(tr("numbers.move"), f"snd:move:{sender_id}")])
+        rows.append([(tr("numbers.remove"), f"snd:rm:{sender_id}"),
+                     (tr("numbers.link_new"), "snd:new")])
+    rows.append([(tr("campaigns.all"), "cmp:all")])
+    return Screen(text, _kb(*rows))
 
 
 def low_balance_alert(tr: Translator, available: int) -> Screen:

@@ -125,11 +125,16 @@ async def running(conn: aiosqlite.Connection) -> list[Campaign]:
         return [_campaign(row) async for row in cur]
 
 
-async def using_sender(conn: aiosqlite.Connection, sender_id: int) -> list[tuple[int, int]]:
-    """(owner, campaign) of the campaigns not yet finished that send from a sender."""
+async def using_sender(conn: aiosqlite.Connection, sender_id: int, *,
+                       include_paused: bool = False) -> list[tuple[int, int]]:
+    """(owner, campaign) of the campaigns sending (or, with ``include_paused``, paused) from
+    a sender."""
+    statuses = ("scheduled", "running", "paused") if include_paused else ("scheduled",
+                                                                          "running")
     async with conn.execute(
         "SELECT c.owner_id, c.id FROM campaigns c JOIN campaign_senders s ON s.campaign_id = c.id"
-        " WHERE s.sender_id = ? AND c.status IN ('scheduled', 'running')", (sender_id,)
+        " WHERE s.sender_id = ? AND c.status IN (SELECT value FROM json_each(?))",
+        (sender_id, json.dumps(statuses)),
     ) as cur:
         return [(row[0], row[1]) async for row in cur]
 

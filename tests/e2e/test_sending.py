@@ -102,15 +102,35 @@ async def test_a_campaign_sends_with_one_live_message_and_a_final_summary(make_h
 
 
 async def test_a_banned_number_pauses_the_campaign_and_alerts_the_owner(make_harness) -> None:
-    h = await make_harness(sandbox_ban_after=1)
+    h = await make_harness()
     chat = await prepared_owner(h, 902)
     await confirm_fast_campaign(h, chat)
+    await h.run(7)  # the first message goes out
+    owner = await h.qasid.services.accounts.find(902)
+    [number] = await h.qasid.services.senders.list(owner.id)
+    await h.qasid.gateway.ban(number.id)  # WhatsApp bans it: the gateway tells us
     await h.run(60)
     texts = [m.text for m in h.api.messages(902)]
     assert any("was banned. 1 campaign(s) using it are paused" in t for t in texts)
     assert any("is paused: its WhatsApp number was banned" in t for t in texts)
     replies = await chat.send("/campaigns")
     assert "⏸ paused, 1 of 3 sent" in replies[0].text
+
+    # the way forward from the alert: another number, the campaign moved onto it
+    alert = next(m for m in h.api.messages(902) if "Your WhatsApp number" in m.text)
+    assert alert.buttons[:3] == ["🔀 Move its campaigns to another number",
+                                 "🗑 Remove this number", "➕ Link a new number"]
+    await chat.press("🔀 Move its campaigns to another number")
+    assert "no other working number" in chat.last_answer["text"]
+    replies = await chat.press("➕ Link a new number")
+    assert "The number <b>Sandbox 2</b> is linked" in replies[-1].text
+    replies = await chat.press("🔀 Move its campaigns to another number")
+    assert "now send from <b>Sandbox 2</b>; 1 paused campaign(s) go on" in replies[-1].text
+    await h.run(120)
+    replies = await chat.send("/campaigns")
+    assert "✅ completed, 3 of 3 sent" in replies[0].text
+    replies = await chat.press("🗑 Remove this number")
+    assert "is removed" in replies[-1].text
 
 
 async def test_low_credits_are_reported_once_and_the_alert_can_be_turned_off(

@@ -1,0 +1,596 @@
+"""The ``waha`` gateway: a self-hosted WAHA (WhatsApp HTTP API), one session per number.
+
+``SenderRef.external_id`` is the WAHA *session* name; the chat id of a recipient is the
+E.164 number without ``+``, then ``@c.us`` (+994 50 123 45 67 -> ``994501234567@c.us``).
+
+=====================  ==========================================================  ========
+call                   request                                                     answer
+=====================  ==========================================================  ========
+``send_text``          ``POST /api/sendText {session, chatId, text}``              ``id``
+``send_media``         ``POST /api/sendImage`` (image) or ``/api/sendFile``        ``id``
+                       (document) ``{session, chatId, file, caption}``; ``file``
+                       is ``{mimetype, filename, data(base64)}`` or ``{.., url}``
+``check_number``       ``GET /api/contacts/check-exists?phone=&session=``          ``numberExists``
+``sender_status``      ``GET /api/sessions/{session}``, and for a ``WORKING``      ``status``
+                       session ``/capping`` and ``/timelock``
+=====================  ==========================================================  ========
+
+The message id kept for receipts is the answer's ``id``: a string (``true_...@c.us_...``),
+``{"id": {"_serialized": ...}}`` (WEBJS) or, from NOWEB, ``{"key": {remoteJid, fromMe,
+id}}`` turned into the same ``{fromMe}_{chatId}_{id}`` form WAHA's webhooks use. A
+2xx without a readable id is **never** success: the message may be out, so it is
+``uncertain``.
+
+How answers map to ``GatewayError`` categories ("send" = a POST that may put a message
+on WhatsApp; "read" = a GET, which has no effect to be unsure about):
+
+==============================================  ====================  ===================
+what happened                                   send                  read
+==============================================  ====================  ===================
+ConnectError, ConnectTimeout, PoolTimeout,      ``transient``         ``transient``
+ProxyError (the request never left)
+ReadTimeout, WriteTimeout, ReadError,           ``uncertain``         ``transient``
+WriteError, RemoteProtocolError (it may have
+arrived), any other transport error
+UnsupportedProtocol, LocalProtocolError         ``rejected``          ``rejected``
+2xx without a readable JSON answer / id         ``uncertain``         ``transient``
+400 naming the chat id / number / recipient     ``recipient_invalid`` ``recipient_invalid``
+other 400, 413, other 3xx/4xx                   ``rejected``          ``rejected``
+401, 403                                        ``rejected`` ("auth") ``rejected`` ("auth")
+404 ``Cannot POST /...`` (no such endpoint)     ``rejected``          ``rejected``
+404 otherwise (session unknown or not started)  ``sender_banned``     ``sender_banned``
+408                                             ``transient``         ``transient``
+422 for a ``STARTING`` session                  ``transient``         ``transient``
+422 otherwise (``FAILED``, ``SCAN_QR_CODE``,    ``sender_banned``     ``sender_banned``
+``STOPPED``, ``PASSKEY_*``)
+429                                             ``rate_limited``      ``rate_limited``
+                                                (``Retry-After``)
+5xx whose text contains ``error 463``           ``sender_restricted`` (``retry_after``:
+                                                until the timelock/capping lifts, if
+                                                WAHA says)
+504 (a proxy gave up waiting for WAHA)          ``uncertain``         ``transient``
+other 5xx                                       ``transient``         ``transient``
+==============================================  ====================  ===================
+
+Choices worth knowing:
+
+* Other 5xx on a send are ``transient`` (retried), as DESIGN says for 5xx: WAHA answers
+  500 when its engine throws, which for a send happens before the message is handed to
+  WhatsApp (bad JID, engine not ready, 463). A 504 is different: a proxy in front of WAHA
+  stopped waiting while WAHA may still be sending, so it is ``uncertain``.
+* A missing session (404) is ``sender_banned`` with a detail saying so: the number is not
+  linked (or its session is not started) and nothing will send until someone acts.
+* ``sender_status``: ``WORKING`` -> working, unless ``CAPPED`` or an active timelock ->
+  restricted with ``until`` (the later end; ``None`` when WAHA gives none); ``FAILED`` ->
+  banned; ``SCAN_QR_CODE`` -> banned (logged out) if this gateway saw the session work,
+  else linking; ``STARTING`` / ``PASSKEY_*`` -> linking; ``STOPPED`` -> stopped; a 404 or a
+  422 -> banned. "Saw it work" is memory of this instance (a ``WORKING`` status, a
+  successful send or check); seed it after a restart with ``remember_linked``.
+* The client: pass an ``httpx.AsyncClient`` and it stays yours (``close()`` does not close
+  it); pass none and the gateway makes one and closes it in ``close()``. Either way
+  ``config.timeout`` is used for every request (connect, write, read and pool). After
+  ``close()`` every call raises ``transient``.
+* ``X-Api-Key`` is sent when ``api_key`` is set; the key is never logged, never in an
+  exception text (it is cut out of anything WAHA echoes) and not in ``repr(config)``.
+  Logs carry method, path, HTTP status and category: no text, caption or phone number.
+* Events (receipts, session changes) come by webhook; ``set_event_handler`` only stores
+  the handler for that part.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import mimetypes
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from bot.gateways.base import (
+    ErrorCategory,
+    EventHandler,
+    GatewayError,
+    Media,
+    NumberCheck,
+    SenderHealth,
+    SenderRef,
+    SenderState,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+
+MEDIA_PATHS = {"image": "/api/sendImage", "document": "/api/sendFile"}
+DETAIL_LIMIT = 200
+
+_PHONE = re.compile(r"\+?([1-9]\d{7,14})")
+_RECIPIENT_HINT = re.compile(
+    r"chat ?id|\bj?id\b|\bwid\b|phone|number|recipient|not on whatsapp|not registered"
+    r"|does not exist|doesn't exist",
+    re.IGNORECASE,
+)
+_SESSION_STATUS = re.compile(
+    r"\b(STOPPED|STARTING|SCAN_QR_CODE|PASSKEY_REQUIRED|PASSKEY_CONFIRMATION_REQUIRED"
+    r"|WORKING|FAILED)\b"
+)
+_NOT_SUPPORTED = frozenset({404, 405, 501})  # a restriction endpoint this WAHA lacks
+_MAGIC = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF8", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class WahaConfig:
+    base_url: str  # e.g. "http://waha:3000" (a path prefix behind a proxy is fine)
+    api_key: str | None = field(default=None, repr=False)
+    timeout: float = 30.0  # seconds, for each of connect / write / read / pool
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValueError("base_url must start with http:// or https://")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+
+def chat_id(phone: str) -> str:
+    """``+994501234567`` -> ``994501234567@c.us``; not E.164: ``recipient_invalid``."""
+    match = _PHONE.fullmatch(phone.strip())
+    if match is None:
+        raise GatewayError(ErrorCategory.RECIPIENT_INVALID, "not an E.164 phone number")
+    return f"{match.group(1)}@c.us"
+
+
+class WahaGateway:
+    """The WhatsAppGateway protocol over WAHA's HTTP API (see the module docstring)."""
+
+    kind = "waha"
+
+    def __init__(
+        self,
+        config: WahaConfig,
+        client: httpx.AsyncClient | None = None,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._config = config
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+        self._timeout = httpx.Timeout(config.timeout)
+        self._headers = {"Accept": "application/json"}
+        if config.api_key:
+            self._headers["X-Api-Key"] = config.api_key
+        self._clock = clock or _utc_now
+        self._handler: EventHandler | None = None
+        self._linked: set[str] = set()
+        self._closed = False
+
+    # -- the WhatsAppGateway protocol -------------------------------------------------
+
+    def set_event_handler(self, handler: EventHandler) -> None:
+        self._handler = handler  # WAHA's webhooks feed it (bot/web), not this class
+
+    async def send_text(self, sender: SenderRef, to: str, text: str) -> SendResult:
+        session = _session(sender)
+        body = {"session": session, "chatId": chat_id(to), "text": text}
+        if not text.strip():
+            raise GatewayError(ErrorCategory.REJECTED, "empty text")
+        return await self._send("/api/sendText", session, body)
+
+    async def send_media(
+        self, sender: SenderRef, to: str, media: Media, caption: str | None = None
+    ) -> SendResult:
+        session = _session(sender)
+        path = MEDIA_PATHS.get(media.kind)
+        if path is None:
+            raise GatewayError(ErrorCategory.REJECTED, f"unsupported media kind {media.kind!r}")
+        body: dict[str, Any] = {
+            "session": session, "chatId": chat_id(to), "file": _file(media),
+        }
+        if caption:
+            body["caption"] = caption
+        return await self._send(path, session, body)
+
+    async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
+        session = _session(sender)
+        match = _PHONE.fullmatch(phone.strip())
+        if match is None:
+            return NumberCheck(phone=phone, on_whatsapp=False)
+        data = await self._get_json(
+            "/api/contacts/check-exists", session,
+            params={"phone": match.group(1), "session": session},
+        )
+        exists = data.get("numberExists") if isinstance(data, dict) else None
+        if not isinstance(exists, bool):
+            raise self._unreadable("GET", "/api/contacts/check-exists", sends=False)
+        self._linked.add(session)
+        return NumberCheck(phone=phone, on_whatsapp=exists)
+
+    async def sender_status(self, sender: SenderRef) -> SenderHealth:
+        session = _session(sender)
+        try:
+            return await self._health(session)
+        except GatewayError as exc:
+            if exc.category is ErrorCategory.SENDER_BANNED:  # 404 / 422: not usable
+                return SenderHealth(SenderState.BANNED, exc.detail)
+            raise
+
+    async def close(self) -> None:
+        """Later calls raise ``transient``; closes the HTTP client only if it made it."""
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    # -- beyond the protocol ----------------------------------------------------------
+
+    def remember_linked(self, *sessions: str) -> None:
+        """Sessions known to have worked (e.g. from the database after a restart), so a
+        later ``SCAN_QR_CODE`` reads as logged out (banned), not as a first linking."""
+        self._linked.update(sessions)
+
+    # -- internals --------------------------------------------------------------------
+
+    async def _health(self, session: str) -> SenderHealth:
+        info = await self._get_json(_session_path(session), session)
+        status = info.get("status") if isinstance(info, dict) else None
+        if not isinstance(status, str):
+            raise self._unreadable("GET", _session_path(session), sends=False)
+        if status == "WORKING":
+            self._linked.add(session)
+            return await self._working_health(session, info)
+        if status == "FAILED":
+            return SenderHealth(
+                SenderState.BANNED,
+                "session FAILED: the number is banned or unlinked (WAHA cannot tell which)",
+            )
+        if status == "SCAN_QR_CODE":
+            if session in self._linked:
+                return SenderHealth(SenderState.BANNED, "logged out: WhatsApp asks for a new QR")
+            return SenderHealth(SenderState.LINKING, "waiting for a QR scan")
+        if status == "STARTING":
+            return SenderHealth(SenderState.LINKING, "session starting")
+        if status.startswith("PASSKEY_"):
+            return SenderHealth(SenderState.LINKING, f"waiting for the phone ({status})")
+        if status == "STOPPED":
+            return SenderHealth(SenderState.STOPPED, "session stopped")
+        return SenderHealth(SenderState.STOPPED, f"unknown WAHA session status {status[:40]!r}")
+
+    async def _send(self, path: str, session: str, body: dict[str, Any]) -> SendResult:
+        response = await self._request("POST", path, session, sends=True, json_body=body)
+        try:
+            data = response.json()
+        except ValueError:
+            raise self._unreadable("POST", path, sends=True) from None
+        message_id = _message_id(data)
+        if message_id is None:
+            logger.warning("WAHA POST %s: HTTP %s without a message id -> uncertain",
+                           path, response.status_code)
+            raise GatewayError(
+                ErrorCategory.UNCERTAIN,
+                f"WAHA answered HTTP {response.status_code} without a message id: "
+                "the message may have been sent",
+            )
+        self._linked.add(session)
+        return SendResult(message_id=message_id, accepted_at=self._clock())
+
+    async def _get_json(
+        self, path: str, session: str, *, params: Mapping[str, str] | None = None,
+        tolerate: frozenset[int] = frozenset(),
+    ) -> Any:
+        """The JSON of a 2xx answer; ``None`` for a status in ``tolerate``."""
+        response = await self._request(
+            "GET", path, session, sends=False, params=params, tolerate=tolerate
+        )
+        if response.status_code in tolerate:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unreadable("GET", path, sends=False) from None
+
+    async def _request(
+        self, method: str, path: str, session: str, *, sends: bool,
+        json_body: Any = None, params: Mapping[str, str] | None = None,
+        tolerate: frozenset[int] = frozenset(),
+    ) -> httpx.Response:
+        if self._closed:
+            raise GatewayError(ErrorCategory.TRANSIENT, "WAHA gateway is closed")
+        try:
+            response = await self._client.request(
+                method, self._config.base_url + path, json=json_body, params=params,
+                headers=self._headers, timeout=self._timeout,
+            )
+        except httpx.HTTPError as exc:
+            error = _transport_error(exc, sends)
+            logger.warning("WAHA %s %s: %s -> %s", method, path, type(exc).__name__,
+                           error.category)
+            raise error from exc
+        if response.is_success or response.status_code in tolerate:
+            return response
+        error = self._status_error(response, path, sends)
+        logger.warning("WAHA %s %s: HTTP %s -> %s", method, path, response.status_code,
+                       error.category)
+        if sends and error.category is ErrorCategory.SENDER_RESTRICTED:
+            until = await self._restriction_end(session)
+            if until is not None:
+                error = GatewayError(
+                    error.category, f"{error.detail}; lifts at {until.isoformat()}",
+                    retry_after=max(0.0, (until - self._clock()).total_seconds()),
+                )
+        raise error
+
+    def _status_error(self, response: httpx.Response, path: str, sends: bool) -> GatewayError:
+        status = response.status_code
+        text = response.text[:4000]
+        body = _json_or_none(text)
+        message = self._clean(_error_message(body, text))
+        if status == 429:
+            return GatewayError(
+                ErrorCategory.RATE_LIMITED, f"WAHA rate limit (HTTP 429) {message}".strip(),
+                retry_after=_retry_after(response.headers.get("Retry-After"), self._clock()),
+            )
+        if status in (401, 403):
+            return GatewayError(
+                ErrorCategory.REJECTED, f"auth: WAHA refused the API key (HTTP {status})"
+            )
+        if status >= 500 and "error 463" in text.lower():
+            return GatewayError(
+                ErrorCategory.SENDER_RESTRICTED,
+                "WhatsApp refuses new chats from this number for now (error 463)",
+            )
+        if status == 400:
+            category = (ErrorCategory.RECIPIENT_INVALID if _RECIPIENT_HINT.search(message)
+                        else ErrorCategory.REJECTED)
+            return GatewayError(category, f"HTTP 400: {message}")
+        if status == 404:
+            if message.lower().startswith("cannot "):
+                return GatewayError(
+                    ErrorCategory.REJECTED,
+                    f"WAHA has no {path} (HTTP 404): check the base URL and WAHA version",
+                )
+            return GatewayError(
+                ErrorCategory.SENDER_BANNED,
+                f"WAHA session not found or not started: the number is not linked ({message})",
+            )
+        if status == 422:
+            session_status = _session_status(body, text)
+            if session_status == "STARTING":
+                return GatewayError(ErrorCategory.TRANSIENT, "session STARTING: not ready yet")
+            if session_status == "SCAN_QR_CODE":
+                return GatewayError(
+                    ErrorCategory.SENDER_BANNED, "logged out: WhatsApp asks for a new QR"
+                )
+            return GatewayError(
+                ErrorCategory.SENDER_BANNED,
+                f"session {session_status or 'not working'} (HTTP 422): {message}",
+            )
+        if status == 408:
+            return GatewayError(ErrorCategory.TRANSIENT, "HTTP 408: request timed out")
+        if status == 504 and sends:
+            return GatewayError(
+                ErrorCategory.UNCERTAIN,
+                "HTTP 504: a proxy stopped waiting for WAHA; the message may have been sent",
+            )
+        if status >= 500:
+            return GatewayError(ErrorCategory.TRANSIENT, f"HTTP {status}: {message}")
+        if status == 413:
+            return GatewayError(ErrorCategory.REJECTED, "HTTP 413: media too large for WAHA")
+        return GatewayError(ErrorCategory.REJECTED, f"unexpected HTTP {status}: {message}")
+
+    async def _working_health(self, session: str, info: dict[str, Any]) -> SenderHealth:
+        me = info.get("me") if isinstance(info.get("me"), dict) else {}
+        capping = await self._get_json(f"{_session_path(session)}/capping", session,
+                                       tolerate=_NOT_SUPPORTED)
+        timelock = await self._get_json(f"{_session_path(session)}/timelock", session,
+                                        tolerate=_NOT_SUPPORTED)
+        if capping is None:
+            capping = me.get("messageCapping")
+        if timelock is None:
+            timelock = me.get("reachoutTimelock")
+        for name, value in (("capping", capping), ("timelock", timelock)):
+            if value is not None and not isinstance(value, dict):
+                raise self._unreadable("GET", f"{_session_path(session)}/{name}", sends=False)
+        active, until = self._restrictions(capping, timelock)
+        if active:
+            detail = " and ".join(active) + (f" until {until.isoformat()}" if until else "")
+            return SenderHealth(SenderState.RESTRICTED, detail, until=until)
+        level = capping.get("cappingStatus") if capping else None
+        if level in ("FIRST_WARNING", "SECOND_WARNING"):
+            used, total = capping.get("usedQuota"), capping.get("totalQuota")
+            return SenderHealth(SenderState.WORKING, f"capping {level} ({used}/{total} new chats)")
+        return SenderHealth(SenderState.WORKING)
+
+    def _restrictions(
+        self, capping: dict[str, Any] | None, timelock: dict[str, Any] | None
+    ) -> tuple[list[str], datetime | None]:
+        """What restricts the number now, and when the last of it lifts (None: unknown)."""
+        now = self._clock()
+        found: list[tuple[str, datetime | None]] = []
+        if capping and capping.get("cappingStatus") == "CAPPED":
+            end = _timestamp(capping.get("cycleEnd"))
+            if end is None or end > now:
+                found.append(("new chats capped (CAPPED)", end))
+        if timelock and timelock.get("isActive") is True:
+            end = _timestamp(timelock.get("timeEnforcementEnds"))
+            if end is None or end > now:
+                found.append(("reachout timelock", end))
+        ends = [end for _, end in found if end is not None]
+        until = max(ends) if ends and len(ends) == len(found) else None
+        return [label for label, _ in found], until
+
+    async def _restriction_end(self, session: str) -> datetime | None:
+        """Best effort after an ``error 463``: when WAHA says the restriction lifts."""
+        try:
+            capping = await self._get_json(f"{_session_path(session)}/capping", session)
+            timelock = await self._get_json(f"{_session_path(session)}/timelock", session)
+            if not isinstance(capping, dict) or not isinstance(timelock, dict):
+                return None
+            return self._restrictions(capping, timelock)[1]
+        except GatewayError:
+            return None
+
+    def _unreadable(self, method: str, path: str, *, sends: bool) -> GatewayError:
+        logger.warning("WAHA %s %s: unreadable answer", method, path)
+        if sends:
+            return GatewayError(
+                ErrorCategory.UNCERTAIN,
+                "WAHA answered but the answer is unreadable: the message may have been sent",
+            )
+        return GatewayError(ErrorCategory.TRANSIENT, "WAHA answered but the answer is unreadable")
+
+    def _clean(self, text: str) -> str:
+        """WAHA's words for a detail: one line, short, and never the API key."""
+        key = self._config.api_key
+        if key:
+            text = text.replace(key, "***")
+        text = " ".join(text.split())
+        return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def _session(sender: SenderRef) -> str:
+    if not sender.external_id:
+        raise GatewayError(
+            ErrorCategory.SENDER_BANNED, "sender has no WAHA session: the number is not linked"
+        )
+    return sender.external_id
+
+
+def _session_path(session: str) -> str:
+    return f"/api/sessions/{quote(session, safe='')}"
+
+
+def _file(media: Media) -> dict[str, str]:
+    """WAHA's ``BinaryFile`` (data, preferred) or ``RemoteFile`` (url): exactly one."""
+    url_name = urlsplit(media.url).path.rsplit("/", 1)[-1] if media.url else ""
+    filename = media.filename or url_name or None
+    if media.data:
+        file = {"data": base64.b64encode(media.data).decode("ascii")}
+    elif media.url:
+        file = {"url": media.url}
+    else:
+        raise GatewayError(ErrorCategory.REJECTED, "media has neither url nor data")
+    file["mimetype"] = _mimetype(media, filename)
+    if filename:
+        file["filename"] = filename
+    return file
+
+
+def _mimetype(media: Media, filename: str | None) -> str:
+    if media.mimetype:
+        return media.mimetype
+    if media.data:
+        for magic, mimetype in _MAGIC:
+            if media.data.startswith(magic):
+                return mimetype
+        if media.data[:4] == b"RIFF" and media.data[8:12] == b"WEBP":
+            return "image/webp"
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    if guessed:
+        return guessed
+    return "image/jpeg" if media.kind == "image" else "application/octet-stream"
+
+
+def _message_id(data: Any) -> str | None:
+    """The id WAHA's webhooks will use for this message, whichever engine answered."""
+    if not isinstance(data, dict):
+        return None
+    value = data.get("id")
+    if isinstance(value, str) and value:
+        return value
+    if isinstance(value, dict):
+        serialized = value.get("_serialized")
+        if isinstance(serialized, str) and serialized:
+            return serialized
+    key = data.get("key")
+    if isinstance(key, dict):  # NOWEB: the raw message key
+        jid, raw_id, from_me = key.get("remoteJid"), key.get("id"), key.get("fromMe", True)
+        if isinstance(jid, str) and jid and isinstance(raw_id, str) and raw_id:
+            jid = jid.replace("@s.whatsapp.net", "@c.us")
+            return f"{'true' if from_me else 'false'}_{jid}_{raw_id}"
+    return None
+
+
+def _transport_error(exc: httpx.HTTPError, sends: bool) -> GatewayError:
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                  | httpx.ProxyError):
+        return GatewayError(ErrorCategory.TRANSIENT, f"WAHA not reached ({name}): nothing sent")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return GatewayError(ErrorCategory.REJECTED, f"request not sendable ({name})")
+    if sends:
+        return GatewayError(
+            ErrorCategory.UNCERTAIN, f"no answer from WAHA ({name}): the message may have been sent"
+        )
+    return GatewayError(ErrorCategory.TRANSIENT, f"no answer from WAHA ({name})")
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _error_message(body: Any, text: str) -> str:
+    """The human part of a WAHA / NestJS error body."""
+    if isinstance(body, dict):
+        exception = body.get("exception")
+        candidates = [
+            exception.get("message") if isinstance(exception, dict) else None,
+            body.get("message"),
+            body.get("error"),
+        ]
+        for value in candidates:
+            if isinstance(value, list):
+                value = "; ".join(str(item) for item in value)
+            if isinstance(value, str) and value.strip():
+                return value
+    return text
+
+
+def _session_status(body: Any, text: str) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("status"), str):
+        return body["status"]
+    match = _SESSION_STATUS.search(text)
+    return match.group(1) if match else None
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` in seconds (a number of seconds or an HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """WAHA's Unix seconds (milliseconds tolerated) as an aware UTC datetime."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        return None
+    if value > 1e11:
+        value = value / 1000
+    return datetime.fromtimestamp(value, UTC)
