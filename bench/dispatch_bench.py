@@ -10,13 +10,17 @@
    a tick every 0.2 s claiming 0.2 s ahead; prints how late sends were against their
    planned time (worst and 99th percentile). Target: every send within 100 ms.
 
-The gateway is the in-process sandbox (no HTTP: the HTTP adapters, WAHA and Cloud API,
-come with their own issue), so these figures are the dispatcher's and the database's.
+4. Over HTTP: step 1 again through the production WAHA adapter (real httpx client) to a
+   fake WAHA server on 127.0.0.1 in another process (``tests/gateways/fake_waha.py``).
+
+Steps 1-3 use the in-process sandbox gateway, so their figures are the dispatcher's and
+the database's; step 4 adds the HTTP round trips.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,9 +30,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
+
 from bot.domain import Language, LedgerKind, SenderStatus  # noqa: E402
 from bot.gateways.base import Receipt, ReceiptStatus  # noqa: E402
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway  # noqa: E402
+from bot.gateways.waha import WahaConfig, WahaGateway  # noqa: E402
 from bot.services.campaigns import CampaignsConfig, CampaignsService  # noqa: E402
 from bot.services.dispatcher import Dispatcher, DispatcherConfig  # noqa: E402
 from bot.services.notify import RecordingNotifier  # noqa: E402
@@ -76,18 +83,26 @@ async def confirm(service: CampaignsService, owner_id: int, list_id: int, templa
     return (await service.confirm(owner_id, big_ok=True)).campaign.id
 
 
-async def unpaced(messages: int, n_senders: int) -> None:
+async def unpaced(messages: int, n_senders: int, waha_url: str | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "d.sqlite3")
         await db.connect()
         clock = [datetime.now(UTC)]
-        gateway = SandboxGateway(SandboxConfig(delivery_delay=3600, invalid_share=0))
+        client = None
+        if waha_url is None:
+            gateway = SandboxGateway(SandboxConfig(delivery_delay=3600, invalid_share=0))
+        else:
+            client = httpx.AsyncClient(limits=httpx.Limits(max_connections=2 * n_senders))
+            gateway = WahaGateway(WahaConfig(waha_url), client)
         dispatcher = Dispatcher(db, gateway, TemplatesService(db), RecordingNotifier(),
                                 DispatcherConfig(progress_every=3600, claim_limit=5000,
                                                  daily_cap=10**7, warmup=()),
                                 lambda: clock[0])
         service = CampaignsService(db, CampaignsConfig(advice_max=10**7), lambda: clock[0])
         owner_id, list_id, template_id = await setup(db, messages, n_senders, clock[0])
+        if waha_url is not None:  # each number is a WAHA session
+            async with db.transaction() as tx:
+                await tx.execute("UPDATE senders SET external_id = 's' || (id - 1)")
         await confirm(service, owner_id, list_id, template_id, None)
         clock[0] += timedelta(seconds=10)
         started = time.perf_counter()
@@ -98,8 +113,17 @@ async def unpaced(messages: int, n_senders: int) -> None:
             if not report.claimed:
                 break
         seconds = time.perf_counter() - started
-        print(f"pacing off: {sent:,} messages over {n_senders} numbers in {seconds:.2f} s = "
-              f"{sent / seconds:,.0f} messages/s (claim, render, send, record; target 1,500)")
+        path = "sandbox, in process" if waha_url is None else "WAHA adapter over HTTP"
+        print(f"pacing off ({path}): {sent:,} messages over {n_senders} numbers in "
+              f"{seconds:.2f} s = {sent / seconds:,.0f} messages/s (claim, render, send, "
+              f"record; target 1,500)")
+        if waha_url is not None:
+            await gateway.close()
+            assert client is not None
+            await client.aclose()
+            await dispatcher.close()
+            await db.close()
+            return
 
         async with db.reader.execute(
                 "SELECT gateway_message_id FROM messages WHERE status = 'sent'") as cur:
@@ -166,11 +190,39 @@ async def paced(campaigns: int = 50, n_senders: int = 10, per_campaign: int = 2)
           f"(target: all within 100 ms)")
 
 
+async def http_baseline(url: str, n_senders: int, requests: int = 2000) -> None:
+    """The HTTP stack alone (httpx to the fake server), with no dispatcher and no database:
+    the ceiling for step 4 on this machine."""
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=n_senders)) as client:
+        async def one_sender(n: int) -> None:
+            for _ in range(requests // n_senders):
+                answer = await client.post(url + "/api/sendText", json={
+                    "session": f"s{n}", "chatId": "994501234567@c.us", "text": "Salam"})
+                answer.raise_for_status()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_sender(n) for n in range(n_senders)))
+        seconds = time.perf_counter() - started
+    print(f"  the HTTP stack alone (httpx -> fake WAHA, {n_senders} connections, no dispatcher):"
+          f" {requests / seconds:,.0f} requests/s")
+
+
 def main() -> None:
     messages = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     n_senders = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     asyncio.run(unpaced(messages, n_senders))
     asyncio.run(paced())
+    server = subprocess.Popen([sys.executable, "-m", "tests.gateways.fake_waha", str(n_senders)],
+                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        asyncio.run(unpaced(messages, n_senders, waha_url=url))
+        asyncio.run(http_baseline(url, n_senders))
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        server.wait(timeout=10)
 
 
 if __name__ == "__main__":

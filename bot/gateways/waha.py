@@ -31,7 +31,7 @@ ConnectError, ConnectTimeout, PoolTimeout,      ``transient``         ``transien
 ProxyError (the request never left)
 ReadTimeout, WriteTimeout, ReadError,           ``uncertain``         ``transient``
 WriteError, RemoteProtocolError (it may have
-arrived), any other transport error
+arrived), any other httpx error
 UnsupportedProtocol, LocalProtocolError         ``rejected``          ``rejected``
 2xx without a readable JSON answer / id         ``uncertain``         ``transient``
 400 naming the chat id / number / recipient     ``recipient_invalid`` ``recipient_invalid``
@@ -112,7 +112,7 @@ DETAIL_LIMIT = 200
 
 _PHONE = re.compile(r"\+?([1-9]\d{7,14})")
 _RECIPIENT_HINT = re.compile(
-    r"chat ?id|\bj?id\b|\bwid\b|phone|number|recipient|not on whatsapp|not registered"
+    r"chat ?id|\bjid\b|\bwid\b|phone|number|recipient|not on whatsapp|not registered"
     r"|does not exist|doesn't exist",
     re.IGNORECASE,
 )
