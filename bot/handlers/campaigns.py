@@ -263,6 +263,13 @@ def wizard_handler() -> ConversationHandler:
         )
 
 
+async def _refuse(query, context: BotContext, exc: Exception) -> None:
+    """A button that cannot be done: why, in an alert (a malformed one is out of date)."""
+    text = (error_text(context, exc) if isinstance(exc, QasidError)
+            else context.tr("help.stale_button"))
+    await query.answer(text[:200], show_alert=True)
+
+
 # --- /campaigns --------------------------------------------------------------------------------
 
 async def campaigns_command(update: Update, context: BotContext) -> None:
@@ -309,11 +316,8 @@ async def campaign_button(update: Update, context: BotContext) -> None:
             return
         else:
             raise ValueError(action)
-    except (ValueError, IndexError):
-        await query.answer(tr("help.stale_button"), show_alert=True)
-        return
-    except QasidError as exc:
-        await query.answer(error_text(context, exc)[:200], show_alert=True)
+    except (ValueError, IndexError, QasidError) as exc:
+        await _refuse(query, context, exc)
         return
     await query.answer()
     await show(update, rc.campaign_card(tr, view, _zone(context)))
@@ -400,11 +404,8 @@ async def sender_button(update: Update, context: BotContext) -> None:
             text = tr("numbers.linked", number=rc.sender_label(added))
         else:
             raise ValueError(action)
-    except (ValueError, IndexError):
-        await query.answer(tr("help.stale_button"), show_alert=True)
-        return
-    except QasidError as exc:
-        await query.answer(error_text(context, exc)[:200], show_alert=True)
+    except (ValueError, IndexError, QasidError) as exc:
+        await _refuse(query, context, exc)
         return
     await query.answer()
     await reply(update, Screen(text, rc._kb([(tr("campaigns.all"), "cmp:all")])))

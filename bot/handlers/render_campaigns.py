@@ -328,8 +328,21 @@ def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
     if view.finish and not c.status.is_final:
         lines.append(tr("campaigns.finish", at=tr.datetime(view.finish, zone)))
     lines.append(tr("campaigns.held", n=tr.number(view.held)))
-    if c.status_reason and c.status.value == "paused":
-        lines.append(tr("campaigns.paused_reason"))
+    if c.status.value == "paused":
+        lines.append(tr("campaigns.paused_reason") if c.status_reason in (None, "owner")
+                     else tr(f"alert.paused_{c.status_reason}", id=c.id, name=c.name))
+    if p.uncertain and c.status.value != "cancelled":
+        lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
+    rows = _controls(tr, view)
+    rows.append([(tr("stats.button"), f"st:c:{c.id}")])
+    rows.append([(tr("campaigns.refresh"), f"cmp:open:{c.id}")])
+    rows.append([(tr("campaigns.all"), "cmp:all")])
+    return Screen("\n".join(lines), _kb(*rows))
+
+
+def _controls(tr: Translator, view: CampaignView) -> list[list[tuple[str, str]]]:
+    """Pause / Resume / Cancel as the status allows, and the choice on uncertain messages."""
+    c = view.campaign
     buttons: list[tuple[str, str]] = []
     if c.status.value in ("scheduled", "running"):
         buttons.append((tr("campaigns.pause"), f"cmp:pause:{c.id}"))
@@ -338,14 +351,10 @@ def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
     if not c.status.is_final:
         buttons.append((tr("campaigns.cancel"), f"cmp:cancel:{c.id}"))
     rows = [buttons]
-    if p.uncertain and c.status.value != "cancelled":
-        lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
+    if view.progress.uncertain and c.status.value != "cancelled":
         rows.append([(tr("campaigns.resend_uncertain"), f"cmp:resend:{c.id}"),
                      (tr("campaigns.count_uncertain"), f"cmp:countsent:{c.id}")])
-    rows.append([(tr("stats.button"), f"st:c:{c.id}")])
-    rows.append([(tr("campaigns.refresh"), f"cmp:open:{c.id}")])
-    rows.append([(tr("campaigns.all"), "cmp:all")])
-    return Screen("\n".join(lines), _kb(*rows))
+    return rows
 
 
 def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
@@ -399,17 +408,7 @@ def campaign_progress(tr: Translator, view: CampaignView, zone: str) -> Screen:
     if c.status.value == "completed":
         lines.append(tr("progress.done", sent=tr.number(p.done), failed=tr.number(p.failed),
                         total=tr.number(p.total)))
-    buttons: list[tuple[str, str]] = []
-    if c.status.value in ("scheduled", "running"):
-        buttons.append((tr("campaigns.pause"), f"cmp:pause:{c.id}"))
-    if c.status.value == "paused":
-        buttons.append((tr("campaigns.resume"), f"cmp:resume:{c.id}"))
-    if not c.status.is_final:
-        buttons.append((tr("campaigns.cancel"), f"cmp:cancel:{c.id}"))
-    rows = [buttons]
-    if p.uncertain and c.status.value != "cancelled":
-        rows.append([(tr("campaigns.resend_uncertain"), f"cmp:resend:{c.id}"),
-                     (tr("campaigns.count_uncertain"), f"cmp:countsent:{c.id}")])
+    rows = _controls(tr, view)
     rows.append([(tr("campaigns.details"), f"cmp:open:{c.id}")])
     return Screen("\n".join(lines), _kb(*rows))
 

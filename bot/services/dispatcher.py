@@ -46,6 +46,7 @@ from bot.gateways.base import (
     ErrorCategory,
     GatewayError,
     GatewayEvent,
+    IncomingMessage,
     Media,
     Receipt,
     SenderRef,
@@ -65,6 +66,7 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the attachment
+ReplyHandler = Callable[[IncomingMessage], Awaitable[object]]  # a customer's reply
 
 
 def utcnow() -> datetime:
@@ -117,8 +119,10 @@ class Dispatcher:
         notifier: Notifier, config: DispatcherConfig | None = None,
         clock: Callable[[], datetime] = utcnow, media: MediaSource | None = None,
         campaigns_service: CampaignsService | None = None,
+        replies: ReplyHandler | None = None,
     ) -> None:
         self._campaigns = campaigns_service
+        self._replies = replies
         self._db = db
         self._gateway = gateway
         self._templates = templates_service
@@ -442,13 +446,7 @@ class Dispatcher:
                 await outbox.mark_many(tx, others, now)
             if held:
                 await outbox.uncount_attempts(tx, held)
-            at = self._clock()
-            for (owner_id, campaign_id), n in charge.items():
-                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
-                                 campaign_id=campaign_id, note="sent")
-            for (owner_id, campaign_id), n in release.items():
-                await ledger.add(tx, owner_id, LedgerKind.RELEASE, n, at,
-                                 campaign_id=campaign_id, note="failed")
+            await self._settle(tx, charge, release, "")
         for owner_id, campaign_id in {(o.due.owner_id, o.due.campaign_id) for o in outcomes}:
             await self._maybe_progress(owner_id, campaign_id)
         threshold = self._config.low_balance
@@ -563,6 +561,11 @@ class Dispatcher:
                             else ErrorCategory.SENDER_RESTRICTED)
                 await self._sender_lost(sender.owner_id, sender.id, category,
                                         event.health.until, sender.label or sender.phone)
+            # WORKING again after a ban or restriction: left as it is, never unbanned by
+            # itself (the owner re-links or resumes); STOPPED changes nothing either
+        elif isinstance(event, IncomingMessage):
+            if self._replies is not None:
+                await self._replies(event)
 
     async def _flush_later(self) -> None:
         await asyncio.sleep(self._config.receipt_delay)
@@ -609,14 +612,20 @@ class Dispatcher:
                 moves.append((message_id, new, receipt.at.timestamp(), receipt.error))
             if moves:
                 await outbox.advance_many(tx, moves)
-            at = self._clock()
-            for (owner_id, campaign_id), n in charge.items():
-                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
-                                 campaign_id=campaign_id, note="sent (receipt)")
-            for (owner_id, campaign_id), n in release.items():
-                await ledger.add(tx, owner_id, LedgerKind.RELEASE, n, at,
-                                 campaign_id=campaign_id, note="failed (receipt)")
+            await self._settle(tx, charge, release, " (receipt)")
         return len(moves)
+
+    async def _settle(self, tx, charge: dict[tuple[int, int], int],
+                      release: dict[tuple[int, int], int], why: str) -> None:
+        """Ledger rows for reserved credits now spent (sent) or given back (failed), one
+        per (owner, campaign)."""
+        at = self._clock()
+        for (owner_id, campaign_id), n in charge.items():
+            await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
+                             campaign_id=campaign_id, note="sent" + why)
+        for (owner_id, campaign_id), n in release.items():
+            await ledger.add(tx, owner_id, LedgerKind.RELEASE, n, at,
+                             campaign_id=campaign_id, note="failed" + why)
 
     async def close(self) -> None:
         """Apply the receipts still gathered (at shutdown)."""
