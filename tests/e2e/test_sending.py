@@ -115,6 +115,8 @@ async def test_a_banned_number_pauses_the_campaign_and_alerts_the_owner(make_har
     assert any("is paused: its WhatsApp number was banned" in t for t in texts)
     replies = await chat.send("/campaigns")
     assert "⏸ paused, 1 of 3 sent" in replies[0].text
+    replies = await chat.press("#1 Promo · Müştərilər")
+    assert "is paused: its WhatsApp number was banned" in replies[0].text  # the card says why
 
     # the way forward from the alert: another number, the campaign moved onto it
     alert = next(m for m in h.api.messages(902) if "Your WhatsApp number" in m.text)
