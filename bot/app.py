@@ -30,10 +30,12 @@ from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
+from bot.services.replies import RepliesService
 from bot.services.senders import SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
 from bot.web.app import create_web_app
+from bot.web.waha import WahaWebhook
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +94,7 @@ class Qasid:
         self.notifier = notifier = TelegramNotifier(self.application)
         templates = TemplatesService(self.db, clock)
         alerts = Alerts(self.db, notifier, clock)
+        replies = RepliesService(self.db, clock=clock)
         campaigns = CampaignsService(
             self.db,
             CampaignsConfig(
@@ -140,6 +143,8 @@ class Qasid:
                 clock,
                 media=telegram_media(self.application),
                 campaigns_service=campaigns,
+                replies=lambda reply: replies.handle(reply.sender_id, reply.from_phone,
+                                                     reply.text),
             ),
             alerts=alerts,
             senders=SendersService(self.db, settings.gateway.value, clock),
@@ -149,7 +154,14 @@ class Qasid:
         self.persistence.services = self.services
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
-        self.web = create_web_app(self.health)
+        webhook_key = settings.waha_webhook_key
+        self.web = create_web_app(
+            self.health,
+            waha_webhook=WahaWebhook(
+                self.db, self.services.dispatcher,
+                webhook_key.get_secret_value() if webhook_key else None, clock=clock,
+            ),
+        )
         self._started = False
 
     def _build_application(

@@ -64,6 +64,10 @@ class Settings(BaseSettings):
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
     low_balance_credits: int = Field(default=100, ge=0)
 
+    # WAHA's webhooks (POST /webhooks/waha): when set, each must be signed with this key
+    # (X-Webhook-Hmac, HMAC-SHA512); unsigned or wrongly signed ones are refused.
+    waha_webhook_key: SecretStr | None = None
+
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
     sandbox_read_delay: float = Field(default=5.0, ge=0)
@@ -73,7 +77,7 @@ class Settings(BaseSettings):
     sandbox_seed: int = 0
     sandbox_journal: Path | None = None  # every accepted message appended here (tests)
 
-    @field_validator("telegram_bot_token", mode="before")
+    @field_validator("telegram_bot_token", "waha_webhook_key", mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

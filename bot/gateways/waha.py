@@ -74,7 +74,18 @@ Choices worth knowing:
   exception text (it is cut out of anything WAHA echoes) and not in ``repr(config)``.
   Logs carry method, path, HTTP status and category: no text, caption or phone number.
 * Events (receipts, session changes) come by webhook; ``set_event_handler`` only stores
-  the handler for that part.
+  the handler for that part. ``parse_webhook`` turns one webhook body into events:
+
+  - ``message.ack`` -> ``Receipt``: ``ack`` -1 failed, 1 sent, 2 delivered, 3/4 read
+    (0, pending, nothing); ``payload.id`` is the id ``_send`` kept
+    (``{fromMe}_{chatId}_{id}``).
+  - ``session.status`` -> ``SenderStateChanged``: ``FAILED`` banned; ``SCAN_QR_CODE``
+    banned (logged out) unless ``statuses`` shows it never worked (then nothing: it is
+    linking); ``WORKING`` working; ``STOPPED`` stopped; other statuses nothing.
+  - ``message`` -> ``IncomingMessage``: from a customer (``fromMe`` false, a
+    ``...@c.us`` chat), the text in ``body``.
+
+  A session no sender uses, and any other event, give nothing.
 """
 
 from __future__ import annotations
@@ -97,11 +108,16 @@ from bot.gateways.base import (
     ErrorCategory,
     EventHandler,
     GatewayError,
+    GatewayEvent,
+    IncomingMessage,
     Media,
     NumberCheck,
+    Receipt,
+    ReceiptStatus,
     SenderHealth,
     SenderRef,
     SenderState,
+    SenderStateChanged,
     SendResult,
 )
 
@@ -459,6 +475,89 @@ class WahaGateway:
             text = text.replace(key, "***")
         text = " ".join(text.split())
         return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+_ACKS = {
+    -1: ReceiptStatus.FAILED,
+    1: ReceiptStatus.SENT,
+    2: ReceiptStatus.DELIVERED,
+    3: ReceiptStatus.READ,
+    4: ReceiptStatus.READ,
+}
+_CHAT_SUFFIXES = ("@c.us", "@s.whatsapp.net")
+
+
+def parse_webhook(
+    body: Mapping[str, Any], sender_for_session: Mapping[str, int],
+    *, now: Callable[[], datetime] = _utc_now,
+) -> list[GatewayEvent]:
+    """The events one WAHA webhook body carries (see the module docstring); never raises
+    on a well-formed JSON object, whatever its fields hold."""
+    if not isinstance(body, Mapping):
+        return []
+    session, event, payload = body.get("session"), body.get("event"), body.get("payload")
+    if not isinstance(session, str) or not isinstance(payload, dict):
+        return []
+    sender_id = sender_for_session.get(session)
+    if sender_id is None:
+        return []
+    at = _timestamp(body.get("timestamp")) or now()
+    if event == "message.ack":
+        receipt = _ack_receipt(payload, at)
+        return [receipt] if receipt else []
+    if event == "session.status":
+        health = _session_health(payload)
+        return [SenderStateChanged(sender_id, health, at)] if health else []
+    if event == "message":
+        incoming = _incoming(sender_id, payload, at)
+        return [incoming] if incoming else []
+    return []
+
+
+def _ack_receipt(payload: dict[str, Any], at: datetime) -> Receipt | None:
+    if payload.get("fromMe") is False:  # an ack of a message we received: not ours
+        return None
+    ack = payload.get("ack")
+    if isinstance(ack, bool) or not isinstance(ack, int | float) or ack not in _ACKS:
+        return None
+    message_id = _message_id(payload)
+    if message_id is None:
+        return None
+    status = _ACKS[int(ack)]
+    error = "WhatsApp reported an error (ack -1)" if status is ReceiptStatus.FAILED else None
+    return Receipt(message_id, status, at, error)
+
+
+def _session_health(payload: dict[str, Any]) -> SenderHealth | None:
+    status = payload.get("status")
+    if status == "FAILED":
+        return SenderHealth(SenderState.BANNED, "session FAILED: banned or unlinked")
+    if status == "SCAN_QR_CODE":
+        history = payload.get("statuses")
+        if isinstance(history, list) and history and not any(
+            isinstance(point, dict) and point.get("status") == "WORKING" for point in history
+        ):
+            return None  # a new session waiting for its first scan: linking, not lost
+        return SenderHealth(SenderState.BANNED, "logged out: WhatsApp asks for a new QR")
+    if status == "WORKING":
+        return SenderHealth(SenderState.WORKING)
+    if status == "STOPPED":
+        return SenderHealth(SenderState.STOPPED, "session stopped")
+    return None
+
+
+def _incoming(sender_id: int, payload: dict[str, Any], at: datetime) -> IncomingMessage | None:
+    if payload.get("fromMe") is not False:
+        return None
+    sender, text = payload.get("from"), payload.get("body")
+    if not isinstance(sender, str) or not isinstance(text, str):
+        return None
+    for suffix in _CHAT_SUFFIXES:  # a person's chat; groups, channels and @lid are not
+        if sender.endswith(suffix):
+            digits = sender.removesuffix(suffix)
+            if _PHONE.fullmatch(digits) and digits.isdigit():
+                return IncomingMessage(sender_id, "+" + digits, text, at)
+    return None
 
 
 def _session(sender: SenderRef) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import aiosqlite
@@ -92,3 +93,19 @@ async def set_status(
         " WHERE id = ?",
         (status.value, detail, to_ts(until), to_ts(now), sender_id),
     )
+
+
+async def ids_by_external_id(
+    conn: aiosqlite.Connection, gateway: str, external_ids: list[str]
+) -> dict[str, int]:
+    """Sender ids by the gateway's handle (a WAHA session), for gateway events. Removed
+    senders are left out, and so is a handle that more than one sender claims."""
+    found: dict[str, list[int]] = {}
+    async with conn.execute(
+        "SELECT external_id, id FROM senders WHERE gateway = ? AND status <> 'removed'"
+        " AND external_id IN (SELECT value FROM json_each(?))",
+        (gateway, json.dumps(external_ids)),
+    ) as cur:
+        async for row in cur:
+            found.setdefault(row[0], []).append(row[1])
+    return {handle: ids[0] for handle, ids in found.items() if len(ids) == 1}

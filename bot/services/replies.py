@@ -1,0 +1,118 @@
+"""Customers' replies: a reply that is only an opt-out word opts the number out of all of
+the owner's campaigns at once; a start word opts it back in.
+
+Words match case-insensitively on the whole reply, trimmed, with punctuation, symbols and
+spaces at either end ignored ("Stop!", " стоп. " and "STOP 🙏" all count). A longer reply
+that merely contains a stop word is ``ignored`` for now: the owner decides those.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from bot.storage import contacts as contacts_repo
+from bot.storage import senders as senders_repo
+from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+OPT_OUT_REASON = "replied STOP"
+
+DEFAULT_STOP_WORDS = (
+    "STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "QUIT", "END",  # en
+    "DAYAN", "DAYANDIR", "ABUNƏLİKDƏN ÇIX",  # az
+    "СТОП", "ОТПИСАТЬСЯ", "ОТПИСКА",  # ru
+    "DUR", "İPTAL", "ABONELİKTEN ÇIK",  # tr
+)
+DEFAULT_START_WORDS = ("START", "BAŞLA", "СТАРТ")
+
+Intent = Literal["stop", "start"]
+Outcome = Literal["opted_out", "opted_in", "ignored"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise(text: str) -> str:
+    """One spelling per word: case folded, Turkish/Azerbaijani dotted and dotless i made
+    one letter, inner spaces collapsed, punctuation, symbols and spaces at the ends cut."""
+    folded = unicodedata.normalize("NFC", text).casefold()
+    folded = unicodedata.normalize("NFD", folded).replace("\u0307", "")  # İ -> i̇ -> i
+    folded = unicodedata.normalize("NFC", folded).replace("ı", "i")
+    words = folded.split()
+    joined = " ".join(words)
+    start, end = 0, len(joined)
+    while start < end and _edge(joined[start]):
+        start += 1
+    while end > start and _edge(joined[end - 1]):
+        end -= 1
+    return joined[start:end]
+
+
+def _edge(char: str) -> bool:
+    return unicodedata.category(char)[0] in "PSZC"
+
+
+@dataclass(frozen=True, slots=True)
+class OptOutWords:
+    """The stop and start words, stored normalised. Build with ``OptOutWords.of``."""
+
+    stop: frozenset[str]
+    start: frozenset[str]
+
+    @classmethod
+    def of(
+        cls, stop: Iterable[str] = DEFAULT_STOP_WORDS, start: Iterable[str] = DEFAULT_START_WORDS,
+    ) -> OptOutWords:
+        stops = frozenset(normalise(w) for w in stop) - {""}
+        starts = frozenset(normalise(w) for w in start) - {""}
+        if stops & starts:
+            raise ValueError(f"words both stop and start: {sorted(stops & starts)}")
+        return cls(stops, starts)
+
+    def intent(self, reply: str) -> Intent | None:
+        """``stop`` or ``start`` when the whole reply is one of the words, else None."""
+        word = normalise(reply)
+        if word in self.stop:
+            return "stop"
+        if word in self.start:
+            return "start"
+        return None
+
+
+class RepliesService:
+    def __init__(
+        self, db: Database, words: OptOutWords | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._words = words or OptOutWords.of()
+        self._clock = clock
+
+    async def handle(self, sender_id: int, from_phone: str, text: str) -> Outcome:
+        """A customer's reply to the number ``sender_id``: opt out, opt in, or nothing."""
+        intent = self._words.intent(text)
+        if intent is None:
+            return "ignored"
+        sender = await senders_repo.get_any(self._db.reader, sender_id)
+        if sender is None:
+            return "ignored"
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            if intent == "stop":
+                await contacts_repo.opt_out(tx, sender.owner_id, from_phone, OPT_OUT_REASON,
+                                            now)
+            else:
+                contact = await contacts_repo.get_by_phone(tx, sender.owner_id, from_phone)
+                if contact is None or contact.opted_out_at is None:
+                    return "ignored"
+                await contacts_repo.opt_in(tx, sender.owner_id, from_phone, now)
+        log.info("a reply to sender %d %s a contact", sender_id,
+                 "opted out" if intent == "stop" else "opted in")
+        return "opted_out" if intent == "stop" else "opted_in"
