@@ -190,7 +190,8 @@ async def paced(campaigns: int = 50, n_senders: int = 10, per_campaign: int = 2)
           f"(target: all within 100 ms)")
 
 
-async def http_baseline(url: str, n_senders: int, requests: int = 2000) -> None:
+async def http_baseline(url: str, n_senders: int, requests: int = 2000,
+                        server: str = "fake WAHA") -> None:
     """The HTTP stack alone (httpx to the fake server), with no dispatcher and no database:
     the ceiling for step 4 on this machine."""
     async with httpx.AsyncClient(limits=httpx.Limits(max_connections=n_senders)) as client:
@@ -203,11 +204,43 @@ async def http_baseline(url: str, n_senders: int, requests: int = 2000) -> None:
         started = time.perf_counter()
         await asyncio.gather(*(one_sender(n) for n in range(n_senders)))
         seconds = time.perf_counter() - started
-    print(f"  the HTTP stack alone (httpx -> fake WAHA, {n_senders} connections, no dispatcher):"
-          f" {requests / seconds:,.0f} requests/s")
+    print(f"  the HTTP stack alone (httpx -> {server}, {n_senders} connections, no "
+          f"dispatcher): {requests / seconds:,.0f} requests/s")
+
+
+async def _raw_server() -> None:
+    """A trivial HTTP/1.1 server (no framework) answering every request with a WAHA-like
+    id: to tell the client's cost from the fake WAHA's. Stops when stdin closes."""
+    import itertools
+    import json as _json
+
+    counter = itertools.count(1)
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                if length:
+                    await reader.readexactly(length)
+                body = _json.dumps({"id": f"true_994501234567@c.us_{next(counter)}"}).encode()
+                writer.write(b"HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n"
+                             b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 def main() -> None:
+    if sys.argv[1:2] == ["--raw-server"]:
+        asyncio.run(_raw_server())
+        return
     messages = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     n_senders = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     asyncio.run(unpaced(messages, n_senders))
@@ -223,6 +256,17 @@ def main() -> None:
         assert server.stdin is not None
         server.stdin.close()
         server.wait(timeout=10)
+    raw = subprocess.Popen([sys.executable, __file__, "--raw-server"], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        assert raw.stdout is not None
+        url = raw.stdout.readline().strip()
+        asyncio.run(http_baseline(url, n_senders,
+                                  server="a trivial HTTP server: the client's own ceiling"))
+    finally:
+        assert raw.stdin is not None
+        raw.stdin.close()
+        raw.wait(timeout=10)
 
 
 if __name__ == "__main__":
