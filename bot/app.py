@@ -30,7 +30,12 @@ from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
-from bot.services.replies import RepliesService
+from bot.services.replies import (
+    DEFAULT_START_WORDS,
+    DEFAULT_STOP_WORDS,
+    OptOutWords,
+    RepliesService,
+)
 from bot.services.senders import SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
@@ -94,7 +99,11 @@ class Qasid:
         self.notifier = notifier = TelegramNotifier(self.application)
         templates = TemplatesService(self.db, clock)
         alerts = Alerts(self.db, notifier, clock)
-        replies = RepliesService(self.db, clock=clock)
+        replies = RepliesService(
+            self.db,
+            OptOutWords.of(stop=settings.opt_out_words or DEFAULT_STOP_WORDS,
+                           start=settings.opt_in_words or DEFAULT_START_WORDS),
+            clock=clock, notifier=notifier)
         campaigns = CampaignsService(
             self.db,
             CampaignsConfig(

@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     failure_spike_window: int = Field(default=20, ge=1)
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
     low_balance_credits: int = Field(default=100, ge=0)
+    # A customer's reply that is only one of these opts them out (in); empty: the built-in
+    # words in English, Azerbaijani, Russian and Turkish.
+    opt_out_words: Annotated[tuple[str, ...], NoDecode] = ()
+    opt_in_words: Annotated[tuple[str, ...], NoDecode] = ()
 
     # WAHA's webhooks (POST /webhooks/waha): when set, each must be signed with this key
     # (X-Webhook-Hmac, HMAC-SHA512); unsigned or wrongly signed ones are refused.
@@ -93,6 +97,13 @@ class Settings(BaseSettings):
             if any(n < 1 for n in steps):
                 raise ValueError("every day allows at least 1 message")
             return steps
+        return value
+
+    @field_validator("opt_out_words", "opt_in_words", mode="before")
+    @classmethod
+    def _split_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(w.strip() for w in value.split(",") if w.strip())
         return value
 
     @field_validator("admin_ids", mode="before")

@@ -70,6 +70,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(campaigns.balance_command, pattern=r"^bal:"))
     app.add_handler(CallbackQueryHandler(campaigns.settings_command, pattern=r"^set:"))
     app.add_handler(CallbackQueryHandler(campaigns.sender_button, pattern=r"^snd:"))
+    app.add_handler(CallbackQueryHandler(campaigns.reply_button, pattern=r"^rep:"))
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))

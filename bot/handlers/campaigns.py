@@ -409,3 +409,26 @@ async def sender_button(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await reply(update, Screen(text, rc._kb([(tr("campaigns.all"), "cmp:all")])))
+
+
+async def reply_button(update: Update, context: BotContext) -> None:
+    """rep:out:<phone> (the customer asked to stop: opt out) | rep:keep"""
+    owner, tr = _owner(context), context.tr
+    query = update.callback_query
+    assert query is not None
+    parts = _parts(update)
+    try:
+        if parts[1] == "out":
+            contact = await context.services.contacts.opt_out(owner.id, parts[2],
+                                                              "asked to stop in a reply")
+            text = tr("replies.opted_out", phone=contact.phone)
+        elif parts[1] == "keep":
+            text = tr("replies.kept")
+        else:
+            raise ValueError(parts[1])
+    except (ValueError, IndexError, QasidError) as exc:
+        await _refuse(query, context, exc)
+        return
+    await query.answer()
+    await query.edit_message_reply_markup(None)
+    await reply(update, Screen(text))

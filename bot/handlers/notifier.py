@@ -18,6 +18,7 @@ from bot.services.notify import (
     Notice,
     OwnerStatusChanged,
     RegistrationRequested,
+    ReplyToDecide,
     SenderLost,
 )
 
@@ -98,6 +99,10 @@ class TelegramNotifier:
                 await self._campaign(notice)
             except Exception:  # a notice never undoes the sending that produced it
                 log.exception("campaign %d: could not show its progress", notice.campaign_id)
+        elif isinstance(notice, ReplyToDecide):
+            owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
+            tr = translator(owner.language)
+            await self._send(owner.chat_id, rc.reply_decision(tr, notice.phone, notice.text))
         elif isinstance(notice, LowBalance):
             owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
             tr = translator(owner.language)

@@ -455,3 +455,8 @@ def settings_screen(tr: Translator, alerts: dict[str, bool], failover: bool) -> 
     rows.append([(("✅ " if failover else "⬜ ") + tr("settings.failover"), "set:failover")])
     rows.append([(tr("menu.back"), "menu:home")])
     return Screen(tr("settings.text"), _kb(*rows))
+
+
+def reply_decision(tr: Translator, phone: str, text: str) -> Screen:
+    return Screen(tr("replies.ask", phone=phone, text=text), _kb(
+        [(tr("replies.opt_out"), f"rep:out:{phone}"), (tr("replies.keep"), "rep:keep")]))

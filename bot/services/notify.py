@@ -78,8 +78,18 @@ class LowBalance:
     threshold: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReplyToDecide:
+    """A customer's reply mentions stopping, in more words than a stop word: the owner
+    decides (opt the number out, or keep it)."""
+
+    owner_id: int
+    phone: str
+    text: str  # an excerpt of the reply, shown to the owner only (never logged)
+
+
 Notice = (RegistrationRequested | OwnerStatusChanged | ImportInterrupted | CampaignUpdate
-          | SenderLost | LowBalance)
+          | SenderLost | LowBalance | ReplyToDecide)
 
 
 class Notifier(Protocol):

@@ -3,7 +3,8 @@ the owner's campaigns at once; a start word opts it back in.
 
 Words match case-insensitively on the whole reply, trimmed, with punctuation, symbols and
 spaces at either end ignored ("Stop!", " стоп. " and "STOP 🙏" all count). A longer reply
-that merely contains a stop word is ``ignored`` for now: the owner decides those.
+that merely contains a stop word ("please stop writing to me") goes to the owner as a
+one-tap decision (``asked``): opt the number out, or keep it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
+from bot.services.notify import Notifier, ReplyToDecide
 from bot.storage import contacts as contacts_repo
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
@@ -32,7 +34,8 @@ DEFAULT_STOP_WORDS = (
 DEFAULT_START_WORDS = ("START", "BAŞLA", "СТАРТ")
 
 Intent = Literal["stop", "start"]
-Outcome = Literal["opted_out", "opted_in", "ignored"]
+Outcome = Literal["opted_out", "opted_in", "asked", "ignored"]
+EXCERPT_MAX = 300  # characters of a reply shown to the owner
 
 
 def utcnow() -> datetime:
@@ -53,6 +56,15 @@ def normalise(text: str) -> str:
     while end > start and _edge(joined[end - 1]):
         end -= 1
     return joined[start:end]
+
+
+def _strip_edges(word: str) -> str:
+    start, end = 0, len(word)
+    while start < end and _edge(word[start]):
+        start += 1
+    while end > start and _edge(word[end - 1]):
+        end -= 1
+    return word[start:end]
 
 
 def _edge(char: str) -> bool:
@@ -85,24 +97,36 @@ class OptOutWords:
             return "start"
         return None
 
+    def mentions_stop(self, reply: str) -> bool:
+        """A longer reply holding a stop word (or phrase) as whole words."""
+        words = [_strip_edges(w) for w in normalise(reply).split()]
+        text = " " + " ".join(w for w in words if w) + " "
+        return any(f" {stop} " in text for stop in self.stop)
+
 
 class RepliesService:
     def __init__(
         self, db: Database, words: OptOutWords | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None,
     ) -> None:
         self._db = db
         self._words = words or OptOutWords.of()
         self._clock = clock
+        self._notifier = notifier
 
     async def handle(self, sender_id: int, from_phone: str, text: str) -> Outcome:
         """A customer's reply to the number ``sender_id``: opt out, opt in, or nothing."""
         intent = self._words.intent(text)
-        if intent is None:
+        if intent is None and not (self._notifier and self._words.mentions_stop(text)):
             return "ignored"
         sender = await senders_repo.get_any(self._db.reader, sender_id)
         if sender is None:
             return "ignored"
+        if intent is None:  # "please stop writing to me": the owner decides
+            assert self._notifier is not None
+            await self._notifier.notify(ReplyToDecide(sender.owner_id, from_phone,
+                                                      text.strip()[:EXCERPT_MAX]))
+            return "asked"
         now = self._clock()
         async with self._db.transaction() as tx:
             if intent == "stop":

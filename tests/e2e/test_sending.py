@@ -149,3 +149,27 @@ async def test_low_credits_are_reported_once_and_the_alert_can_be_turned_off(
     replies = await chat.press("✅ Credits running low")
     assert "⬜ Credits running low" in replies[0].buttons
     assert "✅ Campaign finished" in replies[0].buttons  # the others untouched
+
+
+async def test_customers_replies_stop_them_or_ask_the_owner(make_harness) -> None:
+    h = await make_harness()
+    chat = await prepared_owner(h, 904)
+    owner = await h.qasid.services.accounts.find(904)
+    [number] = await h.qasid.services.campaigns.usable_senders(owner.id)
+    contacts = h.qasid.services.contacts
+
+    await h.qasid.gateway.simulate_incoming(number.id, "+994501234567", "STOP")
+    await h.run(1)
+    assert (await contacts.sample(owner.id, (await contacts.lists(owner.id))[0].id))[
+        0].opted_out_at is not None  # a bare STOP: opted out at once, nobody asked
+
+    before = len(h.api.messages(904))
+    await h.qasid.gateway.simulate_incoming(number.id, "+994551234567",
+                                            "Salam, please stop sending me these <offers>")
+    await h.run(1)
+    [question] = h.api.messages(904)[before:]
+    assert "+994551234567" in question.text and "&lt;offers&gt;" in question.text
+    replies = await chat.press("🚫 Opt out")
+    assert "+994551234567 is opted out" in replies[-1].text
+    people = await contacts.sample(owner.id, (await contacts.lists(owner.id))[0].id)
+    assert [c.phone for c in people if c.opted_out_at] == ["+994501234567", "+994551234567"]

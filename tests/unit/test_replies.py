@@ -45,3 +45,16 @@ def test_a_word_cannot_both_stop_and_start() -> None:
 
 def test_normalise_folds_case_dots_and_spaces() -> None:
     assert normalise("  ABUNƏLİKDƏN\tÇIX?! ") == "abunəlikdən çix"
+
+
+@pytest.mark.parametrize("reply, expected", [
+    ("Please stop sending me these", True),
+    ("stop.", True),
+    ("Artıq yazmayın, dayan!", True),
+    ("Больше не пишите, стоп", True),
+    ("I will stop by the shop tomorrow", True),  # the owner decides: better asked than lost
+    ("Thanks, see you", False),
+    ("stopwatch for sale?", False),  # a word, not a part of one
+])
+def test_a_longer_reply_mentioning_stop_is_noticed(reply: str, expected: bool) -> None:
+    assert OptOutWords.of().mentions_stop(reply) is expected
