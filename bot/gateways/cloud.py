@@ -1,0 +1,533 @@
+"""The ``cloud`` gateway: Meta's WhatsApp Business Platform (Cloud API), Graph API ``v23.0``.
+
+One sender is one business phone number: ``SenderRef.external_id`` is its *phone-number
+id*, and its access token comes from ``tokens`` (by ``SenderRef.sender_id``), sent as
+``Authorization: Bearer <token>``. A recipient is the E.164 number without ``+``.
+
+=====================  ==========================================================  ==========
+call                   request                                                     answer
+=====================  ==========================================================  ==========
+``send_text``          ``POST /{version}/{phone-number-id}/messages``              ``messages
+                       ``{messaging_product, recipient_type, to, type: text,       [0].id``
+                       text: {body}}``
+``send_media``         the same with ``type: image | document`` and                ``messages
+                       ``{link}`` (``Media.url``) or ``{id}`` (``Media.data``,     [0].id``
+                       uploaded first), ``caption``, ``filename`` (documents)
+(upload)               ``POST /{version}/{phone-number-id}/media`` multipart:      ``id``
+                       ``messaging_product=whatsapp``, ``type``, ``file``
+``send_template``      ``type: template``, ``template: {name, language: {code},    ``messages
+                       components: [{type: body, parameters: [{type: text,         [0].id``
+                       text}]}]}`` (no components without parameters)
+``check_number``       nothing: see below                                          -
+``sender_status``      ``GET /{version}/{phone-number-id}?fields=...``             ``status``,
+                                                                                   ``quality_
+                                                                                   rating``
+=====================  ==========================================================  ==========
+
+A 2xx without a readable ``messages[0].id`` is **never** success: the message may be out,
+so it is ``uncertain``. ``check_number`` cannot ask: the Cloud API has no cheap
+"is this number on WhatsApp" call, so every valid E.164 number is reported
+``on_whatsapp=True`` (a non-number ``False``); a number that is not on WhatsApp surfaces
+as error 131026 on the send (``recipient_invalid``), or as a ``failed`` receipt.
+
+Errors: ``{error: {message, type, code, error_subcode, error_data: {details},
+fbtrace_id, is_transient}}``. The ``code`` decides first (the specs README's lists), then
+``is_transient: true``, then the HTTP status ("send" = a POST to ``/messages``, which may
+put a message on WhatsApp; "read" = the GET and the media upload, which do not):
+
+=======================================================  ===================  ===========
+what happened                                            send                 read
+=======================================================  ===================  ===========
+code 368, 131031, 130497 (account banned / locked)       ``sender_banned``    same
+code 131048 (spam rate limit: slow down, ban risk)       ``sender_restricted``  same
+code 131026 (recipient not on WhatsApp / unable)         ``recipient_invalid``  same
+code 130429, 131056, 4, 80007, 133016                    ``rate_limited``     same
+                                                         (``Retry-After``)
+code 131049, 131064 (per-user limits)                    ``rate_limited``, ``retry_after``
+                                                         at least 24 h
+code 1, 2, 131000, 131016; any other ``is_transient``    ``transient``        same
+code 131047, 131050, 131008, 131009, 131051-131053,      ``rejected``         same
+131030, 132000-132069 (templates)
+code 190 (token), 10, 200-299 (permissions)              ``rejected``, detail starts
+                                                         ``auth``: stop, alert the admin
+no known code: HTTP 429                                  ``rate_limited``     same
+no known code: HTTP 401 / 403                            ``rejected`` (``auth``)
+no known code: HTTP 5xx                                  ``transient``        same
+no known code: other 3xx / 4xx                           ``rejected``         same
+2xx without a readable JSON answer / id                  ``uncertain``        ``transient``
+ConnectError, ConnectTimeout, PoolTimeout, ProxyError    ``transient``        same
+ReadTimeout, WriteTimeout, RemoteProtocolError and       ``uncertain``        ``transient``
+other httpx errors (it may have arrived)
+UnsupportedProtocol, LocalProtocolError                  ``rejected``         same
+=======================================================  ===================  ===========
+
+Choices worth knowing:
+
+* Throughput: every message (not the upload, not the status GET) waits for its slot in a
+  per-number limiter spacing messages ``1 / config.throughput`` seconds apart (80/s, the
+  Cloud API default; raise it for numbers Meta lifted to 1,000/s). Calls for one number
+  are spread out, calls for different numbers do not wait on each other.
+* ``sender_status``: ``status`` BANNED / DISCONNECTED / DELETED -> banned; FLAGGED /
+  RESTRICTED / RATE_LIMITED or ``quality_rating`` RED -> restricted; PENDING / UNVERIFIED
+  -> linking; MIGRATED -> stopped; anything else working (YELLOW quality in the detail).
+  An answer that maps to ``sender_banned`` / ``sender_restricted`` is returned as that
+  health rather than raised; other failures are raised.
+* A sender without a phone-number id is ``sender_banned`` (not linked); a sender without
+  a token is ``rejected`` (``auth``); both before any request.
+* Tokens are never logged, never in an exception text (cut out of anything Meta echoes)
+  and never in ``repr``. Logs carry method, path, HTTP status, code and category: no
+  text, caption, parameter or phone number.
+* The client: pass an ``httpx.AsyncClient`` and it stays yours (``close()`` does not close
+  it); pass none and the gateway makes one and closes it in ``close()``. ``config.timeout``
+  is used for every request. After ``close()`` every call raises ``transient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import mimetypes
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import httpx
+
+from bot.gateways.base import (
+    ErrorCategory,
+    EventHandler,
+    GatewayError,
+    Media,
+    NumberCheck,
+    SenderHealth,
+    SenderRef,
+    SenderState,
+    SendResult,
+)
+
+logger = logging.getLogger(__name__)
+
+DETAIL_LIMIT = 200
+DAY = 86_400.0
+STATUS_FIELDS = "id,display_phone_number,quality_rating,status"
+
+_PHONE = re.compile(r"\+?([1-9]\d{7,14})")
+_MEDIA_KINDS = frozenset({"image", "document"})
+
+_BANNED = frozenset({368, 131031, 130497})
+_RESTRICTED = frozenset({131048})
+_RECIPIENT = frozenset({131026})
+_RATE = frozenset({130429, 131056, 4, 80007, 133016})
+_RATE_DAY = frozenset({131049, 131064})
+_TRANSIENT = frozenset({1, 2, 131000, 131016})
+_REJECTED = frozenset({131047, 131050, 131008, 131009, 131051, 131052, 131053, 131030})
+_TEMPLATE = range(132000, 132070)
+_AUTH = frozenset({190, 10})
+_PERMISSION = range(200, 300)
+
+_STATUS_BANNED = frozenset({"BANNED", "DISCONNECTED", "DELETED"})
+_STATUS_RESTRICTED = frozenset({"FLAGGED", "RESTRICTED", "RATE_LIMITED"})
+_STATUS_LINKING = frozenset({"PENDING", "UNVERIFIED"})
+_STATUS_STOPPED = frozenset({"MIGRATED"})
+
+Tokens = Mapping[int, str] | Callable[[int], str]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class CloudConfig:
+    base_url: str = "https://graph.facebook.com"
+    version: str = "v23.0"
+    timeout: float = 30.0  # seconds, for each of connect / write / read / pool
+    throughput: float = 80.0  # messages per second per number
+
+    def __post_init__(self) -> None:
+        if urlsplit(self.base_url).scheme not in ("http", "https"):
+            raise ValueError("base_url must start with http:// or https://")
+        if not re.fullmatch(r"v\d+\.\d+", self.version):
+            raise ValueError("version must look like v23.0")
+        if self.timeout <= 0:
+            raise ValueError("timeout must be > 0")
+        if self.throughput <= 0:
+            raise ValueError("throughput must be > 0")
+        object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+
+def recipient(phone: str) -> str:
+    """``+994501234567`` -> ``994501234567``; not E.164: ``recipient_invalid``."""
+    match = _PHONE.fullmatch(phone.strip())
+    if match is None:
+        raise GatewayError(ErrorCategory.RECIPIENT_INVALID, "not an E.164 phone number")
+    return match.group(1)
+
+
+class _Spacer:
+    """Per-key minimum spacing: each call gets the next free slot ``interval`` after the
+    previous one, and sleeps until it (no lock needed: slots are taken without awaiting)."""
+
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._interval = interval
+        self._clock = clock
+        self._next: dict[str, float] = {}
+
+    async def wait(self, key: str) -> None:
+        now = self._clock()
+        slot = max(now, self._next.get(key, now))
+        self._next[key] = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
+class CloudGateway:
+    """The WhatsAppGateway protocol over Meta's Cloud API (see the module docstring)."""
+
+    kind = "cloud"
+
+    def __init__(
+        self,
+        config: CloudConfig,
+        client: httpx.AsyncClient | None = None,
+        *,
+        tokens: Tokens,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._config = config
+        self._owns_client = client is None
+        self._client = client if client is not None else httpx.AsyncClient()
+        self._timeout = httpx.Timeout(config.timeout)
+        self._tokens = tokens
+        self._clock = clock or _utc_now
+        self._spacer = _Spacer(1.0 / config.throughput)
+        self._handler: EventHandler | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"CloudGateway({self._config!r})"
+
+    # -- the WhatsAppGateway protocol -------------------------------------------------
+
+    def set_event_handler(self, handler: EventHandler) -> None:
+        self._handler = handler  # Meta's webhooks feed it (bot/web), not this class
+
+    async def send_text(self, sender: SenderRef, to: str, text: str) -> SendResult:
+        if not text.strip():
+            raise GatewayError(ErrorCategory.REJECTED, "empty text")
+        return await self._message(sender, to, "text", {"body": text})
+
+    async def send_media(
+        self, sender: SenderRef, to: str, media: Media, caption: str | None = None
+    ) -> SendResult:
+        if media.kind not in _MEDIA_KINDS:
+            raise GatewayError(ErrorCategory.REJECTED, f"unsupported media kind {media.kind!r}")
+        if not media.url and not media.data:
+            raise GatewayError(ErrorCategory.REJECTED, "media has neither url nor data")
+        number, token = self._credentials(sender)
+        digits = recipient(to)
+        filename = _filename(media)
+        if media.url:
+            content: dict[str, Any] = {"link": media.url}
+        else:
+            content = {"id": await self._upload(number, token, media, filename)}
+        if caption:
+            content["caption"] = caption
+        if media.kind == "document" and filename:
+            content["filename"] = filename
+        return await self._post_message(number, token, digits, media.kind, content)
+
+    async def send_template(
+        self, sender: SenderRef, to: str, name: str, language: str, body_params: list[str]
+    ) -> SendResult:
+        """An approved template: ``body_params`` fill ``{{1}}``, ``{{2}}``... in order."""
+        if not name.strip() or not language.strip():
+            raise GatewayError(ErrorCategory.REJECTED, "template name and language needed")
+        template: dict[str, Any] = {"name": name, "language": {"code": language}}
+        if body_params:
+            template["components"] = [{
+                "type": "body",
+                "parameters": [{"type": "text", "text": str(value)} for value in body_params],
+            }]
+        return await self._message(sender, to, "template", template)
+
+    async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
+        """No request: the Cloud API cannot tell cheaply (see the module docstring)."""
+        self._check_open()
+        try:
+            recipient(phone)
+        except GatewayError:
+            return NumberCheck(phone, on_whatsapp=False)
+        return NumberCheck(phone, on_whatsapp=True)
+
+    async def sender_status(self, sender: SenderRef) -> SenderHealth:
+        number, token = self._credentials(sender)
+        path = f"/{self._config.version}/{quote(number, safe='')}"
+        try:
+            info = await self._request("GET", path, token, sends=False,
+                                       params={"fields": STATUS_FIELDS})
+        except GatewayError as error:
+            if error.category is ErrorCategory.SENDER_BANNED:
+                return SenderHealth(SenderState.BANNED, error.detail)
+            if error.category is ErrorCategory.SENDER_RESTRICTED:
+                return SenderHealth(SenderState.RESTRICTED, error.detail)
+            raise
+        if not isinstance(info, dict):
+            raise self._unreadable("GET", path, sends=False)
+        return _health(info)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._owns_client:
+            await self._client.aclose()
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def _message(
+        self, sender: SenderRef, to: str, kind: str, content: dict[str, Any]
+    ) -> SendResult:
+        number, token = self._credentials(sender)
+        return await self._post_message(number, token, recipient(to), kind, content)
+
+    async def _post_message(
+        self, number: str, token: str, to: str, kind: str, content: dict[str, Any]
+    ) -> SendResult:
+        body = {"messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": to, "type": kind, kind: content}
+        path = f"/{self._config.version}/{quote(number, safe='')}/messages"
+        await self._spacer.wait(number)
+        answer = await self._request("POST", path, token, sends=True, json_body=body)
+        message_id = _message_id(answer)
+        if message_id is None:
+            raise self._unreadable("POST", path, sends=True)
+        return SendResult(message_id, self._clock())
+
+    async def _upload(self, number: str, token: str, media: Media, filename: str | None) -> str:
+        mimetype = _mimetype(media, filename)
+        path = f"/{self._config.version}/{quote(number, safe='')}/media"
+        answer = await self._request(
+            "POST", path, token, sends=False,
+            data={"messaging_product": "whatsapp", "type": mimetype},
+            files={"file": (filename or f"{media.kind}", media.data or b"", mimetype)},
+        )
+        media_id = answer.get("id") if isinstance(answer, dict) else None
+        if not isinstance(media_id, str) or not media_id:
+            raise self._unreadable("POST", path, sends=False)
+        return media_id
+
+    async def _request(
+        self, method: str, path: str, token: str, *, sends: bool, **options: Any
+    ) -> Any:
+        self._check_open()
+        json_body = options.pop("json_body", None)
+        if json_body is not None:
+            options["json"] = json_body
+        headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        try:
+            response = await self._client.request(
+                method, self._config.base_url + path, headers=headers,
+                timeout=self._timeout, **options,
+            )
+        except httpx.HTTPError as exc:
+            error = _transport_error(exc, sends)
+            logger.warning("Cloud API %s %s: %s -> %s", method, path, type(exc).__name__,
+                           error.category)
+            raise error from exc
+        if not response.is_success:
+            error = self._status_error(response, token)
+            logger.warning("Cloud API %s %s: HTTP %s -> %s", method, path,
+                           response.status_code, error.category)
+            raise error
+        try:
+            return response.json()
+        except ValueError:
+            raise self._unreadable(method, path, sends=sends) from None
+
+    def _credentials(self, sender: SenderRef) -> tuple[str, str]:
+        self._check_open()
+        if not sender.external_id:
+            raise GatewayError(ErrorCategory.SENDER_BANNED,
+                               "sender has no Cloud API phone-number id: not linked")
+        try:
+            tokens = self._tokens
+            token = tokens(sender.sender_id) if callable(tokens) else tokens[sender.sender_id]
+        except (KeyError, LookupError):
+            token = None
+        if not isinstance(token, str) or not token.strip():
+            raise GatewayError(ErrorCategory.REJECTED,
+                               f"auth: no access token for sender {sender.sender_id}")
+        return sender.external_id, token.strip()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise GatewayError(ErrorCategory.TRANSIENT, "gateway closed")
+
+    def _status_error(self, response: httpx.Response, token: str) -> GatewayError:
+        status = response.status_code
+        error = _json_or_none(response.text[:4000])
+        error = error.get("error") if isinstance(error, dict) else None
+        error = error if isinstance(error, dict) else {}
+        code = _int(error.get("code"))
+        subcode = _int(error.get("error_subcode"))
+        words = [str(error.get("message") or "")]
+        data = error.get("error_data")
+        if isinstance(data, dict) and data.get("details"):
+            words.append(f"({data['details']})")
+        message = _clean(" ".join(words), token)
+        label = f"code {code}" + (f"/{subcode}" if subcode is not None else "")
+        detail = f"{label}: {message}" if code is not None else f"HTTP {status}: {message}"
+        retry = _retry_after(response.headers.get("Retry-After"), self._clock())
+        category = _category(code, status, error.get("is_transient") is True)
+        if category is ErrorCategory.RATE_LIMITED and code in _RATE_DAY:
+            retry = max(retry or 0.0, DAY)
+        if category is ErrorCategory.REJECTED and (
+            code in _AUTH or (code is not None and code in _PERMISSION)
+            or (code is None and status in (401, 403))
+        ):
+            detail = f"auth: the access token was refused ({detail})"
+        if category is not ErrorCategory.RATE_LIMITED:
+            retry = None
+        return GatewayError(category, detail.strip(), retry_after=retry)
+
+    def _unreadable(self, method: str, path: str, *, sends: bool) -> GatewayError:
+        logger.warning("Cloud API %s %s: unreadable answer", method, path)
+        if sends:
+            return GatewayError(
+                ErrorCategory.UNCERTAIN,
+                "Cloud API answered but the answer is unreadable: the message may have been sent",
+            )
+        return GatewayError(ErrorCategory.TRANSIENT,
+                            "Cloud API answered but the answer is unreadable")
+
+
+def _category(code: int | None, status: int, is_transient: bool) -> ErrorCategory:
+    if code in _BANNED:
+        return ErrorCategory.SENDER_BANNED
+    if code in _RESTRICTED:
+        return ErrorCategory.SENDER_RESTRICTED
+    if code in _RECIPIENT:
+        return ErrorCategory.RECIPIENT_INVALID
+    if code in _RATE or code in _RATE_DAY:
+        return ErrorCategory.RATE_LIMITED
+    if code in _TRANSIENT:
+        return ErrorCategory.TRANSIENT
+    if code is not None and (code in _REJECTED or code in _TEMPLATE or code in _AUTH
+                             or code in _PERMISSION):
+        return ErrorCategory.REJECTED
+    if is_transient or status >= 500:
+        return ErrorCategory.TRANSIENT
+    if status == 429:
+        return ErrorCategory.RATE_LIMITED
+    return ErrorCategory.REJECTED
+
+
+def _health(info: dict[str, Any]) -> SenderHealth:
+    status = str(info.get("status") or "").upper()
+    quality = str(info.get("quality_rating") or "").upper()
+    if status in _STATUS_BANNED:
+        return SenderHealth(SenderState.BANNED, f"number status {status}")
+    if status in _STATUS_RESTRICTED:
+        return SenderHealth(SenderState.RESTRICTED, f"number status {status}")
+    if quality == "RED":
+        return SenderHealth(SenderState.RESTRICTED, "quality rating RED: slow down")
+    if status in _STATUS_LINKING:
+        return SenderHealth(SenderState.LINKING, f"number status {status}")
+    if status in _STATUS_STOPPED:
+        return SenderHealth(SenderState.STOPPED, f"number status {status}")
+    if quality == "YELLOW":
+        return SenderHealth(SenderState.WORKING, "quality rating YELLOW")
+    return SenderHealth(SenderState.WORKING)
+
+
+def _message_id(answer: Any) -> str | None:
+    if not isinstance(answer, dict):
+        return None
+    messages = answer.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        return None
+    value = messages[0].get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _filename(media: Media) -> str | None:
+    url_name = urlsplit(media.url).path.rsplit("/", 1)[-1] if media.url else ""
+    return media.filename or url_name or None
+
+
+def _mimetype(media: Media, filename: str | None) -> str:
+    if media.mimetype:
+        return media.mimetype
+    data = media.data or b""
+    for magic, mimetype in ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                            (b"%PDF-", "application/pdf")):
+        if data.startswith(magic):
+            return mimetype
+    guessed = mimetypes.guess_type(filename)[0] if filename else None
+    if guessed:
+        return guessed
+    return "image/jpeg" if media.kind == "image" else "application/octet-stream"
+
+
+def _transport_error(exc: httpx.HTTPError, sends: bool) -> GatewayError:
+    name = type(exc).__name__
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+                  | httpx.ProxyError):
+        return GatewayError(ErrorCategory.TRANSIENT,
+                            f"Cloud API not reached ({name}): nothing sent")
+    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        return GatewayError(ErrorCategory.REJECTED, f"request not sendable ({name})")
+    if sends:
+        return GatewayError(
+            ErrorCategory.UNCERTAIN,
+            f"no answer from the Cloud API ({name}): the message may have been sent",
+        )
+    return GatewayError(ErrorCategory.TRANSIENT, f"no answer from the Cloud API ({name})")
+
+
+def _clean(text: str, token: str) -> str:
+    """Meta's words for a detail: one line, short, and never the token."""
+    if token:
+        text = text.replace(token, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= DETAIL_LIMIT else text[: DETAIL_LIMIT - 1] + "…"
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _retry_after(value: str | None, now: datetime) -> float | None:
+    """``Retry-After`` in seconds (a number of seconds or an HTTP date); None if absent."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())

@@ -1,0 +1,325 @@
+"""A fake Meta Cloud API on 127.0.0.1: real HTTP, the Graph API's wire format, misbehaviour
+on cue.
+
+Served like the fake WAHA (uvicorn, h11, a background thread with its own loop, an
+explicit TCP socket): a module-scoped ``FakeCloudServer`` plus ``FakeCloud.reset()`` per
+test keeps a suite fast.
+
+    with FakeCloudServer() as cloud:
+        cloud.add_number("1065", token="EAAG...")   # a phone-number id and its token
+        ...                       # point a CloudGateway at cloud.url
+        cloud.requests            # method, path, query, headers, JSON body or form parts
+
+What it answers, like the Cloud API:
+
+* ``POST /{version}/{id}/messages``: 200 ``{messaging_product, contacts: [{input, wa_id}],
+  messages: [{id: "wamid..."}]}``; ``id_style`` ``"empty"`` / ``"garbage"`` / ``"no_id"``
+  answer 200 without a readable id.
+* ``POST /{version}/{id}/media`` (multipart): 200 ``{id}``; the parts are recorded in
+  ``form`` (text fields) and ``files`` (name -> (filename, content type, bytes)).
+* ``GET /{version}/{id}``: ``{id, display_phone_number, verified_name, quality_rating,
+  status}`` from the number's ``quality`` and ``status``.
+* A wrong or missing ``Authorization: Bearer`` is 401 with code 190 (``OAuthException``);
+  an unknown phone-number id is 400 with code 100 (like Graph's "Unsupported post
+  request"); an unknown path 404.
+
+Misbehaviour, each for the next ``times`` requests (to ``path``, or any path):
+``fail_next(status, body, headers=...)``, ``fail_code(code, status=400, ...)`` (a Graph
+error body), ``delay_next(seconds)`` (answers normally afterwards: the request *did*
+arrive), ``drop_next()`` (closes the connection without answering).
+
+Every recorded request is also appended to ``ALL_REQUESTS`` for the contract tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any
+from urllib.parse import parse_qsl
+
+import uvicorn
+from starlette.responses import JSONResponse, Response
+
+ALL_REQUESTS: list[RecordedRequest] = []
+
+ERROR_TYPES = {190: "OAuthException", 100: "GraphMethodException"}
+
+
+@dataclass(slots=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-case names
+    body: Any  # the parsed JSON body, or None
+    raw_body: bytes = b""
+    form: dict[str, str] = field(default_factory=dict)
+    files: dict[str, tuple[str | None, str, bytes]] = field(default_factory=dict)
+    status: int | None = None
+    response: Any = None
+    scripted: bool = False
+
+
+@dataclass(slots=True)
+class FakeNumber:
+    number_id: str
+    token: str
+    display: str = "+994 50 000 00 01"
+    quality: str = "GREEN"
+    status: str = "CONNECTED"
+
+
+@dataclass(slots=True)
+class _Fault:
+    path: str | None
+    times: int
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+
+def graph_error(code: int, message: str = "", *, subcode: int | None = None,
+                is_transient: bool = False, details: str | None = None) -> dict[str, Any]:
+    """A Graph API error body."""
+    error: dict[str, Any] = {
+        "message": message or f"(#{code}) error {code}",
+        "type": ERROR_TYPES.get(code, "OAuthException"), "code": code,
+        "fbtrace_id": "AbCdEfGh123", "is_transient": is_transient,
+    }
+    if subcode is not None:
+        error["error_subcode"] = subcode
+    if details is not None:
+        error["error_data"] = {"messaging_product": "whatsapp", "details": details}
+    return {"error": error}
+
+
+class FakeCloud:
+    """The ASGI app and its knobs (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.url = ""
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.numbers: dict[str, FakeNumber] = {}
+        self.id_style = "wamid"
+        self._faults: list[_Fault] = []
+        self._sent = 0
+
+    # -- knobs ------------------------------------------------------------------------
+
+    def add_number(self, number_id: str, token: str, **fields: Any) -> FakeNumber:
+        number = self.numbers[number_id] = FakeNumber(number_id, token, **fields)
+        return number
+
+    def fail_next(self, status: int, body: Any = None, *, path: str | None = None,
+                  headers: dict[str, str] | None = None, times: int = 1) -> None:
+        self._faults.append(_Fault(path, times, status=status, body=body,
+                                   headers=dict(headers or {})))
+
+    def fail_code(self, code: int, status: int = 400, *, path: str | None = None,
+                  headers: dict[str, str] | None = None, times: int = 1,
+                  **error: Any) -> None:
+        self.fail_next(status, graph_error(code, **error), path=path, headers=headers,
+                       times=times)
+
+    def delay_next(self, seconds: float, *, path: str | None = None, times: int = 1) -> None:
+        self._faults.append(_Fault(path, times, delay=seconds))
+
+    def drop_next(self, *, path: str | None = None, times: int = 1) -> None:
+        self._faults.append(_Fault(path, times, drop=True))
+
+    def sent(self) -> list[RecordedRequest]:
+        """The message requests that arrived (answered or not)."""
+        return [r for r in self.requests if r.method == "POST" and r.path.endswith("/messages")]
+
+    # -- ASGI -------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        raw = b""
+        while True:
+            message = await receive()
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        path = scope["path"]
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        query = dict(parse_qsl(scope["query_string"].decode("latin-1")))
+        record = RecordedRequest(scope["method"], path, query, headers, None, raw)
+        content_type = headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            record.form, record.files = _multipart(content_type, raw)
+        elif raw:
+            record.body = _json_or_none(raw)
+        self.requests.append(record)
+        ALL_REQUESTS.append(record)
+
+        fault = self._take_fault(path)
+        if fault is not None and fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.drop:
+            await _hang_up(send)
+            return
+        if fault is not None and fault.status is not None:
+            response = _json(fault.status, fault.body, fault.headers)
+            record.scripted = True
+        else:
+            response = self._answer(record)
+        record.status = response.status_code
+        record.response = _json_or_none(response.body)
+        await response(scope, receive, send)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.path is None or fault.path == path:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _answer(self, record: RecordedRequest) -> Response:
+        parts = record.path.split("/")
+        if len(parts) not in (3, 4) or not parts[1].startswith("v"):
+            return _json(404, None)
+        number = self.numbers.get(parts[2])
+        if number is None:
+            return _json(400, graph_error(
+                100, f"Unsupported post request. Object with ID '{parts[2]}' does not exist",
+                subcode=33))
+        if record.headers.get("authorization") != f"Bearer {number.token}":
+            return _json(401, graph_error(190, "Invalid OAuth access token - Cannot parse "
+                                          "access token"))
+        kind = parts[3] if len(parts) == 4 else None
+        if record.method == "POST" and kind == "messages":
+            return self._message(record.body)
+        if record.method == "POST" and kind == "media":
+            if "file" not in record.files or record.form.get("messaging_product") != "whatsapp":
+                return _json(400, graph_error(100, "Invalid parameter"))
+            self._sent += 1
+            return _json(200, {"id": f"{4490709327384000 + self._sent}"})
+        if record.method == "GET" and kind is None:
+            return _json(200, {"id": number.number_id, "display_phone_number": number.display,
+                               "verified_name": "Qasid Test", "quality_rating": number.quality,
+                               "status": number.status})
+        return _json(404, None)
+
+    def _message(self, body: Any) -> Response:
+        if (not isinstance(body, dict) or body.get("messaging_product") != "whatsapp"
+                or not isinstance(body.get("to"), str) or body.get("type") not in body):
+            return _json(400, graph_error(100, "Invalid parameter"))
+        self._sent += 1
+        if self.id_style == "empty":
+            return Response(status_code=200)
+        if self.id_style == "garbage":
+            return Response("<html>ok</html>", status_code=200, media_type="text/html")
+        to = body["to"]
+        messages = [{}] if self.id_style == "no_id" else [
+            {"id": f"wamid.HBgM{to}FQIAERgS{self._sent:012X}"}]
+        return _json(200, {"messaging_product": "whatsapp",
+                           "contacts": [{"input": to, "wa_id": to}], "messages": messages})
+
+
+def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, str],
+                                                        dict[str, tuple[str | None, str, bytes]]]:
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode("latin-1") + raw)
+    form: dict[str, str] = {}
+    files: dict[str, tuple[str | None, str, bytes]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True) or b""
+        filename = part.get_filename()
+        if filename is not None or part.get("content-type"):
+            files[str(name)] = (filename, part.get_content_type(), payload)
+        else:
+            form[str(name)] = payload.decode()
+    return form, files
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    if body is None or isinstance(body, bytes):
+        return Response(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def _hang_up(send: Any) -> None:
+    """Close the TCP connection without answering (uvicorn's h11 transport)."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("drop_next needs uvicorn's h11 protocol")
+    transport.close()
+    await asyncio.sleep(0.01)
+
+
+class FakeCloudServer:
+    """Serves a ``FakeCloud`` on a free 127.0.0.1 port from a background thread."""
+
+    def __init__(self, fake: FakeCloud | None = None) -> None:
+        self.fake = fake or FakeCloud()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> FakeCloud:
+        # IPPROTO_TCP so asyncio turns Nagle off (see fake_waha)
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        host, port = sock.getsockname()
+        config = uvicorn.Config(
+            self.fake, http="h11", ws="none", lifespan="off", log_config=None,
+            access_log=False, proxy_headers=False, server_header=False, date_header=False,
+            timeout_graceful_shutdown=1,
+        )
+        server = self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(server.serve(sockets=[sock])),
+            name="fake-cloud", daemon=True,
+        )
+        self._thread.start()
+        deadline = time.monotonic() + 5
+        while not server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake Cloud API did not start")
+            time.sleep(0.005)
+        self.fake.url = f"http://{host}:{port}"
+        return self.fake
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def __enter__(self) -> FakeCloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+@contextmanager
+def serve_fake_cloud() -> Iterator[FakeCloud]:
+    with FakeCloudServer() as fake:
+        yield fake
