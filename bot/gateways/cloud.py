@@ -85,15 +85,12 @@ Choices worth knowing:
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import mimetypes
 import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -110,6 +107,7 @@ from bot.gateways.base import (
     SenderState,
     SendResult,
 )
+from bot.gateways.http import json_or_none, media_type, retry_after, transport_error, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +137,6 @@ _STATUS_STOPPED = frozenset({"MIGRATED"})
 Tokens = Mapping[int, str] | Callable[[int], str]
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +201,7 @@ class CloudGateway:
         self._client = client if client is not None else httpx.AsyncClient()
         self._timeout = httpx.Timeout(config.timeout)
         self._tokens = tokens
-        self._clock = clock or _utc_now
+        self._clock = clock or utc_now
         self._spacer = _Spacer(1.0 / config.throughput)
         self._handler: EventHandler | None = None
         self._closed = False
@@ -309,7 +305,7 @@ class CloudGateway:
         return SendResult(message_id, self._clock())
 
     async def _upload(self, number: str, token: str, media: Media, filename: str | None) -> str:
-        mimetype = _mimetype(media, filename)
+        mimetype = media_type(media, filename)
         path = f"/{self._config.version}/{quote(number, safe='')}/media"
         answer = await self._request(
             "POST", path, token, sends=False,
@@ -335,7 +331,7 @@ class CloudGateway:
                 timeout=self._timeout, **options,
             )
         except httpx.HTTPError as exc:
-            error = _transport_error(exc, sends)
+            error = transport_error(exc, sends, "the Cloud API")
             logger.warning("Cloud API %s %s: %s -> %s", method, path, type(exc).__name__,
                            error.category)
             raise error from exc
@@ -370,7 +366,7 @@ class CloudGateway:
 
     def _status_error(self, response: httpx.Response, token: str) -> GatewayError:
         status = response.status_code
-        error = _json_or_none(response.text[:4000])
+        error = json_or_none(response.text[:4000])
         error = error.get("error") if isinstance(error, dict) else None
         error = error if isinstance(error, dict) else {}
         code = _int(error.get("code"))
@@ -382,7 +378,7 @@ class CloudGateway:
         message = _clean(" ".join(words), token)
         label = f"code {code}" + (f"/{subcode}" if subcode is not None else "")
         detail = f"{label}: {message}" if code is not None else f"HTTP {status}: {message}"
-        retry = _retry_after(response.headers.get("Retry-After"), self._clock())
+        retry = retry_after(response.headers.get("Retry-After"), self._clock())
         category = _category(code, status, error.get("is_transient") is True)
         if category is ErrorCategory.RATE_LIMITED and code in _RATE_DAY:
             retry = max(retry or 0.0, DAY)
@@ -460,34 +456,6 @@ def _filename(media: Media) -> str | None:
     return media.filename or url_name or None
 
 
-def _mimetype(media: Media, filename: str | None) -> str:
-    if media.mimetype:
-        return media.mimetype
-    data = media.data or b""
-    for magic, mimetype in ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
-                            (b"%PDF-", "application/pdf")):
-        if data.startswith(magic):
-            return mimetype
-    guessed = mimetypes.guess_type(filename)[0] if filename else None
-    if guessed:
-        return guessed
-    return "image/jpeg" if media.kind == "image" else "application/octet-stream"
-
-
-def _transport_error(exc: httpx.HTTPError, sends: bool) -> GatewayError:
-    name = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-                  | httpx.ProxyError):
-        return GatewayError(ErrorCategory.TRANSIENT,
-                            f"Cloud API not reached ({name}): nothing sent")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
-        return GatewayError(ErrorCategory.REJECTED, f"request not sendable ({name})")
-    if sends:
-        return GatewayError(
-            ErrorCategory.UNCERTAIN,
-            f"no answer from the Cloud API ({name}): the message may have been sent",
-        )
-    return GatewayError(ErrorCategory.TRANSIENT, f"no answer from the Cloud API ({name})")
 
 
 def _clean(text: str, token: str) -> str:
@@ -508,26 +476,4 @@ def _int(value: Any) -> int | None:
     return None
 
 
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
-
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` in seconds (a number of seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())

@@ -91,14 +91,11 @@ Choices worth knowing:
 from __future__ import annotations
 
 import base64
-import json
 import logging
-import mimetypes
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -120,6 +117,7 @@ from bot.gateways.base import (
     SenderStateChanged,
     SendResult,
 )
+from bot.gateways.http import json_or_none, media_type, retry_after, transport_error, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -137,16 +135,7 @@ _SESSION_STATUS = re.compile(
     r"|WORKING|FAILED)\b"
 )
 _NOT_SUPPORTED = frozenset({404, 405, 501})  # a restriction endpoint this WAHA lacks
-_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"%PDF-", "application/pdf"),
-)
 
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +179,7 @@ class WahaGateway:
         self._headers = {"Accept": "application/json"}
         if config.api_key:
             self._headers["X-Api-Key"] = config.api_key
-        self._clock = clock or _utc_now
+        self._clock = clock or utc_now
         self._handler: EventHandler | None = None
         self._linked: set[str] = set()
         self._closed = False
@@ -331,7 +320,7 @@ class WahaGateway:
                 headers=self._headers, timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
-            error = _transport_error(exc, sends)
+            error = transport_error(exc, sends, "WAHA")
             logger.warning("WAHA %s %s: %s -> %s", method, path, type(exc).__name__,
                            error.category)
             raise error from exc
@@ -352,12 +341,12 @@ class WahaGateway:
     def _status_error(self, response: httpx.Response, path: str, sends: bool) -> GatewayError:
         status = response.status_code
         text = response.text[:4000]
-        body = _json_or_none(text)
+        body = json_or_none(text)
         message = self._clean(_error_message(body, text))
         if status == 429:
             return GatewayError(
                 ErrorCategory.RATE_LIMITED, f"WAHA rate limit (HTTP 429) {message}".strip(),
-                retry_after=_retry_after(response.headers.get("Retry-After"), self._clock()),
+                retry_after=retry_after(response.headers.get("Retry-After"), self._clock()),
             )
         if status in (401, 403):
             return GatewayError(
@@ -489,7 +478,7 @@ _CHAT_SUFFIXES = ("@c.us", "@s.whatsapp.net")
 
 def parse_webhook(
     body: Mapping[str, Any], sender_for_session: Mapping[str, int],
-    *, now: Callable[[], datetime] = _utc_now,
+    *, now: Callable[[], datetime] = utc_now,
 ) -> list[GatewayEvent]:
     """The events one WAHA webhook body carries (see the module docstring); never raises
     on a well-formed JSON object, whatever its fields hold."""
@@ -582,25 +571,12 @@ def _file(media: Media) -> dict[str, str]:
         file = {"url": media.url}
     else:
         raise GatewayError(ErrorCategory.REJECTED, "media has neither url nor data")
-    file["mimetype"] = _mimetype(media, filename)
+    file["mimetype"] = media_type(media, filename)
     if filename:
         file["filename"] = filename
     return file
 
 
-def _mimetype(media: Media, filename: str | None) -> str:
-    if media.mimetype:
-        return media.mimetype
-    if media.data:
-        for magic, mimetype in _MAGIC:
-            if media.data.startswith(magic):
-                return mimetype
-        if media.data[:4] == b"RIFF" and media.data[8:12] == b"WEBP":
-            return "image/webp"
-    guessed = mimetypes.guess_type(filename)[0] if filename else None
-    if guessed:
-        return guessed
-    return "image/jpeg" if media.kind == "image" else "application/octet-stream"
 
 
 def _message_id(data: Any) -> str | None:
@@ -623,25 +599,8 @@ def _message_id(data: Any) -> str | None:
     return None
 
 
-def _transport_error(exc: httpx.HTTPError, sends: bool) -> GatewayError:
-    name = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
-                  | httpx.ProxyError):
-        return GatewayError(ErrorCategory.TRANSIENT, f"WAHA not reached ({name}): nothing sent")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
-        return GatewayError(ErrorCategory.REJECTED, f"request not sendable ({name})")
-    if sends:
-        return GatewayError(
-            ErrorCategory.UNCERTAIN, f"no answer from WAHA ({name}): the message may have been sent"
-        )
-    return GatewayError(ErrorCategory.TRANSIENT, f"no answer from WAHA ({name})")
 
 
-def _json_or_none(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
 
 
 def _error_message(body: Any, text: str) -> str:
@@ -668,22 +627,6 @@ def _session_status(body: Any, text: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _retry_after(value: str | None, now: datetime) -> float | None:
-    """``Retry-After`` in seconds (a number of seconds or an HTTP date); None if absent."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now).total_seconds())
 
 
 def _timestamp(value: Any) -> datetime | None:

@@ -35,9 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,8 +43,9 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.responses import JSONResponse, Response
+
+from tests.gateways.http_fake import ThreadedServer
 
 ALL_REQUESTS: list[RecordedRequest] = []
 
@@ -273,50 +271,11 @@ async def _hang_up(send: Any) -> None:
     await asyncio.sleep(0.01)
 
 
-class FakeCloudServer:
-    """Serves a ``FakeCloud`` on a free 127.0.0.1 port from a background thread."""
+class FakeCloudServer(ThreadedServer[FakeCloud]):
+    name = "fake Cloud API"
 
     def __init__(self, fake: FakeCloud | None = None) -> None:
-        self.fake = fake or FakeCloud()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> FakeCloud:
-        # IPPROTO_TCP so asyncio turns Nagle off (see fake_waha)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        host, port = sock.getsockname()
-        config = uvicorn.Config(
-            self.fake, http="h11", ws="none", lifespan="off", log_config=None,
-            access_log=False, proxy_headers=False, server_header=False, date_header=False,
-            timeout_graceful_shutdown=1,
-        )
-        server = self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])),
-            name="fake-cloud", daemon=True,
-        )
-        self._thread.start()
-        deadline = time.monotonic() + 5
-        while not server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake Cloud API did not start")
-            time.sleep(0.005)
-        self.fake.url = f"http://{host}:{port}"
-        return self.fake
-
-    def stop(self) -> None:
-        if self._server is not None and self._thread is not None:
-            self._server.should_exit = True
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeCloud:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+        super().__init__(fake or FakeCloud())
 
 
 @contextmanager
