@@ -7,18 +7,21 @@ Every knob has a safe default so `python -m bot` runs on the embedded defaults
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class GatewayKind(StrEnum):
     SANDBOX = "sandbox"
+    WAHA = "waha"
+    CLOUD = "cloud"
 
 
 class RegistrationMode(StrEnum):
@@ -72,6 +75,24 @@ class Settings(BaseSettings):
     # (X-Webhook-Hmac, HMAC-SHA512); unsigned or wrongly signed ones are refused.
     waha_webhook_key: SecretStr | None = None
 
+    # The bot's own address as WAHA and Meta reach it (e.g. https://qasid.example.com):
+    # new WAHA sessions are told to send their webhooks to PUBLIC_URL/webhooks/waha.
+    public_url: str | None = None
+
+    # WAHA (GATEWAY=waha, or set WAHA_BASE_URL to offer WAHA numbers beside another gateway).
+    waha_base_url: str | None = None
+    waha_api_key: SecretStr | None = None
+    waha_timeout: float = Field(default=30.0, gt=0)
+
+    # Meta's Cloud API (GATEWAY=cloud). Numbers are added in chat with their phone-number id
+    # and access token; the app secret checks the webhooks' X-Hub-Signature-256 and the
+    # verify token answers Meta's subscription handshake (GET /webhooks/cloud).
+    cloud_graph_url: str = "https://graph.facebook.com"
+    cloud_api_version: str = "v23.0"
+    cloud_app_secret: SecretStr | None = None
+    cloud_verify_token: SecretStr | None = None
+    cloud_throughput: float = Field(default=80.0, gt=0)
+
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
     sandbox_read_delay: float = Field(default=5.0, ge=0)
@@ -81,7 +102,9 @@ class Settings(BaseSettings):
     sandbox_seed: int = 0
     sandbox_journal: Path | None = None  # every accepted message appended here (tests)
 
-    @field_validator("telegram_bot_token", "waha_webhook_key", mode="before")
+    @field_validator("telegram_bot_token", "waha_webhook_key", "waha_api_key",
+                     "cloud_app_secret", "cloud_verify_token", "public_url", "waha_base_url",
+                     mode="before")
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -144,12 +167,38 @@ class Settings(BaseSettings):
             raise ValueError("use DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
 
-    @field_validator("telegram_api_url", "telegram_file_url")
+    @field_validator("telegram_api_url", "telegram_file_url", "cloud_graph_url", "public_url",
+                     "waha_base_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("cloud_api_version")
+    @classmethod
+    def _graph_version(cls, value: str) -> str:
+        if not re.fullmatch(r"v\d+\.\d+", value.strip()):
+            raise ValueError("expected a Graph API version like v23.0")
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _gateway_configured(self) -> Settings:
+        if self.gateway is GatewayKind.WAHA and not self.waha_base_url:
+            raise ValueError("GATEWAY=waha needs WAHA_BASE_URL (e.g. http://127.0.0.1:3000)")
+        if self.gateway is GatewayKind.CLOUD and not self.cloud_app_secret:
+            raise ValueError("GATEWAY=cloud needs CLOUD_APP_SECRET to check Meta's webhooks")
+        return self
+
+    @property
+    def waha_enabled(self) -> bool:
+        return bool(self.waha_base_url)
+
+    @property
+    def cloud_enabled(self) -> bool:
+        return self.gateway is GatewayKind.CLOUD or self.cloud_app_secret is not None
 
     def is_admin(self, telegram_id: int) -> bool:
         return telegram_id in self.admin_ids
