@@ -19,6 +19,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot import handlers
 from bot.config import GatewayKind, RegistrationMode, Settings
 from bot.gateways.base import WhatsAppGateway
+from bot.gateways.router import GatewayRouter
 from bot.handlers.context import BotContext
 from bot.handlers.media import telegram_media
 from bot.handlers.notifier import TelegramNotifier
@@ -36,10 +37,11 @@ from bot.services.replies import (
     OptOutWords,
     RepliesService,
 )
-from bot.services.senders import SendersService
+from bot.services.senders import SendersConfig, SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
 from bot.web.app import create_web_app
+from bot.web.cloud import CloudWebhook
 from bot.web.waha import WahaWebhook
 
 log = logging.getLogger(__name__)
@@ -61,11 +63,13 @@ class Services:
     senders: SendersService
 
 
-def build_gateway(settings: Settings) -> WhatsAppGateway:
+def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
+    """Every adapter this server offers, behind one router (each sender names its own)."""
+    adapters: dict[str, WhatsAppGateway] = {}
     if settings.gateway is GatewayKind.SANDBOX:
         from bot.gateways.sandbox import SandboxConfig, SandboxGateway
 
-        return SandboxGateway(
+        adapters["sandbox"] = SandboxGateway(
             SandboxConfig(
                 delivery_delay=settings.sandbox_delivery_delay,
                 read_delay=settings.sandbox_read_delay,
@@ -78,7 +82,21 @@ def build_gateway(settings: Settings) -> WhatsAppGateway:
                 run_id=format(time.time_ns() // 1_000_000, "x"),
             )
         )
-    raise ValueError(f"unsupported gateway {settings.gateway}")
+    if settings.waha_enabled:
+        from bot.gateways.waha import WahaConfig, WahaGateway
+
+        key = settings.waha_api_key
+        adapters["waha"] = WahaGateway(WahaConfig(
+            base_url=settings.waha_base_url or "", timeout=settings.waha_timeout,
+            api_key=key.get_secret_value() if key else None))
+    if settings.cloud_enabled:
+        from bot.gateways.cloud import CloudConfig, CloudGateway
+
+        adapters["cloud"] = CloudGateway(
+            CloudConfig(base_url=settings.cloud_graph_url, version=settings.cloud_api_version,
+                        throughput=settings.cloud_throughput),
+            tokens=tokens)
+    return GatewayRouter(adapters, default=settings.gateway.value)
 
 
 class Qasid:
@@ -93,7 +111,9 @@ class Qasid:
     ) -> None:
         self.settings = settings
         self.db = Database(settings.database_path)
-        self.gateway = build_gateway(settings)
+        self.tokens: dict[int, str] = {}  # Cloud API access tokens by sender id
+        self.gateway = build_gateways(settings, self.tokens)
+        webhook_key = settings.waha_webhook_key
         self.persistence = DraftPersistence()
         self.application = self._build_application(request, token, rate_limit)
         self.notifier = notifier = TelegramNotifier(self.application)
@@ -156,20 +176,43 @@ class Qasid:
                                                      reply.text),
             ),
             alerts=alerts,
-            senders=SendersService(self.db, settings.gateway.value, clock),
+            senders=SendersService(
+                self.db,
+                SendersConfig(
+                    default_gateway=settings.gateway.value,
+                    daily_cap=settings.sender_daily_cap,
+                    warmup=settings.sender_warmup,
+                    webhook_url=(settings.public_url.rstrip("/") + "/webhooks/waha"
+                                 if settings.public_url else None),
+                    webhook_key=webhook_key.get_secret_value() if webhook_key else None,
+                    default_region=settings.default_region,
+                    link_poll=settings.link_poll_interval,
+                    link_timeout=settings.link_timeout,
+                ),
+                clock,
+                gateway=self.gateway,
+                waha=self.gateway.get("waha"),  # type: ignore[arg-type]
+                cloud=self.gateway.get("cloud"),  # type: ignore[arg-type]
+                tokens=self.tokens,
+            ),
             analytics=AnalyticsService(self.db),
         )
         self.gateway.set_event_handler(self.services.dispatcher.on_event)
         self.persistence.services = self.services
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
-        webhook_key = settings.waha_webhook_key
+        app_secret, verify_token = settings.cloud_app_secret, settings.cloud_verify_token
         self.web = create_web_app(
             self.health,
             waha_webhook=WahaWebhook(
                 self.db, self.services.dispatcher,
                 webhook_key.get_secret_value() if webhook_key else None, clock=clock,
             ),
+            cloud_webhook=CloudWebhook(
+                self.db, self.services.dispatcher,
+                app_secret.get_secret_value() if app_secret else None,
+                verify_token.get_secret_value() if verify_token else None, clock=clock,
+            ) if settings.cloud_enabled else None,
         )
         self._started = False
 
@@ -204,12 +247,16 @@ class Qasid:
         self._started = True
         await self.services.contacts.recover(self.notifier)
         await self.services.dispatcher.recover()
+        await self.services.senders.load_tokens()
+        waha = self.gateway.get("waha")
+        if waha is not None:
+            waha.remember_linked(*await self.services.senders.linked_sessions())  # type: ignore[attr-defined]
         if self.settings.dispatch_interval > 0 and self.application.job_queue is not None:
             self.application.job_queue.run_repeating(
                 self._dispatch, interval=self.settings.dispatch_interval, first=0.5,
                 name="dispatcher", job_kwargs={"max_instances": 1, "coalesce": True})
-        log.info("Qasid started as @%s (gateway: %s)", self.application.bot.username,
-                 self.gateway.kind)
+        log.info("Qasid started as @%s (gateways: %s)", self.application.bot.username,
+                 ", ".join(sorted(self.gateway.kinds)))
 
     async def _dispatch(self, _context: object) -> None:
         await self.services.dispatcher.tick()

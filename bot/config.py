@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     cloud_verify_token: SecretStr | None = None
     cloud_throughput: float = Field(default=80.0, gt=0)
 
+    # Linking a WAHA number in chat: how often the QR code is refreshed / the link checked,
+    # and how long a QR code waits for its scan.
+    link_poll_interval: float = Field(default=3.0, gt=0)
+    link_timeout: float = Field(default=300.0, gt=0)
+
     # The sandbox gateway (simulated WhatsApp).
     sandbox_delivery_delay: float = Field(default=2.0, ge=0)
     sandbox_read_delay: float = Field(default=5.0, ge=0)

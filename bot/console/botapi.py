@@ -544,6 +544,27 @@ class FakeBotApi:
         _check_text(p, "caption")
         return self._edit(message, p, caption=caption)
 
+    def _api_edit_message_media(self, p: dict, f: dict) -> dict:
+        message = self._editable(p)
+        media = p.get("media")
+        if not isinstance(media, dict) or media.get("type") not in ("photo", "document"):
+            raise bad_request("can't parse InputMedia: media type is not specified")
+        if message.kind == "text" or media["type"] != message.kind:
+            raise bad_request("message can't be edited: wrong media type")
+        source = str(media.get("media", ""))
+        if source.startswith("attach://"):
+            upload = f.get(source.removeprefix("attach://"))
+            if upload is None or not upload.content:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+            stored = self._store(upload, media["type"] + "s")
+        elif (stored := self._files.get(source)) is None:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        _check_text({"caption": media.get("caption"), "parse_mode": media.get("parse_mode")},
+                    "caption")
+        message.parse_mode = media.get("parse_mode")
+        return self._edit(message, p, file=stored.file, file_id=stored.file_id,
+                          caption=media.get("caption"))
+
     def _api_edit_message_reply_markup(self, p: dict, f: dict) -> dict:
         return self._edit(self._editable(p), p)
 

@@ -54,6 +54,7 @@ class SenderRef:
     sender_id: int
     phone: str  # E.164
     external_id: str | None = None  # WAHA session, Cloud phone-number id, ...
+    gateway: str = ""  # which adapter serves it ("sandbox", "waha", "cloud"); see router
 
 
 @dataclass(frozen=True, slots=True)

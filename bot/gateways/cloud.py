@@ -80,6 +80,38 @@ Choices worth knowing:
 * The client: pass an ``httpx.AsyncClient`` and it stays yours (``close()`` does not close
   it); pass none and the gateway makes one and closes it in ``close()``. ``config.timeout``
   is used for every request. After ``close()`` every call raises ``transient``.
+* Events (receipts, replies) come by Meta's webhook (``bot/web/cloud.py``);
+  ``set_event_handler`` only stores the handler. ``parse_webhook`` turns one webhook body
+  ``{object: whatsapp_business_account, entry: [{id, changes: [{field, value}]}]}`` into
+  events: every entry, change, status and message in it, in order. A ``messages`` change
+  belongs to the sender whose phone-number id is ``value.metadata.phone_number_id``
+  (looked up in ``sender_for_number``); a number no sender uses gives nothing.
+
+  - ``statuses[]`` -> ``Receipt``: ``id`` (the ``wamid`` kept from the send),
+    ``status`` sent / delivered / read / failed (others nothing), ``at`` from
+    ``timestamp`` (Unix seconds, a string). ``failed`` carries ``code <n>: <title>`` of
+    the first ``errors[]`` item, short and with digit runs that could be a phone number
+    cut out; Meta's longer ``message`` / ``details`` are left out.
+  - ``messages[]`` -> ``IncomingMessage`` from ``+<from>``: ``text.body`` of a ``text``
+    message, ``button.text`` of a quick-reply ``button``, the ``title`` of an
+    ``interactive`` ``button_reply`` / ``list_reply``. Media, reactions, locations,
+    ``system`` and anything else: nothing.
+  - ``phone_number_quality_update`` (``{display_phone_number, event, current_limit}``)
+    carries no phone-number id, only the display number: it is matched through the
+    optional ``sender_for_display`` (E.164 digits without ``+`` -> sender id) and
+    otherwise ignored. ``FLAGGED`` -> restricted (quality low: slow down),
+    ``DOWNGRADE`` -> restricted (messaging limit lowered to ``current_limit``); other
+    events (``UNFLAGGED``, ``UPGRADE``, ``ONBOARDING``) nothing, as a restriction is
+    never lifted by itself.
+  - ``account_update`` is about the whole WhatsApp Business Account (``entry.id`` is the
+    WABA id): handled only when its value names a ``phone_number`` found in
+    ``sender_for_display``: ``DISABLED_UPDATE`` / ``ACCOUNT_DELETED`` -> banned,
+    ``ACCOUNT_RESTRICTION`` / ``ACCOUNT_VIOLATION`` -> restricted. WABA-wide bans and
+    restrictions without a number (``ban_info``, ``restriction_info`` alone) are ignored:
+    ``sender_status`` polling finds them per number.
+
+  It never raises on a well-formed JSON object, whatever its fields hold: an item of the
+  wrong shape is skipped, the rest still counts.
 """
 
 from __future__ import annotations
@@ -90,7 +122,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -100,11 +132,16 @@ from bot.gateways.base import (
     ErrorCategory,
     EventHandler,
     GatewayError,
+    GatewayEvent,
+    IncomingMessage,
     Media,
     NumberCheck,
+    Receipt,
+    ReceiptStatus,
     SenderHealth,
     SenderRef,
     SenderState,
+    SenderStateChanged,
     SendResult,
 )
 from bot.gateways.http import json_or_none, media_type, retry_after, transport_error, utc_now
@@ -136,6 +173,18 @@ _STATUS_STOPPED = frozenset({"MIGRATED"})
 
 Tokens = Mapping[int, str] | Callable[[int], str]
 
+WEBHOOK_OBJECT = "whatsapp_business_account"
+ERROR_LIMIT = 120
+_RECEIPTS = {status.value: status for status in ReceiptStatus}
+_DIGIT_RUN = re.compile(r"\+?\d[\d \-]{6,}\d")
+_LIMIT = re.compile(r"[A-Z0-9_]{1,40}")
+_DIGITS = re.compile(r"[0-9]{1,15}")
+_QUALITY = {
+    "FLAGGED": "quality rating low (FLAGGED): slow down",
+    "DOWNGRADE": "messaging limit lowered",
+}
+_ACCOUNT_BANNED = frozenset({"DISABLED_UPDATE", "ACCOUNT_DELETED"})
+_ACCOUNT_RESTRICTED = frozenset({"ACCOUNT_RESTRICTION", "ACCOUNT_VIOLATION"})
 
 
 
@@ -277,6 +326,17 @@ class CloudGateway:
         if not isinstance(info, dict):
             raise self._unreadable("GET", path, sends=False)
         return _health(info)
+
+    async def phone_number(self, sender: SenderRef) -> str | None:
+        """The number's own phone in E.164, from its ``display_phone_number`` (``None`` if
+        Meta gives none). Errors are raised as for ``sender_status``."""
+        number, token = self._credentials(sender)
+        path = f"/{self._config.version}/{quote(number, safe='')}"
+        info = await self._request("GET", path, token, sends=False,
+                                   params={"fields": STATUS_FIELDS})
+        shown = info.get("display_phone_number") if isinstance(info, dict) else None
+        digits = re.sub(r"\D", "", shown) if isinstance(shown, str) else ""
+        return "+" + digits if _PHONE.fullmatch(digits) else None
 
     async def close(self) -> None:
         self._closed = True
@@ -476,4 +536,171 @@ def _int(value: Any) -> int | None:
     return None
 
 
+# -- webhooks -------------------------------------------------------------------------
 
+
+def parse_webhook(
+    body: Mapping[str, Any], sender_for_number: Mapping[str, int],
+    *, now: Callable[[], datetime] = utc_now,
+    sender_for_display: Mapping[str, int] | None = None,
+) -> list[GatewayEvent]:
+    """The events one Meta webhook body carries (see the module docstring); never raises
+    on a well-formed JSON object, whatever its fields hold."""
+    if not isinstance(body, Mapping) or body.get("object") != WEBHOOK_OBJECT:
+        return []
+    events: list[GatewayEvent] = []
+    for entry in _dicts(body.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            if not isinstance(value, dict):
+                continue
+            field_name = change.get("field")
+            if field_name == "messages":
+                events += _message_events(value, sender_for_number, now)
+            elif field_name in ("phone_number_quality_update", "account_update"):
+                event = _number_event(field_name, value, sender_for_display or {}, now)
+                if event is not None:
+                    events.append(event)
+    return events
+
+
+def phone_number_ids(body: Any) -> list[str]:
+    """The phone-number ids a webhook body names (``value.metadata.phone_number_id``)."""
+    found: list[str] = []
+    if not isinstance(body, Mapping):
+        return found
+    for entry in _dicts(body.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            value = change.get("value")
+            metadata = value.get("metadata") if isinstance(value, dict) else None
+            number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            if isinstance(number, str) and number and number not in found:
+                found.append(number)
+    return found
+
+
+def _message_events(
+    value: dict[str, Any], sender_for_number: Mapping[str, int], now: Callable[[], datetime]
+) -> list[GatewayEvent]:
+    metadata = value.get("metadata")
+    number = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+    sender_id = sender_for_number.get(number) if isinstance(number, str) else None
+    if sender_id is None:
+        return []
+    events: list[GatewayEvent] = []
+    for status in _dicts(value.get("statuses")):
+        receipt = _receipt(status, now)
+        if receipt is not None:
+            events.append(receipt)
+    for message in _dicts(value.get("messages")):
+        incoming = _incoming(sender_id, message, now)
+        if incoming is not None:
+            events.append(incoming)
+    return events
+
+
+def _receipt(status: dict[str, Any], now: Callable[[], datetime]) -> Receipt | None:
+    message_id, name = status.get("id"), status.get("status")
+    if not isinstance(message_id, str) or not message_id or not isinstance(name, str):
+        return None
+    kind = _RECEIPTS.get(name)
+    if kind is None:
+        return None
+    at = _timestamp(status.get("timestamp")) or now()
+    error = _status_error(status.get("errors")) if kind is ReceiptStatus.FAILED else None
+    return Receipt(message_id, kind, at, error)
+
+
+def _status_error(errors: Any) -> str:
+    first = next(iter(_dicts(errors)), {})
+    code = first.get("code")
+    if isinstance(code, str) and _DIGITS.fullmatch(code.strip()):
+        code = int(code)
+    if isinstance(code, bool) or not isinstance(code, int):
+        code = None
+    title = first.get("title")
+    title = _DIGIT_RUN.sub("…", " ".join(title.split())) if isinstance(title, str) else ""
+    label = f"code {code}" if code is not None else "Meta reported the message failed"
+    text = f"{label}: {title}" if title else label
+    return text if len(text) <= ERROR_LIMIT else text[: ERROR_LIMIT - 1] + "…"
+
+
+def _incoming(
+    sender_id: int, message: dict[str, Any], now: Callable[[], datetime]
+) -> IncomingMessage | None:
+    sender = message.get("from")
+    if not isinstance(sender, str) or not _DIGITS.fullmatch(sender) \
+            or not _PHONE.fullmatch(sender):
+        return None
+    text = _reply_text(message)
+    if text is None:
+        return None
+    return IncomingMessage(sender_id, "+" + sender, text,
+                           _timestamp(message.get("timestamp")) or now())
+
+
+def _reply_text(message: dict[str, Any]) -> str | None:
+    kind = message.get("type")
+    if kind == "text":
+        text = _get(message, "text", "body")
+    elif kind == "button":
+        text = _get(message, "button", "text")
+    elif kind == "interactive":
+        text = _get(message, "interactive", "button_reply", "title")
+        if text is None:
+            text = _get(message, "interactive", "list_reply", "title")
+    else:
+        return None
+    return text if isinstance(text, str) else None
+
+
+def _number_event(
+    field_name: str, value: dict[str, Any], sender_for_display: Mapping[str, int],
+    now: Callable[[], datetime],
+) -> SenderStateChanged | None:
+    key = "display_phone_number" if field_name == "phone_number_quality_update" \
+        else "phone_number"
+    number, event = value.get(key), value.get("event")
+    if not isinstance(number, str) or not isinstance(event, str):
+        return None
+    sender_id = sender_for_display.get(number.strip().lstrip("+").replace(" ", ""))
+    if sender_id is None:
+        return None
+    event = event.upper()
+    if field_name == "phone_number_quality_update":
+        if event not in _QUALITY:
+            return None
+        detail = _QUALITY[event]
+        limit = value.get("current_limit")
+        if event == "DOWNGRADE" and isinstance(limit, str) and _LIMIT.fullmatch(limit):
+            detail = f"{detail} to {limit}"
+        return SenderStateChanged(sender_id, SenderHealth(SenderState.RESTRICTED, detail), now())
+    if event in _ACCOUNT_BANNED:
+        health = SenderHealth(SenderState.BANNED, f"account update {event}")
+    elif event in _ACCOUNT_RESTRICTED:
+        health = SenderHealth(SenderState.RESTRICTED, f"account update {event}")
+    else:
+        return None
+    return SenderStateChanged(sender_id, health, now())
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) \
+        else []
+
+
+def _get(value: Any, *path: str) -> Any:
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """Meta's Unix seconds (a string in webhooks; a number tolerated) as aware UTC."""
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1e11:
+        return None
+    return datetime.fromtimestamp(value, UTC)

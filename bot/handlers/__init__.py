@@ -19,7 +19,16 @@ from telegram.ext import (
 )
 
 from bot.domain import Language
-from bot.handlers import admin, campaigns, contacts, language, menu, stats, templates
+from bot.handlers import (
+    admin,
+    campaigns,
+    contacts,
+    language,
+    menu,
+    numbers,
+    stats,
+    templates,
+)
 from bot.handlers.commands import visible_commands
 from bot.handlers.context import BotContext
 from bot.handlers.errors import on_error
@@ -37,6 +46,7 @@ _CALLBACKS = {
     "optin": contacts.optin_command,
     "templates": templates.templates_command,
     "campaigns": campaigns.campaigns_command,
+    "numbers": numbers.numbers_command,
     "stats": stats.stats_command,
     "balance": campaigns.balance_command,
     "credit": campaigns.credit_command,
@@ -70,6 +80,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(campaigns.balance_command, pattern=r"^bal:"))
     app.add_handler(CallbackQueryHandler(campaigns.settings_command, pattern=r"^set:"))
     app.add_handler(CallbackQueryHandler(campaigns.sender_button, pattern=r"^snd:"))
+    app.add_handler(CallbackQueryHandler(numbers.number_button, pattern=r"^num:"))
     app.add_handler(CallbackQueryHandler(campaigns.reply_button, pattern=r"^rep:"))
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
@@ -82,6 +93,8 @@ def register(app: Application) -> None:
 
 async def text_message(update: Update, context: BotContext) -> None:
     """Typed text: the answer to a pending prompt, else a hint to use the menu."""
+    if await numbers.typed_text(update, context):
+        return
     if not await contacts.typed_text(update, context):
         await menu.unknown_text(update, context)
 

@@ -23,6 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.domain import Campaign, Owner
 from bot.errors import QasidError, ValidationError
 from bot.handlers import contacts as contacts_handlers
+from bot.handlers import numbers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext
 from bot.handlers.persistence import CAMPAIGN_WIZARD
@@ -386,7 +387,8 @@ async def settings_command(update: Update, context: BotContext) -> None:
 # --- after a number is lost --------------------------------------------------------------------
 
 async def sender_button(update: Update, context: BotContext) -> None:
-    """snd:move:S (its campaigns to another number) | snd:rm:S | snd:new (sandbox)"""
+    """snd:move:S (its campaigns to another number) | snd:rm:S | snd:new[:S] (link another
+    number, which takes over S's queue when it is a WAHA number linked by QR code)"""
     owner, tr, service = _owner(context), context.tr, context.services.senders
     query = update.callback_query
     assert query is not None
@@ -397,11 +399,12 @@ async def sender_button(update: Update, context: BotContext) -> None:
             target, resumed = await service.move_campaigns(owner.id, int(parts[2]))
             text = tr("numbers.moved", other=rc.sender_label(target), n=len(resumed))
         elif action == "rm":
-            removed = await service.remove(owner.id, int(parts[2]))
+            removed, _, _ = await service.remove(owner.id, int(parts[2]))
             text = tr("numbers.removed", number=rc.sender_label(removed))
         elif action == "new":
-            added = await service.add_sandbox(owner.id)
-            text = tr("numbers.linked", number=rc.sender_label(added))
+            lost = int(parts[2]) if len(parts) > 2 else None
+            await numbers.link_new(update, context, replaces=lost)
+            return
         else:
             raise ValueError(action)
     except (ValueError, IndexError, QasidError) as exc:

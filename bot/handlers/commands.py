@@ -33,6 +33,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("newtemplate", "cmd.newtemplate"),
     Command("newcampaign", "cmd.newcampaign"),
     Command("campaigns", "cmd.campaigns"),
+    Command("numbers", "cmd.numbers"),
     Command("stats", "cmd.stats"),
     Command("balance", "cmd.balance"),
     Command("settings", "cmd.settings"),

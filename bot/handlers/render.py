@@ -40,7 +40,7 @@ def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
 # --- menu and help --------------------------------------------------------------------
 
 MENU_ITEMS = (("menu.new_campaign", "menu:newcampaign"), ("menu.campaigns", "cmp:all"),
-              ("menu.stats", "st:all"),
+              ("menu.stats", "st:all"), ("menu.numbers", "num:all"),
               ("menu.contacts", "lst:all:0"), ("menu.templates", "tpl:all"),
               ("menu.balance", "bal:show"), ("menu.settings", "set:show"),
               ("menu.profile", "menu:profile"),

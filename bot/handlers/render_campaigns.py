@@ -439,7 +439,7 @@ def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
     if moved_to is None and sender_id is not None:
         rows.append([(tr("numbers.move"), f"snd:move:{sender_id}")])
         rows.append([(tr("numbers.remove"), f"snd:rm:{sender_id}"),
-                     (tr("numbers.link_new"), "snd:new")])
+                     (tr("numbers.link_new"), f"snd:new:{sender_id}")])
     rows.append([(tr("campaigns.all"), "cmp:all")])
     return Screen(text, _kb(*rows))
 

@@ -293,3 +293,12 @@ async def move_sender(conn: aiosqlite.Connection, old: int, new: int, now: float
         " AND status = 'queued'", (new, now, old),
     )
     return cur.rowcount
+
+
+async def queued_for_sender(conn: aiosqlite.Connection, sender_id: int) -> int:
+    """Messages waiting to go out from a sender."""
+    async with conn.execute(
+        "SELECT COUNT(*) FROM messages WHERE sender_id = ? AND status = 'queued'", (sender_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0

@@ -109,3 +109,65 @@ async def ids_by_external_id(
         async for row in cur:
             found.setdefault(row[0], []).append(row[1])
     return {handle: ids[0] for handle, ids in found.items() if len(ids) == 1}
+
+
+async def link(
+    conn: aiosqlite.Connection, sender_id: int, *, phone: str, external_id: str | None,
+    now: datetime, status: SenderStatus,
+) -> None:
+    """The number behind a sender is known (linked): its phone and the gateway's handle.
+    ``linked_at`` (the start of the warm-up) is set when it becomes active."""
+    ts = to_ts(now)
+    await conn.execute(
+        "UPDATE senders SET phone = ?, external_id = ?, status = ?, status_detail = NULL,"
+        " linked_at = CASE WHEN ? = 'active' THEN ? ELSE linked_at END, updated_at = ?"
+        " WHERE id = ?",
+        (phone, external_id, status.value, status.value, ts, ts, sender_id),
+    )
+
+
+async def set_secret(conn: aiosqlite.Connection, sender_id: int, secret: str | None) -> None:
+    """The sender's credential (a Cloud API access token), kept in ``config``; None drops
+    it. It is read back only by ``secrets`` for the gateway, never with the sender."""
+    if secret is None:
+        await conn.execute(
+            "UPDATE senders SET config = json_remove(config, '$.token') WHERE id = ?",
+            (sender_id,))
+    else:
+        await conn.execute(
+            "UPDATE senders SET config = json_set(config, '$.token', ?) WHERE id = ?",
+            (secret, sender_id))
+
+
+async def secrets(conn: aiosqlite.Connection, gateway: str) -> dict[int, str]:
+    """The credentials of a gateway's senders in use, by sender id."""
+    async with conn.execute(
+        "SELECT id, json_extract(config, '$.token') FROM senders WHERE gateway = ?"
+        " AND status <> 'removed' AND json_extract(config, '$.token') IS NOT NULL",
+        (gateway,),
+    ) as cur:
+        return {row[0]: row[1] async for row in cur}
+
+
+async def linked_external_ids(conn: aiosqlite.Connection, gateway: str) -> list[str]:
+    """The handles (WAHA sessions) of senders that were linked once and are not removed."""
+    async with conn.execute(
+        "SELECT external_id FROM senders WHERE gateway = ? AND status <> 'removed'"
+        " AND linked_at IS NOT NULL AND external_id IS NOT NULL", (gateway,),
+    ) as cur:
+        return [row[0] async for row in cur]
+
+
+async def set_replaces(conn: aiosqlite.Connection, sender_id: int, lost_id: int) -> None:
+    """A number being linked to replace a lost one (it takes over once linked)."""
+    await conn.execute(
+        "UPDATE senders SET config = json_set(config, '$.replaces', ?) WHERE id = ?",
+        (lost_id, sender_id))
+
+
+async def replaces(conn: aiosqlite.Connection, sender_id: int) -> int | None:
+    async with conn.execute(
+        "SELECT json_extract(config, '$.replaces') FROM senders WHERE id = ?", (sender_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None

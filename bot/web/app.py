@@ -7,7 +7,7 @@ from typing import Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
@@ -19,6 +19,13 @@ class WebhookHandler(Protocol):
     Its ``max_body`` attribute, if it has one, caps what is read (else 256 KB)."""
 
     async def __call__(self, raw: bytes, headers: Mapping[str, str]) -> int: ...
+
+
+class VerifiedWebhookHandler(WebhookHandler, Protocol):
+    """A webhook whose gateway first verifies the URL with a ``GET`` (Meta's handshake):
+    ``verify`` takes the query parameters and answers (status, plain-text body)."""
+
+    async def verify(self, params: Mapping[str, str]) -> tuple[int, str]: ...
 
 
 async def read_limited(request: Request, limit: int) -> bytes | None:
@@ -36,7 +43,10 @@ async def read_limited(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def create_web_app(health: HealthCheck, waha_webhook: WebhookHandler | None = None) -> Starlette:
+def create_web_app(
+    health: HealthCheck, waha_webhook: WebhookHandler | None = None,
+    cloud_webhook: VerifiedWebhookHandler | None = None,
+) -> Starlette:
     async def healthz(request: Request) -> JSONResponse:
         checks = await health()
         ok = all(checks.values())
@@ -54,4 +64,24 @@ def create_web_app(health: HealthCheck, waha_webhook: WebhookHandler | None = No
             return Response(status_code=status)
 
         routes.append(Route("/webhooks/waha", waha, methods=["POST"]))
+    if cloud_webhook is not None:
+        routes += _cloud_routes(cloud_webhook)
     return Starlette(routes=routes)
+
+
+def _cloud_routes(handler: VerifiedWebhookHandler) -> list[Route]:
+    limit = int(getattr(handler, "max_body", DEFAULT_MAX_BODY))
+
+    async def handshake(request: Request) -> Response:
+        status, challenge = await handler.verify(request.query_params)
+        if status == 200:
+            return PlainTextResponse(challenge)
+        return Response(status_code=status)
+
+    async def events(request: Request) -> Response:
+        raw = await read_limited(request, limit)
+        status = 400 if raw is None else await handler(raw, request.headers)
+        return Response(status_code=status)
+
+    return [Route("/webhooks/cloud", handshake, methods=["GET"]),
+            Route("/webhooks/cloud", events, methods=["POST"])]

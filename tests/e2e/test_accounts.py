@@ -42,7 +42,8 @@ async def test_new_owner_registers_and_is_approved_with_a_button(harness: Harnes
     assert "🎉 Your account has been approved. Welcome to Qasid!" in owner_messages
     menu = harness.api.last_message(501)
     assert "main menu" in menu.text
-    assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📈 Statistics", "📇 Contacts",
+    assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📈 Statistics", "📱 Numbers",
+                            "📇 Contacts",
                             "📝 Templates", "💳 Balance", "⚙️ Settings", "👤 My account",
                             "🌐 Language", "❓ Help"]
 

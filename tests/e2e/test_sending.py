@@ -108,7 +108,7 @@ async def test_a_banned_number_pauses_the_campaign_and_alerts_the_owner(make_har
     await h.run(7)  # the first message goes out
     owner = await h.qasid.services.accounts.find(902)
     [number] = await h.qasid.services.senders.list(owner.id)
-    await h.qasid.gateway.ban(number.id)  # WhatsApp bans it: the gateway tells us
+    await h.qasid.gateway.get("sandbox").ban(number.id)  # WhatsApp bans it: the gateway tells us
     await h.run(60)
     texts = [m.text for m in h.api.messages(902)]
     assert any("was banned. 1 campaign(s) using it are paused" in t for t in texts)
@@ -158,13 +158,13 @@ async def test_customers_replies_stop_them_or_ask_the_owner(make_harness) -> Non
     [number] = await h.qasid.services.campaigns.usable_senders(owner.id)
     contacts = h.qasid.services.contacts
 
-    await h.qasid.gateway.simulate_incoming(number.id, "+994501234567", "STOP")
+    await h.qasid.gateway.get("sandbox").simulate_incoming(number.id, "+994501234567", "STOP")
     await h.run(1)
     assert (await contacts.sample(owner.id, (await contacts.lists(owner.id))[0].id))[
         0].opted_out_at is not None  # a bare STOP: opted out at once, nobody asked
 
     before = len(h.api.messages(904))
-    await h.qasid.gateway.simulate_incoming(number.id, "+994551234567",
+    await h.qasid.gateway.get("sandbox").simulate_incoming(number.id, "+994551234567",
                                             "Salam, please stop sending me these <offers>")
     await h.run(1)
     [question] = h.api.messages(904)[before:]

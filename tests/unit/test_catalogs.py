@@ -81,6 +81,10 @@ def used_keys() -> set[str]:
     keys |= {f"alert.{k}" for k in ("replanned", "run_finished")}
     keys |= {f"settings.alert_{name}" for name in ALERT_CHOICES}
     keys |= {f"campaigns.{a}_done" for a in ("resend", "countsent")}
+    keys |= {f"numbers.kind_{k}" for k in ("sandbox", "waha", "cloud")}
+    keys |= {f"numbers.add_{k}" for k in ("sandbox", "waha", "cloud")}
+    keys |= {f"numbers.state_{s}" for s in ("working", "restricted", "banned", "linking",
+                                            "stopped")}
     return keys
 
 

@@ -1,0 +1,72 @@
+"""Several gateways at once: each sender is served by the adapter its ``gateway`` names.
+
+An owner may have a sandbox number, a WAHA number and a Cloud API number side by side;
+the dispatcher sees one ``WhatsAppGateway``. ``GatewayRouter`` picks the adapter by
+``SenderRef.gateway``; a reference without one (or naming an adapter that is not
+configured) goes to the default adapter only if that is its kind, otherwise it is
+refused as ``sender_banned``: nothing can send for a number whose gateway is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.gateways.base import (
+    ErrorCategory,
+    EventHandler,
+    GatewayError,
+    Media,
+    NumberCheck,
+    SenderHealth,
+    SenderRef,
+    SendResult,
+    WhatsAppGateway,
+)
+
+
+class GatewayRouter:
+    kind = "router"
+
+    def __init__(self, gateways: Mapping[str, WhatsAppGateway], default: str) -> None:
+        if default not in gateways:
+            raise ValueError(f"default gateway {default!r} is not configured")
+        self._gateways = dict(gateways)
+        self.default = default
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        return frozenset(self._gateways)
+
+    def get(self, kind: str) -> WhatsAppGateway | None:
+        return self._gateways.get(kind)
+
+    def for_sender(self, sender: SenderRef) -> WhatsAppGateway:
+        gateway = self._gateways.get(sender.gateway or self.default)
+        if gateway is None:
+            raise GatewayError(
+                ErrorCategory.SENDER_BANNED,
+                f"the {sender.gateway} gateway is not configured on this server",
+            )
+        return gateway
+
+    def set_event_handler(self, handler: EventHandler) -> None:
+        for gateway in self._gateways.values():
+            gateway.set_event_handler(handler)
+
+    async def send_text(self, sender: SenderRef, to: str, text: str) -> SendResult:
+        return await self.for_sender(sender).send_text(sender, to, text)
+
+    async def send_media(
+        self, sender: SenderRef, to: str, media: Media, caption: str | None = None
+    ) -> SendResult:
+        return await self.for_sender(sender).send_media(sender, to, media, caption)
+
+    async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
+        return await self.for_sender(sender).check_number(sender, phone)
+
+    async def sender_status(self, sender: SenderRef) -> SenderHealth:
+        return await self.for_sender(sender).sender_status(sender)
+
+    async def close(self) -> None:
+        for gateway in self._gateways.values():
+            await gateway.close()
