@@ -167,6 +167,16 @@ class Template:
     variants: list[str] = field(default_factory=list)
     media_kind: str | None = None  # "image" | "document"
     media_file_id: str | None = None
+    cloud: CloudTemplate | None = None  # its approved twin, for Cloud API numbers
+
+
+@dataclass(frozen=True, slots=True)
+class CloudTemplate:
+    """A template Meta approved: what a Cloud API number sends instead of free text."""
+
+    name: str
+    language: str  # Meta's code: az, ru, en_US, ...
+    params: tuple[str, ...] = ()  # our variables filling {{1}}, {{2}}, ... in order
 
 
 class CampaignStatus(StrEnum):

@@ -61,6 +61,17 @@ class GatewayRouter:
     ) -> SendResult:
         return await self.for_sender(sender).send_media(sender, to, media, caption)
 
+    async def send_template(
+        self, sender: SenderRef, to: str, name: str, language: str, body_params: list[str]
+    ) -> SendResult:
+        """An approved template (Cloud API numbers); other gateways refuse it."""
+        gateway = self.for_sender(sender)
+        send = getattr(gateway, "send_template", None)
+        if send is None:
+            raise GatewayError(ErrorCategory.REJECTED,
+                               f"the {gateway.kind} gateway sends no approved templates")
+        return await send(sender, to, name, language, body_params)
+
     async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
         return await self.for_sender(sender).check_number(sender, phone)
 

@@ -13,6 +13,16 @@ call                   request                                                  
 ``check_number``       ``GET /api/contacts/check-exists?phone=&session=``          ``numberExists``
 ``sender_status``      ``GET /api/sessions/{session}``, and for a ``WORKING``      ``status``
                        session ``/capping`` and ``/timelock``
+``start_session``      ``POST /api/sessions {name, start: true, config:            201
+                       {webhooks: [{url, events, hmac: {key}}]}}``; if the
+                       session already exists: ``POST /api/sessions/{s}/start``
+``link_status``        ``GET /api/sessions/{session}``                             ``status``,
+                                                                                   ``me.id``
+``qr_code``            ``GET /api/{session}/auth/qr?format=image``,                PNG, or
+                       ``Accept: image/png``                                       ``{data}``
+``request_code``       ``POST /api/{session}/auth/request-code {phoneNumber}``     ``code``
+``delete_session``     ``POST /api/sessions/{session}/logout``, then               2xx
+                       ``DELETE /api/sessions/{session}``
 =====================  ==========================================================  ========
 
 The message id kept for receipts is the answer's ``id``: a string (``true_...@c.us_...``),
@@ -22,7 +32,7 @@ id}}`` turned into the same ``{fromMe}_{chatId}_{id}`` form WAHA's webhooks use.
 ``uncertain``.
 
 How answers map to ``GatewayError`` categories ("send" = a POST that may put a message
-on WhatsApp; "read" = a GET, which has no effect to be unsure about):
+on WhatsApp; "read" = a GET, or a linking call, which sends nothing to be unsure about):
 
 ==============================================  ====================  ===================
 what happened                                   send                  read
@@ -42,7 +52,9 @@ other 400, 413, other 3xx/4xx                   ``rejected``          ``rejected
 408                                             ``transient``         ``transient``
 422 for a ``STARTING`` session                  ``transient``         ``transient``
 422 otherwise (``FAILED``, ``SCAN_QR_CODE``,    ``sender_banned``     ``sender_banned``
-``STOPPED``, ``PASSKEY_*``)
+``STOPPED``, ``PASSKEY_*``)                                           (``transient`` from
+                                                                      ``qr_code`` and
+                                                                      ``request_code``)
 429                                             ``rate_limited``      ``rate_limited``
                                                 (``Retry-After``)
 5xx whose text contains ``error 463``           ``sender_restricted`` (``retry_after``:
@@ -66,6 +78,23 @@ Choices worth knowing:
   else linking; ``STARTING`` / ``PASSKEY_*`` -> linking; ``STOPPED`` -> stopped; a 404 or a
   422 -> banned. "Saw it work" is memory of this instance (a ``WORKING`` status, a
   successful send or check); seed it after a restart with ``remember_linked``.
+* Linking a number (``start_session``, ``link_status``, ``qr_code``, ``request_code``,
+  ``delete_session``) sends no message, so its errors map as reads do, with these
+  differences. ``start_session`` creates the session with ``start: true`` and, when
+  given a webhook URL, a webhook for ``message``, ``message.ack`` and
+  ``session.status`` (signed with ``hmac.key`` when a key is given). A session that
+  already exists (409, or a 400/422 saying ``already exists`` / ``already started``) is
+  started instead (``/start``; its 422 ``already started`` is fine too); an existing
+  session keeps the webhook config it was created with. ``link_status`` is
+  ``sender_status`` for someone linking: ``SCAN_QR_CODE`` is always ``linking``
+  (never "logged out"), ``WORKING`` carries the linked number (``me.id`` as ``+digits``)
+  and marks the session as linked. ``qr_code`` and ``request_code`` answer 422 when
+  the session is not waiting for a scan (already ``WORKING``, ``STOPPED``, ...): that is
+  ``transient`` with the status in the detail, not ``sender_banned``. ``qr_code``
+  accepts raw PNG bytes or WAHA's JSON ``Base64File``; anything else that is not a PNG
+  is unreadable (``transient``). ``delete_session`` logs out first (best effort: a 404
+  or a 422, nothing to log out of, is fine), then deletes; a 404 on the delete means
+  it is already gone. A 404 ``Cannot ...`` (the endpoint is missing) still raises.
 * The client: pass an ``httpx.AsyncClient`` and it stays yours (``close()`` does not close
   it); pass none and the gateway makes one and closes it in ``close()``. Either way
   ``config.timeout`` is used for every request (connect, write, read and pool). After
@@ -135,6 +164,9 @@ _SESSION_STATUS = re.compile(
     r"|WORKING|FAILED)\b"
 )
 _NOT_SUPPORTED = frozenset({404, 405, 501})  # a restriction endpoint this WAHA lacks
+_ALREADY = re.compile(r"already (exists|started)", re.IGNORECASE)
+WEBHOOK_EVENTS = ("message", "message.ack", "session.status")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 
@@ -150,6 +182,15 @@ class WahaConfig:
         if self.timeout <= 0:
             raise ValueError("timeout must be > 0")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """Where linking a number stands: ``phone`` is the linked number once ``WORKING``."""
+
+    state: SenderState
+    phone: str | None = None
+    detail: str = ""
 
 
 def chat_id(phone: str) -> str:
@@ -247,6 +288,114 @@ class WahaGateway:
         later ``SCAN_QR_CODE`` reads as logged out (banned), not as a first linking."""
         self._linked.update(sessions)
 
+    # -- linking a number (see the module docstring) ----------------------------------
+
+    async def start_session(
+        self, session: str, *, webhook_url: str | None = None, webhook_key: str | None = None
+    ) -> None:
+        """Create and start ``session`` (or start it, if it exists) so it shows a QR."""
+        body: dict[str, Any] = {"name": session, "start": True}
+        if webhook_url:
+            webhook: dict[str, Any] = {"url": webhook_url, "events": list(WEBHOOK_EVENTS)}
+            if webhook_key:
+                webhook["hmac"] = {"key": webhook_key}
+            body["config"] = {"webhooks": [webhook]}
+        path = "/api/sessions"
+        response = await self._request("POST", path, session, sends=False, json_body=body,
+                                       tolerate=frozenset({400, 409, 422}))
+        if response.is_success:
+            return
+        if response.status_code != 409 and not self._says_already(response):
+            raise self._failure("POST", path, response)
+        logger.info("WAHA POST %s: HTTP %s, session exists -> start", path,
+                    response.status_code)
+        start = f"{_session_path(session)}/start"
+        response = await self._request("POST", start, session, sends=False,
+                                       tolerate=frozenset({422}))
+        if response.status_code == 422 and not self._says_already(response):
+            raise self._failure("POST", start, response)
+
+    async def link_status(self, session: str) -> LinkStatus:
+        """The session's linking state; ``WORKING`` carries the linked number."""
+        path = _session_path(session)
+        info = await self._get_json(path, session)
+        status = info.get("status") if isinstance(info, dict) else None
+        if not isinstance(status, str):
+            raise self._unreadable("GET", path, sends=False)
+        if status == "WORKING":
+            self._linked.add(session)
+            return LinkStatus(SenderState.WORKING, _me_phone(info.get("me")), "linked")
+        if status == "SCAN_QR_CODE":
+            return LinkStatus(SenderState.LINKING, detail="waiting for a QR scan or a code")
+        if status == "STARTING":
+            return LinkStatus(SenderState.LINKING, detail="session starting")
+        if status.startswith("PASSKEY_"):
+            return LinkStatus(SenderState.LINKING, detail=f"waiting for the phone ({status})")
+        if status == "FAILED":
+            return LinkStatus(
+                SenderState.BANNED,
+                detail="session FAILED: the number is banned or unlinked (WAHA cannot tell)",
+            )
+        if status == "STOPPED":
+            return LinkStatus(SenderState.STOPPED, detail="session stopped")
+        return LinkStatus(SenderState.STOPPED,
+                          detail=f"unknown WAHA session status {status[:40]!r}")
+
+    async def qr_code(self, session: str) -> bytes:
+        """The QR to scan now, as PNG bytes (WAHA renews it every few seconds)."""
+        path = f"{_auth_path(session)}/qr"
+        response = await self._request(
+            "GET", path, session, sends=False, params={"format": "image"},
+            accept="image/png", tolerate=frozenset({422}),
+        )
+        if response.status_code == 422:
+            raise self._not_waiting("GET", path, response, "no QR code to scan")
+        content = response.content
+        content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != "application/json" and content.startswith(PNG_SIGNATURE):
+            return content
+        body = json_or_none(response.text) if content_type != "image/png" else None
+        data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, str):
+            try:
+                png = base64.b64decode(data, validate=True)
+            except ValueError:
+                png = b""
+            if png.startswith(PNG_SIGNATURE):
+                return png
+        raise self._unreadable("GET", path, sends=False)
+
+    async def request_code(self, session: str, phone: str) -> str:
+        """A pairing code (``ABCD-EFGH``) to type on the phone instead of scanning."""
+        match = _PHONE.fullmatch(phone.strip())
+        if match is None:
+            raise GatewayError(ErrorCategory.RECIPIENT_INVALID, "not an E.164 phone number")
+        path = f"{_auth_path(session)}/request-code"
+        response = await self._request(
+            "POST", path, session, sends=False, json_body={"phoneNumber": match.group(1)},
+            tolerate=frozenset({422}),
+        )
+        if response.status_code == 422:
+            raise self._not_waiting("POST", path, response, "no pairing code")
+        body = json_or_none(response.text)
+        code = body.get("code") if isinstance(body, dict) else None
+        if not isinstance(code, str) or not code.strip():
+            raise self._unreadable("POST", path, sends=False)
+        return code.strip()
+
+    async def delete_session(self, session: str) -> None:
+        """Log the number out (best effort) and delete the session; gone already is fine."""
+        path = _session_path(session)
+        logout = await self._request("POST", f"{path}/logout", session, sends=False,
+                                     tolerate=frozenset({404, 422}))
+        if logout.status_code == 404 and self._says_cannot(logout):
+            raise self._failure("POST", f"{path}/logout", logout)
+        deleted = await self._request("DELETE", path, session, sends=False,
+                                      tolerate=frozenset({404}))
+        if deleted.status_code == 404 and self._says_cannot(deleted):
+            raise self._failure("DELETE", path, deleted)
+        self._linked.discard(session)
+
     # -- internals --------------------------------------------------------------------
 
     async def _health(self, session: str) -> SenderHealth:
@@ -310,14 +459,15 @@ class WahaGateway:
     async def _request(
         self, method: str, path: str, session: str, *, sends: bool,
         json_body: Any = None, params: Mapping[str, str] | None = None,
-        tolerate: frozenset[int] = frozenset(),
+        tolerate: frozenset[int] = frozenset(), accept: str | None = None,
     ) -> httpx.Response:
         if self._closed:
             raise GatewayError(ErrorCategory.TRANSIENT, "WAHA gateway is closed")
+        headers = self._headers if accept is None else {**self._headers, "Accept": accept}
         try:
             response = await self._client.request(
                 method, self._config.base_url + path, json=json_body, params=params,
-                headers=self._headers, timeout=self._timeout,
+                headers=headers, timeout=self._timeout,
             )
         except httpx.HTTPError as exc:
             error = transport_error(exc, sends, "WAHA")
@@ -448,6 +598,33 @@ class WahaGateway:
         except GatewayError:
             return None
 
+    def _failure(self, method: str, path: str, response: httpx.Response) -> GatewayError:
+        """The error of a tolerated answer that turned out to be a failure (not a send)."""
+        error = self._status_error(response, path, sends=False)
+        logger.warning("WAHA %s %s: HTTP %s -> %s", method, path, response.status_code,
+                       error.category)
+        return error
+
+    def _not_waiting(
+        self, method: str, path: str, response: httpx.Response, what: str
+    ) -> GatewayError:
+        """A 422 from a linking call: the session is not waiting for a scan or a code."""
+        text = response.text[:4000]
+        status = _session_status(json_or_none(text), text)
+        logger.warning("WAHA %s %s: HTTP 422 -> %s", method, path, ErrorCategory.TRANSIENT)
+        return GatewayError(
+            ErrorCategory.TRANSIENT,
+            f"{what}: session {status or 'not waiting for a scan'} (HTTP 422)",
+        )
+
+    def _says_already(self, response: httpx.Response) -> bool:
+        return bool(_ALREADY.search(_error_message(json_or_none(response.text), response.text)))
+
+    def _says_cannot(self, response: httpx.Response) -> bool:
+        """A 404 ``Cannot POST /...``: WAHA has no such endpoint (not: no such session)."""
+        message = _error_message(json_or_none(response.text), response.text)
+        return message.lower().startswith("cannot ")
+
     def _unreadable(self, method: str, path: str, *, sends: bool) -> GatewayError:
         logger.warning("WAHA %s %s: unreadable answer", method, path)
         if sends:
@@ -559,6 +736,21 @@ def _session(sender: SenderRef) -> str:
 
 def _session_path(session: str) -> str:
     return f"/api/sessions/{quote(session, safe='')}"
+
+
+def _auth_path(session: str) -> str:
+    return f"/api/{quote(session, safe='')}/auth"
+
+
+def _me_phone(me: Any) -> str | None:
+    """``{"id": "994501234567@c.us"}`` -> ``+994501234567``; None when not readable."""
+    value = me.get("id") if isinstance(me, dict) else None
+    if not isinstance(value, str):
+        return None
+    digits = value.split("@", 1)[0].split(":", 1)[0]
+    if not digits.isdigit() or _PHONE.fullmatch(digits) is None:
+        return None
+    return "+" + digits
 
 
 def _file(media: Media) -> dict[str, str]:

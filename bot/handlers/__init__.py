@@ -93,7 +93,7 @@ def register(app: Application) -> None:
 
 async def text_message(update: Update, context: BotContext) -> None:
     """Typed text: the answer to a pending prompt, else a hint to use the menu."""
-    if await numbers.typed_text(update, context):
+    if await numbers.typed_text(update, context) or await templates.typed_text(update, context):
         return
     if not await contacts.typed_text(update, context):
         await menu.unknown_text(update, context)

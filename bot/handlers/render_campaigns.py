@@ -49,16 +49,23 @@ def templates_overview(tr: Translator, items: list[Template]) -> Screen:
     return Screen("\n".join(lines), _kb(*rows))
 
 
-def template_card(tr: Translator, template: Template, distinct: int) -> Screen:
+def template_card(tr: Translator, template: Template, distinct: int,
+                  cloud: bool = False) -> Screen:
     parts = [tr("templates.card", name=template.name, variants=len(template.variants),
                 distinct=tr.number(distinct))]
     if template.media_kind:
         parts.append(tr(f"templates.media_{template.media_kind}"))
+    if template.cloud is not None:
+        params = ", ".join(f"{{{{{n}}}}} = {{{{{p}}}}}"
+                           for n, p in enumerate(template.cloud.params, 1))
+        parts.append(tr("templates.cloud_linked", name=template.cloud.name,
+                        language=template.cloud.language, params=params or "-"))
     for n, text in enumerate(template.variants, 1):
         parts.append(tr("templates.variant", n=n) + "\n" + _pre(text))
     return Screen("\n\n".join(parts), _kb(
         [(tr("templates.preview"), f"tpl:pv:{template.id}"),
          (tr("templates.edit"), f"tpl:edit:{template.id}")],
+        [(tr("templates.cloud"), f"tpl:cloud:{template.id}")] if cloud else [],
         [(tr("templates.delete"), f"tpl:del:{template.id}")],
         [(tr("templates.all"), "tpl:all")],
     ))

@@ -27,7 +27,7 @@ from bot.handlers.persistence import TEMPLATE_COMPOSER
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, reply, show
 from bot.services.formatting import Entity, to_whatsapp
-from bot.services.templates import TemplateProblems
+from bot.services.templates import CLOUD_PROMPT, TemplateProblems
 
 END = ConversationHandler.END
 
@@ -57,7 +57,8 @@ async def templates_command(update: Update, context: BotContext) -> None:
 
 
 async def template_button(update: Update, context: BotContext) -> None:
-    """tpl:all | tpl:open:T | tpl:pv:T | tpl:pvl:T:L | tpl:del:T | tpl:delyes:T"""
+    """tpl:all | tpl:open:T | tpl:pv:T | tpl:pvl:T:L | tpl:del:T | tpl:delyes:T |
+    tpl:cloud:T (name its approved Cloud API twin: the next typed message)"""
     owner, tr, service = _owner(context), context.tr, context.services.templates
     parts = _parts(update)
     action = parts[1] if len(parts) > 1 else ""
@@ -65,7 +66,7 @@ async def template_button(update: Update, context: BotContext) -> None:
         if action == "all":
             await templates_command(update, context)
             return
-        if action not in ("open", "pv", "pvl", "del", "delyes") or len(parts) < 3:
+        if action not in ("open", "pv", "pvl", "del", "delyes", "cloud") or len(parts) < 3:
             await update.callback_query.answer(tr("help.stale_button"), show_alert=True)  # type: ignore[union-attr]
             return
         template_id = int(parts[2])
@@ -73,7 +74,15 @@ async def template_button(update: Update, context: BotContext) -> None:
             template = await service.get(owner.id, template_id)
             distinct = sum(service.compiled(template, n).distinct_texts()
                            for n in range(len(template.variants)))
-            screen = rc.template_card(tr, template, distinct)
+            screen = rc.template_card(tr, template, distinct,
+                                      cloud="cloud" in context.services.senders.kinds)
+        elif action == "cloud":
+            template = await service.ask_cloud(owner.id, template_id)
+            screen = Screen(tr("templates.ask_cloud", name=template.name,
+                               known=", ".join(sorted(await service.known_variables(owner.id)))))
+            await _answer(update)
+            await reply(update, screen)
+            return
         elif action == "pv":
             template = await service.get(owner.id, template_id)
             screen = rc.preview_pick_list(tr, template,
@@ -238,3 +247,24 @@ def composer_handler() -> ConversationHandler:
             persistent=True,
             allow_reentry=True,
         )
+
+
+async def typed_text(update: Update, context: BotContext) -> bool:
+    """The approved Cloud API template a template stands for. False: not ours."""
+    owner, tr, service = _owner(context), context.tr, context.services.templates
+    message = update.message
+    if message is None or not message.text:
+        return False
+    prompt = await context.services.senders.pending_prompt(owner.id)
+    if prompt is None or prompt[0] != CLOUD_PROMPT:
+        return False
+    try:
+        template = await service.link_cloud(owner.id, int(prompt[1]["template_id"]),
+                                            message.text)
+    except QasidError as exc:
+        await reply(update, Screen(error_text(context, exc) + "\n" + tr("templates.cloud_again")))
+        return True
+    text = (tr("templates.cloud_saved", name=template.cloud.name) if template.cloud
+            else tr("templates.cloud_removed"))
+    await reply(update, Screen(text, rc._kb([(tr("templates.open"), f"tpl:open:{template.id}")])))
+    return True

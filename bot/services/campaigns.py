@@ -241,9 +241,13 @@ class CampaignsService:
 
     async def senders_chosen(self, owner_id: int) -> Campaign:
         draft = await self._require_draft(owner_id)
-        usable = {s.id for s in await self.usable_senders(owner_id)}
-        if not [s for s in draft.draft.get("senders", []) if s in usable]:
+        usable = {s.id: s for s in await self.usable_senders(owner_id)}
+        chosen = [usable[s] for s in draft.draft.get("senders", []) if s in usable]
+        if not chosen:
             raise ValidationError("no_senders", where="senders")
+        template = (await templates.get(self._db.reader, owner_id, draft.template_id)
+                    if draft.template_id is not None else None)
+        _check_cloud(template, chosen)
         return await self._step(draft, "when")
 
     async def start_now(self, owner_id: int) -> Campaign:
@@ -544,6 +548,7 @@ class CampaignsService:
         chosen = [usable[s] for s in answers.get("senders", []) if s in usable]
         if not chosen:
             raise ValidationError("no_senders", where="senders")
+        _check_cloud(template, chosen)
         zone = await self._zone(owner_id)
         now = self._clock()
         when = answers["when"]
@@ -581,3 +586,12 @@ def _replace(summary: Summary, **changes) -> Summary:
     return replace(summary, **changes)
 
 
+
+
+def _check_cloud(template: Template | None, chosen: list[Sender]) -> None:
+    """Cloud API numbers may start a conversation only with a template Meta approved
+    (outside the customer's 24-hour window free text is refused, error 131047)."""
+    cloud = [s for s in chosen if s.gateway == "cloud"]
+    if cloud and template is not None and template.cloud is None:
+        raise ValidationError("cloud_needs_template", where="senders",
+                              number=cloud[0].label or cloud[0].phone, template=template.name)

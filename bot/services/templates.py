@@ -10,21 +10,26 @@ and, when clean, added as a variant; ``save`` checks them all again and stores t
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.domain import Contact, Template
+from bot.domain import CloudTemplate, Contact, Template
 from bot.errors import NotAllowed, NotFound, ValidationError
 from bot.services.template_engine import CompiledTemplate, Problem, check, compile_template
 from bot.storage import contacts as contacts_repo
 from bot.storage import lists, templates
+from bot.storage import prompts as prompts_repo
 from bot.storage.db import Database
 
 NAME_MAX = 64
 VARIANTS_MAX = 10
 BUILTIN_VARIABLES = ("name", "first_name", "phone")
 PREVIEW_CONTACTS = 3
+CLOUD_PROMPT = "cloud_template"
+_META_NAME = re.compile(r"[a-z0-9_]{1,512}")
+_META_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 
 
 def utcnow() -> datetime:
@@ -201,6 +206,44 @@ class TemplatesService:
             await templates.drop_draft(tx, owner_id)
         assert saved is not None
         return saved
+
+    # --- the approved twin for Cloud API numbers ---------------------------------------
+
+    async def ask_cloud(self, owner_id: int, template_id: int) -> Template:
+        """The owner's next message names the template's approved twin."""
+        template = await self.get(owner_id, template_id)
+        async with self._db.transaction() as tx:
+            await prompts_repo.set(tx, owner_id, CLOUD_PROMPT, {"template_id": template_id},
+                                   self._clock())
+        return template
+
+    async def link_cloud(self, owner_id: int, template_id: int, text: str) -> Template:
+        """``name language [variable ...]`` (e.g. ``spring_sale az name city``): the
+        template Meta approved, its language, and which of our variables fill its
+        ``{{1}}``, ``{{2}}``, ... in order. ``-`` unlinks it."""
+        template = await self.get(owner_id, template_id)
+        words = text.split()
+        cloud = None
+        if words != ["-"]:
+            if len(words) < 2:
+                raise ValidationError("cloud_template_format", where="template")
+            name, language, params = words[0], words[1], words[2:]
+            if not _META_NAME.fullmatch(name):
+                raise ValidationError("cloud_template_name", where="template", value=name)
+            if not _META_LANGUAGE.fullmatch(language):
+                raise ValidationError("cloud_template_language", where="template",
+                                      value=language)
+            known = await self.known_variables(owner_id)
+            cleaned = [p.strip("{}") for p in params]
+            unknown = [p for p in cleaned if p not in known]
+            if unknown:
+                raise ValidationError("cloud_template_variable", where="template",
+                                      value=unknown[0], known=", ".join(sorted(known)))
+            cloud = CloudTemplate(name, language, tuple(cleaned))
+        async with self._db.transaction() as tx:
+            await templates.set_cloud(tx, owner_id, template.id, cloud, self._clock())
+            await prompts_repo.clear(tx, owner_id)
+        return await self.get(owner_id, template_id)
 
     # --- using --------------------------------------------------------------------------
 

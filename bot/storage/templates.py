@@ -7,10 +7,10 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.domain import Template
+from bot.domain import CloudTemplate, Template
 from bot.storage.db import to_ts
 
-_COLUMNS = "id, owner_id, name, variants, media_kind, media_file_id"
+_COLUMNS = "id, owner_id, name, variants, media_kind, media_file_id, cloud"
 
 
 def _template(row: aiosqlite.Row) -> Template:
@@ -21,7 +21,24 @@ def _template(row: aiosqlite.Row) -> Template:
         variants=json.loads(row["variants"]),
         media_kind=row["media_kind"],
         media_file_id=row["media_file_id"],
+        cloud=_cloud(row["cloud"]),
     )
+
+
+def _cloud(raw: str | None) -> CloudTemplate | None:
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return CloudTemplate(data["name"], data["language"], tuple(data.get("params", ())))
+
+
+async def set_cloud(conn: aiosqlite.Connection, owner_id: int, template_id: int,
+                    cloud: CloudTemplate | None, now: datetime) -> None:
+    value = None if cloud is None else json.dumps(
+        {"name": cloud.name, "language": cloud.language, "params": list(cloud.params)})
+    await conn.execute(
+        "UPDATE templates SET cloud = ?, updated_at = ? WHERE owner_id = ? AND id = ?",
+        (value, to_ts(now), owner_id, template_id))
 
 
 async def add(

@@ -24,6 +24,46 @@ What it answers, like WAHA:
   ``capping_supported`` is false, as on an older WAHA), ``/timelock``.
 * With ``api_key`` set, a request without the right ``X-Api-Key`` is 401.
 
+Linking a number, like WAHA:
+
+* ``POST /api/sessions {name, start, config}``: 201 ``SessionDTO``; the session goes
+  ``STARTING`` -> ``SCAN_QR_CODE`` (``STOPPED`` with ``start: false``) and keeps its
+  ``config.webhooks``. A name that exists: 422 ``Session 'x' already exists`` (WAHA Plus
+  answers 422 for a second create of a name, devlikeapro/waha#315; the exact words vary
+  by version, "already started" in older ones).
+* ``POST /api/sessions/{s}/start`` (a ``STOPPED`` session starts: ``WORKING`` again if
+  it is linked, else ``SCAN_QR_CODE``; a started one: 422 ``Session 'x' is already
+  started.``), ``/stop`` (``STOPPED``), ``/logout`` (forgets the number; a running
+  session shows a new QR); 404 for an unknown session. ``DELETE /api/sessions/{s}``:
+  200, also for an unknown session (the spec calls it idempotent).
+* ``GET /api/{s}/auth/qr?format=image``: a real tiny PNG whose bytes differ for each QR
+  *generation* (``refresh_qr``); JSON ``Base64File {mimetype, data}`` when ``Accept``
+  asks for ``application/json`` and not ``image/png``; ``format=raw``: ``{value}``. A
+  session not in ``SCAN_QR_CODE``: 422 with its status.
+* ``POST /api/{s}/auth/request-code {phoneNumber}``: 201 ``{"code": "ABCD-1234"}``
+  (``pairing_code``); 422 when not in ``SCAN_QR_CODE``, 400 for a phone not in digits.
+* Test hooks: ``scan(session, phone)`` (the phone linked it: ``WORKING``, ``me`` set),
+  ``refresh_qr(session)``, ``set_status(session, status)``. Setting
+  ``session.status`` directly still works but sends no webhook.
+
+Webhooks, like WAHA: a session created with ``config.webhooks`` gets, at each webhook's
+``url`` and for the ``events`` it lists (``"*"``: all), WAHA's envelope ``{id,
+timestamp(ms), session, engine, event, payload, me, environment}`` (``me`` only once a
+number is linked), signed (``X-Webhook-Hmac``: lower-case hex HMAC-SHA512 of the raw
+body, ``X-Webhook-Hmac-Algorithm: sha512``) when the webhook has ``hmac.key``:
+
+* ``session.status`` at every status change through the fake (create, start, stop,
+  logout, ``scan``, ``set_status``): ``{name, status, statuses: [history], data}``;
+* with ``auto_ack = True`` (default False), after each accepted send: ``message.ack``
+  1 SERVER, 2 DEVICE, 3 READ for the id the send answered (``{fromMe}_{chatId}_{id}``).
+
+They are delivered in order (one queue per fake) by a task on the fake's own event loop
+with an ``httpx.AsyncClient``, never holding up the answer that caused them.
+``webhooks_sent`` keeps each attempt, ``webhook_failures`` each one that failed
+(no answer or not 2xx: recorded, never raised, not retried). ``flush_webhooks(timeout)``
+(sync) or ``await wait_webhooks_idle()`` returns once everything queued was
+delivered or failed.
+
 Misbehaviour, each for the next ``times`` requests (to ``path``, or any path):
 ``fail_next(status, body, headers=...)``, ``delay_next(seconds)`` (then answers normally:
 a client with a shorter timeout sees a read timeout, and the request *did* arrive),
@@ -37,14 +77,22 @@ check everything the adapter sent in this test run against WAHA's published spec
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import json
-from collections import Counter
+import struct
+import threading
+import time
+import zlib
+from collections import Counter, deque
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
+import httpx
 from starlette.responses import JSONResponse, Response
 
 from tests.gateways.http_fake import ThreadedServer
@@ -53,6 +101,11 @@ ALL_REQUESTS: list[RecordedRequest] = []
 
 SEND_PATHS = frozenset({"/api/sendText", "/api/sendImage", "/api/sendFile"})
 ERROR_463 = "server returned error 463"
+PAIRING_CODE = "ABCD-1234"
+STATUSES = ("STOPPED", "STARTING", "SCAN_QR_CODE", "PASSKEY_REQUIRED",
+            "PASSKEY_CONFIRMATION_REQUIRED", "WORKING", "FAILED")
+ACK_NAMES = {1: "SERVER", 2: "DEVICE", 3: "READ"}
+ENGINES = {"gows": "GOWS", "webjs": "WEBJS", "noweb": "NOWEB"}
 
 
 @dataclass(slots=True)
@@ -82,10 +135,29 @@ class FakeSession:
     timelock_active: bool = False
     timelock_ends: int | None = None
     capping_supported: bool = True
+    push_name: str = "Qasid test"
+    linked: bool = True  # a phone is linked (``me`` is known); False for a new session
+    webhooks: list[dict[str, Any]] = field(default_factory=list)  # from the create config
+    statuses: list[dict[str, Any]] = field(default_factory=list)  # {status, timestamp(ms)}
+    qr_generation: int = 1  # bumped by ``refresh_qr`` and every new QR
+    pairing_phone: str | None = None  # the last ``request-code`` phoneNumber
 
     @property
     def restricted(self) -> bool:
         return self.capping_status == "CAPPED" or self.timelock_active
+
+
+@dataclass(slots=True)
+class Webhook:
+    """One webhook the fake sent (or tried to)."""
+
+    url: str
+    event: str
+    body: dict[str, Any]
+    raw: bytes
+    headers: dict[str, str]
+    status: int | None = None  # the receiver's answer; None: no answer
+    error: str = ""  # why it failed, when it did
 
 
 @dataclass(slots=True)
@@ -102,10 +174,20 @@ class _Fault:
 class FakeWaha:
     """The ASGI app and its knobs (see the module docstring)."""
 
-    def __init__(self, *, api_key: str | None = None, record: bool = True) -> None:
+    def __init__(self, *, api_key: str | None = None, record: bool = True,
+                 auto_ack: bool = False, webhook_timeout: float = 5.0) -> None:
         self.url = ""  # set when served
         self.api_key = api_key
         self.record = record
+        self.auto_ack = auto_ack
+        self.webhook_timeout = webhook_timeout
+        self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once known
+        self._idle = threading.Condition()
+        self._outbox: deque[Webhook] = deque()
+        self._pending = 0  # queued or in flight
+        self._draining = False
+        self._drain_task: asyncio.Task[None] | None = None
+        self._events = 0
         self.reset()
 
     def reset(self) -> None:
@@ -117,6 +199,9 @@ class FakeWaha:
         self.id_style = "gows"
         self._faults: list[_Fault] = []
         self._sent = 0
+        with self._idle:
+            self.webhooks_sent: list[Webhook] = []
+            self.webhook_failures: list[Webhook] = []
 
     # -- knobs ------------------------------------------------------------------------
 
@@ -137,6 +222,38 @@ class FakeWaha:
     def drop_next(self, *, path: str | None = None, times: int = 1) -> None:
         self._faults.append(_Fault(path, times, drop=True))
 
+    def scan(self, name: str, phone: str) -> FakeSession:
+        """The phone ``phone`` scanned the QR (or typed the code): ``WORKING``."""
+        session = self.sessions[name]
+        session.me = phone.strip().removeprefix("+")
+        session.linked = True
+        self._set_status(session, "WORKING")
+        return session
+
+    def refresh_qr(self, name: str) -> None:
+        """WAHA renewed the QR (it does every ~20 s): the next image differs."""
+        self.sessions[name].qr_generation += 1
+
+    def set_status(self, name: str, status: str) -> None:
+        """Move the session to ``status`` the way WAHA would: history and webhook."""
+        assert status in STATUSES, status
+        self._set_status(self.sessions[name], status)
+
+    def flush_webhooks(self, timeout: float = 5.0) -> None:
+        """Wait until every queued webhook was delivered or failed (any thread but the
+        fake's own)."""
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._pending == 0, timeout):
+                raise TimeoutError(f"{self._pending} webhooks still queued after {timeout}s")
+
+    async def wait_webhooks_idle(self) -> None:
+        """``flush_webhooks`` (5 s at most) for a test's event loop."""
+        await asyncio.to_thread(self.flush_webhooks)
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop serving this fake: webhooks are delivered from it."""
+        self._loop = loop
+
     def sent(self) -> list[RecordedRequest]:
         """The send requests that arrived (answered or not)."""
         return [r for r in self.requests if r.method == "POST" and r.path in SEND_PATHS]
@@ -145,6 +262,7 @@ class FakeWaha:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert scope["type"] == "http"
+        self._loop = asyncio.get_running_loop()
         raw = b""
         while True:
             message = await receive()
@@ -200,12 +318,26 @@ class FakeWaha:
             return self._send(path, body)
         if method == "GET" and path == "/api/contacts/check-exists":
             return self._check_exists(query)
-        parts = path.split("/")
-        if method == "GET" and len(parts) in (4, 5) and parts[:3] == ["", "api", "sessions"]:
-            return self._session_info(parts[3], parts[4] if len(parts) == 5 else None, path)
+        if method == "POST" and path == "/api/sessions":
+            return self._create(body)
+        parts = [unquote(part) for part in path.split("/")]
+        if len(parts) in (4, 5) and parts[:3] == ["", "api", "sessions"]:
+            part = parts[4] if len(parts) == 5 else None
+            if method == "GET":
+                return self._session_info(parts[3], part, path)
+            if method == "POST" and part in ("start", "stop", "logout"):
+                return self._lifecycle(parts[3], part)
+            if method == "DELETE" and part is None:
+                self.sessions.pop(parts[3], None)
+                return Response(status_code=200)
+        if len(parts) == 5 and parts[:2] == ["", "api"] and parts[3] == "auth":
+            if method == "GET" and parts[4] == "qr":
+                return self._qr(parts[2], query, headers)
+            if method == "POST" and parts[4] == "request-code":
+                return self._request_code(parts[2], body)
         return _cannot(method, path)
 
-    def _session(self, name: str) -> FakeSession | Response:
+    def _session(self, name: str, expected: str = "WORKING") -> FakeSession | Response:
         session = self.sessions.get(name)
         if session is None:
             return _json(404, {
@@ -214,11 +346,11 @@ class FakeWaha:
                            f"Please start it first by using POST /api/sessions/{name}/start "
                            "request",
             })
-        if session.status != "WORKING":
+        if session.status != expected:
             return _json(422, {
                 "error": "Session status is not as expected. Try again later or restart "
                          "the session",
-                "session": name, "status": session.status, "expected": ["WORKING"],
+                "session": name, "status": session.status, "expected": [expected],
             })
         return session
 
@@ -242,6 +374,12 @@ class FakeWaha:
         self._sent += 1
         raw_id = f"3EB0{self._sent:018X}"
         serialized = f"true_{chat}_{raw_id}"
+        if self.auto_ack:
+            for ack, name in ACK_NAMES.items():
+                self._emit(session, "message.ack", {
+                    "id": serialized, "from": f"{session.me}@c.us", "to": chat,
+                    "participant": None, "fromMe": True, "ack": ack, "ackName": name,
+                })
         if self.id_style == "empty":
             return Response(status_code=201)
         if self.id_style == "garbage":
@@ -292,12 +430,206 @@ class FakeWaha:
             return _cannot("GET", path)
         info: dict[str, Any] = {
             "name": name, "status": session.status, "presence": {},
-            "timestamps": {"activity": 1_764_061_200_000}, "config": {"metadata": {}},
+            "timestamps": {"activity": 1_764_061_200_000}, "config": _config(session),
         }
         if session.status == "WORKING":
             info["me"] = {"id": f"{session.me}@c.us", "pushName": "Qasid test",
                           "messageCapping": capping, "reachoutTimelock": timelock}
         return _json(200, info)
+
+
+    # -- linking ----------------------------------------------------------------------
+
+    def _create(self, body: Any) -> Response:
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name:
+            return _json(400, {"statusCode": 400, "error": "Bad Request",
+                               "message": ["name must be a string"]})
+        if name in self.sessions:
+            return _json(422, {"statusCode": 422, "error": "Unprocessable Entity",
+                               "message": f"Session '{name}' already exists"})
+        config = body.get("config") if isinstance(body.get("config"), dict) else {}
+        webhooks = [hook for hook in config.get("webhooks") or []
+                    if isinstance(hook, dict) and isinstance(hook.get("url"), str)]
+        session = self.sessions[name] = FakeSession(
+            name, status="STOPPED", me="", linked=False, webhooks=webhooks,
+            statuses=[_point("STOPPED")],
+        )
+        if body.get("start", True) is not False:
+            self._start(session)
+        return _json(201, _dto(session))
+
+    def _lifecycle(self, name: str, action: str) -> Response:
+        session = self.sessions.get(name)
+        if session is None:
+            found = self._session(name)
+            assert isinstance(found, Response)
+            return found
+        if action == "start":
+            if session.status != "STOPPED":
+                return _json(422, {"statusCode": 422, "error": "Unprocessable Entity",
+                                   "message": f"Session '{name}' is already started."})
+            self._start(session)
+        elif action == "stop":
+            if session.status != "STOPPED":
+                self._set_status(session, "STOPPED")
+        else:  # logout
+            session.linked, session.me = False, ""
+            if session.status != "STOPPED":
+                session.qr_generation += 1
+                self._set_status(session, "SCAN_QR_CODE")
+        return _json(201, _dto(session))
+
+    def _start(self, session: FakeSession) -> None:
+        self._set_status(session, "STARTING")
+        if session.linked:
+            self._set_status(session, "WORKING")
+        else:
+            session.qr_generation += 1
+            self._set_status(session, "SCAN_QR_CODE")
+
+    def _qr(self, name: str, query: dict[str, str], headers: dict[str, str]) -> Response:
+        session = self._session(name, expected="SCAN_QR_CODE")
+        if isinstance(session, Response):
+            return session
+        if query.get("format", "image") == "raw":
+            return _json(200, {"value": f"2@fake-qr-{name}-{session.qr_generation}"})
+        png = qr_png(session.qr_generation)
+        accept = headers.get("accept", "")
+        if "application/json" in accept and "image/png" not in accept:
+            return _json(200, {"mimetype": "image/png",
+                               "data": base64.b64encode(png).decode("ascii")})
+        return Response(png, status_code=200, media_type="image/png")
+
+    def _request_code(self, name: str, body: Any) -> Response:
+        session = self._session(name, expected="SCAN_QR_CODE")
+        if isinstance(session, Response):
+            return session
+        phone = body.get("phoneNumber") if isinstance(body, dict) else None
+        if not isinstance(phone, str) or not phone.isdigit():
+            return _json(400, {"statusCode": 400, "error": "Bad Request",
+                               "message": ["phoneNumber must be a phone number in digits"]})
+        session.pairing_phone = phone
+        return _json(201, {"code": PAIRING_CODE})
+
+    # -- webhooks ---------------------------------------------------------------------
+
+    def _set_status(self, session: FakeSession, status: str) -> None:
+        session.status = status
+        session.statuses.append(_point(status))
+        self._emit(session, "session.status", {
+            "name": session.name, "status": status,
+            "statuses": [dict(point) for point in session.statuses], "data": None,
+        })
+
+    def _emit(self, session: FakeSession, event: str, payload: dict[str, Any]) -> None:
+        """Queue ``event`` for each of the session's webhooks that wants it."""
+        queued = []
+        for hook in session.webhooks:
+            events = hook.get("events") or []
+            if event not in events and "*" not in events:
+                continue
+            self._events += 1
+            body: dict[str, Any] = {
+                "id": f"evt_{self._events:026x}", "timestamp": int(time.time() * 1000),
+                "session": session.name, "engine": ENGINES.get(self.id_style, "WEBJS"),
+                "event": event, "payload": payload,
+            }
+            if session.linked and session.me:
+                body["me"] = {"id": f"{session.me}@c.us", "pushName": session.push_name}
+            body["environment"] = {
+                "version": "2026.9.2", "engine": body["engine"], "tier": "CORE",
+                "browser": None, "platform": "linux/x64", "worker": {"id": None},
+            }
+            raw = json.dumps(body).encode()
+            headers = {"content-type": "application/json"}
+            key = (hook.get("hmac") or {}).get("key")
+            if isinstance(key, str) and key:
+                headers["x-webhook-hmac"] = hmac.new(key.encode(), raw,
+                                                     hashlib.sha512).hexdigest()
+                headers["x-webhook-hmac-algorithm"] = "sha512"
+            queued.append(Webhook(hook["url"], event, body, raw, headers))
+        if not queued:
+            return
+        with self._idle:
+            self._outbox.extend(queued)
+            self._pending += len(queued)
+            start, self._draining = not self._draining, True
+        if start:
+            self._start_draining()
+
+    def _start_draining(self) -> None:
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            with self._idle:
+                while self._outbox:
+                    hook = self._outbox.popleft()
+                    hook.error = "the fake is not being served"
+                    self.webhook_failures.append(hook)
+                self._pending, self._draining = 0, False
+                self._idle.notify_all()
+            return
+
+        def create() -> None:
+            self._drain_task = loop.create_task(self._drain())
+
+        loop.call_soon_threadsafe(create)
+
+    async def _drain(self) -> None:
+        """Deliver the queue in order, then stop (a new event starts a new drain)."""
+        async with httpx.AsyncClient(timeout=self.webhook_timeout) as client:
+            while True:
+                with self._idle:
+                    if not self._outbox:
+                        self._draining = False
+                        return
+                    hook = self._outbox.popleft()
+                try:
+                    answer = await client.post(hook.url, content=hook.raw, headers=hook.headers)
+                    hook.status = answer.status_code
+                    if not answer.is_success:
+                        hook.error = f"HTTP {answer.status_code}"
+                except Exception as exc:  # recorded, never raised: WAHA only logs it
+                    hook.error = f"{type(exc).__name__}: {exc}"
+                with self._idle:
+                    self.webhooks_sent.append(hook)
+                    if hook.error:
+                        self.webhook_failures.append(hook)
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+
+def _point(status: str) -> dict[str, Any]:
+    return {"status": status, "timestamp": int(time.time() * 1000)}
+
+
+def _config(session: FakeSession) -> dict[str, Any]:
+    config: dict[str, Any] = {"metadata": {}}
+    if session.webhooks:
+        config["webhooks"] = session.webhooks
+    return config
+
+
+def _dto(session: FakeSession) -> dict[str, Any]:
+    return {"name": session.name, "status": session.status, "config": _config(session)}
+
+
+def qr_png(generation: int) -> bytes:
+    """A valid 21x21 grey-scale PNG (a QR's size) whose pixels depend on ``generation``."""
+    size = 21
+    bits = int.from_bytes(hashlib.shake_256(f"qr {generation}".encode()).digest(56))
+    rows = b"".join(
+        b"\x00" + bytes(255 * (bits >> (y * size + x) & 1) for x in range(size))
+        for y in range(size)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -335,13 +667,25 @@ class FakeWahaServer(ThreadedServer[FakeWaha]):
     def __init__(self, fake: FakeWaha | None = None) -> None:
         super().__init__(fake or FakeWaha())
 
+    def start(self) -> FakeWaha:
+        fake = super().start()
+        servers = getattr(self._server, "servers", None) or []  # uvicorn's asyncio servers
+        if servers:
+            fake.bind_loop(servers[0].get_loop())  # webhooks before the first request
+        return fake
+
+    def stop(self) -> None:
+        with suppress(TimeoutError):
+            self.fake.flush_webhooks(timeout=2.0)
+        super().stop()
+
 
 @asynccontextmanager
 async def serve_fake_waha(
-    *, api_key: str | None = None, record: bool = True
+    *, api_key: str | None = None, record: bool = True, auto_ack: bool = False
 ) -> AsyncIterator[FakeWaha]:
     """A fresh fake WAHA for the duration of the block; yields it (``.url``, knobs)."""
-    server = FakeWahaServer(FakeWaha(api_key=api_key, record=record))
+    server = FakeWahaServer(FakeWaha(api_key=api_key, record=record, auto_ack=auto_ack))
     fake = await asyncio.to_thread(server.start)
     try:
         yield fake
