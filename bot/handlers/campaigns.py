@@ -94,9 +94,11 @@ async def _show_step(update: Update, context: BotContext, draft: Campaign, *,
 async def _current(update: Update, context: BotContext, exc: QasidError) -> str | int:
     """After a refused answer: say why, and stay at the step the draft is at."""
     message = error_text(context, exc)
-    if update.callback_query is not None:
-        await update.callback_query.answer(message[:200], show_alert=True)
-    else:
+    if update.callback_query is not None and len(message) <= 200 and "<" not in message:
+        await update.callback_query.answer(message, show_alert=True)
+    else:  # too long (or formatted) for an alert: a message
+        if update.callback_query is not None:
+            await update.callback_query.answer()
         await reply(update, Screen(message))
     draft = await context.services.campaigns.draft(_owner(context).id)
     return draft.draft.get("step", "list") if draft else END
