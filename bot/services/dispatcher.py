@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import CampaignStatus, LedgerKind, SenderStatus
+from bot.domain import CampaignStatus, CloudTemplate, LedgerKind, SenderStatus
 from bot.gateways.base import (
     ErrorCategory,
     GatewayError,
@@ -57,6 +57,7 @@ from bot.gateways.base import (
 from bot.services.campaigns import CampaignsService
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
 from bot.services.planning import Pacing, quiet_end
+from bot.services.senders import allowance
 from bot.services.templates import TemplatesService, contact_values
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts as contacts_repo
@@ -140,8 +141,12 @@ class Dispatcher:
         self._booked: dict[int, float] = {}  # sender id -> the latest send time claimed
         self._sender_locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[None]] = set()
-        self._receipts: list[Receipt] = []
-        self._receipt_task: asyncio.Task[None] | None = None
+        self._receipts: list[Receipt] = []  # gathered for the next batch
+        self._receipt_task: asyncio.Task[None] | None = None  # flushes them after a delay
+        self._receipt_batch: asyncio.Future[int] | None = None  # the next batch's answer
+        self._receipt_applying: asyncio.Future[int] | None = None  # the one being applied
+        self._receipt_flush: asyncio.Task[None] | None = None  # applies batch after batch
+        self._receipts_kept: list[tuple[int, Receipt]] = []  # (tries, receipt) that failed
 
     @property
     def config(self) -> DispatcherConfig:
@@ -291,11 +296,7 @@ class Dispatcher:
 
     async def _room(self, sender, ts: float) -> int:
         """How many more messages the sender may send in the current 24 hours."""
-        cap = sender.daily_cap or self._config.daily_cap
-        linked = (sender.linked_at or sender.created_at).timestamp()
-        day = int((ts - linked) // 86400)
-        if day < len(self._config.warmup):
-            cap = min(cap, self._config.warmup[day])
+        cap = allowance(sender, ts, self._config.daily_cap, self._config.warmup).cap
         used = await outbox.sent_since(self._db.reader, sender.id, ts - 86400)
         return cap - used
 
@@ -324,7 +325,8 @@ class Dispatcher:
         """One sender's claimed messages, in order; outcomes written in small groups."""
         sender = await senders.get(self._db.reader, items[0].owner_id, sender_id)
         assert sender is not None
-        ref = SenderRef(sender_id=sender.id, phone=sender.phone, external_id=sender.external_id)
+        ref = SenderRef(sender_id=sender.id, phone=sender.phone, external_id=sender.external_id,
+                        gateway=sender.gateway)
         people = await contacts_repo.by_ids(
             self._db.reader, items[0].owner_id, [d.contact_id for d in items if d.contact_id])
         values = {cid: contact_values(c) for cid, c in people.items()}
@@ -357,8 +359,13 @@ class Dispatcher:
             log.exception("message %d could not be rendered", due.id)
             return _Outcome(due, "failed", category=ErrorCategory.REJECTED,
                             detail=f"render: {type(exc).__name__}")
+        approved = self._approved(ref, due)
         try:
-            if media is not None:
+            if approved is not None:  # a Cloud API number: the template Meta approved
+                result = await self._gateway.send_template(  # type: ignore[attr-defined]
+                    ref, due.phone, approved.name, approved.language,
+                    [values.get(p) or "-" for p in approved.params])
+            elif media is not None:
                 result = await self._gateway.send_media(ref, due.phone, media, caption=text)
             else:
                 result = await self._gateway.send_text(ref, due.phone, text)
@@ -370,6 +377,15 @@ class Dispatcher:
                             detail=type(exc).__name__)
         self._last_sent[ref.sender_id] = self._clock().timestamp()
         return _Outcome(due, "sent", gateway_id=result.message_id)
+
+    def _approved(self, ref: SenderRef, due: outbox.Due) -> CloudTemplate | None:
+        """The approved twin of the campaign's template, when the number is a Cloud API
+        one (which may not open a conversation with free text)."""
+        if ref.gateway != "cloud":
+            return None
+        found = self._tick_cache.get(due.campaign_id)
+        template = found[1] if found is not None else None
+        return template.cloud if template is not None else None
 
     def _failure(self, due: outbox.Due, exc: GatewayError) -> _Outcome:
         category = exc.category
@@ -571,16 +587,75 @@ class Dispatcher:
         await asyncio.sleep(self._config.receipt_delay)
         await self.flush_receipts()
 
-    async def flush_receipts(self) -> int:
-        """Apply the receipts gathered so far; how many moved a message."""
-        pending, self._receipts = self._receipts, []
-        if not pending:
+    async def flush_receipts(self, *, strict: bool = False) -> int:
+        """Apply the receipts gathered so far and return once they are committed; how many
+        of their batch moved a message.
+
+        Group commit: receipts gathered while a batch is being applied wait and form the
+        next batch, one transaction for all the callers waiting on it. A batch that fails
+        writes nothing: its receipts are kept and tried again, in a transaction of their
+        own, at later flushes (``KEPT_TRIES`` in all), and a ``strict`` caller gets the
+        error instead of 0 (the webhook answers 500 and WAHA sends the receipts again:
+        applying a receipt twice changes nothing)."""
+        if self._receipts or self._receipts_kept:
+            if self._receipt_batch is None:
+                self._receipt_batch = asyncio.get_running_loop().create_future()
+            waiting = self._receipt_batch
+            if self._receipt_flush is None or self._receipt_flush.done():
+                self._receipt_flush = asyncio.create_task(self._flush_batches(),
+                                                          name="qasid-receipts-flush")
+        elif self._receipt_applying is not None:  # the caller's receipts may be in it
+            waiting = self._receipt_applying
+        else:
             return 0
         try:
-            return await self.apply_receipts(pending)
-        except Exception:  # kept for the next flush rather than lost
-            log.exception("%d receipts could not be applied yet", len(pending))
-            self._receipts[:0] = pending
+            # shielded: a caller that gives up must not cancel the batch of the others
+            return await asyncio.shield(waiting)
+        except Exception:
+            if strict:
+                raise
+            return 0
+
+    KEPT_TRIES = 5  # a failed batch's receipts are given up after this many tries
+
+    async def _flush_batches(self) -> None:
+        """The flush in progress: batch after batch, as long as callers are waiting."""
+        loop = asyncio.get_running_loop()
+        while self._receipt_batch is not None or self._receipts:
+            done = self._receipt_batch or loop.create_future()
+            batch, self._receipts, self._receipt_batch = self._receipts, [], None
+            self._receipt_applying = done
+            try:
+                moved = await self._retry_kept()
+                if batch:
+                    moved += await self.apply_receipts(batch)
+            except Exception as exc:
+                log.exception("%d receipts could not be applied yet", len(batch))
+                self._receipts_kept.extend((1, receipt) for receipt in batch)
+                done.set_exception(exc)
+                done.exception()  # logged here, once: not again as "never retrieved"
+            except BaseException:  # cancelled: nothing written, the receipts kept
+                self._receipts[:0] = batch
+                done.cancel()
+                raise
+            else:
+                done.set_result(moved)
+            finally:
+                self._receipt_applying = None
+
+    async def _retry_kept(self) -> int:
+        """Receipts of a failed batch, tried again on their own so that they cannot fail
+        a new batch's callers."""
+        if not self._receipts_kept:
+            return 0
+        kept, self._receipts_kept = self._receipts_kept, []
+        try:
+            return await self.apply_receipts([receipt for _, receipt in kept])
+        except Exception:
+            again = [(tries + 1, r) for tries, r in kept if tries + 1 < self.KEPT_TRIES]
+            log.exception("%d kept receipts failed again (%d given up)", len(kept),
+                          len(kept) - len(again))
+            self._receipts_kept[:0] = again
             return 0
 
     async def apply_receipt(self, receipt: Receipt) -> bool:
@@ -636,4 +711,6 @@ class Dispatcher:
             except asyncio.CancelledError:
                 pass
         await self.flush_receipts()
+        if self._receipt_flush is not None:  # ends once no caller is waiting
+            await self._receipt_flush
 

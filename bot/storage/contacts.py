@@ -197,3 +197,27 @@ async def by_ids(
         " AND id IN (SELECT value FROM json_each(?))", (owner_id, json.dumps(list(contact_ids))),
     ) as cur:
         return {row["id"]: _contact(row) async for row in cur}
+
+
+async def whatsapp_known(
+    conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str], since: float
+) -> dict[str, bool]:
+    """Phones whose WhatsApp check (``whatsapp_checks``) is newer than ``since``."""
+    async with conn.execute(
+        "SELECT phone, on_whatsapp FROM whatsapp_checks WHERE owner_id = ? AND checked_at >= ?"
+        " AND phone IN (SELECT value FROM json_each(?))",
+        (owner_id, since, json.dumps(list(phones))),
+    ) as cur:
+        return {row[0]: bool(row[1]) async for row in cur}
+
+
+async def remember_whatsapp(
+    conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, bool, float]]
+) -> None:
+    """(owner, phone, on WhatsApp, when) of checks just made."""
+    await conn.executemany(
+        "INSERT INTO whatsapp_checks (owner_id, phone, on_whatsapp, checked_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (owner_id, phone) DO UPDATE SET"
+        " on_whatsapp = excluded.on_whatsapp, checked_at = excluded.checked_at",
+        [(o, p, int(w), t) for o, p, w, t in rows],
+    )

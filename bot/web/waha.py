@@ -14,6 +14,17 @@ step is idempotent)
 =============================================================  ======
 
 A session no sender uses, and events we do not handle, are answered 200 and ignored.
+
+A 200 for receipts means they are committed. Concurrent webhooks share one transaction
+(the dispatcher's group commit): each request waits for the batch holding its receipts,
+and a batch that fails answers 500 to every request in it, with nothing of it written.
+
+Which sender a session belongs to is looked up in the database for every event but
+``message.ack``. Receipts only need to know that the session is ours (they move messages by
+the gateway's id), so for them a known session is remembered for ``SESSION_TTL`` seconds:
+a sender removed or re-linked meanwhile still has its receipts applied for at most that
+long, which is harmless (they concern messages it did send). Unknown sessions are never
+remembered, so a newly linked number's receipts are never dropped.
 """
 
 from __future__ import annotations
@@ -22,11 +33,12 @@ import hashlib
 import hmac
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.gateways.base import GatewayEvent
+from bot.gateways.base import GatewayEvent, Receipt
 from bot.gateways.waha import parse_webhook
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
@@ -37,6 +49,7 @@ MAX_BODY = 256 * 1024
 SIGNATURE_HEADER = "x-webhook-hmac"
 ALGORITHM_HEADER = "x-webhook-hmac-algorithm"
 GATEWAY = "waha"
+SESSION_TTL = 1.0  # seconds a session's sender is remembered for receipts
 
 
 class EventSink(Protocol):
@@ -44,7 +57,7 @@ class EventSink(Protocol):
 
     async def on_event(self, event: GatewayEvent) -> None: ...
 
-    async def flush_receipts(self) -> int: ...
+    async def flush_receipts(self, *, strict: bool = False) -> int: ...
 
 
 def utcnow() -> datetime:
@@ -70,6 +83,7 @@ class WahaWebhook:
         self._key = key.encode() if key else None
         self.max_body = max_body
         self._clock = clock
+        self._sessions: dict[str, tuple[float, int]] = {}  # session -> (until, sender id)
 
     def signed(self, raw: bytes, headers: Mapping[str, str]) -> bool:
         if self._key is None:
@@ -98,12 +112,28 @@ class WahaWebhook:
             session = body.get("session")
             if not isinstance(session, str):
                 return 200
-            known = await senders_repo.ids_by_external_id(self._db.reader, GATEWAY, [session])
+            known = await self._senders(session, remember=body.get("event") == "message.ack")
             events = parse_webhook(body, known, now=self._clock)
             for event in events:
                 await self._dispatcher.on_event(event)
-            await self._dispatcher.flush_receipts()
+            if any(isinstance(event, Receipt) for event in events):
+                await self._dispatcher.flush_receipts(strict=True)  # raises if not applied
         except Exception:
             log.exception("WAHA webhook %r could not be applied", body.get("event"))
             return 500
         return 200
+
+    async def _senders(self, session: str, *, remember: bool) -> dict[str, int]:
+        """The session's sender, as ``parse_webhook`` wants it; ``remember``: a known
+        session may come from memory (see the module docstring)."""
+        now = time.monotonic()
+        if remember:
+            found = self._sessions.get(session)
+            if found is not None and found[0] > now:
+                return {session: found[1]}
+        known = await senders_repo.ids_by_external_id(self._db.reader, GATEWAY, [session])
+        if session in known:
+            self._sessions[session] = (now + SESSION_TTL, known[session])
+        else:
+            self._sessions.pop(session, None)
+        return known

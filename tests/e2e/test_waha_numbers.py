@@ -25,9 +25,9 @@ PHONE = "+994501110000"
 KEY = "webhook-key"
 
 
-async def eventually(check: Callable[[], object], timeout: float = 10.0) -> object:
+async def eventually(check: Callable[[], object], within: float = 10.0) -> object:
     """Wait for something the bot does on its own (a job, a webhook)."""
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + within
     while True:
         found = check()
         if found:
