@@ -70,6 +70,9 @@ MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the a
 ReplyHandler = Callable[[IncomingMessage], Awaitable[object]]  # a customer's reply
 
 
+NOT_ON_WHATSAPP = "not_on_whatsapp"  # failed by the check, never sent: no ban signal
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -91,6 +94,9 @@ class DispatcherConfig:
     lookahead: float = 0.0  # claim messages due this many seconds ahead, send each on time
     receipt_delay: float = 0.05  # receipts are applied in batches gathered this long
     default_timezone: str = "Asia/Baku"  # for owners who did not choose one
+    # gateways whose numbers ask "is this phone on WhatsApp?" before a first message
+    check_gateways: frozenset[str] = frozenset({"waha"})
+    check_valid_for: float = 30 * 86400.0  # an answer is trusted this long
 
 
 @dataclass(slots=True)
@@ -330,11 +336,20 @@ class Dispatcher:
         people = await contacts_repo.by_ids(
             self._db.reader, items[0].owner_id, [d.contact_id for d in items if d.contact_id])
         values = {cid: contact_values(c) for cid, c in people.items()}
+        known: dict[str, bool] | None = None
+        if self._checks_numbers(ref):
+            known = await contacts_repo.whatsapp_known(
+                self._db.reader, sender.owner_id, [d.phone for d in items],
+                self._clock().timestamp() - self._config.check_valid_for)
         outcomes: list[_Outcome] = []
         lost: GatewayError | None = None
         for due in items:
             if lost is not None:  # the number is gone: the rest goes back unsent
                 outcomes.append(_Outcome(due, "held"))
+                continue
+            if known is not None and not await self._on_whatsapp(ref, due, known):
+                outcomes.append(_Outcome(due, "failed", category=NOT_ON_WHATSAPP,
+                                         detail="not on WhatsApp (checked before sending)"))
                 continue
             outcome = await self._send_one(ref, due, values.get(due.contact_id or 0, {}))
             if outcome.category in (ErrorCategory.SENDER_BANNED, ErrorCategory.SENDER_RESTRICTED):
@@ -348,6 +363,27 @@ class Dispatcher:
         if lost is not None:
             await self._sender_lost(sender.owner_id, sender.id, lost.category,
                                     None, sender.label or sender.phone)
+
+    def _checks_numbers(self, ref: SenderRef) -> bool:
+        return ref.gateway in self._config.check_gateways
+
+    async def _on_whatsapp(self, ref: SenderRef, due: outbox.Due, known: dict[str, bool]) -> bool:
+        """Ask the gateway once whether the phone is on WhatsApp (the answer is kept for
+        ``check_valid_for``): a number that is not fails without a send that counts
+        against the sender. A check that fails says nothing: the message is sent."""
+        found = known.get(due.phone)
+        if found is not None:
+            return found
+        try:
+            check = await self._gateway.check_number(ref, due.phone)
+        except GatewayError as exc:
+            log.info("number check skipped (%s)", exc.category)
+            return True
+        known[due.phone] = check.on_whatsapp
+        async with self._db.transaction() as tx:
+            await contacts_repo.remember_whatsapp(
+                tx, [(due.owner_id, due.phone, check.on_whatsapp, self._clock().timestamp())])
+        return check.on_whatsapp
 
     async def _send_one(self, ref: SenderRef, due: outbox.Due, values: dict[str, str]) -> _Outcome:
         wait = self._send_at.pop(due.id, 0.0) - self._clock().timestamp()

@@ -237,10 +237,13 @@ async def open_count(conn: aiosqlite.Connection, campaign_id: int) -> int:
 
 
 async def recent_outcomes(conn: aiosqlite.Connection, campaign_id: int, limit: int) -> list[str]:
-    """Statuses of the campaign's last ``limit`` attempts (newest first)."""
+    """Statuses of the campaign's last ``limit`` attempts (newest first); a number found
+    not on WhatsApp before sending is no attempt."""
     async with conn.execute(
         "SELECT status FROM messages WHERE campaign_id = ?"
-        " AND status IN ('sent', 'delivered', 'read', 'failed') ORDER BY updated_at DESC LIMIT ?",
+        " AND status IN ('sent', 'delivered', 'read', 'failed')"
+        " AND COALESCE(error_category, '') <> 'not_on_whatsapp'"
+        " ORDER BY updated_at DESC LIMIT ?",
         (campaign_id, limit),
     ) as cur:
         return [row[0] async for row in cur]

@@ -133,19 +133,24 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
     replies = await chat.press("✅ Confirm")
     assert "is scheduled" in replies[0].text
 
+    waha.not_on_whatsapp.add("994701234567")  # the third customer has no WhatsApp
     await h.run(60)
+    checks = [r for r in waha.requests if r.path == "/api/contacts/check-exists"]
+    assert sorted(r.query["phone"] for r in checks) == sorted(
+        p.removeprefix("+") for p, _, _ in CUSTOMERS)  # asked once each, before sending
     sent = waha.sent()
-    assert len(sent) == 3
+    assert len(sent) == 2  # the one not on WhatsApp failed without a send
     assert {r.body["session"] for r in sent} == {session}
     assert sorted(r.body["chatId"] for r in sent) == sorted(
-        p.removeprefix("+") + "@c.us" for p, _, _ in CUSTOMERS)
+        p.removeprefix("+") + "@c.us" for p, _, _ in CUSTOMERS[:2])
     await waha.wait_webhooks_idle()  # acks 1, 2, 3 for each, posted to /webhooks/waha
     assert waha.webhook_failures == []
     await h.qasid.services.dispatcher.flush_receipts()
 
     replies = await chat.send("/stats")
-    assert "📬 delivered 3 (100% of sent)" in replies[0].text
-    assert "👀 read 3" in replies[0].text
+    assert "📬 delivered 2 (100% of sent)" in replies[0].text
+    assert "👀 read 2" in replies[0].text
+    assert "not on WhatsApp" in replies[0].text
 
     # a second campaign; WhatsApp drops the number while it runs
     await chat.send("/newcampaign")
@@ -163,6 +168,8 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
     assert "🔀 Move its campaigns to another number" in alert[-1].buttons
     assert "➕ Link a new number" in alert[-1].buttons
     await h.run(30)
-    assert len(waha.sent()) == 3  # nothing more went out through the lost number
+    assert len(waha.sent()) == 2  # nothing more went out through the lost number
+    checks_after = [r for r in waha.requests if r.path == "/api/contacts/check-exists"]
+    assert len(checks_after) == len(checks)  # the answers were kept
     replies = await chat.send("/numbers")
     assert "banned" in replies[0].text

@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 
 from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus
+from bot.gateways.base import ErrorCategory
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.handlers.render_campaigns import WEEKDAYS
 from bot.i18n import Translator, catalog
 from bot.services.alerts import CHOICES as ALERT_CHOICES
 from bot.services.campaigns import STEPS
+from bot.services.dispatcher import NOT_ON_WHATSAPP
 from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.imports import UNREADABLE_REASONS
 from bot.services.planning import PRESETS
@@ -81,6 +83,8 @@ def used_keys() -> set[str]:
     keys |= {f"alert.{k}" for k in ("replanned", "run_finished")}
     keys |= {f"settings.alert_{name}" for name in ALERT_CHOICES}
     keys |= {f"campaigns.{a}_done" for a in ("resend", "countsent")}
+    keys |= {f"stats.reason.{c.value}" for c in ErrorCategory} | {
+        f"stats.reason.{NOT_ON_WHATSAPP}"}
     keys |= {f"numbers.kind_{k}" for k in ("sandbox", "waha", "cloud")}
     keys |= {f"numbers.add_{k}" for k in ("sandbox", "waha", "cloud")}
     keys |= {f"numbers.state_{s}" for s in ("working", "restricted", "banned", "linking",
