@@ -171,3 +171,18 @@ async def replaces(conn: aiosqlite.Connection, sender_id: int) -> int | None:
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row and row[0] is not None else None
+
+
+async def ids_by_phone_digits(conn: aiosqlite.Connection, gateway: str) -> dict[str, int]:
+    """A gateway's senders in use by their phone's digits (``+994 50...`` -> ``99450...``),
+    for events that name a number by its phone. A phone two senders share is left out."""
+    found: dict[str, list[int]] = {}
+    async with conn.execute(
+        "SELECT phone, id FROM senders WHERE gateway = ? AND status NOT IN ('removed', 'linking')",
+        (gateway,),
+    ) as cur:
+        async for row in cur:
+            digits = "".join(ch for ch in row[0] if ch.isdigit())
+            if digits:
+                found.setdefault(digits, []).append(row[1])
+    return {digits: ids[0] for digits, ids in found.items() if len(ids) == 1}

@@ -121,10 +121,14 @@ class CloudWebhook:
             return 400
         try:
             numbers = phone_number_ids(body)
-            if not numbers:
+            account_news = _names_no_number(body)
+            if not numbers and not account_news:
                 return 200
             known = await senders_repo.ids_by_external_id(self._db.reader, GATEWAY, numbers)
-            events = parse_webhook(body, known, now=self._clock)
+            # account and quality updates name the number only by its display phone
+            display = (await senders_repo.ids_by_phone_digits(self._db.reader, GATEWAY)
+                       if account_news else None)
+            events = parse_webhook(body, known, now=self._clock, sender_for_display=display)
             for event in events:
                 await self._dispatcher.on_event(event)
             if any(isinstance(event, Receipt) for event in events):
@@ -133,3 +137,15 @@ class CloudWebhook:
             log.exception("Cloud webhook could not be applied")
             return 500
         return 200
+
+
+def _names_no_number(body: dict) -> bool:
+    """Whether a change other than ``messages`` is in the body (account or quality news,
+    which carry the display phone, not the phone-number id)."""
+    entries = body.get("entry")
+    for entry in entries if isinstance(entries, list) else []:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            if isinstance(change, dict) and change.get("field") not in (None, "messages"):
+                return True
+    return False

@@ -499,3 +499,28 @@ async def test_a_failure_while_applying_answers_500_so_meta_sends_it_again(
     monkeypatch.undo()
     assert await world.post(statuses("read")) == 200  # Meta's retry
     assert (await world.message())[0] == "read"
+
+
+# -- account news that name the number by its phone -----------------------------------------
+
+
+async def test_a_flagged_quality_restricts_the_number_found_by_its_phone(world: World) -> None:
+    from bot.services.notify import SenderLost
+
+    async with world.db.transaction() as tx:
+        await tx.execute("UPDATE senders SET phone = '+994505551234' WHERE id = ?",
+                         (world.sender_id,))
+    body = {"object": "whatsapp_business_account", "entry": [{"id": "102290129340398",
+            "changes": [{"field": "phone_number_quality_update", "value": {
+                "display_phone_number": "994505551234", "event": "FLAGGED",
+                "current_limit": "TIER_1K"}}]}]}
+    raw = json.dumps(body).encode()  # not in the spec's Change.field enum: sent as Meta does
+    assert await world.post(body, raw=raw) == 200
+    [sender] = await senders.list_for_owner(world.db.reader, world.h.owner_id)
+    assert sender.status.value == "restricted"
+    lost = [n for n in world.h.notifier.notices if isinstance(n, SenderLost)]
+    assert [n.state for n in lost] == ["restricted"]
+    # the same news for a phone nobody uses changes nothing
+    other = json.loads(raw)
+    other["entry"][0]["changes"][0]["value"]["display_phone_number"] = "994551112233"
+    assert await world.post(other, raw=json.dumps(other).encode()) == 200
