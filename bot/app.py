@@ -7,6 +7,7 @@ job queue, the scheduler); ``await qasid.stop()`` closes everything in reverse.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -215,6 +216,7 @@ class Qasid:
             ) if settings.cloud_enabled else None,
         )
         self._started = False
+        self._linking: asyncio.Task | None = None
 
     def _build_application(
         self, request: BaseRequest | None, token: str | None, rate_limit: bool
@@ -248,6 +250,8 @@ class Qasid:
         await self.services.contacts.recover(self.notifier)
         await self.services.dispatcher.recover()
         await self.services.senders.load_tokens()
+        # in the background: a WAHA that hangs must not hold the start-up
+        self._linking = asyncio.create_task(self._resume_linking(), name="qasid-linking")
         waha = self.gateway.get("waha")
         if waha is not None:
             waha.remember_linked(*await self.services.senders.linked_sessions())  # type: ignore[attr-defined]
@@ -258,10 +262,18 @@ class Qasid:
         log.info("Qasid started as @%s (gateways: %s)", self.application.bot.username,
                  ", ".join(sorted(self.gateway.kinds)))
 
+    async def _resume_linking(self) -> None:
+        try:
+            await self.services.senders.resume_linking()
+        except Exception:  # logged, never fatal: /numbers shows the number as linking
+            log.exception("could not resume linking numbers")
+
     async def _dispatch(self, _context: object) -> None:
         await self.services.dispatcher.tick()
 
     async def stop(self) -> None:
+        if self._linking is not None and not self._linking.done():
+            self._linking.cancel()
         if self._started:
             if self.application.updater and self.application.updater.running:
                 await self.application.updater.stop()

@@ -352,6 +352,21 @@ class SendersService:
             await senders.set_status(tx, sender_id, SenderStatus.REMOVED, self._clock(),
                                      detail="not added")
 
+    async def resume_linking(self) -> int:
+        """At start-up: numbers whose QR code was scanned while the bot was down become
+        active now (the chat's refresh job died with the process). How many did."""
+        if self._waha is None:
+            return 0
+        linked = 0
+        for sender in await senders.linking(self._db.reader, "waha"):
+            try:
+                _, state = await self.waha_poll(sender.owner_id, sender.id)
+            except GatewayError as exc:
+                log.info("linking sender %d not resumed: %s", sender.id, exc.category)
+                continue
+            linked += state is SenderState.WORKING
+        return linked
+
     async def load_tokens(self) -> int:
         """At start-up: the Cloud API tokens of the numbers in use, for the adapter."""
         found = await senders.secrets(self._db.reader, "cloud")

@@ -186,3 +186,12 @@ async def ids_by_phone_digits(conn: aiosqlite.Connection, gateway: str) -> dict[
             if digits:
                 found.setdefault(digits, []).append(row[1])
     return {digits: ids[0] for digits, ids in found.items() if len(ids) == 1}
+
+
+async def linking(conn: aiosqlite.Connection, gateway: str) -> list[Sender]:
+    """A gateway's senders still waiting to be linked, all owners."""
+    async with conn.execute(
+        f"SELECT {_COLUMNS} FROM senders WHERE gateway = ? AND status = 'linking' ORDER BY id",
+        (gateway,),
+    ) as cur:
+        return [_sender(row) async for row in cur]

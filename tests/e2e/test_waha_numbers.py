@@ -117,7 +117,7 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
     chat = await h.active_owner(OWNER)
     session = await link_number(h, waha, chat)
 
-    replies = await chat.send("/numbers")
+    replies = await h.chat(OWNER).send("/numbers")  # the new process's chat
     assert PHONE in replies[0].text and "working" in replies[0].text
     assert "today 0 of 20 · warm-up day 1" in replies[0].text
 
@@ -173,3 +173,22 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
     assert len(checks_after) == len(checks)  # the answers were kept
     replies = await chat.send("/numbers")
     assert "banned" in replies[0].text
+
+
+async def test_a_scan_while_the_bot_was_down_is_found_at_start_up(world) -> None:
+    h, waha = world
+    chat = await h.active_owner(OWNER)
+    await chat.send("/numbers")
+    await chat.press("➕ Link a WhatsApp number (QR code)")
+    await eventually(lambda: photos(h.api))
+    [session] = waha.sessions
+    await h.qasid.stop()
+    waha.scan(session, PHONE)  # scanned while nothing was watching
+    await h.start()
+    owner = await h.qasid.services.accounts.find(OWNER)
+    numbers = h.qasid.services.senders
+    await eventually(lambda: h.qasid._linking is not None and h.qasid._linking.done())
+    [number] = await numbers.list(owner.id)
+    assert (number.phone, number.status.value) == (PHONE, "active")
+    replies = await h.chat(OWNER).send("/numbers")  # the new process's chat
+    assert PHONE in replies[0].text and "working" in replies[0].text
