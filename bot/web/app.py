@@ -28,6 +28,16 @@ class VerifiedWebhookHandler(WebhookHandler, Protocol):
     async def verify(self, params: Mapping[str, str]) -> tuple[int, str]: ...
 
 
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A request header by its lowercase name, whatever mapping holds the headers."""
+    value = headers.get(name)
+    if value is None:  # a plain dict with other capitalisation
+        for key, candidate in headers.items():
+            if key.lower() == name:
+                return candidate
+    return value
+
+
 async def read_limited(request: Request, limit: int) -> bytes | None:
     """The body, or None as soon as it is longer than ``limit`` bytes."""
     declared = request.headers.get("content-length")

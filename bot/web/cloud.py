@@ -36,6 +36,7 @@ from bot.gateways.base import Receipt
 from bot.gateways.cloud import parse_webhook, phone_number_ids
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
+from bot.web.app import header
 from bot.web.waha import EventSink, utcnow
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,6 @@ MAX_CHALLENGE = 256
 SIGNATURE_HEADER = "x-hub-signature-256"
 SIGNATURE_PREFIX = "sha256="
 GATEWAY = "cloud"
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict with other capitalisation
-        for key, candidate in headers.items():
-            if key.lower() == name:
-                return candidate
-    return value
 
 
 class CloudWebhook:
@@ -91,7 +83,7 @@ class CloudWebhook:
     def signed(self, raw: bytes, headers: Mapping[str, str]) -> bool:
         if self._secret is None:
             return False
-        signature = _header(headers, SIGNATURE_HEADER)
+        signature = header(headers, SIGNATURE_HEADER)
         if not signature:
             return False
         signature = signature.strip()

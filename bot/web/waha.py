@@ -42,6 +42,7 @@ from bot.gateways.base import GatewayEvent, Receipt
 from bot.gateways.waha import parse_webhook
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
+from bot.web.app import header
 
 log = logging.getLogger(__name__)
 
@@ -64,15 +65,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    value = headers.get(name)
-    if value is None:  # a plain dict with other capitalisation
-        for key, candidate in headers.items():
-            if key.lower() == name:
-                return candidate
-    return value
-
-
 class WahaWebhook:
     def __init__(
         self, db: Database, dispatcher: EventSink, key: str | None = None, *,
@@ -88,8 +80,8 @@ class WahaWebhook:
     def signed(self, raw: bytes, headers: Mapping[str, str]) -> bool:
         if self._key is None:
             return True
-        signature = _header(headers, SIGNATURE_HEADER)
-        algorithm = _header(headers, ALGORITHM_HEADER)
+        signature = header(headers, SIGNATURE_HEADER)
+        algorithm = header(headers, ALGORITHM_HEADER)
         if not signature or (algorithm is not None and algorithm.strip().lower() != "sha512"):
             return False
         expected = hmac.new(self._key, raw, hashlib.sha512).hexdigest()
