@@ -90,8 +90,8 @@ async def number_button(update: Update, context: BotContext) -> None:
             await query.answer()
             await reply(update, Screen(tr("numbers.ask_pair_phone")))
         elif action == "relink":
-            await query.answer()
             await _start_waha(update, context, replaces=sender_id)
+            await query.answer()
         elif action == "rm":
             view = await _view(context, sender_id)
             others = [v for v in await service.overview(owner.id, live=False)
@@ -130,16 +130,19 @@ async def _add(update: Update, context: BotContext, kind: str) -> None:
     assert query is not None
     if kind not in service.kinds:
         raise ValueError(kind)
-    await query.answer()
+    # the press is answered only once it worked: a refusal answers it with the reason
     if kind == "sandbox":
         added = await service.add_sandbox(owner.id)
+        await query.answer()
         await reply(update, Screen(tr("numbers.linked", number=rn.label(tr, added)),
                                    rn._kb([(tr("numbers.all"), "num:all")])))
     elif kind == "cloud":
         await service.ask(owner.id, CLOUD_PROMPT)
+        await query.answer()
         await reply(update, Screen(tr("numbers.ask_cloud")))
     else:
         await _start_waha(update, context)
+        await query.answer()
 
 
 async def link_new(update: Update, context: BotContext, replaces: int | None = None) -> None:
@@ -151,8 +154,8 @@ async def link_new(update: Update, context: BotContext, replaces: int | None = N
     kinds = service.kinds
     try:
         if kinds and kinds[0] == "waha":
-            await query.answer()
             await _start_waha(update, context, replaces=replaces)
+            await query.answer()
         elif kinds:
             await _add(update, context, kinds[0])
         else:
@@ -161,6 +164,7 @@ async def link_new(update: Update, context: BotContext, replaces: int | None = N
         await query.answer(error_text(context, exc)[:200], show_alert=True)
     except GatewayError as exc:
         log.warning("numbers: gateway %s while linking", exc.category)
+        await query.answer()
         await reply(update, Screen(tr("numbers.gateway_down")))
 
 
