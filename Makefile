@@ -27,3 +27,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/plan_bench.py
 	$(BIN)/python bench/render_bench.py
 	$(BIN)/python bench/dispatch_bench.py
+	$(BIN)/python bench/webhook_bench.py

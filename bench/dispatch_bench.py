@@ -14,7 +14,10 @@
    fake WAHA server on 127.0.0.1 in another process (``tests/gateways/fake_waha.py``).
 
 Steps 1-3 use the in-process sandbox gateway, so their figures are the dispatcher's and
-the database's; step 4 adds the HTTP round trips.
+the database's; step 4 adds the HTTP round trips. This process runs its event loop as
+``python -m bot`` does (``bot.__main__.run_loop``: uvloop when installed); so does the
+trivial HTTP server of the last line, while the fake WAHA serves as its tests do (uvicorn,
+h11, asyncio's loop in a thread).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
+from bot.__main__ import run_loop  # noqa: E402 (the event loop python -m bot runs on)
 from bot.domain import Language, LedgerKind, SenderStatus  # noqa: E402
 from bot.gateways.base import Receipt, ReceiptStatus  # noqa: E402
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway  # noqa: E402
@@ -113,7 +117,9 @@ async def unpaced(messages: int, n_senders: int, waha_url: str | None = None) ->
             if not report.claimed:
                 break
         seconds = time.perf_counter() - started
-        path = "sandbox, in process" if waha_url is None else "WAHA adapter over HTTP"
+        loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
+        path = (f"sandbox, in process, {loop_name}" if waha_url is None
+                else f"WAHA adapter over HTTP, {loop_name}")
         print(f"pacing off ({path}): {sent:,} messages over {n_senders} numbers in "
               f"{seconds:.2f} s = {sent / seconds:,.0f} messages/s (claim, render, send, "
               f"record; target 1,500)")
@@ -239,19 +245,19 @@ async def _raw_server() -> None:
 
 def main() -> None:
     if sys.argv[1:2] == ["--raw-server"]:
-        asyncio.run(_raw_server())
+        run_loop(_raw_server())
         return
     messages = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     n_senders = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    asyncio.run(unpaced(messages, n_senders))
-    asyncio.run(paced())
+    run_loop(unpaced(messages, n_senders))
+    run_loop(paced())
     server = subprocess.Popen([sys.executable, "-m", "tests.gateways.fake_waha", str(n_senders)],
                               cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        asyncio.run(unpaced(messages, n_senders, waha_url=url))
-        asyncio.run(http_baseline(url, n_senders))
+        run_loop(unpaced(messages, n_senders, waha_url=url))
+        run_loop(http_baseline(url, n_senders))
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -261,7 +267,7 @@ def main() -> None:
     try:
         assert raw.stdout is not None
         url = raw.stdout.readline().strip()
-        asyncio.run(http_baseline(url, n_senders,
+        run_loop(http_baseline(url, n_senders,
                                   server="a trivial HTTP server: the client's own ceiling"))
     finally:
         assert raw.stdin is not None

@@ -14,6 +14,9 @@ latency. Target: 3,000 webhooks/s, every one applied.
 
 The load generator is a minimal HTTP/1.1 client on raw asyncio streams: httpx as the
 client tops out near 430 requests/s on a small machine and would measure itself.
+Both processes run their event loop as ``python -m bot`` does (``bot.__main__.run_loop``:
+uvloop when installed), and uvicorn picks its parser as in production (httptools when
+installed, else h11); the figures line names both.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bot.__main__ import run_loop  # noqa: E402 (the event loop python -m bot runs on)
 
 KEY = "bench-webhook-key"
 SESSION = "shop"
@@ -103,7 +108,7 @@ async def _load(port: int, requests: list[bytes], connections: int) -> dict[str,
 def client_main(port: int, ids_file: Path, connections: int) -> None:
     ids = ids_file.read_text().split()
     requests = [_request(_body(gateway_id, n), port) for n, gateway_id in enumerate(ids)]
-    print(json.dumps(asyncio.run(_load(port, requests, connections))), flush=True)
+    print(json.dumps(run_loop(_load(port, requests, connections))), flush=True)
 
 
 # -- the server side (this process): database, dispatcher, web app ------------------------
@@ -170,6 +175,7 @@ async def run(messages: int, connections: int) -> float:
         out, _ = await client.communicate()
         cpu = time.process_time() - cpu
         result = json.loads(out)
+        loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
         server.should_exit = True
         await serving
         await dispatcher.close()
@@ -186,7 +192,7 @@ async def run(messages: int, connections: int) -> float:
           f"{seconds:.2f} s = {rate:,.0f} webhooks/s (target {TARGET:,}); "
           f"answers {dict(sorted(statuses.items()))}; applied {applied:,} of {messages:,}; "
           f"latency p50 {result['p50'] * 1000:.1f} ms, p99 {result['p99'] * 1000:.1f} ms "
-          f"(uvicorn {server.config.http_protocol_class.__name__}; CPU busy: server "
+          f"(uvicorn {server.config.http_protocol_class.__name__} on {loop_name}; CPU busy: server "
           f"{cpu / seconds:.0%}, load generator {result['cpu'] / seconds:.0%})")
     if applied != messages or ok != messages:
         print("NOT every webhook was applied", file=sys.stderr)
@@ -200,7 +206,7 @@ def main() -> None:
         return
     messages = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
     connections = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-    asyncio.run(run(messages, connections))
+    run_loop(run(messages, connections))
 
 
 if __name__ == "__main__":
