@@ -28,7 +28,11 @@ class ImportWriter:
     def __init__(self, path: Path | str) -> None:
         self._conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self._conn.execute("PRAGMA foreign_keys = ON")
+        # Foreign keys are checked by hand instead, once per import (``create_list``): the
+        # owner is checked there, the list belongs to the owner, and every contact id the
+        # list gets comes from this transaction. SQLite would look all three up again for
+        # every row (measured: 10-15% of the writer's time).
+        self._conn.execute("PRAGMA foreign_keys = OFF")
         self._conn.execute("PRAGMA synchronous = NORMAL")
         # a million-row transaction keeps its dirty pages here until it commits (measured:
         # 78k rows/s with 32 MB, 95-100k with 64 MB, no better with more)
@@ -54,6 +58,8 @@ class ImportWriter:
         return self._conn.execute(lists.NAME_TAKEN_SQL, (owner_id, name)).fetchone() is not None
 
     def create_list(self, owner_id: int, name: str, now: datetime) -> int:
+        if self._conn.execute("SELECT 1 FROM owners WHERE id = ?", (owner_id,)).fetchone() is None:
+            raise sqlite3.IntegrityError("FOREIGN KEY constraint failed")
         cur = self._conn.execute(lists.INSERT_SQL, (owner_id, name, to_ts(now)))
         return int(cur.lastrowid)  # type: ignore[arg-type]
 
