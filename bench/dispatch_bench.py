@@ -1,6 +1,9 @@
 """Sending speed: the dispatcher end to end (claim, render, send, record) on the sandbox.
 
-    python bench/dispatch_bench.py [MESSAGES] [SENDERS]      (defaults 20,000 and 10)
+    python bench/dispatch_bench.py [MESSAGES] [SENDERS] [--httpcore] [--h11] [--http-only]
+    (defaults 20,000 and 10; --httpcore: step 4's client on httpx's own transport instead
+    of the adapters' default aiohttp one; --h11: the fake WAHA on h11 and asyncio's loop;
+    --http-only: step 4 and the HTTP baselines alone)
 
 1. Pacing off: one campaign of MESSAGES recipients over SENDERS numbers, zero delays;
    ticks until everything is sent; prints messages/s. Target: 1,500 messages/s.
@@ -10,14 +13,15 @@
    a tick every 0.2 s claiming 0.2 s ahead; prints how late sends were against their
    planned time (worst and 99th percentile). Target: every send within 100 ms.
 
-4. Over HTTP: step 1 again through the production WAHA adapter (real httpx client) to a
-   fake WAHA server on 127.0.0.1 in another process (``tests/gateways/fake_waha.py``).
+4. Over HTTP: step 1 again through the production WAHA adapter (real httpx client on the
+   transport the adapters make by default, ``bot.gateways.http.default_client``: aiohttp)
+   to a fake WAHA server on 127.0.0.1 in another process (``tests/gateways/fake_waha.py``,
+   serving with httptools on uvloop as a production WAHA would). Target: 1,500/s.
 
 Steps 1-3 use the in-process sandbox gateway, so their figures are the dispatcher's and
 the database's; step 4 adds the HTTP round trips. This process runs its event loop as
-``python -m bot`` does (``bot.__main__.run_loop``: uvloop when installed); so does the
-trivial HTTP server of the last line, while the fake WAHA serves as its tests do (uvicorn,
-h11, asyncio's loop in a thread).
+``python -m bot`` does (``bot.__main__.run_loop``: uvloop when installed); so do the
+trivial HTTP server of the last line and the fake WAHA (uvicorn, httptools, in a thread).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import httpx  # noqa: E402
 from bot.__main__ import run_loop  # noqa: E402 (the event loop python -m bot runs on)
 from bot.domain import Language, LedgerKind, SenderStatus  # noqa: E402
 from bot.gateways.base import Receipt, ReceiptStatus  # noqa: E402
+from bot.gateways.http import default_client  # noqa: E402
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway  # noqa: E402
 from bot.gateways.waha import WahaConfig, WahaGateway  # noqa: E402
 from bot.services.campaigns import CampaignsConfig, CampaignsService  # noqa: E402
@@ -87,7 +92,14 @@ async def confirm(service: CampaignsService, owner_id: int, list_id: int, templa
     return (await service.confirm(owner_id, big_ok=True)).campaign.id
 
 
-async def unpaced(messages: int, n_senders: int, waha_url: str | None = None) -> None:
+def new_client(n_senders: int, transport: str) -> httpx.AsyncClient:
+    """Step 4's client: the adapters' default (aiohttp) or httpx's own httpcore + h11."""
+    limits = httpx.Limits(max_connections=2 * n_senders)
+    return httpx.AsyncClient(limits=limits) if transport == "httpcore" else default_client(limits)
+
+
+async def unpaced(messages: int, n_senders: int, waha_url: str | None = None,
+                  transport: str = "aiohttp") -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "d.sqlite3")
         await db.connect()
@@ -96,7 +108,7 @@ async def unpaced(messages: int, n_senders: int, waha_url: str | None = None) ->
         if waha_url is None:
             gateway = SandboxGateway(SandboxConfig(delivery_delay=3600, invalid_share=0))
         else:
-            client = httpx.AsyncClient(limits=httpx.Limits(max_connections=2 * n_senders))
+            client = new_client(n_senders, transport)
             gateway = WahaGateway(WahaConfig(waha_url), client)
         dispatcher = Dispatcher(db, gateway, TemplatesService(db), RecordingNotifier(),
                                 DispatcherConfig(progress_every=3600, claim_limit=5000,
@@ -119,7 +131,7 @@ async def unpaced(messages: int, n_senders: int, waha_url: str | None = None) ->
         seconds = time.perf_counter() - started
         loop_name = type(asyncio.get_running_loop()).__module__.split(".")[0]
         path = (f"sandbox, in process, {loop_name}" if waha_url is None
-                else f"WAHA adapter over HTTP, {loop_name}")
+                else f"WAHA adapter over HTTP, httpx on {transport}, {loop_name}")
         print(f"pacing off ({path}): {sent:,} messages over {n_senders} numbers in "
               f"{seconds:.2f} s = {sent / seconds:,.0f} messages/s (claim, render, send, "
               f"record; target 1,500)")
@@ -197,10 +209,10 @@ async def paced(campaigns: int = 50, n_senders: int = 10, per_campaign: int = 2)
 
 
 async def http_baseline(url: str, n_senders: int, requests: int = 2000,
-                        server: str = "fake WAHA") -> None:
+                        server: str = "fake WAHA", transport: str = "aiohttp") -> None:
     """The HTTP stack alone (httpx to the fake server), with no dispatcher and no database:
     the ceiling for step 4 on this machine."""
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=n_senders)) as client:
+    async with new_client(n_senders, transport) as client:
         async def one_sender(n: int) -> None:
             for _ in range(requests // n_senders):
                 answer = await client.post(url + "/api/sendText", json={
@@ -210,8 +222,8 @@ async def http_baseline(url: str, n_senders: int, requests: int = 2000,
         started = time.perf_counter()
         await asyncio.gather(*(one_sender(n) for n in range(n_senders)))
         seconds = time.perf_counter() - started
-    print(f"  the HTTP stack alone (httpx -> {server}, {n_senders} connections, no "
-          f"dispatcher): {requests / seconds:,.0f} requests/s")
+    print(f"  the HTTP stack alone (httpx on {transport} -> {server}, {n_senders} connections, "
+          f"no dispatcher): {requests / seconds:,.0f} requests/s")
 
 
 async def _raw_server() -> None:
@@ -247,17 +259,25 @@ def main() -> None:
     if sys.argv[1:2] == ["--raw-server"]:
         run_loop(_raw_server())
         return
-    messages = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-    n_senders = int(sys.argv[2]) if len(sys.argv) > 2 else 10
-    run_loop(unpaced(messages, n_senders))
-    run_loop(paced())
-    server = subprocess.Popen([sys.executable, "-m", "tests.gateways.fake_waha", str(n_senders)],
-                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    flags = {a for a in sys.argv[1:] if a.startswith("--")}
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    messages = int(args[0]) if args else 20_000
+    n_senders = int(args[1]) if len(args) > 1 else 10
+    transport = "httpcore" if "--httpcore" in flags else "aiohttp"
+    if "--http-only" not in flags:
+        run_loop(unpaced(messages, n_senders))
+        run_loop(paced())
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.gateways.fake_waha", str(n_senders),
+         *(["--h11"] if "--h11" in flags else [])],
+        cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    fake = "fake WAHA (h11)" if "--h11" in flags else "fake WAHA (httptools, uvloop)"
     try:
         assert server.stdout is not None
         url = server.stdout.readline().strip()
-        run_loop(unpaced(messages, n_senders, waha_url=url))
-        run_loop(http_baseline(url, n_senders))
+        print(f"step 4: {fake}, client httpx on {transport}")
+        run_loop(unpaced(messages, n_senders, waha_url=url, transport=transport))
+        run_loop(http_baseline(url, n_senders, server=fake, transport=transport))
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -267,8 +287,8 @@ def main() -> None:
     try:
         assert raw.stdout is not None
         url = raw.stdout.readline().strip()
-        run_loop(http_baseline(url, n_senders,
-                                  server="a trivial HTTP server: the client's own ceiling"))
+        run_loop(http_baseline(url, n_senders, transport=transport,
+                               server="a trivial HTTP server: the client's own ceiling"))
     finally:
         assert raw.stdin is not None
         raw.stdin.close()

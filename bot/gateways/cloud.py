@@ -78,8 +78,11 @@ Choices worth knowing:
   and never in ``repr``. Logs carry method, path, HTTP status, code and category: no
   text, caption, parameter or phone number.
 * The client: pass an ``httpx.AsyncClient`` and it stays yours (``close()`` does not close
-  it); pass none and the gateway makes one and closes it in ``close()``. ``config.timeout``
-  is used for every request. After ``close()`` every call raises ``transient``.
+  it); pass none and the gateway makes ``bot.gateways.http.default_client()`` (httpx on
+  aiohttp's transport, whose errors that module maps to the httpx ones above) and closes
+  it in ``close()`` (``build_gateways`` passes none: each adapter owns its client).
+  ``config.timeout`` is used for every request. After ``close()`` every call raises
+  ``transient``.
 * Events (receipts, replies) come by Meta's webhook (``bot/web/cloud.py``);
   ``set_event_handler`` only stores the handler. ``parse_webhook`` turns one webhook body
   ``{object: whatsapp_business_account, entry: [{id, changes: [{field, value}]}]}`` into
@@ -144,7 +147,14 @@ from bot.gateways.base import (
     SenderStateChanged,
     SendResult,
 )
-from bot.gateways.http import json_or_none, media_type, retry_after, transport_error, utc_now
+from bot.gateways.http import (
+    default_client,
+    json_or_none,
+    media_type,
+    retry_after,
+    transport_error,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -247,7 +257,7 @@ class CloudGateway:
     ) -> None:
         self._config = config
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        self._client = client if client is not None else default_client()
         self._timeout = httpx.Timeout(config.timeout)
         self._tokens = tokens
         self._clock = clock or utc_now

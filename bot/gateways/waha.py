@@ -96,9 +96,12 @@ Choices worth knowing:
   or a 422, nothing to log out of, is fine), then deletes; a 404 on the delete means
   it is already gone. A 404 ``Cannot ...`` (the endpoint is missing) still raises.
 * The client: pass an ``httpx.AsyncClient`` and it stays yours (``close()`` does not close
-  it); pass none and the gateway makes one and closes it in ``close()``. Either way
-  ``config.timeout`` is used for every request (connect, write, read and pool). After
-  ``close()`` every call raises ``transient``.
+  it); pass none and the gateway makes ``bot.gateways.http.default_client()`` (httpx on
+  aiohttp's transport, whose errors that module maps to the httpx ones above) and closes
+  it in ``close()`` (``build_gateways`` passes none: each adapter owns its client). Either
+  way ``config.timeout`` is used for every request (connect, read and pool; aiohttp has
+  no write timeout, so a stalled upload ends as a ``ReadTimeout``). After ``close()``
+  every call raises ``transient``.
 * ``X-Api-Key`` is sent when ``api_key`` is set; the key is never logged, never in an
   exception text (it is cut out of anything WAHA echoes) and not in ``repr(config)``.
   Logs carry method, path, HTTP status and category: no text, caption or phone number.
@@ -146,7 +149,14 @@ from bot.gateways.base import (
     SenderStateChanged,
     SendResult,
 )
-from bot.gateways.http import json_or_none, media_type, retry_after, transport_error, utc_now
+from bot.gateways.http import (
+    default_client,
+    json_or_none,
+    media_type,
+    retry_after,
+    transport_error,
+    utc_now,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -215,7 +225,7 @@ class WahaGateway:
     ) -> None:
         self._config = config
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient()
+        self._client = client if client is not None else default_client()
         self._timeout = httpx.Timeout(config.timeout)
         self._headers = {"Accept": "application/json"}
         if config.api_key:

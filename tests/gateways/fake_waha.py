@@ -664,8 +664,8 @@ async def _hang_up(send: Any) -> None:
 class FakeWahaServer(ThreadedServer[FakeWaha]):
     name = "fake WAHA"
 
-    def __init__(self, fake: FakeWaha | None = None) -> None:
-        super().__init__(fake or FakeWaha())
+    def __init__(self, fake: FakeWaha | None = None, *, fast: bool = False) -> None:
+        super().__init__(fake or FakeWaha(), fast=fast)
 
     def start(self) -> FakeWaha:
         fake = super().start()
@@ -694,16 +694,19 @@ async def serve_fake_waha(
 
 
 def main() -> None:
-    """``python -m tests.gateways.fake_waha SESSIONS``: serve a fake WAHA in this process
-    (fast mode, sessions ``s0``..``sN-1`` working), print its URL, stop when stdin closes.
-    For benchmarks that want the gateway in another process, as a real one is."""
+    """``python -m tests.gateways.fake_waha SESSIONS [--h11]``: serve a fake WAHA in this
+    process (fast mode, sessions ``s0``..``sN-1`` working), print its URL, stop when stdin
+    closes. For benchmarks that want the gateway in another process, as a real one is: it
+    serves with httptools on uvloop, as a production server would (``--h11``: as the
+    tests' in-thread servers do)."""
     import sys
 
-    sessions = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+    args = [a for a in sys.argv[1:] if a != "--h11"]
+    sessions = int(args[0]) if args else 10
     fake = FakeWaha(record=False)
     for n in range(sessions):
         fake.add_session(f"s{n}", me=f"9945000000{n:02d}")
-    server = FakeWahaServer(fake)
+    server = FakeWahaServer(fake, fast="--h11" not in sys.argv[1:])
     server.start()
     print(fake.url, flush=True)
     sys.stdin.read()

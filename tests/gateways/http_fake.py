@@ -6,7 +6,8 @@ import asyncio
 import socket
 import threading
 import time
-from typing import Generic, TypeVar
+from collections.abc import Coroutine
+from typing import Any, Generic, TypeVar
 
 import uvicorn
 
@@ -19,8 +20,11 @@ class ThreadedServer(Generic[F]):
 
     name = "fake gateway"
 
-    def __init__(self, fake: F) -> None:
+    def __init__(self, fake: F, *, fast: bool = False) -> None:
+        """``fast``: httptools on uvloop (when installed), for a benchmark's separate
+        process standing in for a real gateway; tests keep h11 on asyncio's loop."""
         self.fake = fake
+        self._fast = fast
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -32,13 +36,13 @@ class ThreadedServer(Generic[F]):
         sock.bind(("127.0.0.1", 0))
         host, port = sock.getsockname()
         config = uvicorn.Config(
-            self.fake, http="h11", ws="none", lifespan="off", log_config=None,
-            access_log=False, proxy_headers=False, server_header=False, date_header=False,
-            timeout_graceful_shutdown=1,
+            self.fake, http="httptools" if self._fast else "h11", ws="none", lifespan="off",
+            log_config=None, access_log=False, proxy_headers=False, server_header=False,
+            date_header=False, timeout_graceful_shutdown=1,
         )
         server = self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
-            target=lambda: asyncio.run(server.serve(sockets=[sock])),
+            target=lambda: self._run(server.serve(sockets=[sock])),
             name=self.name, daemon=True,
         )
         self._thread.start()
@@ -49,6 +53,18 @@ class ThreadedServer(Generic[F]):
             time.sleep(0.005)
         self.fake.url = f"http://{host}:{port}"
         return self.fake
+
+    def _run(self, main: Coroutine[Any, Any, None]) -> None:
+        loop_factory = None
+        if self._fast:
+            try:
+                import uvloop
+            except ImportError:
+                pass
+            else:
+                loop_factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(main)
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:

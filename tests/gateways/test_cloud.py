@@ -23,6 +23,7 @@ from bot.gateways.base import (
     WhatsAppGateway,
 )
 from bot.gateways.cloud import CloudConfig, CloudGateway
+from bot.gateways.http import AiohttpTransport
 from tests.conftest import FakeClock
 from tests.gateways.fake_cloud import FakeCloud, FakeCloudServer, graph_error
 
@@ -57,13 +58,25 @@ def tls() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def new_client(**options: Any) -> httpx.AsyncClient:
+TRANSPORTS = ("httpcore", "aiohttp")  # httpx's own stack; the default client's
+
+
+def new_client(kind: str = "httpcore", **options: Any) -> httpx.AsyncClient:
+    """A client on httpx's own transport or on the aiohttp one the adapters default to."""
+    if kind == "aiohttp":
+        limits = options.pop("limits", httpx.Limits(max_connections=100))
+        options["transport"] = AiohttpTransport(verify=tls(), limits=limits)
     return httpx.AsyncClient(verify=tls(), **options)
 
 
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with new_client() as http:
+async def client(transport: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with new_client(transport) as http:
         yield http
 
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from bot.gateways.cloud import CloudConfig, CloudGateway
+from bot.gateways.http import AiohttpTransport
 from bot.gateways.waha import WahaConfig, WahaGateway
 from bot.storage import senders
 from tests.conftest import FakeClock
@@ -27,6 +28,16 @@ SESSION = "shop"
 NUMBER_ID = "106540352242922"
 TOKEN = "EAAG-through-the-dispatcher"
 RECIPIENT = "994500000000"  # the Harness's first contact, without "+"
+
+
+@pytest.fixture(params=("httpcore", "aiohttp"))
+def transport(request: pytest.FixtureRequest) -> str:
+    """httpx's own transport, or the aiohttp one the adapters make when given no client."""
+    return request.param
+
+
+def new_client(transport: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AiohttpTransport() if transport == "aiohttp" else None)
 
 
 @pytest.fixture(scope="module")
@@ -77,10 +88,11 @@ async def _world(db, clock: FakeClock, gateway, kind: str, external_id: str
 
 
 @pytest.fixture
-async def via_waha(db, clock, waha_server: FakeWaha) -> AsyncIterator[tuple[World, FakeWaha]]:
+async def via_waha(db, clock, waha_server: FakeWaha, transport: str
+                   ) -> AsyncIterator[tuple[World, FakeWaha]]:
     waha_server.reset()
     waha_server.add_session(SESSION, me="994509990000")
-    async with httpx.AsyncClient() as client:
+    async with new_client(transport) as client:
         gateway = WahaGateway(WahaConfig(base_url=waha_server.url, timeout=0.5), client,
                               clock=clock)
         async for world in _world(db, clock, gateway, "waha", SESSION):
@@ -88,11 +100,11 @@ async def via_waha(db, clock, waha_server: FakeWaha) -> AsyncIterator[tuple[Worl
 
 
 @pytest.fixture
-async def via_cloud(db, clock, cloud_server: FakeCloud
+async def via_cloud(db, clock, cloud_server: FakeCloud, transport: str
                     ) -> AsyncIterator[tuple[World, FakeCloud]]:
     cloud_server.reset()
     cloud_server.add_number(NUMBER_ID, TOKEN)
-    async with httpx.AsyncClient() as client:
+    async with new_client(transport) as client:
         tokens: dict[int, str] = {}
         gateway = CloudGateway(CloudConfig(base_url=cloud_server.url, timeout=0.5,
                                            throughput=10_000), client, tokens=tokens,
@@ -154,8 +166,8 @@ async def test_waha_no_answer_after_the_request_left_is_uncertain(via_waha, faul
     assert len(waha.sent()) == 1
 
 
-async def test_waha_unreachable_before_sending_is_retried(db, clock) -> None:
-    async with httpx.AsyncClient() as client:
+async def test_waha_unreachable_before_sending_is_retried(db, clock, transport: str) -> None:
+    async with new_client(transport) as client:
         gateway = WahaGateway(WahaConfig(base_url="http://127.0.0.1:9", timeout=0.5), client,
                               clock=clock)
         async for world in _world(db, clock, gateway, "waha", SESSION):
