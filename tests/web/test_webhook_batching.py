@@ -34,8 +34,10 @@ def ack_of(n: int, value: int = 2, name: str = "DEVICE") -> bytes:
 
 
 class Seen:
-    """Wraps the webhook: when it answers 200, reads the message's status through the
-    read-only connection, which sees committed data only."""
+    """Wraps the webhook: when it answers 200, reads the message's status on a connection
+    of its own, opened for that one read, which sees committed data only. (The shared
+    reader connection would not do: while another of its statements is open it keeps the
+    snapshot that statement started with.)"""
 
     def __init__(self, db: Database, webhook: WahaWebhook) -> None:
         self.db, self.webhook = db, webhook
@@ -46,10 +48,13 @@ class Seen:
         status = await self.webhook(raw, headers)
         if status == 200:
             message_id = json.loads(raw)["payload"]["id"]
-            async with self.db.reader.execute(
-                "SELECT status FROM messages WHERE gateway_message_id = ?", (message_id,)
-            ) as cur:
-                self.at_answer[message_id] = (await cur.fetchone())[0]
+            conn = sqlite3.connect(str(self.db.path))
+            try:
+                self.at_answer[message_id] = conn.execute(
+                    "SELECT status FROM messages WHERE gateway_message_id = ?", (message_id,)
+                ).fetchone()[0]
+            finally:
+                conn.close()
         return status
 
 
