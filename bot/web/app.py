@@ -1,7 +1,8 @@
-"""The Starlette application. Thin: routes call services or report health."""
+"""The web app: webhook POSTs straight on ASGI, the rest (health, handshakes) on Starlette."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Protocol
 
@@ -9,6 +10,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 DEFAULT_MAX_BODY = 256 * 1024
@@ -38,25 +41,10 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-async def read_limited(request: Request, limit: int) -> bytes | None:
-    """The body, or None as soon as it is longer than ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def create_web_app(
     health: HealthCheck, waha_webhook: WebhookHandler | None = None,
     cloud_webhook: VerifiedWebhookHandler | None = None,
-) -> Starlette:
+) -> WebhookPosts:
     async def healthz(request: Request) -> JSONResponse:
         checks = await health()
         ok = all(checks.values())
@@ -64,34 +52,73 @@ def create_web_app(
         return JSONResponse(body, status_code=200 if ok else 503)
 
     routes = [Route("/healthz", healthz, methods=["GET"])]
+    posts: dict[str, WebhookHandler] = {}
     if waha_webhook is not None:
-        handler = waha_webhook
-        limit = int(getattr(handler, "max_body", DEFAULT_MAX_BODY))
-
-        async def waha(request: Request) -> Response:
-            raw = await read_limited(request, limit)
-            status = 400 if raw is None else await handler(raw, request.headers)
-            return Response(status_code=status)
-
-        routes.append(Route("/webhooks/waha", waha, methods=["POST"]))
+        posts["/webhooks/waha"] = waha_webhook
     if cloud_webhook is not None:
         routes += _cloud_routes(cloud_webhook)
-    return Starlette(routes=routes)
+        posts["/webhooks/cloud"] = cloud_webhook
+    return WebhookPosts(Starlette(routes=routes), posts)
+
+
+class WebhookPosts:
+    """The webhooks' POSTs straight on ASGI, everything else through Starlette.
+
+    A gateway posts a receipt per message: at thousands a second Starlette's routing and
+    middleware were a third of the server's time (``bench/webhook_bench.py``). Same
+    contract as a route: the body read up to the handler's ``max_body`` (over it, or a
+    ``Content-Length`` over it: 400), the handler's status code, an empty body; a handler
+    that raises is logged and answered 500."""
+
+    def __init__(self, app: Starlette, posts: Mapping[str, WebhookHandler]) -> None:
+        self.app = app
+        self._posts = {path: (handler, int(getattr(handler, "max_body", DEFAULT_MAX_BODY)))
+                       for path, handler in posts.items()}
+
+    async def __call__(self, scope, receive, send) -> None:
+        found = (self._posts.get(scope["path"])
+                 if scope["type"] == "http" and scope["method"] == "POST" else None)
+        if found is None:
+            await self.app(scope, receive, send)
+            return
+        handler, limit = found
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1")
+                   for key, value in scope["headers"]}
+        raw = await _read_body(receive, headers.get("content-length"), limit)
+        try:
+            status = 400 if raw is None else await handler(raw, headers)
+        except Exception:
+            log.exception("webhook %s failed", scope["path"])
+            status = 500
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-length", b"0")]})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _read_body(receive, declared: str | None, limit: int) -> bytes | None:
+    """The request body, or None as soon as it is (or says it is) over ``limit`` bytes."""
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
 
 
 def _cloud_routes(handler: VerifiedWebhookHandler) -> list[Route]:
-    limit = int(getattr(handler, "max_body", DEFAULT_MAX_BODY))
-
     async def handshake(request: Request) -> Response:
         status, challenge = await handler.verify(request.query_params)
         if status == 200:
             return PlainTextResponse(challenge)
         return Response(status_code=status)
 
-    async def events(request: Request) -> Response:
-        raw = await read_limited(request, limit)
-        status = 400 if raw is None else await handler(raw, request.headers)
-        return Response(status_code=status)
-
-    return [Route("/webhooks/cloud", handshake, methods=["GET"]),
-            Route("/webhooks/cloud", events, methods=["POST"])]
+    return [Route("/webhooks/cloud", handshake, methods=["GET"])]
