@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Any, Protocol
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -29,6 +30,15 @@ class VerifiedWebhookHandler(WebhookHandler, Protocol):
     ``verify`` takes the query parameters and answers (status, plain-text body)."""
 
     async def verify(self, params: Mapping[str, str]) -> tuple[int, str]: ...
+
+
+def json_object(raw: bytes) -> dict[str, Any] | None:
+    """A webhook body as a JSON object; None when it is not JSON or not an object."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

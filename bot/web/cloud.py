@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -36,7 +35,7 @@ from bot.gateways.base import Receipt
 from bot.gateways.cloud import parse_webhook, phone_number_ids
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
-from bot.web.app import header
+from bot.web.app import header, json_object
 from bot.web.waha import EventSink, utcnow
 
 log = logging.getLogger(__name__)
@@ -105,11 +104,8 @@ class CloudWebhook:
         if not self.signed(raw, headers):
             log.warning("Cloud webhook: missing or wrong signature")
             return 401
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return 400
-        if not isinstance(body, dict):
+        body = json_object(raw)
+        if body is None:
             return 400
         try:
             numbers = phone_number_ids(body)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -42,7 +41,7 @@ from bot.gateways.base import GatewayEvent, Receipt
 from bot.gateways.waha import parse_webhook
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
-from bot.web.app import header
+from bot.web.app import header, json_object
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +93,8 @@ class WahaWebhook:
         if not self.signed(raw, headers):
             log.warning("WAHA webhook: missing or wrong signature")
             return 401
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
-            return 400
-        if not isinstance(body, dict):
+        body = json_object(raw)
+        if body is None:
             return 400
         try:
             session = body.get("session")
