@@ -73,3 +73,14 @@ def test_missing_token_says_how_to_get_one_and_how_to_try(tmp_path) -> None:
                           stdin=subprocess.DEVNULL)
     assert proc.returncode == 2
     assert "@BotFather" in proc.stderr and "python -m bot console" in proc.stderr
+
+
+def test_env_example_documents_every_setting() -> None:
+    import re
+    from pathlib import Path
+
+    from bot.config import Settings
+
+    text = (Path(__file__).resolve().parents[2] / ".env.example").read_text("utf-8")
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, re.M))
+    assert {name.upper() for name in Settings.model_fields} == documented
