@@ -34,7 +34,6 @@ Every recorded request is also appended to ``ALL_REQUESTS`` for the contract tes
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -43,9 +42,12 @@ from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from tests.gateways.http_fake import ThreadedServer
+from tests.gateways.http_fake import Fault, Misbehaviour, ThreadedServer
+from tests.gateways.http_fake import hang_up as _hang_up
+from tests.gateways.http_fake import json_or_none as _json_or_none
+from tests.gateways.http_fake import json_response as _json
 
 ALL_REQUESTS: list[RecordedRequest] = []
 
@@ -76,17 +78,6 @@ class FakeNumber:
     status: str = "CONNECTED"
 
 
-@dataclass(slots=True)
-class _Fault:
-    path: str | None
-    times: int
-    status: int | None = None
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False
-
-
 def graph_error(code: int, message: str = "", *, subcode: int | None = None,
                 is_transient: bool = False, details: str | None = None) -> dict[str, Any]:
     """A Graph API error body."""
@@ -102,7 +93,7 @@ def graph_error(code: int, message: str = "", *, subcode: int | None = None,
     return {"error": error}
 
 
-class FakeCloud:
+class FakeCloud(Misbehaviour):
     """The ASGI app and its knobs (see the module docstring)."""
 
     def __init__(self) -> None:
@@ -113,7 +104,7 @@ class FakeCloud:
         self.requests: list[RecordedRequest] = []
         self.numbers: dict[str, FakeNumber] = {}
         self.id_style = "wamid"
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._sent = 0
 
     # -- knobs ------------------------------------------------------------------------
@@ -122,22 +113,11 @@ class FakeCloud:
         number = self.numbers[number_id] = FakeNumber(number_id, token, **fields)
         return number
 
-    def fail_next(self, status: int, body: Any = None, *, path: str | None = None,
-                  headers: dict[str, str] | None = None, times: int = 1) -> None:
-        self._faults.append(_Fault(path, times, status=status, body=body,
-                                   headers=dict(headers or {})))
-
     def fail_code(self, code: int, status: int = 400, *, path: str | None = None,
                   headers: dict[str, str] | None = None, times: int = 1,
                   **error: Any) -> None:
         self.fail_next(status, graph_error(code, **error), path=path, headers=headers,
                        times=times)
-
-    def delay_next(self, seconds: float, *, path: str | None = None, times: int = 1) -> None:
-        self._faults.append(_Fault(path, times, delay=seconds))
-
-    def drop_next(self, *, path: str | None = None, times: int = 1) -> None:
-        self._faults.append(_Fault(path, times, drop=True))
 
     def sent(self) -> list[RecordedRequest]:
         """The message requests that arrived (answered or not)."""
@@ -181,15 +161,6 @@ class FakeCloud:
         record.response = _json_or_none(response.body)
         await response(scope, receive, send)
 
-    def _take_fault(self, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.path is None or fault.path == path:
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
     def _answer(self, record: RecordedRequest) -> Response:
         parts = record.path.split("/")
         if len(parts) not in (3, 4) or not parts[1].startswith("v"):
@@ -211,9 +182,10 @@ class FakeCloud:
             self._sent += 1
             return _json(200, {"id": f"{4490709327384000 + self._sent}"})
         if record.method == "GET" and kind is None:
-            return _json(200, {"id": number.number_id, "display_phone_number": number.display,
-                               "verified_name": "Qasid Test", "quality_rating": number.quality,
-                               "status": number.status})
+            return _json(200, {
+                "id": number.number_id, "display_phone_number": number.display,
+                "verified_name": "Qasid Test", "quality_rating": number.quality,
+                "status": number.status})
         return _json(404, None)
 
     def _message(self, body: Any) -> Response:
@@ -247,28 +219,6 @@ def _multipart(content_type: str, raw: bytes) -> tuple[dict[str, str],
         else:
             form[str(name)] = payload.decode()
     return form, files
-
-
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    if body is None or isinstance(body, bytes):
-        return Response(body, status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
-
-
-async def _hang_up(send: Any) -> None:
-    """Close the TCP connection without answering (uvicorn's h11 transport)."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is None:
-        raise RuntimeError("drop_next needs uvicorn's h11 protocol")
-    transport.close()
-    await asyncio.sleep(0.01)
 
 
 class FakeCloudServer(ThreadedServer[FakeCloud]):

@@ -93,9 +93,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 import httpx
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from tests.gateways.http_fake import ThreadedServer
+from tests.gateways.http_fake import Fault, Misbehaviour, ThreadedServer
+from tests.gateways.http_fake import hang_up as _hang_up
+from tests.gateways.http_fake import json_or_none as _json_or_none
+from tests.gateways.http_fake import json_response as _json
 
 ALL_REQUESTS: list[RecordedRequest] = []
 
@@ -160,18 +163,7 @@ class Webhook:
     error: str = ""  # why it failed, when it did
 
 
-@dataclass(slots=True)
-class _Fault:
-    path: str | None
-    times: int
-    status: int | None = None
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    drop: bool = False
-
-
-class FakeWaha:
+class FakeWaha(Misbehaviour):
     """The ASGI app and its knobs (see the module docstring)."""
 
     def __init__(self, *, api_key: str | None = None, record: bool = True,
@@ -197,7 +189,7 @@ class FakeWaha:
         self.sessions: dict[str, FakeSession] = {}
         self.not_on_whatsapp: set[str] = set()  # digits, like check-exists' ``phone``
         self.id_style = "gows"
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._sent = 0
         with self._idle:
             self.webhooks_sent: list[Webhook] = []
@@ -208,19 +200,6 @@ class FakeWaha:
     def add_session(self, name: str = "default", **fields: Any) -> FakeSession:
         session = self.sessions[name] = FakeSession(name, **fields)
         return session
-
-    def fail_next(
-        self, status: int, body: Any = None, *, path: str | None = None,
-        headers: dict[str, str] | None = None, times: int = 1,
-    ) -> None:
-        self._faults.append(_Fault(path, times, status=status, body=body,
-                                   headers=dict(headers or {})))
-
-    def delay_next(self, seconds: float, *, path: str | None = None, times: int = 1) -> None:
-        self._faults.append(_Fault(path, times, delay=seconds))
-
-    def drop_next(self, *, path: str | None = None, times: int = 1) -> None:
-        self._faults.append(_Fault(path, times, drop=True))
 
     def scan(self, name: str, phone: str) -> FakeSession:
         """The phone ``phone`` scanned the QR (or typed the code): ``WORKING``."""
@@ -298,15 +277,6 @@ class FakeWaha:
         record.status = response.status_code
         record.response = _json_or_none(response.body)
         await response(scope, receive, send)
-
-    def _take_fault(self, path: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.path is None or fault.path == path:
-                fault.times -= 1
-                if fault.times <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
 
     def _answer(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str],
@@ -423,9 +393,11 @@ class FakeWaha:
         timelock = {"enforcementType": "DEFAULT", "isActive": session.timelock_active,
                     "timeEnforcementEnds": session.timelock_ends}
         if part == "capping":
-            return _json(200, capping) if session.capping_supported else _cannot("GET", path)
+            return (_json(200, capping) if session.capping_supported
+                    else _cannot("GET", path))
         if part == "timelock":
-            return _json(200, timelock) if session.capping_supported else _cannot("GET", path)
+            return (_json(200, timelock) if session.capping_supported
+                    else _cannot("GET", path))
         if part is not None:
             return _cannot("GET", path)
         info: dict[str, Any] = {
@@ -632,33 +604,9 @@ def qr_png(generation: int) -> bytes:
             + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
-def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    """``body`` as JSON; ``None``: no body; ``bytes``: sent as they are (not JSON)."""
-    if body is None or isinstance(body, bytes):
-        return Response(body, status_code=status, headers=headers)
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def _cannot(method: str, path: str) -> Response:
     return _json(404, {"message": f"Cannot {method} {path}", "error": "Not Found",
                        "statusCode": 404})
-
-
-def _json_or_none(raw: bytes) -> Any:
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
-        return None
-
-
-async def _hang_up(send: Any) -> None:
-    """Close the TCP connection without answering. ASGI has no word for it, so this
-    reaches uvicorn's h11 request cycle, whose bound ``send`` carries the transport."""
-    transport = getattr(getattr(send, "__self__", None), "transport", None)
-    if transport is None:
-        raise RuntimeError("drop_next needs uvicorn's h11 protocol")
-    transport.close()
-    await asyncio.sleep(0.01)  # let uvicorn see the disconnect before the app returns
 
 
 class FakeWahaServer(ThreadedServer[FakeWaha]):

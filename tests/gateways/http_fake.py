@@ -3,15 +3,85 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
 from collections.abc import Coroutine
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import uvicorn
+from starlette.responses import JSONResponse, Response
 
 F = TypeVar("F")
+
+
+@dataclass(slots=True)
+class Fault:
+    """What the next ``times`` requests (to ``path``, or any) get instead of an answer."""
+
+    path: str | None
+    times: int
+    status: int | None = None
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    drop: bool = False
+
+
+class Misbehaviour:
+    """Faults on cue, shared by the fake gateways (they keep ``self._faults``)."""
+
+    _faults: list[Fault]
+
+    def fail_next(self, status: int, body: Any = None, *, path: str | None = None,
+                  headers: dict[str, str] | None = None, times: int = 1) -> None:
+        """Answer ``status`` with ``body`` (JSON; ``bytes`` as they are; ``None``: empty)."""
+        self._faults.append(Fault(path, times, status=status, body=body,
+                                  headers=dict(headers or {})))
+
+    def delay_next(self, seconds: float, *, path: str | None = None, times: int = 1) -> None:
+        """Wait, then answer normally: a client with a shorter timeout gave up, and the
+        request *did* arrive."""
+        self._faults.append(Fault(path, times, delay=seconds))
+
+    def drop_next(self, *, path: str | None = None, times: int = 1) -> None:
+        """Close the connection without a byte of answer."""
+        self._faults.append(Fault(path, times, drop=True))
+
+    def _take_fault(self, path: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.path is None or fault.path == path:
+                fault.times -= 1
+                if fault.times <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """``body`` as JSON; ``None``: no body; ``bytes``: sent as they are (not JSON)."""
+    if body is None or isinstance(body, bytes):
+        return Response(body, status_code=status, headers=headers)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError:
+        return None
+
+
+async def hang_up(send: Any) -> None:
+    """Close the TCP connection without answering. ASGI has no word for it, so this
+    reaches uvicorn's request cycle, whose bound ``send`` carries the transport."""
+    transport = getattr(getattr(send, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("drop_next needs uvicorn's protocol objects")
+    transport.close()
+    await asyncio.sleep(0.01)  # let uvicorn see the disconnect before the app returns
 
 
 class ThreadedServer(Generic[F]):
