@@ -33,7 +33,6 @@ Every recorded request is also appended to ``ALL_REQUESTS`` for the contract tes
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,7 +44,6 @@ from urllib.parse import parse_qsl
 from starlette.responses import Response
 
 from tests.gateways.http_fake import Fault, Misbehaviour, ThreadedServer
-from tests.gateways.http_fake import hang_up as _hang_up
 from tests.gateways.http_fake import json_or_none as _json_or_none
 from tests.gateways.http_fake import json_response as _json
 
@@ -146,14 +144,11 @@ class FakeCloud(Misbehaviour):
         self.requests.append(record)
         ALL_REQUESTS.append(record)
 
-        fault = self._take_fault(path)
-        if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault is not None and fault.drop:
-            await _hang_up(send)
+        dropped, scripted = await self.misbehave(path, send)
+        if dropped:
             return
-        if fault is not None and fault.status is not None:
-            response = _json(fault.status, fault.body, fault.headers)
+        if scripted is not None:
+            response = scripted
             record.scripted = True
         else:
             response = self._answer(record)

@@ -96,7 +96,6 @@ import httpx
 from starlette.responses import Response
 
 from tests.gateways.http_fake import Fault, Misbehaviour, ThreadedServer
-from tests.gateways.http_fake import hang_up as _hang_up
 from tests.gateways.http_fake import json_or_none as _json_or_none
 from tests.gateways.http_fake import json_response as _json
 
@@ -263,14 +262,11 @@ class FakeWaha(Misbehaviour):
             self.requests.append(record)
             ALL_REQUESTS.append(record)
 
-        fault = self._take_fault(path)
-        if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
-        if fault is not None and fault.drop:
-            await _hang_up(send)
+        dropped, scripted = await self.misbehave(path, send)
+        if dropped:
             return
-        if fault is not None and fault.status is not None:
-            response = _json(fault.status, fault.body, fault.headers)
+        if scripted is not None:
+            response = scripted
             record.scripted = True
         else:
             response = self._answer(scope["method"], path, query, headers, raw, body)

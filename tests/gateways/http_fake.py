@@ -50,6 +50,21 @@ class Misbehaviour:
         """Close the connection without a byte of answer."""
         self._faults.append(Fault(path, times, drop=True))
 
+    async def misbehave(self, path: str, send: Any) -> tuple[bool, Response | None]:
+        """Play the next fault for ``path``, if any: (the connection was closed without an
+        answer, the scripted answer to send instead of the normal one)."""
+        fault = self._take_fault(path)
+        if fault is None:
+            return False, None
+        if fault.delay:
+            await asyncio.sleep(fault.delay)
+        if fault.drop:
+            await hang_up(send)
+            return True, None
+        if fault.status is not None:
+            return False, json_response(fault.status, fault.body, fault.headers)
+        return False, None
+
     def _take_fault(self, path: str) -> Fault | None:
         for fault in self._faults:
             if fault.path is None or fault.path == path:
