@@ -576,8 +576,8 @@ async def test_connection_refused_is_transient_nothing_was_sent(
 async def test_read_timeout_after_sending_is_uncertain_and_the_request_did_arrive(
     waha: FakeWaha, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    gateway = make_gateway(waha.url, client, clock, timeout=0.2)
-    waha.delay_next(0.6, path="/api/sendText")
+    gateway = make_gateway(waha.url, client, clock, timeout=0.5)
+    waha.delay_next(1.5, path="/api/sendText")
 
     error = await failure(gateway.send_text(SHOP, TO, "hi"))
 
@@ -589,10 +589,10 @@ async def test_read_timeout_after_sending_is_uncertain_and_the_request_did_arriv
 async def test_read_timeout_on_a_read_is_transient(
     waha: FakeWaha, client: httpx.AsyncClient, clock: FakeClock
 ) -> None:
-    gateway = make_gateway(waha.url, client, clock, timeout=0.2)
-    waha.delay_next(0.6)
+    gateway = make_gateway(waha.url, client, clock, timeout=0.5)
+    waha.delay_next(1.5)
     assert (await failure(gateway.check_number(SHOP, TO))).category is Category.TRANSIENT
-    waha.delay_next(0.6)
+    waha.delay_next(1.5)
     assert (await failure(gateway.sender_status(SHOP))).category is Category.TRANSIENT
 
 
