@@ -40,6 +40,9 @@ class ImportWriter:
 
     def __enter__(self) -> ImportWriter:
         self._conn.execute("BEGIN IMMEDIATE")
+        # new contacts' ids: base + their place in the file (see contacts.UPSERT_RETURNING_IDS_SQL)
+        self._base = int(self._conn.execute("SELECT COALESCE(MAX(id), 0) FROM contacts")
+                         .fetchone()[0])
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -80,12 +83,13 @@ class ImportWriter:
     ) -> None:
         """Upsert a chunk (the newer name and attributes win) and add it to the list.
 
-        ``rows`` is the chunk as a JSON array of ``[phone, name, attributes]`` (encoded by
-        the parser, see ``imports.worker``); the upsert hands back the contacts' ids, so the
-        list needs no second lookup."""
+        ``rows`` is the chunk as a JSON array (encoded by the parser, sorted by phone: see
+        ``imports.worker``); the upsert hands back the contacts' ids, so the list needs no
+        second lookup."""
         ts = to_ts(now)
         ids = [row[0] for row in self._conn.execute(
-            contacts.UPSERT_RETURNING_IDS_SQL, (owner_id, ts, ts, rows))]
+            contacts.UPSERT_RETURNING_IDS_SQL, (self._base, owner_id, ts, ts, rows))]
+        ids.sort()  # the list's index is then written in order
         self._conn.execute(_ADD_IDS_TO_LIST, (list_id, ts, json.dumps(ids)))
 
     def count_opted_out(self, owner_id: int, phones: Sequence[str]) -> int:

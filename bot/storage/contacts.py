@@ -43,8 +43,16 @@ UPSERT_SQL = (
     _UPSERT + " WHERE excluded.name IS NOT contacts.name AND excluded.name IS NOT NULL"
     " OR excluded.attributes <> contacts.attributes AND excluded.attributes <> '{}'"
 )
-# Every row touched, so that each hands back its id (the import writer's variant).
-UPSERT_RETURNING_IDS_SQL = _UPSERT + " RETURNING id"
+# The import writer's variant. Its rows are ``[phone, name, attributes, seq, ...]``
+# (``imports.parse.Batch``): a new contact gets the id ``base + seq`` (base: the largest
+# id when the import began, under the writer lock), so ids follow the file even though
+# the rows come sorted by phone; a known one keeps its id. Every row is touched, so that
+# each hands back its id.
+UPSERT_RETURNING_IDS_SQL = (
+    "INSERT INTO contacts (id, owner_id, phone, name, attributes, created_at, updated_at)"
+    " SELECT ? + (r.value ->> 3), ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?, ?"
+    + _UPSERT[_UPSERT.index(" FROM json_each"):] + " RETURNING id"
+)
 ADD_TO_LIST_SQL = (
     "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
     " SELECT ?, id, ? FROM contacts WHERE owner_id = ?"

@@ -40,6 +40,7 @@ The contract:
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from collections.abc import Iterator
@@ -106,10 +107,39 @@ class Skipped:
 
 @dataclass(slots=True)
 class Batch:
-    contacts: list[ParsedContact]
+    """A batch of a file. Its contacts are kept as the writer needs them: each one JSON
+    array ``[phone, name or null, {attributes}, seq, line, duplicate (0/1)]``, ``seq``
+    counting the file's contacts in order (the writer derives new contacts' ids from it, so
+    that ids follow the file). ``contacts`` decodes them (for tests and small callers);
+    the hot loop builds no object per row."""
+
+    rows: list[str]  # in file order, one per phone
+    fresh: list[str]  # phones seen for the first time in the file, in this batch
     rejected: list[Rejected]
     skipped: list[Skipped]
     rows_read: int  # data rows read so far, this batch included
+
+    @property
+    def contacts(self) -> list[ParsedContact]:
+        return [_decode(row) for row in self.rows]
+
+
+_encode_string = json.encoder.encode_basestring  # the C encoder, ensure_ascii=False
+
+
+def _encode(phone: str, name: str, attributes: str, seq: int, line: int, duplicate: bool) -> str:
+    """One contact as a JSON array (``phone`` is E.164: nothing in it needs escaping)."""
+    name_json = _encode_string(name) if name else "null"
+    return f'["{phone}",{name_json},{attributes},{seq},{line},{int(duplicate)}]'
+
+
+def _decode(row: str) -> ParsedContact:
+    phone, name, attributes, _seq, line, duplicate = json.loads(row)
+    return ParsedContact(line, phone, name or "", attributes, bool(duplicate))
+
+
+def _row_phone(row: str) -> str:
+    return row[2 : row.index('"', 2)]
 
 
 @dataclass(slots=True)
@@ -171,6 +201,7 @@ class ContactImport:
         self._rows: Iterator[Row] | None = None
         self._reading: Iterator[Row] | Iterator[Vcard] | None = None  # holds the open file
         self._started = False
+        self._seq = 0  # contacts so far (see Batch)
         try:
             self.summary = self._open()
         except BaseException:
@@ -279,7 +310,10 @@ class ContactImport:
         summary = self.summary
         phone_index = self._mapping.phone
         name_index = self._mapping.name
-        attributes = self._mapping.attributes
+        # each attribute column with its key already encoded: (index, '"city":')
+        keys = [(index, _encode_string(variable) + ":")
+                for index, variable in self._mapping.attributes]
+        encode = _encode_string
         normalise = self.normaliser.normalise
         max_rows = self._max_rows if self._max_rows is not None else -1
         batch_size = self._batch_size
@@ -288,9 +322,11 @@ class ContactImport:
         seen: dict[int, None] = {}
         reasons = summary.reasons
         rows = duplicates = invalid = 0
-        contacts: list[ParsedContact] = []
+        seq = self._seq
+        encoded: list[str] = []
+        fresh: list[str] = []
         rejected: list[Rejected] = []
-        in_batch: dict[str, int] | None = None  # phone -> index in contacts
+        in_batch: dict[str, int] | None = None  # phone -> index in encoded
         pending = 0
         limit = max_rows + 1  # 0 (never reached) without a limit
         for line, values in self._rows:
@@ -301,38 +337,45 @@ class ContactImport:
             phone, reason = normalise(raw)
             if reason is None:
                 assert phone is not None
-                name = ""
+                name = "null"
                 if name_index is not None:
                     try:
-                        name = values[name_index].strip()
+                        text = values[name_index].strip()
+                    except IndexError:
+                        text = ""
+                    if text:
+                        name = encode(text)
+                if keys:
+                    parts = []
+                    try:
+                        for index, key in keys:  # in column order
+                            value = values[index].strip()
+                            if value:
+                                parts.append(key + encode(value))
                     except IndexError:
                         pass
-                found = {}
-                try:
-                    for index, variable in attributes:  # in column order
-                        value = values[index].strip()
-                        if value:
-                            found[variable] = value
-                except IndexError:
-                    pass
-                contact = ParsedContact(line, phone, name, found)
-                key = int(phone[1:])
-                if key in seen:
+                    attributes = "{" + ",".join(parts) + "}"
+                else:
+                    attributes = "{}"
+                seq += 1
+                number = int(phone[1:])
+                if number in seen:
                     duplicates += 1
-                    contact.duplicate = True
+                    row = f'["{phone}",{name},{attributes},{seq},{line},1]'
                     if in_batch is None:  # built at the batch's first duplicate
-                        in_batch = {c.phone: i for i, c in enumerate(contacts)}
+                        in_batch = {_row_phone(r): i for i, r in enumerate(encoded)}
                     position = in_batch.get(phone)
                     if position is not None:
-                        contacts[position] = contact
+                        encoded[position] = row
                     else:
-                        in_batch[phone] = len(contacts)
-                        contacts.append(contact)
+                        in_batch[phone] = len(encoded)
+                        encoded.append(row)
                 else:
-                    seen[key] = None
+                    seen[number] = None
+                    fresh.append(phone)
                     if in_batch is not None:
-                        in_batch[phone] = len(contacts)
-                    contacts.append(contact)
+                        in_batch[phone] = len(encoded)
+                    encoded.append(f'["{phone}",{name},{attributes},{seq},{line},0]')
             else:
                 if reason == "no_phone" and _is_blank(values):
                     continue
@@ -346,18 +389,20 @@ class ContactImport:
             if pending >= batch_size:
                 summary.rows, summary.duplicates, summary.invalid = rows, duplicates, invalid
                 summary.valid_unique = len(seen)
-                yield Batch(contacts, rejected, [], rows)
-                contacts, rejected, in_batch, pending = [], [], None, 0
+                self._seq = seq
+                yield Batch(encoded, fresh, rejected, [], rows)
+                encoded, fresh, rejected, in_batch, pending = [], [], [], None, 0
         summary.rows, summary.duplicates, summary.invalid = rows, duplicates, invalid
         summary.valid_unique = len(seen)
+        self._seq = seq
         if pending:
-            yield Batch(contacts, rejected, [], rows)
+            yield Batch(encoded, fresh, rejected, [], rows)
 
     def _vcard_batches(self, cards: Iterator[Vcard]) -> Iterator[Batch]:
         summary = self.summary
         normalise = self.normaliser.normalise
         seen: dict[int, None] = {}  # see _table_batches
-        batch = Batch([], [], [], 0)
+        batch = Batch([], [], [], [], 0)
         in_batch: dict[str, int] = {}
         for card in cards:
             summary.rows += 1
@@ -383,30 +428,32 @@ class ContactImport:
                 summary.invalid += 1
                 summary.reasons[reason] += 1
             for phone in accepted:
-                contact = ParsedContact(card.line, phone, card.name, {})
                 key = int(phone[1:])
-                position = in_batch.get(phone)
-                if key in seen:
+                duplicate = key in seen
+                if duplicate:
                     summary.duplicates += 1
-                    contact.duplicate = True
                 else:
                     seen[key] = None
+                    batch.fresh.append(phone)
+                self._seq += 1
+                row = _encode(phone, card.name, "{}", self._seq, card.line, duplicate)
+                position = in_batch.get(phone)
                 if position is not None:
-                    batch.contacts[position] = contact
+                    batch.rows[position] = row
                 else:
-                    in_batch[phone] = len(batch.contacts)
-                    batch.contacts.append(contact)
+                    in_batch[phone] = len(batch.rows)
+                    batch.rows.append(row)
             if accepted:
                 for value, reason in problems:
                     batch.skipped.append(Skipped(card.line, value, reason))
                     summary.skipped += 1
                     summary.skipped_reasons[reason] += 1
             summary.valid_unique = len(seen)
-            if len(batch.contacts) + len(batch.rejected) >= self._batch_size:
+            if len(batch.rows) + len(batch.rejected) >= self._batch_size:
                 batch.rows_read = summary.rows
                 yield batch
-                batch, in_batch = Batch([], [], [], 0), {}
-        if batch.contacts or batch.rejected or batch.skipped:
+                batch, in_batch = Batch([], [], [], [], 0), {}
+        if batch.rows or batch.rejected or batch.skipped:
             batch.rows_read = summary.rows
             yield batch
 

@@ -13,7 +13,6 @@ then ``summary``. ``UnreadableFile`` is raised by the run, whichever side found 
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,15 +26,13 @@ from bot.services.imports.parse import ContactImport, ImportSummary, Rejected, p
 # holds some 20,000 rows).
 PROCESS_FROM_BYTES = 4 * 1024 * 1024
 PROCESS_FROM_BYTES_XLSX = 512 * 1024
-_dumps = json.JSONEncoder(ensure_ascii=False, check_circular=False,
-                          separators=(",", ":")).encode
 
 
 @dataclass(slots=True)
 class Parsed:
     """One batch, as the writer needs it."""
 
-    rows: str  # JSON array of [phone, name or null, attributes], encoded on the parsing side
+    rows: str  # JSON array of the batch's rows (see ``parse.Batch``), sorted by phone
     count: int  # how many rows ``rows`` holds
     fresh: list[str]  # phones not seen earlier in the file
     rejected: list[Rejected]
@@ -55,11 +52,15 @@ class ParseOptions:
 def _batches(job: ContactImport) -> Iterator[Parsed]:
     summary = job.summary
     for batch in job.batches():
-        contacts = batch.contacts
+        rows = batch.rows
+        # by phone (a batch holds each phone once, and every row begins with it): the
+        # writer then walks the phone index in order, which measured 30-40% faster than
+        # file order; the ids still follow the file (see ``Batch``)
+        rows.sort()
         yield Parsed(
-            rows=_dumps([(c.phone, c.name or None, c.attributes) for c in contacts]),
-            count=len(contacts),
-            fresh=[c.phone for c in batch.contacts if not c.duplicate],
+            rows=f"[{','.join(rows)}]",
+            count=len(rows),
+            fresh=batch.fresh,
             rejected=batch.rejected,
             rows_read=batch.rows_read,
             valid=summary.valid_unique + summary.duplicates,
