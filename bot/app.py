@@ -131,6 +131,8 @@ class Qasid:
                 advice_max=settings.campaign_advice_max,
                 gateway=settings.gateway.value,
                 default_timezone=settings.default_timezone,
+                daily_cap=settings.sender_daily_cap,
+                warmup=settings.sender_warmup,
             ),
             clock,
         )

@@ -19,7 +19,7 @@ import logging
 import math
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -38,9 +38,10 @@ from bot.domain import (
 from bot.errors import NotFound, ValidationError
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.planning import PRESETS, Pacing, QuietHours, estimate_finish, plan
+from bot.services.senders import DAY, allowance
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
 from bot.storage import campaigns as repo
-from bot.storage import ledger, lists, owners, senders, templates
+from bot.storage import ledger, lists, outbox, owners, senders, templates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class CampaignsConfig:
     advice_max: int = 100  # recipients per campaign above which the owner confirms twice
     gateway: str = "sandbox"
     default_timezone: str = "Asia/Baku"
+    daily_cap: int = 1000  # per number, unless the number has its own (as the dispatcher)
+    warmup: tuple[int, ...] = (20, 40, 80, 160, 320, 640)  # a new number's first days
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,7 +374,8 @@ class CampaignsService:
             schedule = plan(count, summary.pacing, summary.starts_at, seed,
                             summary.timezone, senders=len(summary.senders),
                             variants=len(summary.template.variants),
-                            busy_until=await repo.senders_busy_until(tx, sender_ids))
+                            busy_until=await repo.senders_busy_until(tx, sender_ids),
+                            **await self._capacity(tx, summary.senders, summary.starts_at))
             campaign.seed = seed
             campaign.pacing = summary.pacing.to_json()
             campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
@@ -460,7 +464,9 @@ class CampaignsService:
             schedule = plan(count, pacing, starts_at, campaign.seed + campaign.run + 1, zone,
                             senders=len(campaign.sender_ids),
                             variants=len(template.variants),
-                            busy_until=await repo.senders_busy_until(tx, campaign.sender_ids))
+                            busy_until=await repo.senders_busy_until(tx, campaign.sender_ids),
+                            **await self._capacity_of(tx, owner_id, campaign.sender_ids,
+                                                      starts_at))
             campaign.next_run(starts_at)
             written = await repo.write_outbox(
                 tx, campaign, campaign.run, campaign.list_id,
@@ -573,13 +579,41 @@ class CampaignsService:
             finish=(estimate_finish(
                 recipients, pacing, starts_at, zone, senders=len(chosen),
                 busy_until=await repo.senders_busy_until(self._db.reader,
-                                                         [s.id for s in chosen]))
+                                                         [s.id for s in chosen]),
+                **await self._capacity(self._db.reader, chosen, starts_at))
                 if estimate else starts_at),
             recurrence=recurrence, pacing=pacing, preset=answers.get("preset", "custom"),
             cost=recipients * CREDITS_PER_MESSAGE,
             balance=await ledger.balance(self._db.reader, owner_id),
             advice_max=self._config.advice_max, timezone=zone,
         )
+
+
+    async def _capacity(self, conn, chosen: Sequence[Sender], starts_at: datetime,
+                        ) -> dict[str, list]:
+        """``plan``'s ``capacity`` and ``load`` of the numbers (``planning.assign``): each
+        one's cap on the campaign's first day and each next one until its warm-up is over;
+        what it sent in the 24 hours before the start and everything queued on it."""
+        start = starts_at.timestamp()
+        now = self._clock().timestamp()
+        days = len(self._config.warmup) + 1
+        capacity, load = [], []
+        for sender in chosen:
+            capacity.append([max(1, allowance(sender, start + d * DAY, self._config.daily_cap,
+                                              self._config.warmup).cap) for d in range(days)])
+            sent = (await outbox.sent_since(conn, sender.id, start - DAY)
+                    if start - DAY < now else 0)
+            load.append(sent + await outbox.queued_for_sender(conn, sender.id))
+        return {"capacity": capacity, "load": load}
+
+    async def _capacity_of(self, conn, owner_id: int, sender_ids: Sequence[int],
+                           starts_at: datetime) -> dict[str, list]:
+        """``_capacity`` of a campaign's numbers by id (none if one is gone: take turns)."""
+        found = {s.id: s for s in await senders.list_for_owner(conn, owner_id,
+                                                               include_removed=True)}
+        if any(i not in found for i in sender_ids):
+            return {}
+        return await self._capacity(conn, [found[i] for i in sender_ids], starts_at)
 
 
 def _replace(summary: Summary, **changes) -> Summary:

@@ -6,8 +6,9 @@ again from its stored seed and always comes out the same.
 
 How a plan is laid out:
 
-- recipients are cut, in order, into batches of ``batch_size``; batch ``b`` goes to sender
-  ``b % senders`` and uses template variant ``b % variants``;
+- recipients are cut, in order, into batches of ``batch_size``; batch ``b`` uses template
+  variant ``b % variants`` and goes to sender ``b % senders``, or, when the senders'
+  ``capacity`` is given, to the one with the most room left (below);
 - every sender has its own timeline starting at ``start`` (senders work in parallel);
 - on one timeline the first message is at ``start``, each next message of the same batch
   follows after a random delay in ``[delay_min, delay_max]``, and the first message of
@@ -15,6 +16,16 @@ How a plan is laid out:
   (instead of the delay);
 - a time that falls inside quiet hours (the owner's local time, DST-aware) moves to the
   end of that quiet period, and the timeline continues from there.
+
+Capacity: per sender, its daily cap (warm-up included) on the campaign's first day, the
+next, ... (the last figure repeats), and its ``load``: what it sent in the 24 hours before
+the start plus what other campaigns have queued on it. Each batch goes, of the senders
+with room for all of it, to the one with the largest share of its day's cap still free,
+so senders take turns in proportion to their room: a number in its warm-up gets the
+share its caps can carry instead of an equal one, and the campaign is not held back to
+later days by its slowest number. When no sender has room for the whole batch, the next
+day's caps are added (what is left, or overdrawn, carries over). Equal shares: the lower
+index, so equal senders still alternate batch by batch.
 
 Draw order: one draw per recipient except each sender's very first, in recipient order.
 
@@ -162,26 +173,61 @@ class Plan:
 
 def plan(count: int, pacing: Pacing, start: datetime, seed: int, tz: ZoneInfo, *,
          senders: int = 1, variants: int = 1,
-         busy_until: Sequence[float | None] | None = None) -> Plan:
+         busy_until: Sequence[float | None] | None = None,
+         capacity: Sequence[Sequence[int]] | None = None,
+         load: Sequence[int] | None = None) -> Plan:
     """Plan ``count`` recipients from ``start`` (aware); see the module docstring.
 
     ``busy_until`` (per sender, UTC epoch seconds or ``None``): a sender already has other
     campaigns' messages planned until then, so this campaign's timeline on it starts after
-    (the sender's pace holds across campaigns, and the plan stays what will happen)."""
+    (the sender's pace holds across campaigns, and the plan stays what will happen).
+    ``capacity`` (per sender, its cap on the first day, the next, ...) and ``load`` (per
+    sender, messages already counting against the first day): batches go where there is
+    room (module docstring); ``None``: in turn."""
     _check_counts(count, senders, variants)
     pacing.validate()
     rng = random.Random(seed)
     start = _utc(start)
-    at = _timeline(count, pacing, start, tz, senders, rng.uniform, busy_until)
     size = pacing.batch_size
+    owners = assign(count, size, senders, capacity, load)
+    at = _timeline(count, pacing, start, tz, senders, rng.uniform, busy_until, owners)
     batch = [i // size for i in range(count)]
-    return Plan(start=start, at=at, sender=[b % senders for b in batch], batch=batch,
+    return Plan(start=start, at=at, sender=[owners[b] for b in batch], batch=batch,
                 variant=[b % variants for b in batch])
+
+
+def assign(count: int, size: int, senders: int,
+           capacity: Sequence[Sequence[int]] | None = None,
+           load: Sequence[int] | None = None) -> list[int]:
+    """The sender of each batch: in turn, or by room left (module docstring)."""
+    batches = -(-count // size) if count else 0
+    if capacity is None or senders == 1:
+        return [b % senders for b in range(batches)]
+    if len(capacity) != senders or any(not days or min(days) < 1 for days in capacity):
+        raise ValueError("capacity needs, per sender, a non-empty list of caps of 1 or more")
+    day = 0
+    caps = [days[0] for days in capacity]
+    room = [c - (load[i] if load else 0) for i, c in enumerate(caps)]
+    owners: list[int] = []
+    for b in range(batches):
+        n = min(size, count - b * size)
+        while max(room) < n:  # nobody has room for the batch today: the next day's caps
+            day += 1
+            caps = [days[min(day, len(days) - 1)] for days in capacity]
+            room = [r + c for r, c in zip(room, caps, strict=True)]
+        # of those with room for it, the largest share of its day's cap still free; the
+        # first of equals
+        best = max((s for s in range(senders) if room[s] >= n), key=lambda s: room[s] / caps[s])
+        owners.append(best)
+        room[best] -= n
+    return owners
 
 
 def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *,
                     senders: int = 1,
-                    busy_until: Sequence[float | None] | None = None) -> datetime:
+                    busy_until: Sequence[float | None] | None = None,
+                    capacity: Sequence[Sequence[int]] | None = None,
+                    load: Sequence[int] | None = None) -> datetime:
     """When a campaign would end, for the summary before confirming (aware UTC).
 
     The same timeline as ``plan`` with every delay and pause at the middle of its range
@@ -191,13 +237,15 @@ def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *
     _check_counts(count, senders, 1)
     pacing.validate()
     start = _utc(start)
-    at = _timeline(count, pacing, start, tz, senders, _middle, busy_until)
+    owners = assign(count, pacing.batch_size, senders, capacity, load)
+    at = _timeline(count, pacing, start, tz, senders, _middle, busy_until, owners)
     return datetime.fromtimestamp(max(at), UTC) if at else start
 
 
 def _timeline(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, senders: int,
               draw: Callable[[float, float], float],
-              busy_until: Sequence[float | None] | None = None) -> list[float]:
+              busy_until: Sequence[float | None] | None,
+              owners: Sequence[int]) -> list[float]:
     quiet = _QuietWindows(pacing.quiet, tz, start) if pacing.quiet else None
     size = pacing.batch_size
     d_lo, d_hi = pacing.delay_min, pacing.delay_max
@@ -207,7 +255,7 @@ def _timeline(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, senders
     cursor = [0] * senders
     at: list[float] = []
     for first in range(0, count, size):
-        who = (first // size) % senders
+        who = owners[first // size]
         previous = last[who]
         if previous is None:
             busy = busy_until[who] if busy_until else None

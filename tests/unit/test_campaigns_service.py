@@ -153,6 +153,28 @@ async def test_confirm_queues_one_message_per_recipient_as_planned(service, db, 
     assert summary.finish == datetime.fromtimestamp(max(again.at), UTC)
 
 
+async def test_a_new_number_gets_the_share_its_warm_up_allows(service, db, clock) -> None:
+    """Two numbers: the first linked today (20 a day in its warm-up), the second a month
+    ago (1,000). Taking turns would give each 3 of the 6 batches, and the new number would
+    hold 4 of its 12 messages back to tomorrow; by room, it gets one batch."""
+    oid, list_id, template_id = await seed(db, clock, 1, people=22)
+    async with db.transaction() as tx:
+        month_ago = (clock() - timedelta(days=30)).timestamp()
+        await tx.execute("UPDATE senders SET created_at = ?, linked_at = ? WHERE id = ?",
+                         (month_ago, month_ago, await second_sender(tx, oid)))
+    await ready_draft(service, oid, list_id, template_id)
+    summary = await service.confirm(oid)
+    rows = await outbox(db, summary.campaign.id)
+    new, seasoned = summary.campaign.sender_ids
+    assert [sum(r[1] == s for r in rows) for s in (new, seasoned)] == [4, 18]
+    assert [r[1] for r in rows if r[2] == 0] == [new] * 4  # equal shares: the first
+
+
+async def second_sender(tx, oid: int) -> int:
+    async with tx.execute("SELECT MAX(id) FROM senders WHERE owner_id = ?", (oid,)) as cur:
+        return (await cur.fetchone())[0]
+
+
 async def test_confirm_reserves_the_credits_of_every_recipient(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1, people=25, opted_out=3, credits=100)
     await ready_draft(service, oid, list_id, template_id)

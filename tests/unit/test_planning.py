@@ -16,6 +16,7 @@ from bot.services.planning import (
     Pacing,
     Plan,
     QuietHours,
+    assign,
     estimate_finish,
     plan,
 )
@@ -117,6 +118,50 @@ def test_a_different_seed_gives_a_different_plan() -> None:
 def test_batches_alternate_between_senders() -> None:
     result = plan(500, STEADY, START, seed=1, tz=BAKU, senders=2)
     assert result.sender == [0] * 100 + [1] * 100 + [0] * 100 + [1] * 100 + [0] * 100
+
+
+WARMING = [20, 40, 80, 160, 320, 640, 1000]  # a number linked today, day by day
+
+
+def sent_by(owners: list[int], size: int, count: int) -> list[int]:
+    totals = [0] * (max(owners) + 1)
+    for b, who in enumerate(owners):
+        totals[who] += min(size, count - b * size)
+    return totals
+
+
+def test_senders_with_equal_room_still_take_turns() -> None:
+    assert assign(1000, 100, 3, [[500]] * 3) == [b % 3 for b in range(10)]
+    assert assign(1000, 100, 3, [[500]] * 3, load=[7, 7, 7]) == [b % 3 for b in range(10)]
+
+
+def test_a_number_in_its_warm_up_gets_the_share_its_cap_allows() -> None:
+    # a seasoned number (1,000 a day) and one linked today (20): in turn, the new one would
+    # get 510 of 1,020 and hold most of them back for days; by room, it gets its 20
+    owners = assign(1020, 10, 2, [[1000], WARMING])
+    assert sent_by(owners, 10, 1020) == [1000, 20]
+    # and a batch bigger than a number's room goes where it fits
+    assert sent_by(assign(1020, 100, 2, [[1000], WARMING]), 100, 1020) == [1000, 20]
+
+
+def test_room_taken_by_other_campaigns_counts_and_the_next_day_refills() -> None:
+    # the seasoned number is full today (sent + queued): the new one takes what it can
+    # today (20), then the next day's caps (1,000 and 40) share the rest by room
+    owners = assign(100, 10, 2, [[1000], WARMING], load=[1000, 0])
+    assert owners[:4] == [1, 1, 0, 1]
+    assert sent_by(owners, 10, 100) == [70, 30]
+    owners = assign(1100, 10, 2, [[1000], WARMING], load=[1000, 0])
+    # day 2 takes 1,000 + 40, day 3 the last 40 (30 + 10)
+    assert sent_by(owners, 10, 1100) == [1030, 70]
+
+
+def test_a_plan_by_room_keeps_each_numbers_pace() -> None:
+    result = plan(1020, STEADY, START, seed=3, tz=BAKU, senders=2, capacity=[[1000], WARMING])
+    assert result.sender.count(1) == 20
+    for _gap, new_batch, _t in gaps(result):
+        assert _gap >= (STEADY.batch_pause_min if new_batch else STEADY.delay_min) - SLACK
+    assert plan(1020, STEADY, START, seed=3, tz=BAKU, senders=2,
+                capacity=[[1000], WARMING]) == result  # still a function of its arguments
 
 
 def test_senders_work_in_parallel_from_the_same_start() -> None:
