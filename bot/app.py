@@ -198,7 +198,7 @@ class Qasid:
                 cloud=self.gateway.get("cloud"),  # type: ignore[arg-type]
                 tokens=self.tokens,
             ),
-            analytics=AnalyticsService(self.db),
+            analytics=AnalyticsService(self.db, settings.default_timezone),
         )
         self.gateway.set_event_handler(self.services.dispatcher.on_event)
         self.persistence.services = self.services

@@ -1,19 +1,25 @@
-"""/stats: delivery statistics, overall and per campaign, as text.
+"""/stats: delivery statistics, overall and per campaign, as text, and as a chart.
 
-Buttons: ``st:all`` (the overall stats) and ``st:c:<campaign id>`` (one campaign's).
+Buttons: ``st:all`` (the overall stats), ``st:c:<campaign id>`` (one campaign's),
+``st:g:all`` and ``st:g:c:<campaign id>`` (their chart, sent as a photo).
 """
 
 from __future__ import annotations
 
+import asyncio
+import html
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatAction
 
 from bot.domain import Owner
 from bot.errors import QasidError
 from bot.handlers.context import BotContext
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, show
-from bot.i18n import Translator
-from bot.services.analytics import Stats
+from bot.i18n import Safe, Translator
+from bot.services.analytics import Chart, Stats
+from bot.services.charts import ChartText, render
 
 MAX_BUTTONS = 10
 NO_RATE = "—"  # a rate with nothing to divide by
@@ -41,6 +47,9 @@ async def stats_button(update: Update, context: BotContext) -> None:
     if parts == ["st", "all"]:
         await stats_command(update, context)
         return
+    if parts[:2] == ["st", "g"]:
+        await _chart(update, context, parts[2:])
+        return
     try:
         if len(parts) != 3 or parts[1] != "c":
             raise ValueError(query.data)
@@ -53,6 +62,35 @@ async def stats_button(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     await show(update, campaign(tr, stats))
+
+
+async def _chart(update: Update, context: BotContext, scope: list[str]) -> None:
+    """st:g:all | st:g:c:C: the chart as a photo under the stats message."""
+    owner, tr = _owner(context), context.tr
+    query = update.callback_query
+    chat = update.effective_chat
+    assert query is not None and chat is not None
+    try:
+        if scope == ["all"]:
+            campaign_id = None
+        elif len(scope) == 2 and scope[0] == "c":
+            campaign_id = int(scope[1])
+        else:
+            raise ValueError(scope)
+        chart = await context.services.analytics.chart(owner.id, campaign_id)
+    except ValueError:
+        await query.answer(tr("help.stale_button"), show_alert=True)
+        return
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
+        return
+    if chart is None:
+        await query.answer(tr("stats.chart_empty"), show_alert=True)
+        return
+    await query.answer()
+    await chat.send_chat_action(ChatAction.UPLOAD_PHOTO)
+    png = await asyncio.to_thread(render, chart, chart_text(tr, chart))
+    await chat.send_photo(png, caption=chart_caption(tr, chart), parse_mode="HTML")
 
 
 # --- rendering: pure ---------------------------------------------------------------------
@@ -104,6 +142,7 @@ def overall(tr: Translator, stats: Stats) -> Screen:
     rows.append([(tr("menu.back"), "menu:home")])
     if not stats.total and not stats.campaigns:
         return Screen(tr("stats.empty"), _kb(*rows))
+    rows.insert(0, [(tr("stats.chart_button"), "st:g:all")])
     parts = ["\n".join([tr("stats.title"), *_counts(tr, stats)]),
              "\n".join(_reasons(tr, stats))]
     if stats.campaigns:
@@ -122,6 +161,35 @@ def campaign(tr: Translator, stats: Stats) -> Screen:
               status=tr(f"status.{c.status.value}"))
     parts = ["\n".join([head, *_counts(tr, stats)]), "\n".join(_reasons(tr, stats))]
     return Screen("\n\n".join(parts), _kb(
-        [(tr("campaigns.refresh"), f"st:c:{c.id}"), (tr("campaigns.details"), f"cmp:open:{c.id}")],
-        [(tr("stats.all"), "st:all")],
+        [(tr("campaigns.refresh"), f"st:c:{c.id}"), (tr("stats.chart_button"), f"st:g:c:{c.id}")],
+        [(tr("campaigns.details"), f"cmp:open:{c.id}"), (tr("stats.all"), "st:all")],
     ))
+
+
+def _title(tr: Translator, chart: Chart) -> str:
+    c = chart.stats.campaign
+    return (tr("stats.chart_title_all") if c is None
+            else tr("stats.chart_title_campaign", id=c.id, name=c.name))
+
+
+def chart_text(tr: Translator, chart: Chart) -> ChartText:
+    """The chart's words: plain text (the catalogs' HTML escapes undone)."""
+    def plain(key: str, **params: object) -> str:
+        return html.unescape(tr(key, **params))
+
+    return ChartText(
+        title=html.unescape(_title(tr, chart)), per_hour=plain("stats.chart_per_hour"),
+        per_day=plain("stats.chart_per_day"), sent=plain("stats.chart_sent"),
+        delivered=plain("stats.chart_delivered"), read=plain("stats.chart_read"),
+        failed=plain("stats.chart_failed"), pending=plain("stats.chart_pending"),
+        numbers=plain("stats.chart_numbers"),
+        delivered_share=plain("stats.chart_delivered_share", rate=Safe("{rate}")),
+    )
+
+
+def chart_caption(tr: Translator, chart: Chart) -> str:
+    stats, series = chart.stats, chart.series
+    zone = series.starts[0].tzinfo if series.starts else None
+    return tr("stats.chart_caption", title=_title(tr, chart), sent=tr.number(stats.sent),
+              delivered_rate=percent(tr, stats.delivered_rate),
+              failed=tr.number(stats.failed), zone=str(zone or ""))

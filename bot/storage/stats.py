@@ -72,3 +72,78 @@ async def recent_campaigns(
         " GROUP BY c.id, c.name ORDER BY c.id DESC", (owner_id, limit, owner_id),
     ) as cur:
         return [(row[0], row[1], row[2], row[3], row[4]) async for row in cur]
+
+
+_EVENTS = (  # (kind, the time column, which messages count) for ``timeline``
+    (0, "sent_at", "gateway_message_id IS NOT NULL"),  # accepted by the gateway
+    (1, "delivered_at", "status IN ('delivered', 'read')"),
+    (2, "read_at", "status = 'read'"),
+    (3, "updated_at", "status = 'failed'"),
+)
+
+
+async def timeline(
+    conn: aiosqlite.Connection, owner_id: int, campaign_id: int | None, *,
+    since: float, until: float, step: float,
+) -> list[tuple[int, int, int, int, int]]:
+    """Events in ``[since, until)`` by time slot (``step`` seconds from ``since``; only slots
+    with something in them, in order): (slot, accepted by the gateway, delivered, read,
+    failed). A message read counts as delivered too, when its delivery came in the range."""
+    where, params = _scope(owner_id, campaign_id)
+    parts, args = [], []
+    for kind, column, which in _EVENTS:
+        parts.append(
+            f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS slot, {kind} AS kind"
+            f" FROM messages WHERE {where} AND {which}"
+            f" AND {column} >= ? AND {column} < ?")
+        args += [since, step, *params, since, until]
+    async with conn.execute(
+        "SELECT slot, SUM(kind = 0), SUM(kind = 1), SUM(kind = 2), SUM(kind = 3)"
+        f" FROM ({' UNION ALL '.join(parts)}) GROUP BY slot ORDER BY slot", args,
+    ) as cur:
+        return [(row[0], row[1], row[2], row[3], row[4]) async for row in cur]
+
+
+async def last_event(conn: aiosqlite.Connection, owner_id: int,
+                     campaign_id: int | None = None) -> float | None:
+    """When the latest send, receipt or failure of these messages happened."""
+    where, params = _scope(owner_id, campaign_id)
+    async with conn.execute(
+        "SELECT MAX(MAX(COALESCE(read_at, 0), COALESCE(delivered_at, 0), COALESCE(sent_at, 0),"
+        " CASE WHEN status = 'failed' THEN updated_at ELSE 0 END))"
+        f" FROM messages WHERE {where} AND status IN ('sent', 'delivered', 'read', 'failed')",
+        params,
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row and row[0] else None
+
+
+async def first_event(conn: aiosqlite.Connection, owner_id: int,
+                      campaign_id: int | None = None) -> float | None:
+    """When the first send or failure of these messages happened."""
+    where, params = _scope(owner_id, campaign_id)
+    async with conn.execute(
+        "SELECT MIN(CASE WHEN gateway_message_id IS NOT NULL THEN sent_at ELSE updated_at END)"
+        f" FROM messages WHERE {where} AND status IN ('sent', 'delivered', 'read', 'failed')",
+        params,
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row and row[0] else None
+
+
+async def by_sender(
+    conn: aiosqlite.Connection, owner_id: int, campaign_id: int | None = None
+) -> list[tuple[str, int, int, int, int]]:
+    """Per number that sent any of these messages, in the order linked: (its label or
+    phone, accepted by the gateway, delivered, read, failed)."""
+    where, params = _scope(owner_id, campaign_id)
+    async with conn.execute(
+        "SELECT COALESCE(NULLIF(s.label, ''), s.phone),"
+        " SUM(m.gateway_message_id IS NOT NULL), SUM(m.status IN ('delivered', 'read')),"
+        " SUM(m.status = 'read'), SUM(m.status = 'failed')"
+        f" FROM (SELECT sender_id, gateway_message_id, status FROM messages WHERE {where}"
+        "       AND status IN ('sent', 'delivered', 'read', 'failed')) AS m"
+        " JOIN senders s ON s.id = m.sender_id AND s.owner_id = ?"
+        " GROUP BY s.id ORDER BY s.id", (*params, owner_id),
+    ) as cur:
+        return [(row[0], row[1], row[2], row[3], row[4]) async for row in cur]

@@ -120,3 +120,43 @@ async def test_another_owner_cannot_see_my_campaign_stats(harness: Harness) -> N
     assert "📤 sent 2" in replies[0].text
     replies = await alice.press(f"📈 #{cid} Promo · Spring")
     assert f"#{cid} Promo · Spring</b>" in replies[0].text
+
+
+def photos(harness: Harness, chat) -> list:
+    return [m for m in harness.api.messages(chat.chat_id) if m.kind == "photo"]
+
+
+async def test_a_chart_of_all_messages_and_of_one_campaign(harness: Harness) -> None:
+    chat, cid = await confirmed_campaign(harness, 815)
+    replies = await chat.send("/stats")
+    assert replies[0].buttons[0] == "📊 Chart"
+
+    oid = await owner_id(harness, 815)
+    async with harness.qasid.db.transaction() as tx:
+        await tx.execute(
+            "UPDATE messages SET gateway_message_id = 'gw-' || id, sent_at = planned_at,"
+            " delivered_at = CASE WHEN status IN ('delivered', 'read') THEN planned_at END"
+            " WHERE owner_id = ? AND status IN ('read', 'delivered')", (oid,))
+    await chat.press("📊 Chart")
+    assert chat.last_answer is not None and "text" not in chat.last_answer
+    [photo] = photos(harness, chat)
+    assert photo.file.content.startswith(b"\x89PNG")
+    assert "Delivery: all your messages" in photo.caption
+    assert "📤 sent 2 · 📬 delivered 100% · ❌ failed 1" in photo.caption
+    assert "(Asia/Baku)" in photo.caption
+
+    await chat.send("/stats")
+    await chat.press(f"📈 #{cid} Promo · Spring")
+    await chat.press("📊 Chart")
+    photo = photos(harness, chat)[-1]
+    assert len(photos(harness, chat)) == 2
+    assert f"Delivery: #{cid} Promo · Spring" in photo.caption
+
+
+async def test_nobody_gets_a_chart_of_another_owners_campaign(harness: Harness) -> None:
+    _alice, cid = await confirmed_campaign(harness, 816)
+    bob = await harness.active_owner(817, phone="+994551112299")
+    await bob.send("/stats")
+    assert "Not found" in await press_data(harness, bob, f"st:g:c:{cid}")
+    assert "Nothing was sent yet" in await press_data(harness, bob, "st:g:all")
+    assert photos(harness, bob) == []
