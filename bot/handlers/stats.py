@@ -39,7 +39,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
 
 
 async def stats_button(update: Update, context: BotContext) -> None:
-    """st:all | st:c:C"""
+    """st:all | st:c:C | st:g:all | st:g:c:C"""
     owner, tr = _owner(context), context.tr
     query = update.callback_query
     assert query is not None
@@ -47,43 +47,34 @@ async def stats_button(update: Update, context: BotContext) -> None:
     if parts == ["st", "all"]:
         await stats_command(update, context)
         return
-    if parts[:2] == ["st", "g"]:
-        await _chart(update, context, parts[2:])
-        return
+    analytics = context.services.analytics
     try:
-        if len(parts) != 3 or parts[1] != "c":
-            raise ValueError(query.data)
-        stats = await context.services.analytics.campaign(owner.id, int(parts[2]))
+        if parts[:2] == ["st", "g"]:
+            if parts[2:] != ["all"] and (len(parts) != 4 or parts[2] != "c"):
+                raise ValueError(query.data)
+            chart = await analytics.chart(owner.id, None if parts[2:] == ["all"]
+                                          else int(parts[3]))
+        else:
+            if len(parts) != 3 or parts[1] != "c":
+                raise ValueError(query.data)
+            stats = await analytics.campaign(owner.id, int(parts[2]))
     except ValueError:
         await query.answer(tr("help.stale_button"), show_alert=True)
         return
     except QasidError as exc:
         await query.answer(error_text(context, exc)[:200], show_alert=True)
+        return
+    if parts[1] == "g":
+        await _send_chart(update, context, chart)
         return
     await query.answer()
     await show(update, campaign(tr, stats))
 
 
-async def _chart(update: Update, context: BotContext, scope: list[str]) -> None:
-    """st:g:all | st:g:c:C: the chart as a photo under the stats message."""
-    owner, tr = _owner(context), context.tr
-    query = update.callback_query
-    chat = update.effective_chat
+async def _send_chart(update: Update, context: BotContext, chart: Chart | None) -> None:
+    """The chart as a photo under the stats message (an alert while there is none)."""
+    tr, query, chat = context.tr, update.callback_query, update.effective_chat
     assert query is not None and chat is not None
-    try:
-        if scope == ["all"]:
-            campaign_id = None
-        elif len(scope) == 2 and scope[0] == "c":
-            campaign_id = int(scope[1])
-        else:
-            raise ValueError(scope)
-        chart = await context.services.analytics.chart(owner.id, campaign_id)
-    except ValueError:
-        await query.answer(tr("help.stale_button"), show_alert=True)
-        return
-    except QasidError as exc:
-        await query.answer(error_text(context, exc)[:200], show_alert=True)
-        return
     if chart is None:
         await query.answer(tr("stats.chart_empty"), show_alert=True)
         return

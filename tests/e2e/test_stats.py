@@ -159,4 +159,6 @@ async def test_nobody_gets_a_chart_of_another_owners_campaign(harness: Harness) 
     await bob.send("/stats")
     assert "Not found" in await press_data(harness, bob, f"st:g:c:{cid}")
     assert "Nothing was sent yet" in await press_data(harness, bob, "st:g:all")
+    assert "out of date" in await press_data(harness, bob, "st:g:c:nope")
+    assert "out of date" in await press_data(harness, bob, "st:g")
     assert photos(harness, bob) == []
