@@ -78,6 +78,47 @@ def report(label: str, figures: dict) -> None:
     print(f"{label}: peak RSS {figures['peak_rss_mb']:.0f} MB")
 
 
+def writer_alone(file: Path, rows: int = 200_000) -> None:
+    """The SQLite writer alone: the first ``rows`` rows of ``file``, parsed beforehand,
+    written as an import writes them (upsert, list, one transaction) into a fresh database,
+    then again (all known). With parsing alone (``parse_bench.py``) it bounds the pipeline."""
+    from bot.domain import Language
+    from bot.services.imports.worker import ParseOptions, ParseRun
+    from bot.storage import owners
+    from bot.storage.bulk import ImportWriter
+    from bot.storage.db import Database
+
+    chunks = []
+    with ParseRun(ParseOptions(file, file.name, "AZ", False, 10**8), in_process=False) as run:
+        for parsed in run:
+            chunks.append((parsed.rows, parsed.count))
+            if parsed.rows_read >= rows:
+                break
+    count = sum(n for _, n in chunks)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.sqlite3"
+
+        async def new_owner() -> int:
+            db = Database(path)
+            await db.connect()
+            async with db.transaction() as tx:
+                owner = await owners.add(tx, telegram_id=1, chat_id=1, language=Language.EN,
+                                         now=datetime.now(UTC))
+            await db.close()
+            return owner.id
+
+        owner_id = asyncio.run(new_owner())
+        for label in ("first write", "again (all known)"):
+            started = time.perf_counter()
+            with ImportWriter(path) as writer:
+                list_id = writer.create_list(owner_id, label, datetime.now(UTC))
+                for text, _ in chunks:
+                    writer.write_chunk(owner_id, list_id, text, datetime.now(UTC))
+            seconds = time.perf_counter() - started
+            print(f"SQLite writer alone, {label}: {count:,} contacts in {seconds:.2f} s = "
+                  f"{count / seconds:,.0f} rows/s")
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         figures = asyncio.run(one_import(Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])))
@@ -89,6 +130,7 @@ def main() -> None:
     big_xlsx = make_xlsx(big_csv, xlsx_rows)
     report(f"CSV {csv_rows:,} rows", measure(big_csv, repeat=2))
     report(f"XLSX {xlsx_rows:,} rows", measure(big_xlsx, repeat=2))
+    writer_alone(big_csv, csv_rows)
 
 
 if __name__ == "__main__":
