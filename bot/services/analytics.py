@@ -187,10 +187,10 @@ class AnalyticsService:
         stats = (await self.overall(owner_id) if campaign_id is None
                  else await self.campaign(owner_id, campaign_id))
         conn = self._db.reader
-        last = await repo.last_event(conn, owner_id, campaign_id)
-        first = await repo.first_event(conn, owner_id, campaign_id)
-        if last is None or first is None:
+        span = await repo.event_span(conn, owner_id, campaign_id)
+        if span is None:
             return None
+        first, last = span
         owner = await owners.get(conn, owner_id)
         zone = ZoneInfo((owner.timezone if owner else None) or self._default_timezone)
         since = max(first, last - CHART_DAYS * DAY)

@@ -104,31 +104,20 @@ async def timeline(
         return [(row[0], row[1], row[2], row[3], row[4]) async for row in cur]
 
 
-async def last_event(conn: aiosqlite.Connection, owner_id: int,
-                     campaign_id: int | None = None) -> float | None:
-    """When the latest send, receipt or failure of these messages happened."""
+async def event_span(conn: aiosqlite.Connection, owner_id: int,
+                     campaign_id: int | None = None) -> tuple[float, float] | None:
+    """When the first send (or failure) and the latest send, receipt or failure of these
+    messages happened; None while there is none."""
     where, params = _scope(owner_id, campaign_id)
     async with conn.execute(
-        "SELECT MAX(MAX(COALESCE(read_at, 0), COALESCE(delivered_at, 0), COALESCE(sent_at, 0),"
-        " CASE WHEN status = 'failed' THEN updated_at ELSE 0 END))"
+        "SELECT MIN(CASE WHEN gateway_message_id IS NOT NULL THEN sent_at ELSE updated_at END),"
+        " MAX(MAX(COALESCE(read_at, 0), COALESCE(delivered_at, 0), COALESCE(sent_at, 0),"
+        "         CASE WHEN status = 'failed' THEN updated_at ELSE 0 END))"
         f" FROM messages WHERE {where} AND status IN ('sent', 'delivered', 'read', 'failed')",
         params,
     ) as cur:
         row = await cur.fetchone()
-    return row[0] if row and row[0] else None
-
-
-async def first_event(conn: aiosqlite.Connection, owner_id: int,
-                      campaign_id: int | None = None) -> float | None:
-    """When the first send or failure of these messages happened."""
-    where, params = _scope(owner_id, campaign_id)
-    async with conn.execute(
-        "SELECT MIN(CASE WHEN gateway_message_id IS NOT NULL THEN sent_at ELSE updated_at END)"
-        f" FROM messages WHERE {where} AND status IN ('sent', 'delivered', 'read', 'failed')",
-        params,
-    ) as cur:
-        row = await cur.fetchone()
-    return row[0] if row and row[0] else None
+    return (row[0], row[1]) if row and row[0] and row[1] else None
 
 
 async def by_sender(

@@ -16,7 +16,7 @@ from bot.services.analytics import AnalyticsService
 from bot.services.charts import render
 from bot.storage import owners, senders
 from bot.storage.db import Database
-from tests.unit.test_analytics import Seeded, seed_owner
+from tests.unit.seeding import Seeded, seed_owner
 
 # 09:00 UTC is 13:00 in Baku (+04:00, the owners' default zone here)
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -25,16 +25,6 @@ T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def service(db: Database) -> AnalyticsService:
     return AnalyticsService(db, "Asia/Baku")
-
-
-@pytest.fixture
-async def alice(db: Database, clock) -> Seeded:
-    return await seed_owner(db, clock, 101)
-
-
-@pytest.fixture
-async def bob(db: Database, clock) -> Seeded:
-    return await seed_owner(db, clock, 102)
 
 
 async def add_number(db: Database, owner_id: int, phone: str, label: str | None = None) -> int:
