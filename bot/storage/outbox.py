@@ -217,10 +217,13 @@ async def last_sent(conn: aiosqlite.Connection) -> dict[int, float]:
 
 
 async def sent_since(conn: aiosqlite.Connection, sender_id: int, since: float) -> int:
-    """Messages a sender sent (or may have sent) since a time: its count against the cap."""
+    """Messages a sender sent (or may have sent) since a time, and the ones it is sending
+    right now (claimed ahead of their time, not sent yet): its count against the cap."""
     async with conn.execute(
-        "SELECT COUNT(*) FROM messages WHERE sender_id = ? AND sent_at >= ?",
-        (sender_id, since),
+        "SELECT (SELECT COUNT(*) FROM messages WHERE sender_id = ? AND sent_at >= ?)"
+        " + (SELECT COUNT(*) FROM messages WHERE status = 'sending' AND sender_id = ?"
+        " AND sent_at IS NULL)",
+        (sender_id, since, sender_id),
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0

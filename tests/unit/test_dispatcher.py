@@ -267,6 +267,23 @@ async def test_the_daily_cap_of_a_new_sender_warms_up(db, clock, sandbox) -> Non
     assert (await h.campaigns.view(h.owner_id, campaign_id)).progress.done == 9
 
 
+async def test_messages_claimed_ahead_count_against_the_daily_cap(db, clock, sandbox) -> None:
+    # a new number may send 3 today; 2 went out and 1 is claimed, on its way (a tick
+    # claims messages a little ahead of their time): nothing more may go out today
+    h = Harness(db, clock, sandbox, warmup=(3, 6))
+    campaign_id = await h.campaign(10)
+    while (await h.campaigns.view(h.owner_id, campaign_id)).progress.done < 2:
+        await h.run(1)
+    async with db.transaction() as tx:
+        await tx.execute("UPDATE messages SET status = 'sending', lease_until = ? WHERE id ="
+                         " (SELECT MIN(id) FROM messages WHERE status = 'queued')",
+                         (clock().timestamp() + 300,))
+    await h.run(600)
+    statuses = await h.statuses(campaign_id)
+    assert statuses.get("sending") == 1
+    assert statuses.get("sent", 0) + statuses.get("delivered", 0) + statuses.get("read", 0) == 2
+
+
 async def test_messages_are_rendered_per_contact(db, clock) -> None:
     texts: list[str] = []
 
