@@ -6,6 +6,20 @@ HTML parse mode): parameters are escaped here unless wrapped in ``Safe``, so con
 user data can never inject markup. Numbers and dates are formatted for the locale with
 Babel.
 
+Plurals. A text that counts something is a gettext plural entry: ``msgid`` and
+``msgid_plural`` are both the key, and ``msgstr[0]``, ``msgstr[1]``, ... its forms, as
+many as the catalog's ``Plural-Forms`` header says (en and az: one, other; ru: one, few,
+many). It is asked for like any text, with the count as the parameter ``count``::
+
+    tr("import.rejected_caption", count=rows)  # "1 rejected row" / "2 rejected rows"
+
+``count`` picks the form by Babel's (CLDR) plural rule for the language, and fills the
+text's ``{count}`` placeholder written the language's way (``1,000``). The forms are the
+language's CLDR categories in CLDR order (zero, one, two, few, many, other); Russian
+gettext has no separate form for ``other`` (fractions), which then takes the last form. A
+plural text asked for without ``count`` gets its last form and a logged warning. Every
+form keeps the English text's placeholders; the catalog test checks it.
+
 A key missing from a catalog falls back to English and is logged; a test fails the
 build when any key the code uses is missing from any catalog.
 """
@@ -19,16 +33,22 @@ from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date as _format_date
 from babel.dates import format_datetime as _format_datetime
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal as _format_decimal
+from babel.plural import PluralRule
 
 from bot.domain import Language
 
 log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {Language.EN: "English", Language.AZ: "Azərbaycanca", Language.RU: "Русский"}
+
+
+# CLDR's plural categories in CLDR's order: a catalog's forms follow it
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
 
 
 class Safe(str):
@@ -38,11 +58,30 @@ class Safe(str):
 
 
 @cache
-def catalog(language: Language) -> dict[str, str]:
+def catalog(language: Language) -> dict[str, str | tuple[str, ...]]:
+    """Key -> text; a plural entry's value is the tuple of its forms."""
     path = resources.files("bot") / "locales" / f"{language.value}.po"
     with path.open("rb") as fh:
         po = read_po(fh, locale=language.value)
-    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string}
+    texts: dict[str, str | tuple[str, ...]] = {}
+    for m in po:
+        if isinstance(m.id, tuple) and m.id[0] and any(m.string):
+            texts[m.id[0]] = tuple(m.string)
+        elif m.id and isinstance(m.id, str) and m.string:
+            texts[m.id] = m.string
+    return texts
+
+
+@cache
+def _plural_rule(language: Language) -> tuple[PluralRule, tuple[str, ...]]:
+    rule = Locale.parse(language.value).plural_form
+    return rule, tuple(c for c in PLURAL_CATEGORIES if c in rule.tags or c == "other")
+
+
+def plural_index(language: Language, count: float, forms: int) -> int:
+    """Which of a text's ``forms`` reads right with ``count``, by Babel's plural rule."""
+    rule, categories = _plural_rule(language)
+    return min(categories.index(rule(abs(count))), forms - 1)
 
 
 def _param(value: object) -> str:
@@ -61,12 +100,21 @@ class Translator:
         self._messages = catalog(language)
 
     def __call__(self, key: str, **params: object) -> str:
-        text = self._messages.get(key)
+        language, text = self.language, self._messages.get(key)
         if text is None:
-            text = catalog(Language.EN).get(key)
+            language, text = Language.EN, catalog(Language.EN).get(key)
             log.warning("text %s missing in the %s catalog", key, self.language.value)
             if text is None:
                 return key
+        count = params.get("count")
+        if isinstance(count, int | float) and not isinstance(count, bool):
+            params["count"] = self.number(count)
+        if isinstance(text, tuple):
+            if isinstance(count, int | float):
+                text = text[plural_index(language, count, len(text))]
+            else:
+                log.warning("plural text %s asked for without a count", key)
+                text = text[-1]
         if not params:
             return text
         return text.format_map({k: _param(v) for k, v in params.items()})

@@ -143,7 +143,7 @@ async def _send_rejected(
     with path.open("rb") as fh:
         await context.bot.send_document(
             chat_id, fh, filename=name,
-            caption=context.tr("import.rejected_caption", count=context.tr.number(report.invalid)),
+            caption=context.tr("import.rejected_caption", count=report.invalid),
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import gettext
 import re
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from bot.gateways.base import ErrorCategory
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.handlers.render_campaigns import WEEKDAYS
-from bot.i18n import Translator, catalog
+from bot.i18n import Translator, catalog, plural_index
 from bot.services.alerts import CHOICES as ALERT_CHOICES
 from bot.services.campaigns import STEPS
 from bot.services.dispatcher import NOT_ON_WHATSAPP
@@ -104,13 +105,56 @@ def test_catalog_is_complete(language: Language) -> None:
     assert missing == []
 
 
+def forms(text: str | tuple[str, ...]) -> tuple[str, ...]:
+    return text if isinstance(text, tuple) else (text,)
+
+
 @pytest.mark.parametrize("language", [Language.AZ, Language.RU])
 def test_translations_keep_the_placeholders(language: Language) -> None:
     english, other = catalog(Language.EN), catalog(language)
     assert set(other) == set(english)
     wrong = [k for k, text in english.items()
-             if sorted(PLACEHOLDER.findall(text)) != sorted(PLACEHOLDER.findall(other[k]))]
+             if any(sorted(PLACEHOLDER.findall(form)) != sorted(PLACEHOLDER.findall(text_form))
+                    for form in forms(other[k]) for text_form in forms(text))]
     assert wrong == []
+
+
+PLURAL_FORMS = {Language.EN: 2, Language.AZ: 2, Language.RU: 3}
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_plural_texts_have_every_form_of_their_language(language: Language) -> None:
+    source = (ROOT / "locales" / f"{language.value}.po").read_text("utf-8")
+    header = re.search(r'"Plural-Forms: nplurals=(\d+); plural=([^;]+);', source)
+    assert header and int(header[1]) == PLURAL_FORMS[language]
+    english_plurals = {k for k, text in catalog(Language.EN).items() if isinstance(text, tuple)}
+    texts = catalog(language)
+    assert {k for k, text in texts.items() if isinstance(text, tuple)} == english_plurals
+    incomplete = [k for k in english_plurals
+                  if len(texts[k]) != PLURAL_FORMS[language] or not all(texts[k])]
+    assert incomplete == []
+    # each form counts: the forms differ by the number (ru 21 is "one", 11 is "many")
+    assert all("{count}" in form for k in english_plurals for form in texts[k])
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_the_form_babel_picks_is_the_one_the_catalog_header_names(language: Language) -> None:
+    source = (ROOT / "locales" / f"{language.value}.po").read_text("utf-8")
+    expression = re.search(r'"Plural-Forms: nplurals=\d+; plural=([^;]+);', source)[1]
+    by_header = gettext.c2py(expression)
+    assert [plural_index(language, n, PLURAL_FORMS[language]) for n in range(1001)] == [
+        by_header(n) for n in range(1001)]
+
+
+@pytest.mark.parametrize(("language", "count", "shown"), [
+    (Language.EN, 1, "1 rejected row:"), (Language.EN, 0, "0 rejected rows:"),
+    (Language.EN, 1000, "1,000 rejected rows:"), (Language.AZ, 3, "3 sətir rədd edildi"),
+    (Language.RU, 1, "Отклонена 1 строка."), (Language.RU, 21, "Отклонена 21 строка."),
+    (Language.RU, 3, "Отклонены 3 строки."), (Language.RU, 11, "Отклонено 11 строк."),
+    (Language.RU, 25, "Отклонено 25 строк."),
+])
+def test_a_count_picks_the_plural_form(language: Language, count: int, shown: str) -> None:
+    assert shown in Translator(language)("import.rejected_caption", count=count)
 
 
 def test_parameters_are_escaped_but_safe_html_is_kept() -> None:
