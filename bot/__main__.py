@@ -1,6 +1,6 @@
-"""``python -m bot``: start Qasid.
+"""``python -m bot``: start Qasid (``python -m bot --help`` describes each command).
 
-    python -m bot            the bot (long polling), the scheduler and the HTTP server
+    python -m bot [run]      the bot (long polling), the scheduler and the HTTP server
     python -m bot console    a terminal chat with the same bot, no Telegram needed
     python -m bot migrate    apply database migrations and exit
 """
@@ -14,6 +14,7 @@ import logging
 import signal
 import sys
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.config import Settings, SettingsError, load_settings
@@ -26,6 +27,10 @@ NO_TOKEN = (
     "TELEGRAM_BOT_TOKEN is not set. To get one, open @BotFather in Telegram, send /newbot, "
     "and put the token in .env (see .env.example). To try Qasid without a token, run "
     "`python -m bot console`: the same bot in your terminal."
+)
+NO_TOKEN_CONSOLE = (
+    "No TELEGRAM_BOT_TOKEN: starting the console, the same bot in your terminal (for "
+    "Telegram, get a token from @BotFather with /newbot and put it in .env)."
 )
 
 
@@ -106,10 +111,60 @@ async def serve(settings: Settings) -> int:
         await qasid.stop()
 
 
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        usage="%(prog)s [-h] [COMMAND] [options]",
+        description=(
+            "Qasid: a Telegram bot for WhatsApp bulk messaging. Settings are read from the "
+            "environment and .env (.env.example lists them all)."
+        ),
+        epilog=(
+            "Without a command, run is meant; with no TELEGRAM_BOT_TOKEN it opens the "
+            "console when started on a terminal."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    commands.add_parser(
+        "run",
+        help="start the bot (long polling), the scheduler and the HTTP server (the default)",
+        description=(
+            "Start the bot: long polling of Telegram with TELEGRAM_BOT_TOKEN, the scheduler "
+            "that sends campaigns, and the HTTP server (webhooks, /api/v1, /healthz) on "
+            "HTTP_HOST:HTTP_PORT. Ctrl+C or SIGTERM stops it cleanly."
+        ),
+    )
+    console = commands.add_parser(
+        "console",
+        help="chat with the same bot in this terminal, no Telegram needed",
+        description=(
+            "A chat with the real bot in your terminal: the same handlers, services and "
+            "database, only Telegram is replaced by an in-process fake. Type /start; type a "
+            "button's label to press it; :help lists the console's own commands. Ctrl+C, "
+            "Ctrl+D or :quit leaves."
+        ),
+    )
+    console.add_argument(
+        "--files", type=Path, metavar="DIR",
+        help="folder where files the bot sends (charts, rejected rows, exports, QR codes) "
+        "are saved (default: ./console-files)",
+    )
+    console.add_argument(
+        "--language", choices=["en", "az", "ru"],
+        help="the language your Telegram app would report (default: from $LANG)",
+    )
+    commands.add_parser(
+        "migrate",
+        help="apply database migrations to DATABASE_PATH and exit",
+        description="Apply the database migrations to DATABASE_PATH and exit "
+        "(start-up does it too).",
+    )
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="Qasid")
-    parser.add_argument("command", nargs="?", default="run", choices=["run", "console", "migrate"])
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
     try:
         settings = load_settings()
     except SettingsError as exc:
@@ -117,13 +172,11 @@ def main(argv: list[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return 2
     no_token = settings.telegram_bot_token is None
-    console = args.command == "console" or (
-        args.command == "run" and no_token and sys.stdin.isatty()
-    )
+    console = command == "console" or (command == "run" and no_token and sys.stdin.isatty())
     # The console is a chat: only warnings interrupt it.
     setup_logging("WARNING" if console else settings.log_level)
 
-    if args.command == "migrate":
+    if command == "migrate":
         from bot.storage.db import Database
 
         async def _migrate() -> None:
@@ -134,15 +187,21 @@ def main(argv: list[str] | None = None) -> int:
         run_loop(_migrate())
         print(f"database {settings.database_path} is up to date")
         return 0
-    if args.command == "run" and no_token:
-        print(NO_TOKEN, file=sys.stderr)
+    if command == "run" and no_token:
+        print(NO_TOKEN_CONSOLE if console else NO_TOKEN, file=sys.stderr)
         if not console:
             return 2
-        print("No token: starting the console instead.\n", file=sys.stderr)
     if console:
         from bot.console.repl import run_console
 
-        return run_loop(run_console(settings))
+        options: dict[str, Any] = {"language": getattr(args, "language", None)}
+        if (files := getattr(args, "files", None)) is not None:
+            options["files_dir"] = files
+        try:
+            return run_loop(run_console(settings, **options))
+        except KeyboardInterrupt:  # Ctrl+C before the console could take it over
+            print("\n(console) bye")
+            return 0
     return run_loop(serve(settings))
 
 

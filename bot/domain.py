@@ -6,6 +6,7 @@ Datetimes are timezone-aware UTC. State transitions live on the entities and rai
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -258,9 +259,48 @@ class Campaign:
         self.finished_at = None
 
 
+# The one counting rule of every screen (live progress, Details, /campaigns, the final
+# summary, /stats and its chart): a message counts as *sent* once the gateway accepted it,
+# whatever came after (sent, delivered or read), and as *delivered* once delivered or read.
+SENT_STATUSES: tuple[str, ...] = ("sent", "delivered", "read")
+DELIVERED_STATUSES: tuple[str, ...] = ("delivered", "read")
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Messages as the owner counts them (``SENT_STATUSES``, ``DELIVERED_STATUSES``):
+    ``sent`` includes the delivered and read ones, ``delivered`` the read ones; ``queued``
+    is what has not gone out yet (waiting, or being sent right now); ``failed``,
+    ``uncertain`` (may or may not have gone out) and ``skipped`` (never sent)."""
+
+    total: int = 0
+    queued: int = 0
+    sent: int = 0
+    delivered: int = 0
+    read: int = 0
+    failed: int = 0
+    uncertain: int = 0
+    skipped: int = 0
+
+    @classmethod
+    def of(cls, counts: Mapping[str, int]) -> Tally:
+        """From the number of messages in each outbox status."""
+        return cls(
+            total=sum(counts.values()),
+            queued=counts.get("queued", 0) + counts.get("sending", 0),
+            sent=sum(counts.get(s, 0) for s in SENT_STATUSES),
+            delivered=sum(counts.get(s, 0) for s in DELIVERED_STATUSES),
+            read=counts.get("read", 0),
+            failed=counts.get("failed", 0),
+            uncertain=counts.get("uncertain", 0),
+            skipped=counts.get("skipped", 0),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class CampaignProgress:
-    """How a campaign's messages stand (all runs)."""
+    """How a campaign's messages stand (all runs), by outbox status; ``tally`` counts
+    them as the owner is shown them."""
 
     total: int = 0
     queued: int = 0
@@ -273,9 +313,16 @@ class CampaignProgress:
     skipped: int = 0
 
     @property
+    def tally(self) -> Tally:
+        return Tally.of({"queued": self.queued, "sending": self.sending, "sent": self.sent,
+                         "delivered": self.delivered, "read": self.read,
+                         "failed": self.failed, "uncertain": self.uncertain,
+                         "skipped": self.skipped})
+
+    @property
     def done(self) -> int:
-        """Messages that went out (sent, delivered or read)."""
-        return self.sent + self.delivered + self.read
+        """Messages that went out (sent, delivered or read): the tally's ``sent``."""
+        return self.tally.sent
 
     @property
     def unsent(self) -> int:

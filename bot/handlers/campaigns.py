@@ -26,6 +26,7 @@ from bot.handlers import contacts as contacts_handlers
 from bot.handlers import numbers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext
+from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import CAMPAIGN_WIZARD
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, reply, show
@@ -229,6 +230,13 @@ async def typed(update: Update, context: BotContext) -> str | int:
     return await _show_step(update, context, draft, new_message=True)
 
 
+async def leave(update: Update, context: BotContext) -> int:
+    """A command typed in the wizard: it runs, the draft is kept for /newcampaign."""
+    if context.owner is not None:
+        await context.services.campaigns.leave(context.owner.id)
+    return END
+
+
 async def cancel(update: Update, context: BotContext) -> int:
     await context.services.campaigns.discard(_owner(context).id)
     if update.callback_query is not None:
@@ -242,6 +250,8 @@ async def cancel(update: Update, context: BotContext) -> int:
 def wizard_handler() -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND
     buttons = CallbackQueryHandler(button, pattern=r"^wiz:(?!cancel$|restart$)")
+    cancel_button = CallbackQueryHandler(cancel, pattern=r"^wiz:cancel$")
+    restart_button = CallbackQueryHandler(restart, pattern=r"^wiz:restart$")
     typed_answer = MessageHandler(text, typed)
     with warnings.catch_warnings():
         # Button presses are tracked per chat, as intended (PTB warns about per_message).
@@ -250,15 +260,16 @@ def wizard_handler() -> ConversationHandler:
             entry_points=[
                 CommandHandler("newcampaign", new_campaign),
                 CallbackQueryHandler(new_campaign, pattern=r"^menu:newcampaign$"),
+                # the wizard's buttons take it up again after a command left it
+                buttons, cancel_button, restart_button,
             ],
             states={step: [buttons, typed_answer] for step in (
                 "list", "template", "senders", "when", "when_at", "recurring_days",
                 "recurring_time", "pacing", "custom_delay", "custom_batch", "custom_pause",
                 "custom_quiet", "summary", "confirm_big")},
             fallbacks=[
-                CallbackQueryHandler(cancel, pattern=r"^wiz:cancel$"),
-                CallbackQueryHandler(restart, pattern=r"^wiz:restart$"),
                 CommandHandler("cancel", cancel),
+                leave_when(leave),  # any other command (last: see conversations.py)
             ],
             name=CAMPAIGN_WIZARD,
             persistent=True,

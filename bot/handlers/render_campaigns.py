@@ -303,8 +303,8 @@ def confirmed(tr: Translator, s: Summary) -> Screen:
 # --- campaigns ----------------------------------------------------------------------------
 
 def _percent(view: CampaignView) -> int:
-    total = view.progress.total
-    return round(100 * (view.progress.done + view.progress.failed) / total) if total else 0
+    t = view.progress.tally
+    return round(100 * (t.sent + t.failed) / t.total) if t.total else 0
 
 
 def campaigns_overview(tr: Translator, views: list[CampaignView]) -> Screen:
@@ -318,18 +318,19 @@ def campaigns_overview(tr: Translator, views: list[CampaignView]) -> Screen:
     for v in views:
         lines.append(tr("campaigns.line", id=v.campaign.id, name=v.campaign.name,
                         status=tr(f"status.{v.campaign.status.value}"),
-                        done=tr.number(v.progress.done), total=tr.number(v.progress.total),
+                        done=tr.number(v.progress.tally.sent),
+                        total=tr.number(v.progress.tally.total),
                         percent=_percent(v)))
     return Screen("\n".join(lines), _kb(*rows))
 
 
 def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
-    c, p = view.campaign, view.progress
+    c, p, t = view.campaign, view.progress, view.progress.tally
     lines = [tr("campaigns.card", id=c.id, name=c.name, status=tr(f"status.{c.status.value}")),
-             tr("campaigns.counts", total=tr.number(p.total), queued=tr.number(p.queued),
-                sent=tr.number(p.sent), delivered=tr.number(p.delivered), read=tr.number(p.read),
-                failed=tr.number(p.failed), uncertain=tr.number(p.uncertain),
-                skipped=tr.number(p.skipped))]
+             tr("campaigns.counts", total=tr.number(t.total), queued=tr.number(t.queued),
+                sent=tr.number(t.sent), delivered=tr.number(t.delivered), read=tr.number(t.read),
+                failed=tr.number(t.failed), uncertain=tr.number(t.uncertain),
+                skipped=tr.number(t.skipped))]
     if c.starts_at:
         lines.append(tr("campaigns.starts", at=tr.datetime(c.starts_at, zone)))
     if view.finish and not c.status.is_final:
@@ -400,21 +401,20 @@ def _bar(done: int, total: int) -> str:
 
 def campaign_progress(tr: Translator, view: CampaignView, zone: str) -> Screen:
     """The one message that follows a campaign while it sends (edited, not repeated)."""
-    c, p = view.campaign, view.progress
-    finished = p.done + p.failed + p.skipped + p.uncertain
+    c, p, t = view.campaign, view.progress, view.progress.tally
+    finished = t.sent + t.failed + t.skipped + t.uncertain
     lines = [tr("progress.title", id=c.id, name=c.name, status=tr(f"status.{c.status.value}")),
-             f"<code>{_bar(finished, p.total)}</code> {_percent(view)}%",
-             tr("progress.counts", sent=tr.number(p.done),
-                delivered=tr.number(p.delivered + p.read), read=tr.number(p.read),
-                failed=tr.number(p.failed), queued=tr.number(p.unsent),
-                total=tr.number(p.total))]
-    if p.uncertain:
-        lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
+             f"<code>{_bar(finished, t.total)}</code> {_percent(view)}%",
+             tr("progress.counts", sent=tr.number(t.sent), delivered=tr.number(t.delivered),
+                read=tr.number(t.read), failed=tr.number(t.failed), queued=tr.number(t.queued),
+                total=tr.number(t.total))]
+    if t.uncertain:
+        lines.append(tr("progress.uncertain", n=tr.number(t.uncertain)))
     if view.finish and c.status.value in ("running", "scheduled") and p.queued:
         lines.append(tr("progress.eta", at=tr.datetime(view.finish, zone)))
     if c.status.value == "completed":
-        lines.append(tr("progress.done", sent=tr.number(p.done), failed=tr.number(p.failed),
-                        total=tr.number(p.total)))
+        lines.append(tr("progress.done", sent=tr.number(t.sent), failed=tr.number(t.failed),
+                        total=tr.number(t.total)))
     rows = _controls(tr, view)
     rows.append([(tr("campaigns.details"), f"cmp:open:{c.id}")])
     return Screen("\n".join(lines), _kb(*rows))
@@ -427,10 +427,10 @@ def campaign_paused_alert(tr: Translator, campaign_id: int, name: str, reason: s
 
 
 def campaign_finished_alert(tr: Translator, view: CampaignView) -> Screen:
-    p = view.progress
+    t = view.progress.tally
     return Screen(tr("alert.finished", id=view.campaign.id, name=view.campaign.name,
-                     sent=tr.number(p.done), failed=tr.number(p.failed),
-                     uncertain=tr.number(p.uncertain), total=tr.number(p.total)),
+                     sent=tr.number(t.sent), failed=tr.number(t.failed),
+                     uncertain=tr.number(t.uncertain), total=tr.number(t.total)),
                   _kb([(tr("campaigns.details"), f"cmp:open:{view.campaign.id}")]))
 
 

@@ -1,6 +1,7 @@
 """Delivery statistics for an owner: overall and per campaign.
 
-What the numbers mean (the owner's view, not the outbox's statuses):
+What the numbers mean (the owner's view, not the outbox's statuses): ``bot.domain.Tally``,
+the one rule the campaign screens follow too:
 
 - ``sent``: accepted by the gateway, whatever came after: sent + delivered + read;
 - ``delivered``: delivered + read; ``read``: read;
@@ -12,10 +13,10 @@ Rates are fractions (0..1), ``None`` when there is nothing to divide by: deliver
 read / sent, failed / (sent + failed). The top failure reasons are the commonest error
 categories of the failed messages, each with the commonest detail the gateway gave.
 
-Charts (``chart``): the same messages over time (accepted, delivered, read and failed per
-hour of the owner's day for a span up to two days, else per day, the last
-``CHART_DAYS`` at most) and per number (accepted, delivered, read, failed); drawn by
-``bot.services.charts``.
+Charts (``chart``): the same messages, counted by the same rule, over time (sent,
+delivered, read and failed per hour of the owner's day for a span up to two days, else per
+day, the last ``CHART_DAYS`` at most) and per number (sent, delivered, read, failed); drawn
+by ``bot.services.charts``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import Campaign, CampaignStatus
+from bot.domain import Campaign, CampaignStatus, Tally
 from bot.errors import NotFound
 from bot.gateways.base import ErrorCategory
 from bot.storage import campaigns as campaigns_repo
@@ -107,7 +108,7 @@ class Series:
 
     starts: tuple[datetime, ...]  # each point's start, in the owner's time zone
     hourly: bool
-    sent: tuple[int, ...]  # accepted by the gateway
+    sent: tuple[int, ...]  # sent, as Tally counts it (delivered and read included)
     delivered: tuple[int, ...]
     read: tuple[int, ...]
     failed: tuple[int, ...]
@@ -118,7 +119,7 @@ class NumberLine:
     """One number's share of the messages."""
 
     label: str
-    sent: int  # accepted by the gateway
+    sent: int  # sent, as Tally counts it (delivered and read included)
     delivered: int
     read: int
     failed: int
@@ -141,15 +142,10 @@ class Chart:
 
 def _stats(counts: dict[str, int], reasons: list[tuple[str, int, str | None, int]],
            **extra: object) -> Stats:
+    t = Tally.of(counts)  # the counting rule every campaign screen uses too
     return Stats(
-        total=sum(counts.values()),
-        queued=counts.get("queued", 0) + counts.get("sending", 0),
-        sent=counts.get("sent", 0) + counts.get("delivered", 0) + counts.get("read", 0),
-        delivered=counts.get("delivered", 0) + counts.get("read", 0),
-        read=counts.get("read", 0),
-        failed=counts.get("failed", 0),
-        uncertain=counts.get("uncertain", 0),
-        skipped=counts.get("skipped", 0),
+        total=t.total, queued=t.queued, sent=t.sent, delivered=t.delivered, read=t.read,
+        failed=t.failed, uncertain=t.uncertain, skipped=t.skipped,
         reasons=tuple(FailureReason(*row) for row in reasons),
         **extra,  # type: ignore[arg-type]
     )

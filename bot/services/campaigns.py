@@ -154,9 +154,10 @@ class CampaignsService:
         return await repo.draft_of(self._db.reader, owner_id)
 
     async def drafts(self) -> list[tuple[int, str]]:
-        """(owner id, step) of every wizard in progress."""
+        """(owner id, step) of every wizard waiting for its owner (not those left for a
+        command)."""
         return [(owner_id, d.get("step", "list")) for owner_id, d in
-                await repo.drafts(self._db.reader)]
+                await repo.drafts(self._db.reader) if not d.get("left")]
 
     async def begin(self, owner_id: int) -> Campaign:
         """The owner's draft: the one in progress, or a new one at its first step."""
@@ -165,7 +166,18 @@ class CampaignsService:
             if draft is None:
                 draft = await repo.create_draft(tx, owner_id, "", {"step": "list"},
                                                 self._clock())
+            elif draft.draft.pop("left", None):
+                await repo.save(tx, draft, self._clock())
         return draft
+
+    async def leave(self, owner_id: int) -> None:
+        """The owner typed a command: the draft is kept (``/newcampaign`` or one of the
+        wizard's buttons takes it up again) but no longer waits for an answer."""
+        async with self._db.transaction() as tx:
+            draft = await repo.draft_of(tx, owner_id)
+            if draft is not None and not draft.draft.get("left"):
+                draft.draft["left"] = True
+                await repo.save(tx, draft, self._clock())
 
     async def restart(self, owner_id: int) -> Campaign:
         await self.discard(owner_id)
@@ -531,6 +543,7 @@ class CampaignsService:
     async def _step(self, draft: Campaign, step: str) -> Campaign:
         assert step in STEPS, step
         draft.draft["step"] = step
+        draft.draft.pop("left", None)  # back at it
         async with self._db.transaction() as tx:
             await repo.save(tx, draft, self._clock())
         return draft

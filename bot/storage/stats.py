@@ -1,7 +1,9 @@
 """Delivery statistics: counts of the outbox (``messages``) by status and failure reason.
 
 Every query is filtered by the owner; ``campaign_id=None`` means all the owner's messages
-(campaigns and single sends alike).
+(campaigns and single sends alike). What counts as sent or delivered is the domain's one
+rule (``SENT_STATUSES``, ``DELIVERED_STATUSES``): a message accepted and then failed is
+failed, not sent; an uncertain one the owner counted as sent is sent.
 """
 
 from __future__ import annotations
@@ -10,6 +12,18 @@ import json
 from collections.abc import Sequence
 
 import aiosqlite
+
+from bot.domain import DELIVERED_STATUSES, SENT_STATUSES
+
+
+def _in(statuses: Sequence[str]) -> str:
+    """``('sent', 'delivered', ...)`` for an SQL ``IN``: the domain's constant status
+    names, never user input."""
+    return "(" + ", ".join(f"'{s}'" for s in statuses) + ")"
+
+
+SENT = _in(SENT_STATUSES)
+DELIVERED = _in(DELIVERED_STATUSES)
 
 
 def _scope(owner_id: int, campaign_id: int | None) -> tuple[str, tuple[int, ...]]:
@@ -61,11 +75,11 @@ async def recent_campaigns(
     conn: aiosqlite.Connection, owner_id: int, limit: int = 10
 ) -> list[tuple[int, str, int, int, int]]:
     """The owner's latest campaigns (not the draft), newest first:
-    (id, name, messages, accepted by the gateway, delivered)."""
+    (id, name, messages, sent, delivered)."""
     async with conn.execute(
         "SELECT c.id, c.name, COUNT(m.id),"
-        " COALESCE(SUM(m.status IN ('sent', 'delivered', 'read')), 0),"
-        " COALESCE(SUM(m.status IN ('delivered', 'read')), 0)"
+        f" COALESCE(SUM(m.status IN {SENT}), 0),"
+        f" COALESCE(SUM(m.status IN {DELIVERED}), 0)"
         " FROM (SELECT id, name FROM campaigns WHERE owner_id = ? AND status <> 'draft'"
         "       ORDER BY id DESC LIMIT ?) AS c"
         " LEFT JOIN messages m ON m.campaign_id = c.id AND m.owner_id = ?"
@@ -75,8 +89,8 @@ async def recent_campaigns(
 
 
 _EVENTS = (  # (kind, the time column, which messages count) for ``timeline``
-    (0, "sent_at", "gateway_message_id IS NOT NULL"),  # accepted by the gateway
-    (1, "delivered_at", "status IN ('delivered', 'read')"),
+    (0, "sent_at", f"status IN {SENT}"),
+    (1, "delivered_at", f"status IN {DELIVERED}"),
     (2, "read_at", "status = 'read'"),
     (3, "updated_at", "status = 'failed'"),
 )
@@ -87,8 +101,8 @@ async def timeline(
     since: float, until: float, step: float,
 ) -> list[tuple[int, int, int, int, int]]:
     """Events in ``[since, until)`` by time slot (``step`` seconds from ``since``; only slots
-    with something in them, in order): (slot, accepted by the gateway, delivered, read,
-    failed). A message read counts as delivered too, when its delivery came in the range."""
+    with something in them, in order): (slot, sent, delivered, read, failed). A message
+    read counts as delivered too, when its delivery came in the range."""
     where, params = _scope(owner_id, campaign_id)
     parts, args = [], []
     for kind, column, which in _EVENTS:
@@ -110,7 +124,7 @@ async def event_span(conn: aiosqlite.Connection, owner_id: int,
     messages happened; None while there is none."""
     where, params = _scope(owner_id, campaign_id)
     async with conn.execute(
-        "SELECT MIN(CASE WHEN gateway_message_id IS NOT NULL THEN sent_at ELSE updated_at END),"
+        f"SELECT MIN(CASE WHEN status IN {SENT} THEN sent_at ELSE updated_at END),"
         " MAX(MAX(COALESCE(read_at, 0), COALESCE(delivered_at, 0), COALESCE(sent_at, 0),"
         "         CASE WHEN status = 'failed' THEN updated_at ELSE 0 END))"
         f" FROM messages WHERE {where} AND status IN ('sent', 'delivered', 'read', 'failed')",
@@ -124,13 +138,13 @@ async def by_sender(
     conn: aiosqlite.Connection, owner_id: int, campaign_id: int | None = None
 ) -> list[tuple[str, int, int, int, int]]:
     """Per number that sent any of these messages, in the order linked: (its label or
-    phone, accepted by the gateway, delivered, read, failed)."""
+    phone, sent, delivered, read, failed)."""
     where, params = _scope(owner_id, campaign_id)
     async with conn.execute(
         "SELECT COALESCE(NULLIF(s.label, ''), s.phone),"
-        " SUM(m.gateway_message_id IS NOT NULL), SUM(m.status IN ('delivered', 'read')),"
+        f" SUM(m.status IN {SENT}), SUM(m.status IN {DELIVERED}),"
         " SUM(m.status = 'read'), SUM(m.status = 'failed')"
-        f" FROM (SELECT sender_id, gateway_message_id, status FROM messages WHERE {where}"
+        f" FROM (SELECT sender_id, status FROM messages WHERE {where}"
         "       AND status IN ('sent', 'delivered', 'read', 'failed')) AS m"
         " JOIN senders s ON s.id = m.sender_id AND s.owner_id = ?"
         " GROUP BY s.id ORDER BY s.id", (*params, owner_id),

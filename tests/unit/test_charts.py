@@ -151,3 +151,30 @@ def test_chart_words_are_plain_text() -> None:
     text = chart_text(Translator(Language.EN), chart)
     assert text.title == "Delivery: #7 Tom & Jerry <sale>"
     assert text.delivered_share.format(rate="90%") == "90% delivered"
+
+
+async def test_the_chart_counts_sent_as_the_stats_do(service, db, alice) -> None:
+    """Accepted and then failed is failed, not sent; an uncertain message the owner counted
+    as sent is sent: the chart's figures add up to the ones /stats prints."""
+    campaign = await alice.campaign()
+    number = await add_number(db, alice.owner_id, "+994500000001", "Shop")
+    await sent(db, alice, campaign, number, "delivered", T0, delivered=T0 + timedelta(minutes=1))
+    rows = [  # (gateway id, status, sent at, updated at)
+        ("gw-late-fail-1", "failed", T0 + timedelta(minutes=5), T0 + timedelta(minutes=10)),
+        ("gw-late-fail-2", "failed", T0 + timedelta(minutes=6), T0 + timedelta(minutes=11)),
+        (None, "sent", T0 + timedelta(minutes=20), T0 + timedelta(minutes=30)),  # counted
+    ]
+    async with db.transaction() as tx:
+        for n, (gateway_id, status, at, updated) in enumerate(rows):
+            await tx.execute(
+                "INSERT INTO messages (campaign_id, owner_id, sender_id, phone, planned_at,"
+                " status, gateway_message_id, sent_at, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (campaign, alice.owner_id, number, f"+99477000000{n}", at.timestamp(), status,
+                 gateway_id, at.timestamp(), updated.timestamp()))
+
+    chart = await service.chart(alice.owner_id, campaign)
+    assert chart is not None
+    assert (chart.stats.sent, chart.stats.delivered, chart.stats.failed) == (2, 1, 2)
+    assert sum(chart.series.sent) == 2 and sum(chart.series.failed) == 2
+    assert [(n.sent, n.delivered, n.failed) for n in chart.numbers] == [(2, 1, 2)]

@@ -1,0 +1,68 @@
+"""Figures that agree: every campaign screen, /stats and /balance count the same way, and
+the progress message follows the receipts that come in after a campaign finished. The
+dispatcher is driven tick by tick on a fake clock; receipts are handed to it as the
+gateway would (the sandbox's own are held back an hour, so the test decides when)."""
+
+from __future__ import annotations
+
+from bot.gateways.base import Receipt, ReceiptStatus
+from tests.e2e import test_sending
+from tests.e2e.test_sending import ClockedHarness, confirm_fast_campaign, prepared_owner
+
+make_harness = test_sending.make_harness  # the fixture: a bot on a fake clock
+
+NO_RECEIPTS = {"sandbox_delivery_delay": 3600}  # the sandbox's receipts come an hour later
+
+
+async def gateway_ids(h: ClockedHarness, user_id: int) -> list[str]:
+    owner = await h.qasid.services.accounts.find(user_id)
+    async with h.qasid.db.reader.execute(
+        "SELECT gateway_message_id FROM messages WHERE owner_id = ? AND"
+        " gateway_message_id IS NOT NULL ORDER BY id", (owner.id,)) as cur:
+        return [row[0] async for row in cur]
+
+
+async def receive(h: ClockedHarness, *receipts: tuple[str, str]) -> None:
+    """The gateway reports (gateway id, status) for messages it accepted."""
+    for gateway_id, status in receipts:
+        await h.qasid.services.dispatcher.on_event(
+            Receipt(gateway_id, ReceiptStatus(status), h.clock()))
+    await h.qasid.services.dispatcher.flush_receipts()
+
+
+def progress_message(h: ClockedHarness, user_id: int):
+    [message] = [m for m in h.api.messages(user_id) if m.text.startswith("📤")]
+    return message
+
+
+async def test_every_campaign_screen_counts_delivered_and_read_as_sent(make_harness) -> None:
+    h = await make_harness(**NO_RECEIPTS)
+    chat = await prepared_owner(h, 911)
+    await confirm_fast_campaign(h, chat)
+    await h.run(120)
+    first, second, _third = await gateway_ids(h, 911)
+    await receive(h, (first, "delivered"), (second, "delivered"), (second, "read"))
+
+    final = progress_message(h, 911)
+    assert "Sent 3 of 3" in final.text and "✅ Finished: 3 of 3 sent" in final.text
+    assert any("is finished: 3 of 3 sent" in m.text for m in h.api.messages(911))
+    replies = await chat.send("/campaigns")
+    assert "✅ completed, 3 of 3 sent" in replies[0].text
+    details = await chat.press("#1 Promo · Müştərilər")
+    assert "queued 0 · sent 3 · delivered 2 · read 1" in details[0].text
+    stats = await chat.press("📈 Stats")
+    assert "📤 sent 3\n📬 delivered 2" in stats[0].text and "👀 read 1" in stats[0].text
+
+
+async def test_another_owner_sees_none_of_these_figures(make_harness) -> None:
+    h = await make_harness(**NO_RECEIPTS)
+    chat = await prepared_owner(h, 912)
+    await confirm_fast_campaign(h, chat)
+    await h.run(120)
+    other = await h.active_owner(913)
+    replies = await other.send("/campaigns")
+    assert "Promo" not in replies[0].text
+    replies = await other.send("/stats")
+    assert "Promo" not in replies[0].text and "sent 3" not in replies[0].text
+    replies = await other.send("/balance")
+    assert "Balance: <b>0</b>" in replies[0].text and "Promo" not in replies[0].text
