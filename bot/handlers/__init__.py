@@ -31,6 +31,7 @@ from bot.handlers import (
 )
 from bot.handlers.commands import visible_commands
 from bot.handlers.context import BotContext
+from bot.handlers.conversations import Leaving
 from bot.handlers.errors import on_error
 from bot.handlers.registration import doorkeeper
 from bot.i18n import translator
@@ -62,10 +63,13 @@ _CONVERSATION_ENTRIES = {"newtemplate", "newcampaign"}  # their ConversationHand
 
 
 def register(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, doorkeeper), group=-1)
-    # Conversations first: while one waits for a typed answer, the text is theirs.
-    app.add_handler(campaigns.wizard_handler())
-    app.add_handler(templates.composer_handler())
+    app.add_handler(TypeHandler(Update, doorkeeper), group=-2)
+    # Conversations first: while one waits for a typed answer, the text is theirs. But a
+    # command always wins: in the group before, it ends every conversation it leaves.
+    conversations = [campaigns.wizard_handler(), templates.composer_handler()]
+    app.add_handler(Leaving(conversations), group=-1)
+    for conversation in conversations:
+        app.add_handler(conversation)
     for command in visible_commands(admin=True):
         if command.name in _CONVERSATION_ENTRIES:
             continue

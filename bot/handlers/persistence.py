@@ -4,7 +4,8 @@ The campaign wizard and the template composer keep their drafts (step included) 
 database through their services. This persistence hands PTB's ``ConversationHandler``
 those steps back at start-up, so an owner who was choosing a template yesterday is still
 choosing it after a restart. It stores nothing itself: a conversation's state is always
-the draft's step, written by the service in the same call that changed the draft.
+the draft's step, written by the service in the same call that changed the draft. A
+draft the owner left for a command (``conversations.py``) is kept but not handed back.
 """
 
 from __future__ import annotations

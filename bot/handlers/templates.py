@@ -23,6 +23,7 @@ from bot.errors import QasidError
 from bot.handlers import contacts as contacts_handlers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext
+from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import TEMPLATE_COMPOSER
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, reply, show
@@ -108,10 +109,17 @@ async def template_button(update: Update, context: BotContext) -> None:
 # --- the composer ----------------------------------------------------------------------------
 
 async def compose_new(update: Update, context: BotContext) -> str:
-    owner = _owner(context)
+    """/newtemplate: a new template, or the one the owner left unfinished, where it was."""
+    owner, tr, service = _owner(context), context.tr, context.services.templates
     await _answer(update)
-    draft = await context.services.templates.start(owner.id)
-    await reply(update, rc.composer(context.tr, draft))
+    draft = await service.draft(owner.id)
+    if draft is not None and draft.has_work:
+        draft = await service.resume(owner.id)
+        await reply(update, Screen(tr("composer.resumed", name=draft.name),
+                                   rc._kb([(tr("composer.start_new"), "tpl:c:new")])))
+    else:
+        draft = await service.start(owner.id)
+    await reply(update, rc.composer(tr, draft))
     return draft.step
 
 
@@ -175,7 +183,7 @@ async def compose_text(update: Update, context: BotContext) -> str:
 
 
 async def compose_button(update: Update, context: BotContext) -> str | int:
-    """tpl:c:save | tpl:c:undo | tpl:c:nomedia | tpl:c:cancel"""
+    """tpl:c:save | tpl:c:undo | tpl:c:nomedia | tpl:c:cancel | tpl:c:new (start afresh)"""
     owner, tr, service = _owner(context), context.tr, context.services.templates
     action = _parts(update)[2]
     await _answer(update)
@@ -183,6 +191,10 @@ async def compose_button(update: Update, context: BotContext) -> str | int:
         await service.cancel(owner.id)
         await show(update, Screen(tr("composer.cancelled")))
         return END
+    if action == "new":
+        draft = await service.start(owner.id)
+        await reply(update, rc.composer(tr, draft))
+        return draft.step
     try:
         if action == "save":
             template = await service.save(owner.id)
@@ -206,6 +218,13 @@ async def compose_button(update: Update, context: BotContext) -> str | int:
     return draft.step
 
 
+async def compose_leave(update: Update, context: BotContext) -> int:
+    """A command typed in the composer: it runs, the draft is kept for /newtemplate."""
+    if context.owner is not None:
+        await context.services.templates.leave(context.owner.id)
+    return END
+
+
 async def compose_cancel(update: Update, context: BotContext) -> int:
     await context.services.templates.cancel(_owner(context).id)
     await reply(update, Screen(context.tr("composer.cancelled")))
@@ -226,6 +245,8 @@ async def compose_other(update: Update, context: BotContext) -> None:
 def composer_handler() -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND
     content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
+    buttons = CallbackQueryHandler(compose_button,
+                                   pattern=r"^tpl:c:(save|undo|nomedia|cancel|new)$")
     with warnings.catch_warnings():
         # Button presses are tracked per chat, as intended (PTB warns about per_message).
         warnings.simplefilter("ignore", PTBUserWarning)
@@ -234,14 +255,15 @@ def composer_handler() -> ConversationHandler:
                 CommandHandler("newtemplate", compose_new),
                 CallbackQueryHandler(compose_new, pattern=r"^tpl:new$"),
                 CallbackQueryHandler(compose_edit, pattern=r"^tpl:edit:\d+$"),
+                buttons,  # the composer's buttons take it up again after a command left it
             ],
             states={
                 "name": [MessageHandler(text, compose_name)],
                 "text": [MessageHandler(content, compose_text)],
             },
             fallbacks=[
-                CallbackQueryHandler(compose_button, pattern=r"^tpl:c:(save|undo|nomedia|cancel)$"),
                 CommandHandler("cancel", compose_cancel),
+                leave_when(compose_leave),  # any other command (last: see conversations.py)
             ],
             name=TEMPLATE_COMPOSER,
             persistent=True,

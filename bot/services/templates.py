@@ -54,17 +54,24 @@ class TemplateDraft:
     media_kind: str | None = None
     media_file_id: str | None = None
     template_id: int | None = None  # editing this one
+    left: bool = False  # the owner went elsewhere (a command): kept, but not waiting
+
+    @property
+    def has_work(self) -> bool:
+        """Something to come back to: texts, or a new template's name."""
+        return bool(self.variants) or (self.template_id is None and bool(self.name))
 
     def to_json(self) -> dict:
         return {"step": self.step, "name": self.name, "variants": self.variants,
                 "media_kind": self.media_kind, "media_file_id": self.media_file_id,
-                "template_id": self.template_id}
+                "template_id": self.template_id, "left": self.left}
 
     @classmethod
     def from_json(cls, data: Mapping) -> TemplateDraft:
         return cls(step=data.get("step", "name"), name=data.get("name", ""),
                    variants=list(data.get("variants", [])), media_kind=data.get("media_kind"),
-                   media_file_id=data.get("media_file_id"), template_id=data.get("template_id"))
+                   media_file_id=data.get("media_file_id"), template_id=data.get("template_id"),
+                   left=bool(data.get("left", False)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +116,26 @@ class TemplatesService:
         return TemplateDraft.from_json(data) if data is not None else None
 
     async def drafts(self) -> list[tuple[int, TemplateDraft]]:
-        """Every composer in progress (to resume the conversations at start)."""
-        return [(owner_id, TemplateDraft.from_json(d))
-                for owner_id, d in await templates.drafts(self._db.reader)]
+        """Every composer waiting for the owner (to resume the conversations at start);
+        not those the owner left for a command."""
+        found = [(owner_id, TemplateDraft.from_json(d))
+                 for owner_id, d in await templates.drafts(self._db.reader)]
+        return [(owner_id, draft) for owner_id, draft in found if not draft.left]
+
+    async def leave(self, owner_id: int) -> None:
+        """The owner typed a command: the draft is kept (``/newtemplate`` offers it again)
+        but no longer waits for a text."""
+        draft = await self.draft(owner_id)
+        if draft is not None and not draft.left:
+            draft.left = True
+            async with self._db.transaction() as tx:
+                await templates.save_draft(tx, owner_id, draft.to_json(), self._clock())
+
+    async def resume(self, owner_id: int) -> TemplateDraft:
+        """The draft the owner left, waiting again."""
+        draft = await self._require_draft(owner_id)
+        await self._save_draft(owner_id, draft)
+        return draft
 
     async def start(self, owner_id: int, template_id: int | None = None) -> TemplateDraft:
         """A new template (asks its name first), or new texts for an existing one."""
@@ -289,5 +313,7 @@ class TemplatesService:
         return draft
 
     async def _save_draft(self, owner_id: int, draft: TemplateDraft) -> None:
+        """Any change means the owner is back at it: the draft waits again."""
+        draft.left = False
         async with self._db.transaction() as tx:
             await templates.save_draft(tx, owner_id, draft.to_json(), self._clock())

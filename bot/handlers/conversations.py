@@ -1,0 +1,84 @@
+"""A command always wins over a waiting conversation.
+
+Each ``ConversationHandler`` (the campaign wizard, the template composer) ends its fallbacks
+with ``leave_when(...)``: a typed command that the conversation does not take itself (its
+entry points and ``/cancel`` are checked before), or a button that opens another
+conversation. Its callback tells the service that the owner left (the draft is kept, but no
+longer waits for an answer, so a restart does not resume it either) and ends the
+conversation.
+
+``Leaving`` runs in the group just before the conversations and plays that fallback for
+every conversation the update leaves, so the command then reaches its own handler as if no
+conversation had been waiting: ``/newtemplate`` typed in the wizard opens the composer, and
+the text typed next is the template's name, not a wrong answer to the wizard.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, ConversationHandler, filters
+
+from bot.handlers.context import BotContext
+
+
+class _Leave(BaseHandler[Update, BotContext, object]):
+    """A conversation's last fallback: the owner went elsewhere."""
+
+    def __init__(self, callback: Callable[[Update, BotContext], Awaitable[object]]) -> None:
+        super().__init__(callback)
+        self.other_entries: list[BaseHandler[Any, Any, Any]] = []  # set by ``Leaving``
+
+    def check_update(self, update: object) -> bool:
+        if not isinstance(update, Update):
+            return False
+        if update.message is not None and filters.COMMAND.check_update(update):
+            return True
+        return any(entry.check_update(update) not in (None, False)
+                   for entry in self.other_entries)
+
+
+def leave_when(callback: Callable[[Update, BotContext], Awaitable[object]]) -> _Leave:
+    """The fallback to put last in a conversation's fallbacks; ``callback`` keeps the draft
+    and returns ``ConversationHandler.END``."""
+    return _Leave(callback)
+
+
+class Leaving(BaseHandler[Update, BotContext, object]):
+    """Ends, for the update's chat, every conversation that the update leaves."""
+
+    def __init__(self, conversations: Sequence[ConversationHandler]) -> None:
+        super().__init__(_unused)
+        self.conversations = list(conversations)
+        for conversation in self.conversations:
+            leave = self._leave_of(conversation)
+            leave.other_entries = [entry for other in self.conversations
+                                   if other is not conversation for entry in other.entry_points]
+
+    @staticmethod
+    def _leave_of(conversation: ConversationHandler) -> _Leave:
+        leave = conversation.fallbacks[-1] if conversation.fallbacks else None
+        if not isinstance(leave, _Leave):
+            raise TypeError(f"{conversation.name}: its last fallback must be leave_when(...)")
+        return leave
+
+    def check_update(self, update: object) -> list[tuple[ConversationHandler, object]] | None:
+        leaving = []
+        for conversation in self.conversations:
+            check = conversation.check_update(update)
+            # (state, key, handler, its check): the handler the conversation would run
+            if check is not None and check[2] is self._leave_of(conversation):
+                leaving.append((conversation, check))
+        return leaving or None
+
+    async def handle_update(self, update: Update, application: Any,
+                            check_result: list[tuple[ConversationHandler, Any]],
+                            context: BotContext) -> None:
+        for conversation, check in check_result:
+            await conversation.handle_update(update, application, check, context)
+
+
+async def _unused(update: Update, context: BotContext) -> None:  # pragma: no cover
+    """``Leaving`` runs the conversations' own fallbacks instead of a callback."""
