@@ -22,6 +22,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.domain import Campaign, Owner
 from bot.errors import QasidError, ValidationError
+from bot.gateways.base import GatewayError
 from bot.handlers import contacts as contacts_handlers
 from bot.handlers import numbers
 from bot.handlers import render_campaigns as rc
@@ -170,13 +171,15 @@ async def button(update: Update, context: BotContext) -> str | int:
             return "summary"
         elif what == "ok":
             summary = await service.ask_big(owner.id)
-            if summary.over_advice:
+            if summary.asks_twice:
                 await query.answer()
                 await show(update, rc.confirm_big(context.tr, summary))
                 return "confirm_big"
             return await _confirm(update, context, big_ok=False)
         elif what == "big":
             return await _confirm(update, context, big_ok=True)
+        elif what == "test":
+            return await _send_test(update, context)
         else:
             await query.answer(context.tr("help.stale_button"), show_alert=True)
             return await _stay(context)
@@ -201,6 +204,27 @@ async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> str 
     await update.callback_query.answer()
     await show(update, rc.confirmed(tr, summary))
     return END
+
+
+async def _send_test(update: Update, context: BotContext) -> str | int:
+    """*Send a test to me*: the first recipient's message to the owner's own WhatsApp."""
+    owner, tr = _owner(context), context.tr
+    query = update.callback_query
+    assert query is not None
+    try:
+        sample = await context.services.campaigns.test_message(owner.id)
+        await query.answer(tr("summary.test_sending"))
+        await context.services.dispatcher.send_test(sample)
+    except QasidError as exc:
+        return await _current(update, context, exc)
+    except GatewayError as exc:
+        log.warning("test message: gateway %s", exc.category)
+        await reply(update, Screen(tr("summary.test_failed",
+                                      reason=tr(f"stats.reason.{exc.category.value}"))))
+        return await _stay(context)
+    await reply(update, Screen(tr("summary.test_sent", phone=sample.to,
+                                  number=rc.sender_label(sample.sender))))
+    return await _stay(context)
 
 
 async def typed(update: Update, context: BotContext) -> str | int:
@@ -320,12 +344,12 @@ async def campaign_button(update: Update, context: BotContext) -> None:
         elif action in ("resend", "countsent"):
             view, count = await service.resolve_uncertain(owner.id, campaign_id,
                                                           resend=action == "resend")
-            await query.answer(tr(f"campaigns.{action}_done", n=count), show_alert=True)
+            await query.answer(tr(f"campaigns.{action}_done", count=count), show_alert=True)
             await show(update, rc.campaign_card(tr, view, _zone(context)))
             return
         elif action == "cancelyes":
             view, released = await service.cancel(owner.id, campaign_id)
-            await query.answer(tr("campaigns.cancelled", n=released), show_alert=True)
+            await query.answer(tr("campaigns.cancelled", count=released), show_alert=True)
             await show(update, rc.campaign_card(tr, view, _zone(context)))
             return
         else:
@@ -371,7 +395,8 @@ async def credit_command(update: Update, context: BotContext) -> None:
     try:
         await context.bot.send_message(owner.chat_id, owner_tr(
             "balance.credited" if amount > 0 else "balance.adjusted",
-            amount=owner_tr.number(abs(amount)), available=owner_tr.number(balance.available)),
+            count=abs(amount), amount=owner_tr.number(abs(amount)),
+            available=owner_tr.number(balance.available)),
             parse_mode="HTML")
     except Exception as exc:  # the owner blocked the bot: the credit stands all the same
         log.warning("could not tell owner %d about a credit: %s", owner.id, exc)
@@ -410,7 +435,7 @@ async def sender_button(update: Update, context: BotContext) -> None:
     try:
         if action == "move":
             target, resumed = await service.move_campaigns(owner.id, int(parts[2]))
-            text = tr("numbers.moved", other=rc.sender_label(target), n=len(resumed))
+            text = tr("numbers.moved", other=rc.sender_label(target), count=len(resumed))
         elif action == "rm":
             removed, _, _ = await service.remove(owner.id, int(parts[2]))
             text = tr("numbers.removed", number=rc.sender_label(removed))

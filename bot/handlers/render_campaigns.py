@@ -9,7 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.domain import Balance, ContactList, LedgerEntry, Sender, Template
 from bot.handlers.render import Screen
 from bot.i18n import Safe, Translator
-from bot.services.campaigns import CampaignView, Summary
+from bot.services.campaigns import SAFE_BATCH_MAX, SAFE_DELAY_MIN, CampaignView, Summary
 from bot.services.planning import PRESETS, Pacing
 from bot.services.template_engine import Problem
 from bot.services.templates import Preview, TemplateDraft
@@ -44,14 +44,14 @@ def templates_overview(tr: Translator, items: list[Template]) -> Screen:
         return Screen(tr("templates.empty"), _kb(*rows))
     lines = [tr("templates.title")]
     for n, t in enumerate(items, 1):
-        lines.append(tr("templates.line", n=n, name=t.name, variants=len(t.variants),
+        lines.append(tr("templates.line", n=n, name=t.name, count=len(t.variants),
                         media=tr(f"templates.media_{t.media_kind}") if t.media_kind else ""))
     return Screen("\n".join(lines), _kb(*rows))
 
 
 def template_card(tr: Translator, template: Template, distinct: int,
                   cloud: bool = False) -> Screen:
-    parts = [tr("templates.card", name=template.name, variants=len(template.variants),
+    parts = [tr("templates.card", name=template.name, count=len(template.variants),
                 distinct=tr.number(distinct))]
     if template.media_kind:
         parts.append(tr(f"templates.media_{template.media_kind}"))
@@ -83,7 +83,7 @@ def preview_pick_list(tr: Translator, template: Template, lists: list[ContactLis
 
 def preview(tr: Translator, result: Preview, list_id: int) -> Screen:
     parts = [tr("templates.preview_title", name=result.template.name,
-                distinct=tr.number(result.distinct))]
+                count=result.distinct)]
     if not result.samples:
         parts.append(tr("templates.preview_empty_list"))
     for contact, text in result.samples:
@@ -110,7 +110,7 @@ def composer(tr: Translator, draft: TemplateDraft, *, added: str | None = None) 
     if added is not None:
         parts.append(tr("composer.added", n=len(draft.variants)) + "\n" + _pre(added))
     elif draft.variants:
-        parts.append(tr("composer.has_variants", name=draft.name, n=len(draft.variants)))
+        parts.append(tr("composer.has_variants", name=draft.name, count=len(draft.variants)))
     else:
         parts.append(tr("composer.ask_text", name=draft.name))
     if draft.media_kind:
@@ -241,7 +241,7 @@ def summary(tr: Translator, s: Summary) -> Screen:
     zone = s.timezone.key
     lines = [_head(tr, "summary"), tr("summary.title"),
              tr("summary.list", name=s.contact_list.name),
-             tr("summary.template", name=s.template.name, variants=len(s.template.variants)),
+             tr("summary.template", name=s.template.name, count=len(s.template.variants)),
              tr("summary.senders", names=", ".join(sender_label(x) for x in s.senders)),
              tr("summary.recipients", n=tr.number(s.recipients),
                 opted_out=tr.number(s.opted_out))]
@@ -252,21 +252,39 @@ def summary(tr: Translator, s: Summary) -> Screen:
                         days=days))
     lines.append(tr("summary.start", at=tr.datetime(s.starts_at, zone), zone=zone))
     lines.append(tr("summary.finish", at=tr.datetime(s.finish, zone),
-                    batches=tr.number(s.batches)))
+                    count=s.batches))
+    if s.starts_quiet and s.pacing.quiet is not None:
+        lines.append(tr("summary.starts_quiet", start=s.pacing.quiet.start.strftime("%H:%M"),
+                        end=s.pacing.quiet.end.strftime("%H:%M"),
+                        first=tr.datetime(s.first_send or s.starts_at, zone)))
+    if s.cap_waits:
+        lines.append(tr("summary.days_cap", count=s.days, per_day=tr.number(s.per_day)))
+    elif s.days > 1:
+        lines.append(tr("summary.days_pace", count=s.days))
     lines.append(tr("summary.pacing", preset=tr(f"pacing.{s.preset}"),
                     text=pacing_text(tr, s.pacing)))
+    if s.risky_pace:
+        lines.append(tr("summary.risky_pace", delay=_num(SAFE_DELAY_MIN),
+                        batch=tr.number(SAFE_BATCH_MAX)))
+    for name, n in s.lacking.items():
+        lines.append(tr("summary.lacking", count=n, total=tr.number(s.recipients),
+                        name=name))
     lines.append(tr("summary.cost" if s.recurrence is None else "summary.cost_per_run",
-                    cost=tr.number(s.cost), available=tr.number(s.balance.available),
+                    count=s.cost, available=tr.number(s.balance.available),
                     after=tr.number(s.balance_after)))
     rows: list[list[tuple[str, str]]] = []
     if s.missing:
-        lines.append(tr("summary.insufficient", missing=tr.number(s.missing)))
-    elif s.over_advice:
-        lines.append(tr("summary.over_advice", n=tr.number(s.recipients),
-                        limit=tr.number(s.advice_max)))
-        rows.append([(tr("summary.confirm"), "wiz:ok")])
+        lines.append(tr("summary.insufficient", count=s.missing))
     else:
+        if s.over_advice:
+            lines.append(tr("summary.over_advice", count=s.recipients,
+                            limit=tr.number(s.advice_max)))
+        elif s.asks_twice:
+            lines.append(tr("summary.asks_twice"))
         rows.append([(tr("summary.confirm"), "wiz:ok")])
+        rows.append([(tr("summary.test"), "wiz:test")])
+    if s.lacking:
+        rows.append([(tr("summary.fix_template"), "wiz:goto:template")])
     rows.append([(tr("summary.edit"), "wiz:edit")])
     rows.append(_nav(tr))
     return Screen("\n".join(lines), _kb(*rows))
@@ -284,17 +302,29 @@ def edit_menu(tr: Translator) -> Screen:
 
 
 def confirm_big(tr: Translator, s: Summary) -> Screen:
-    return Screen(tr("summary.big_warning", n=tr.number(s.recipients),
-                     limit=tr.number(s.advice_max), batches=tr.number(s.batches)), _kb(
-        [(tr("summary.big_yes", n=tr.number(s.recipients)), "wiz:big")],
-        _nav(tr),
-    ))
+    """The second confirmation: each reason it is asked, then *Yes*."""
+    lines = []
+    if s.over_advice:
+        lines.append(tr("summary.big_warning", count=s.recipients,
+                        limit=tr.number(s.advice_max), batches=tr.number(s.batches)))
+    if s.risky_pace:
+        lines.append(tr("summary.risky_warning", delay=_num(s.pacing.delay_min),
+                        batch=tr.number(s.pacing.batch_size)))
+    if s.lacking:
+        lines.append(tr("summary.lacking_warning", count=max(s.lacking.values()),
+                        names=", ".join(f"{{{{{n}}}}}" for n in s.lacking)))
+    if not s.over_advice:  # the big-list warning asks it itself
+        lines.append(tr("summary.sure"))
+    rows = [[(tr("summary.big_yes", n=tr.number(s.recipients)), "wiz:big")]]
+    if s.lacking:
+        rows.append([(tr("summary.fix_template"), "wiz:goto:template")])
+    return Screen("\n\n".join(lines), _kb(*rows, _nav(tr)))
 
 
 def confirmed(tr: Translator, s: Summary) -> Screen:
     zone = s.timezone.key
     return Screen(tr("summary.confirmed", id=s.campaign.id, name=s.campaign.name,
-                     n=tr.number(s.recipients), start=tr.datetime(s.starts_at, zone),
+                     count=s.recipients, start=tr.datetime(s.starts_at, zone),
                      finish=tr.datetime(s.finish, zone), cost=tr.number(s.cost),
                      available=tr.number(s.balance.available)),
                   _kb([(tr("campaigns.all"), "cmp:all")]))
@@ -340,7 +370,7 @@ def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
         lines.append(tr("campaigns.paused_reason") if c.status_reason in (None, "owner")
                      else tr(f"alert.paused_{c.status_reason}", id=c.id, name=c.name))
     if p.uncertain and c.status.value != "cancelled":
-        lines.append(tr("progress.uncertain", n=tr.number(p.uncertain)))
+        lines.append(tr("progress.uncertain", count=p.uncertain))
     rows = _controls(tr, view)
     rows.append([(tr("stats.button"), f"st:c:{c.id}")])
     rows.append([(tr("campaigns.refresh"), f"cmp:open:{c.id}")])
@@ -367,7 +397,7 @@ def _controls(tr: Translator, view: CampaignView) -> list[list[tuple[str, str]]]
 
 def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
     return Screen(tr("campaigns.cancel_confirm", id=view.campaign.id, name=view.campaign.name,
-                     unsent=tr.number(view.progress.unsent), held=tr.number(view.held)), _kb(
+                     count=view.progress.unsent, held=tr.number(view.held)), _kb(
         [(tr("campaigns.cancel_yes"), f"cmp:cancelyes:{view.campaign.id}")],
         [(tr("campaigns.cancel_no"), f"cmp:open:{view.campaign.id}")],
     ))
@@ -409,7 +439,7 @@ def campaign_progress(tr: Translator, view: CampaignView, zone: str) -> Screen:
                 read=tr.number(t.read), failed=tr.number(t.failed), queued=tr.number(t.queued),
                 total=tr.number(t.total))]
     if t.uncertain:
-        lines.append(tr("progress.uncertain", n=tr.number(t.uncertain)))
+        lines.append(tr("progress.uncertain", count=t.uncertain))
     if view.finish and c.status.value in ("running", "scheduled") and p.queued:
         lines.append(tr("progress.eta", at=tr.datetime(view.finish, zone)))
     if c.status.value == "completed":
@@ -437,7 +467,7 @@ def campaign_finished_alert(tr: Translator, view: CampaignView) -> Screen:
 def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
                       until: str | None, moved_to: str | None = None,
                       sender_id: int | None = None) -> Screen:
-    text = (tr(f"alert.sender_{state}", number=label, campaigns=campaigns)
+    text = (tr(f"alert.sender_{state}", number=label, count=campaigns)
             if moved_to is None else tr(f"alert.sender_{state}_moved", number=label,
                                         other=moved_to))
     if until:

@@ -20,7 +20,7 @@ import math
 import random
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -37,11 +37,13 @@ from bot.domain import (
 )
 from bot.errors import NotFound, ValidationError
 from bot.services.billing import CREDITS_PER_MESSAGE
-from bot.services.planning import PRESETS, Pacing, QuietHours, estimate_finish, plan
-from bot.services.senders import DAY, allowance
+from bot.services.planning import PRESETS, Pacing, QuietHours, estimate, plan
+from bot.services.senders import DAY, daily_cap_of
+from bot.services.template_engine import compile_template
+from bot.services.templates import contact_values
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
 from bot.storage import campaigns as repo
-from bot.storage import ledger, lists, outbox, owners, senders, templates
+from bot.storage import contacts, ledger, lists, outbox, owners, senders, templates
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ _BACK = {
     "custom_quiet": "custom_pause", "summary": "pacing", "confirm_big": "summary",
 }
 NOW_LEAD_SECONDS = 5  # "now" starts this soon after confirming
+# The safe envelope: at least this many seconds between two messages of a number, and at
+# most this many messages a batch (the platform's advice); a pace outside it is flagged.
+SAFE_DELAY_MIN = 3.0
+SAFE_BATCH_MAX = 100
 
 
 def utcnow() -> datetime:
@@ -91,10 +97,39 @@ class Summary:
     balance: Balance
     advice_max: int
     timezone: ZoneInfo
+    first_send: datetime | None = None  # estimated: after quiet hours and caps
+    cap_waits: int = 0  # times the numbers' daily caps held the plan back
+    per_day: int = 0  # what the chosen numbers may send a day between them, at the start
+    lacking: dict[str, int] = field(default_factory=dict)  # variable -> recipients without
 
     @property
     def over_advice(self) -> bool:
         return self.recipients > self.advice_max
+
+    @property
+    def risky_pace(self) -> bool:
+        """Faster than the safe envelope: bursts are what gets numbers banned."""
+        return (self.pacing.delay_min < SAFE_DELAY_MIN
+                or self.pacing.batch_size > SAFE_BATCH_MAX)
+
+    @property
+    def starts_quiet(self) -> bool:
+        """The start falls inside the quiet hours: nothing goes out until they end."""
+        quiet = self.pacing.quiet
+        return quiet is not None and quiet.contains(
+            self.starts_at.astimezone(self.timezone).time())
+
+    @property
+    def days(self) -> int:
+        """Calendar days (the owner's) from the first to the last message, both counted."""
+        first = (self.first_send or self.starts_at).astimezone(self.timezone).date()
+        return (self.finish.astimezone(self.timezone).date() - first).days + 1
+
+    @property
+    def asks_twice(self) -> bool:
+        """Confirming asks once more: a big list, a risky pace or recipients without a
+        value the template needs."""
+        return self.over_advice or self.risky_pace or bool(self.lacking)
 
     @property
     def missing(self) -> int:
@@ -103,6 +138,17 @@ class Summary:
     @property
     def balance_after(self) -> int:
         return self.balance.available - self.cost
+
+
+@dataclass(frozen=True, slots=True)
+class SampleMessage:
+    """The campaign's message as its first recipient would get it, to the owner's phone."""
+
+    owner_id: int
+    sender: Sender
+    to: str  # the owner's registered phone
+    template: Template
+    values: dict[str, str]  # the first recipient's variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,18 +402,36 @@ class CampaignsService:
         draft = await self._require_draft(owner_id)
         return await self._summary(draft)
 
+    async def test_message(self, owner_id: int) -> SampleMessage:
+        """What *Send a test to me* sends: the first recipient's message, from the first
+        chosen number, to the phone the owner registered (1 credit, sent by the
+        dispatcher's ``send_test``)."""
+        draft = await self._require_draft(owner_id)
+        summary = await self._summary(draft, estimated=False)
+        owner = await owners.get(self._db.reader, owner_id)
+        if owner is None or not owner.phone:
+            raise ValidationError("no_phone", where="account")
+        if summary.balance.available < CREDITS_PER_MESSAGE:
+            raise ValidationError("insufficient", where="balance", cost=CREDITS_PER_MESSAGE,
+                                  available=summary.balance.available,
+                                  missing=CREDITS_PER_MESSAGE - summary.balance.available)
+        first = await repo.first_recipient(self._db.reader, owner_id, summary.contact_list.id)
+        people = await contacts.by_ids(self._db.reader, owner_id, [first] if first else [])
+        values = contact_values(people[first]) if first in people else {}
+        return SampleMessage(owner_id, summary.senders[0], owner.phone, summary.template, values)
+
     async def ask_big(self, owner_id: int) -> Summary:
         """The extra confirmation a campaign over the advice needs."""
         draft = await self._require_draft(owner_id)
         summary = await self._summary(draft)
-        await self._step(draft, "confirm_big" if summary.over_advice else "summary")
+        await self._step(draft, "confirm_big" if summary.asks_twice else "summary")
         return summary
 
     async def confirm(self, owner_id: int, *, big_ok: bool = False) -> Summary:
         """Plan the outbox and reserve the credits; the campaign is then ``scheduled``."""
         draft = await self._require_draft(owner_id)
-        summary = await self._summary(draft, estimate=False)  # the plan gives the finish
-        if summary.over_advice and not big_ok:
+        summary = await self._summary(draft, estimated=False)  # the plan gives the finish
+        if summary.asks_twice and not big_ok:
             raise ValidationError("over_advice", where="recipients",
                                   limit=summary.advice_max, count=summary.recipients)
         now = self._clock()
@@ -553,7 +617,7 @@ class CampaignsService:
         name = (owner.timezone if owner else None) or self._config.default_timezone
         return ZoneInfo(name)
 
-    async def _summary(self, draft: Campaign, *, estimate: bool = True) -> Summary:
+    async def _summary(self, draft: Campaign, *, estimated: bool = True) -> Summary:
         owner_id = draft.owner_id
         answers = draft.draft
         if draft.list_id is None or draft.template_id is None or "pacing" not in answers \
@@ -584,40 +648,39 @@ class CampaignsService:
         pacing = Pacing.from_json(answers["pacing"])
         members, opted_out = await repo.audience(self._db.reader, owner_id, draft.list_id)
         recipients = members - opted_out
+        bare = sorted(set().union(*(compile_template(v).bare for v in template.variants)))
+        caps = (await self._capacity(self._db.reader, chosen, starts_at))["caps"]
+        guess = None
+        if estimated:
+            guess = estimate(recipients, pacing, starts_at, zone, senders=len(chosen),
+                             busy_until=await repo.senders_busy_until(
+                                 self._db.reader, [s.id for s in chosen]), caps=caps)
         return Summary(
             campaign=draft, contact_list=contact_list, template=template, senders=chosen,
             members=members, opted_out=opted_out, recipients=recipients,
             batches=math.ceil(recipients / pacing.batch_size) if recipients else 0,
             starts_at=starts_at,
-            finish=(estimate_finish(
-                recipients, pacing, starts_at, zone, senders=len(chosen),
-                busy_until=await repo.senders_busy_until(self._db.reader,
-                                                         [s.id for s in chosen]),
-                **await self._capacity(self._db.reader, chosen, starts_at))
-                if estimate else starts_at),
+            finish=guess.finish if guess else starts_at,
             recurrence=recurrence, pacing=pacing, preset=answers.get("preset", "custom"),
             cost=recipients * CREDITS_PER_MESSAGE,
             balance=await ledger.balance(self._db.reader, owner_id),
             advice_max=self._config.advice_max, timezone=zone,
+            first_send=guess.first if guess else None,
+            cap_waits=guess.cap_waits if guess else 0,
+            per_day=sum(c.at(starts_at.timestamp())[0] for c in caps),
+            lacking=await repo.lacking_values(self._db.reader, owner_id, draft.list_id, bare),
         )
 
 
     async def _capacity(self, conn, chosen: Sequence[Sender], starts_at: datetime,
                         ) -> dict[str, list]:
-        """``plan``'s ``capacity`` and ``load`` of the numbers (``planning.assign``): each
-        one's cap on the campaign's first day and each next one until its warm-up is over;
-        what it sent in the 24 hours before the start and everything queued on it."""
-        start = starts_at.timestamp()
-        now = self._clock().timestamp()
-        days = len(self._config.warmup) + 1
-        capacity, load = [], []
-        for sender in chosen:
-            capacity.append([max(1, allowance(sender, start + d * DAY, self._config.daily_cap,
-                                              self._config.warmup).cap) for d in range(days)])
-            sent = (await outbox.sent_since(conn, sender.id, start - DAY)
-                    if start - DAY < now else 0)
-            load.append(sent + await outbox.queued_for_sender(conn, sender.id))
-        return {"capacity": capacity, "load": load}
+        """``plan``'s ``caps`` of the numbers: each one's daily cap and warm-up, and the
+        times of what already counts against it (sent in the 24 hours before the start or
+        now, whichever is earlier; sending; queued by other campaigns)."""
+        since = min(starts_at, self._clock()).timestamp() - DAY
+        return {"caps": [daily_cap_of(sender, self._config.daily_cap, self._config.warmup,
+                                      await outbox.counting_times(conn, sender.id, since))
+                         for sender in chosen]}
 
     async def _capacity_of(self, conn, owner_id: int, sender_ids: Sequence[int],
                            starts_at: datetime) -> dict[str, list]:

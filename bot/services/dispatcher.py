@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import CampaignStatus, CloudTemplate, LedgerKind, SenderStatus
+from bot.errors import ValidationError
 from bot.gateways.base import (
     ErrorCategory,
     GatewayError,
@@ -54,7 +55,8 @@ from bot.gateways.base import (
     SenderStateChanged,
     WhatsAppGateway,
 )
-from bot.services.campaigns import CampaignsService
+from bot.services.billing import CREDITS_PER_MESSAGE
+from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
 from bot.services.planning import Pacing, quiet_end
 from bot.services.senders import allowance
@@ -459,6 +461,36 @@ class Dispatcher:
                                           template.media_file_id)
                 self._media_cache[template.media_file_id] = media
         return text, media
+
+    async def send_test(self, test: SampleMessage) -> None:
+        """*Send a test to me*: the campaign's first message, now, to the owner's own phone,
+        from the chosen number; written to the outbox as sent (it counts against the
+        number's daily cap) and charged 1 credit. A gateway that refuses raises its
+        ``GatewayError``: nothing is charged."""
+        sender, template = test.sender, test.template
+        ref = SenderRef(sender_id=sender.id, phone=sender.phone, external_id=sender.external_id,
+                        gateway=sender.gateway)
+        if await self._room(sender, self._clock().timestamp()) <= 0:
+            raise ValidationError("cap_reached", where="senders")
+        text = self._templates.compiled(template, 0).render(test.values, random.Random())
+        if sender.gateway == "cloud" and template.cloud is not None:
+            result = await self._gateway.send_template(  # type: ignore[attr-defined]
+                ref, test.to, template.cloud.name, template.cloud.language,
+                [test.values.get(p) or "-" for p in template.cloud.params])
+        elif template.media_file_id and self._media is not None:
+            media = await self._media(template.media_kind or "document", template.media_file_id)
+            result = await self._gateway.send_media(ref, test.to, media, caption=text)
+        else:
+            result = await self._gateway.send_text(ref, test.to, text)
+        now = self._clock()
+        async with self._db.transaction() as tx:
+            await outbox.record_test(tx, test.owner_id, sender.id, test.to, result.message_id,
+                                     now.timestamp())
+            await ledger.add(tx, test.owner_id, LedgerKind.RESERVE, -CREDITS_PER_MESSAGE, now,
+                             note="test message")
+            await ledger.add(tx, test.owner_id, LedgerKind.CHARGE, -CREDITS_PER_MESSAGE, now,
+                             note="test message")
+        self._last_sent[sender.id] = now.timestamp()
 
     async def _record(self, outcomes: list[_Outcome], report: TickReport) -> None:
         now = self._clock().timestamp()

@@ -27,6 +27,13 @@ later days by its slowest number. When no sender has room for the whole batch, t
 day's caps are added (what is left, or overdrawn, carries over). Equal shares: the lower
 index, so equal senders still alternate batch by batch.
 
+Daily caps (``caps``, one ``DailyCap`` per sender): the dispatcher never lets a number send
+more than its cap in any 24 hours (its warm-up figure during its first days after
+linking), counting what it already sent and what is queued on it. The plan follows the
+same rule: a message that would be one too many waits until the oldest message of the
+window is 24 hours old (plus ``CAP_MARGIN``), and the timeline goes on from there, so the
+planned end is the real one even for a new number and a large list.
+
 Draw order: one draw per recipient except each sender's very first, in recipient order.
 
 Speed: quiet periods are turned into UTC epoch windows once per local day (lazily, a few
@@ -58,6 +65,8 @@ from bot.services.when import local_to_utc, parse_time_of_day
 MAX_DELAY = 3600.0  # one hour between two messages is already very slow
 MAX_PAUSE = 86400.0  # a day between two batches
 MAX_BATCH = 1000
+DAY = 86_400.0
+CAP_MARGIN = 60.0  # seconds past the 24 hours: a send is a little later than planned
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +140,33 @@ class Pacing:
             raise ValidationError("unreadable", where="pacing") from exc
 
 
+@dataclass(frozen=True, slots=True)
+class DailyCap:
+    """How many messages a number may send in any 24 hours: ``cap``, held lower by the
+    ``warmup`` ramp (one figure a day) during its first days after ``linked`` (UTC epoch
+    seconds). ``recent``: its messages that already count (sent in the last 24 hours,
+    sending, queued), as ascending UTC epoch seconds. The one rule the dispatcher, the
+    plan and the numbers' screens apply."""
+
+    cap: int
+    linked: float
+    warmup: tuple[int, ...] = ()
+    recent: tuple[float, ...] = ()
+
+    def at(self, ts: float) -> tuple[int, int | None, float]:
+        """The cap for the 24 hours ending at ``ts``; the warm-up day (1-based) or
+        ``None``; and until when both hold."""
+        day = max(0, int((ts - self.linked) // DAY))
+        if day < len(self.warmup) and self.warmup[day] < self.cap:
+            return self.warmup[day], day + 1, self.linked + (day + 1) * DAY
+        return self.cap, None, math.inf
+
+    def days(self, start: float) -> list[int]:
+        """The cap on the day starting at ``start`` and on each next one until the warm-up
+        is over (``assign``'s capacity)."""
+        return [max(1, self.at(start + d * DAY)[0]) for d in range(len(self.warmup) + 1)]
+
+
 # Presets, chosen for the safety of a WhatsApp number rather than speed. Bans come from
 # bursts, identical texts and messages at odd hours, so every preset spaces messages
 # irregularly and rests between batches; the slower ones also keep quiet at night.
@@ -157,6 +193,7 @@ class Plan:
     sender: list[int] = field(default_factory=list)  # index into the campaign's senders
     batch: list[int] = field(default_factory=list)  # batch number, campaign-wide, 0-based
     variant: list[int] = field(default_factory=list)  # template variant: batch % variants
+    cap_waits: int = 0  # times a number's daily cap held the timeline back
 
     def __len__(self) -> int:
         return len(self.at)
@@ -171,11 +208,21 @@ class Plan:
         return datetime.fromtimestamp(max(self.at), UTC) if self.at else self.start
 
 
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """What the summary shows before confirming (aware UTC datetimes)."""
+
+    first: datetime  # the first message
+    finish: datetime  # the last one
+    cap_waits: int  # times a daily cap held the timeline back (0: pace and quiet hours only)
+
+
 def plan(count: int, pacing: Pacing, start: datetime, seed: int, tz: ZoneInfo, *,
          senders: int = 1, variants: int = 1,
          busy_until: Sequence[float | None] | None = None,
          capacity: Sequence[Sequence[int]] | None = None,
-         load: Sequence[int] | None = None) -> Plan:
+         load: Sequence[int] | None = None,
+         caps: Sequence[DailyCap] | None = None) -> Plan:
     """Plan ``count`` recipients from ``start`` (aware); see the module docstring.
 
     ``busy_until`` (per sender, UTC epoch seconds or ``None``): a sender already has other
@@ -183,17 +230,33 @@ def plan(count: int, pacing: Pacing, start: datetime, seed: int, tz: ZoneInfo, *
     (the sender's pace holds across campaigns, and the plan stays what will happen).
     ``capacity`` (per sender, its cap on the first day, the next, ...) and ``load`` (per
     sender, messages already counting against the first day): batches go where there is
-    room (module docstring); ``None``: in turn."""
+    room (module docstring); ``None``: in turn. ``caps`` (per sender): its daily cap and
+    what already counts against it; batches go by the room they leave (as ``capacity``
+    and ``load``) and no number is planned past its cap (module docstring)."""
     _check_counts(count, senders, variants)
     pacing.validate()
     rng = random.Random(seed)
     start = _utc(start)
     size = pacing.batch_size
+    capacity, load = _room(caps, start, senders, capacity, load)
     owners = assign(count, size, senders, capacity, load)
-    at = _timeline(count, pacing, start, tz, senders, rng.uniform, busy_until, owners)
+    at, waits = _timeline(count, pacing, start, tz, senders, rng.uniform, busy_until, owners,
+                          caps)
     batch = [i // size for i in range(count)]
     return Plan(start=start, at=at, sender=[owners[b] for b in batch], batch=batch,
-                variant=[b % variants for b in batch])
+                variant=[b % variants for b in batch], cap_waits=waits)
+
+
+def _room(caps: Sequence[DailyCap] | None, start: datetime, senders: int,
+          capacity: Sequence[Sequence[int]] | None, load: Sequence[int] | None,
+          ) -> tuple[Sequence[Sequence[int]] | None, Sequence[int] | None]:
+    if caps is None:
+        return capacity, load
+    if len(caps) != senders:
+        raise ValueError("caps needs one DailyCap per sender")
+    ts = start.timestamp()
+    return ([c.days(ts) for c in caps],
+            [sum(1 for t in c.recent if t >= ts - DAY) for c in caps])
 
 
 def assign(count: int, size: int, senders: int,
@@ -223,30 +286,70 @@ def assign(count: int, size: int, senders: int,
     return owners
 
 
-def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *,
-                    senders: int = 1,
-                    busy_until: Sequence[float | None] | None = None,
-                    capacity: Sequence[Sequence[int]] | None = None,
-                    load: Sequence[int] | None = None) -> datetime:
-    """When a campaign would end, for the summary before confirming (aware UTC).
+def estimate(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *,
+             senders: int = 1,
+             busy_until: Sequence[float | None] | None = None,
+             capacity: Sequence[Sequence[int]] | None = None,
+             load: Sequence[int] | None = None,
+             caps: Sequence[DailyCap] | None = None) -> Estimate:
+    """When a campaign would begin and end, for the summary before confirming.
 
     The same timeline as ``plan`` with every delay and pause at the middle of its range
     (the mean of the uniform draw) instead of random: no seed needed, and the estimate
-    does not jump when the owner looks again. Quiet hours apply as in ``plan``.
+    does not jump when the owner looks again. Quiet hours and daily caps apply as in
+    ``plan``.
     """
     _check_counts(count, senders, 1)
     pacing.validate()
     start = _utc(start)
+    capacity, load = _room(caps, start, senders, capacity, load)
     owners = assign(count, pacing.batch_size, senders, capacity, load)
-    at = _timeline(count, pacing, start, tz, senders, _middle, busy_until, owners)
-    return datetime.fromtimestamp(max(at), UTC) if at else start
+    at, waits = _timeline(count, pacing, start, tz, senders, _middle, busy_until, owners,
+                          caps)
+    if not at:
+        return Estimate(start, start, 0)
+    return Estimate(datetime.fromtimestamp(min(at), UTC), datetime.fromtimestamp(max(at), UTC),
+                    waits)
+
+
+def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo,
+                    **kwargs: Any) -> datetime:
+    """``estimate(...).finish``."""
+    return estimate(count, pacing, start, tz, **kwargs).finish
+
+
+class _Window:
+    """One number's last 24 hours of messages on the timeline, against its daily cap."""
+
+    __slots__ = ("cap", "limit", "low", "times", "until")
+
+    def __init__(self, cap: DailyCap) -> None:
+        self.cap = cap
+        self.times = list(cap.recent)
+        self.low = 0  # times before it are more than 24 hours older than the last look
+        self.limit, self.until = 0, -math.inf
+
+    def wait(self, t: float) -> float | None:
+        """``None`` when a message may go at ``t``; else the earliest time it may."""
+        if t >= self.until:
+            self.limit, _, self.until = self.cap.at(t)
+        times, low = self.times, self.low
+        while low < len(times) and times[low] < t - DAY:
+            low += 1
+        self.low = low
+        if len(times) - low < self.limit:
+            return None
+        return times[len(times) - self.limit] + DAY + CAP_MARGIN
 
 
 def _timeline(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, senders: int,
               draw: Callable[[float, float], float],
               busy_until: Sequence[float | None] | None,
-              owners: Sequence[int]) -> list[float]:
+              owners: Sequence[int],
+              caps: Sequence[DailyCap] | None = None) -> tuple[list[float], int]:
     quiet = _QuietWindows(pacing.quiet, tz, start) if pacing.quiet else None
+    windows = [_Window(c) for c in caps] if caps is not None else None
+    waits = 0
     size = pacing.batch_size
     d_lo, d_hi = pacing.delay_min, pacing.delay_max
     p_lo, p_hi = pacing.batch_pause_min, pacing.batch_pause_max
@@ -268,9 +371,17 @@ def _timeline(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, senders
                 t += draw(d_lo, d_hi)
             if quiet is not None:
                 t, cursor[who] = quiet.leave(t, cursor[who])
+            if windows is not None:
+                window = windows[who]
+                while (later := window.wait(t)) is not None:  # the cap: when one is 24 h old
+                    waits += 1
+                    t = later
+                    if quiet is not None:
+                        t, cursor[who] = quiet.leave(t, cursor[who])
+                window.times.append(t)
             at.append(t)
         last[who] = t
-    return at
+    return at, waits
 
 
 class _QuietWindows:

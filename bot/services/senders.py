@@ -38,6 +38,7 @@ from bot.gateways.base import (
     WhatsAppGateway,
 )
 from bot.services.accounts import normalise_phone
+from bot.services.planning import DailyCap
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, senders
 from bot.storage import prompts as prompts_repo
@@ -114,12 +115,16 @@ class NumberView:
 def allowance(sender: Sender, ts: float, daily_cap: int, warmup: tuple[int, ...]) -> Allowance:
     """The number's cap for the 24 hours ending at ``ts``: its own or the default, held
     lower by the warm-up ramp during its first days after linking."""
-    cap = sender.daily_cap or daily_cap
-    linked = (sender.linked_at or sender.created_at).timestamp()
-    day = max(0, int((ts - linked) // DAY))
-    if day < len(warmup) and warmup[day] < cap:
-        return Allowance(warmup[day], day + 1)
-    return Allowance(cap, None)
+    cap, day, _until = daily_cap_of(sender, daily_cap, warmup).at(ts)
+    return Allowance(cap, day)
+
+
+def daily_cap_of(sender: Sender, daily_cap: int, warmup: tuple[int, ...],
+                 recent: tuple[float, ...] = ()) -> DailyCap:
+    """The number's ``planning.DailyCap``: its own cap or the default, its warm-up from
+    when it was linked."""
+    return DailyCap(sender.daily_cap or daily_cap,
+                    (sender.linked_at or sender.created_at).timestamp(), warmup, recent)
 
 
 def session_name(owner_id: int, sender_id: int) -> str:

@@ -408,7 +408,7 @@ class CompiledTemplate:
     """
 
     __slots__ = ("_choices", "_distinct", "_only_vars", "_patterns", "_slots", "_tree", "_vars",
-                 "text", "variables")
+                 "bare", "text", "variables")
 
     def __init__(self, text: str, tree: list) -> None:
         self.text = text
@@ -416,6 +416,7 @@ class CompiledTemplate:
         compiled: dict[int, tuple] = {}
         counts: dict[int, int] = {}
         names: set[str] = set()
+        bare: set[str] = set()  # used somewhere without a fallback
         for item in _bottom_up(tree):
             if type(item) is _Group:
                 compiled[id(item)] = tuple(compiled[id(option)] for option in item.options)
@@ -430,12 +431,15 @@ class CompiledTemplate:
                 elif kind is _Var:
                     ops.append((_VAR, node.name, node.fallback))
                     names.add(node.name)
+                    if not node.fallback:
+                        bare.add(node.name)
                 else:
                     ops.append((_SPIN, compiled[id(node)]))
                     product *= counts[id(node)]
             compiled[id(item)] = tuple(ops)
             counts[id(item)] = product
         self.variables = frozenset(names)
+        self.bare = frozenset(bare)
         self._distinct = counts[id(tree)]
 
         # Top-level groups without variables are baked into a table of patterns, one per

@@ -214,6 +214,40 @@ async def count_recipients(conn: aiosqlite.Connection, owner_id: int, list_id: i
     return int(row[0]) if row else 0
 
 
+async def lacking_values(conn: aiosqlite.Connection, owner_id: int, list_id: int,
+                         names: Sequence[str]) -> dict[str, int]:
+    """Per variable, how many recipients of the list (not opted out) have no value for it
+    (missing or blank): ``name`` and ``first_name`` are the contact's name, the others its
+    attributes; ``phone`` is never missing."""
+    wanted = [n for n in names if n != "phone"]
+    if not wanted:
+        return {}
+    columns = ", ".join(
+        "COALESCE(SUM(TRIM(COALESCE(c.name, '')) = ''), 0)" if n in ("name", "first_name")
+        else "COALESCE(SUM(TRIM(COALESCE(c.attributes ->> ?, '')) = ''), 0)"
+        for n in wanted)
+    params: list[object] = [f'$."{n}"' for n in wanted if n not in ("name", "first_name")]
+    async with conn.execute(
+        f"SELECT {columns} FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+        " WHERE m.list_id = ? AND c.owner_id = ? AND c.opted_out_at IS NULL",
+        (*params, list_id, owner_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return {n: int(v) for n, v in zip(wanted, row or (), strict=False) if v}
+
+
+async def first_recipient(conn: aiosqlite.Connection, owner_id: int,
+                          list_id: int) -> int | None:
+    """The contact id the outbox puts first (``write_outbox``'s order)."""
+    async with conn.execute(
+        "SELECT MIN(m.contact_id) FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+        " WHERE m.list_id = ? AND c.owner_id = ? AND c.opted_out_at IS NULL",
+        (list_id, owner_id),
+    ) as cur:
+        row = await cur.fetchone()
+    return row[0] if row else None
+
+
 async def write_outbox(
     conn: aiosqlite.Connection, campaign: Campaign, run: int, list_id: int,
     sender_ids: Sequence[int], batches: Sequence[int], variants: Sequence[int],

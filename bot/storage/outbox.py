@@ -229,6 +229,28 @@ async def sent_since(conn: aiosqlite.Connection, sender_id: int, since: float) -
     return int(row[0]) if row else 0
 
 
+async def record_test(conn: aiosqlite.Connection, owner_id: int, sender_id: int, phone: str,
+                      gateway_id: str, now: float) -> None:
+    """A test message the owner sent to themselves: sent, outside any campaign."""
+    await conn.execute(
+        "INSERT INTO messages (owner_id, sender_id, phone, planned_at, status, attempts,"
+        " gateway_message_id, sent_at, updated_at) VALUES (?, ?, ?, ?, 'sent', 1, ?, ?, ?)",
+        (owner_id, sender_id, phone, now, gateway_id or None, now, now),
+    )
+
+
+async def counting_times(conn: aiosqlite.Connection, sender_id: int,
+                         since: float) -> tuple[float, ...]:
+    """The times (ascending, UTC epoch seconds) of a sender's messages that count against
+    its daily cap from ``since`` on: sent (or maybe sent) since then, being sent, queued."""
+    async with conn.execute(
+        "SELECT COALESCE(sent_at, planned_at) AS t FROM messages WHERE sender_id = ?"
+        " AND (sent_at >= ? OR status IN ('queued', 'sending')) ORDER BY t",
+        (sender_id, since),
+    ) as cur:
+        return tuple(row[0] for row in await cur.fetchall())
+
+
 async def open_count(conn: aiosqlite.Connection, campaign_id: int) -> int:
     """Messages of a campaign still to be sent or being sent."""
     async with conn.execute(

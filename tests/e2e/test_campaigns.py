@@ -74,7 +74,7 @@ async def test_compose_preview_schedule_resume_and_cancel(harness: Harness) -> N
     replies = await chat.send("Hi {{first_name|friend}}")
     assert "Variant 2 added" in replies[0].text
     replies = await chat.press("💾 Save the template")
-    assert "2 variant(s), up to 3 different texts" in replies[-1].text
+    assert "2 variants, different texts: up to 3" in replies[-1].text
 
     replies = await chat.press("👁 Preview")
     replies = await chat.press("📋 Müştərilər")
@@ -136,7 +136,8 @@ async def test_compose_preview_schedule_resume_and_cancel(harness: Harness) -> N
     replies = await chat.press("▶️ Resume")
     assert "⏳ scheduled" in replies[0].text
     replies = await chat.press("⏹ Cancel")
-    assert "3 unsent messages will not go out, and 3 reserved credits" in replies[0].text
+    assert "3 unsent messages will not go out, and the credits reserved for them come back" \
+        " to you (3)" in replies[0].text
     replies = await chat.press("⏹ Yes, cancel it")
     assert "3 credits are available again" in chat.last_answer["text"]
     assert "⏹ cancelled" in replies[0].text and "not sent 3" in replies[0].text
@@ -180,7 +181,7 @@ async def test_an_unaffordable_campaign_cannot_be_confirmed(harness: Harness) ->
     await chat.press("Next ➡️")
     await chat.press("▶️ Now")
     replies = await chat.press("🚶 Normal")
-    assert "Not enough credits: <b>1</b> more are needed" in replies[0].text
+    assert "Not enough credits: <b>1</b> more is needed" in replies[0].text
     assert "✅ Confirm" not in replies[0].buttons
     replies = await chat.press("✏️ Change something")
     replies = await chat.press("📋 List")
@@ -244,3 +245,53 @@ async def test_a_question_asked_later_gets_the_answer_not_the_composer(harness: 
     assert "now called <b>New name</b>" in replies[0].text
     replies = await chat.send("Salam {{name}}")  # the composer goes on
     assert "Variant 1 added" in replies[0].text
+
+
+def many(n: int) -> list[tuple[str, str, str]]:
+    """``n`` contacts, every other one with a city."""
+    return [(f"+99450{2000000 + i:07d}", f"Client {i}", '{"city": "Bakı"}' if i % 2 else "{}")
+            for i in range(n)]
+
+
+async def test_the_summary_is_honest_about_a_new_number_and_a_test_reaches_the_owner(
+        harness: Harness) -> None:
+    chat = await harness.active_owner(803, phone="+994501112233")
+    await seed_list(harness, 803, "New", many(36))
+    await compose(chat, "Hi", "Hi {{name}}, see you in {{city}}")
+    await credit(harness, 803, 50)
+    await chat.send("/newcampaign")
+    await chat.press("📋 New (36)")
+    await chat.press("📝 Hi")
+    await chat.press("Next ➡️")
+    await chat.press("▶️ Now")
+    replies = await chat.press("🐇 Fast")
+    summary = replies[0].text
+    # the sandbox number is new: 20 today, the rest tomorrow
+    assert "Takes about 2 days: your numbers may send 20 messages a day" in summary
+    assert "18 of 36 recipients have no value for <code>{{city}}</code>" in summary
+    assert "📝 Change the template" in replies[0].buttons
+
+    replies = await chat.press("📲 Send a test to me")
+    assert "Test sent from Sandbox to your WhatsApp +994501112233" in replies[-1].text
+    async with harness.qasid.db.reader.execute(
+            "SELECT COUNT(*) FROM messages WHERE phone = ? AND campaign_id IS NULL"
+            " AND status = 'sent'", ("+994501112233",)) as cur:
+        assert (await cur.fetchone())[0] == 1
+    replies = await chat.send("/balance")
+    assert "Available: <b>49</b>" in replies[0].text
+
+    # a pace below the safe envelope: warned, and Confirm asks once more with the reasons
+    await chat.send("/newcampaign")
+    await chat.press("✏️ Change something")
+    await chat.press("⏱ Pace")
+    await chat.press("⚙️ My own values")
+    for answer in ("0-1", "20", "1-2"):
+        await chat.send(answer)
+    replies = await chat.press("No quiet hours")
+    assert "faster than we consider safe" in replies[0].text
+    replies = await chat.press("✅ Confirm")
+    assert "You chose 0 s between messages" in replies[0].text
+    assert "18 recipients would get a message with a gap where {{city}} should be" \
+        in replies[0].text
+    replies = await chat.press("📝 Change the template")
+    assert "step 2 of 6" in replies[0].text

@@ -23,6 +23,7 @@ from bot.services.planning import PRESETS, Pacing, QuietHours, plan
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts, ledger, lists, owners, senders, templates
 from bot.storage.db import Database
+from tests.conftest import FakeClock
 
 VARIANTS = ["Salam {{ name | dostum }}!", "Hello {{ name | friend }}!", "Hi {{ first_name }}"]
 
@@ -78,9 +79,9 @@ async def up_to_when(service: CampaignsService, oid: int, list_id: int, template
 
 
 async def custom_small_batches(service: CampaignsService, oid: int) -> None:
-    """Custom pacing: 1-3 s between messages, batches of 4, 1-2 min pauses, no quiet."""
+    """Custom pacing: 3-5 s between messages, batches of 4, 1-2 min pauses, no quiet."""
     await service.custom_pacing(oid)
-    for answer in ("1-3", "4", "1-2", None):
+    for answer in ("3-5", "4", "1-2", None):
         await service.custom_value(oid, answer)
 
 
@@ -227,6 +228,75 @@ async def test_a_campaign_at_the_advice_needs_no_second_yes(db, clock) -> None:
     assert (await service.confirm(oid)).recipients == 10
 
 
+async def test_the_summary_of_a_new_number_ends_when_its_warm_up_allows(service, db,
+                                                                          clock) -> None:
+    # one number linked just now may send 20 today: 36 recipients take two days, and the
+    # summary says so (not "today, in one batch")
+    oid, list_id, template_id = await seed(db, clock, 1, people=36, sender_count=1)
+    await ready_draft(service, oid, list_id, template_id, preset="fast")
+    summary = await service.summary(oid)
+    assert summary.days == 2 and summary.cap_waits > 0 and summary.per_day == 20
+    assert summary.finish - summary.starts_at > timedelta(days=1)
+    confirmed = await service.confirm(oid)
+    planned = sorted(r[4] for r in await outbox(db, confirmed.campaign.id))
+    assert planned[20] >= planned[0] + 86_400  # the 21st waits until the first is a day old
+    assert confirmed.finish.timestamp() == pytest.approx(planned[-1])
+
+
+async def test_a_start_in_the_quiet_hours_is_flagged_with_the_first_send(db) -> None:
+    clock = FakeClock(datetime(2026, 11, 25, 19, 30, tzinfo=UTC))  # 23:30 in Baku
+    service = make_service(db, clock)
+    oid, list_id, template_id = await seed(db, clock, 1, people=5)
+    await ready_draft(service, oid, list_id, template_id, preset="safe")  # quiet 21-09
+    summary = await service.summary(oid)
+    assert summary.starts_quiet
+    assert summary.first_send.astimezone(ZoneInfo("Asia/Baku")) == datetime(
+        2026, 11, 26, 9, 0, tzinfo=ZoneInfo("Asia/Baku"))
+    await service.go_to(oid, "pacing")
+    await service.use_preset(oid, "fast")  # no quiet hours
+    assert not (await service.summary(oid)).starts_quiet
+
+
+@pytest.mark.parametrize(("delay", "batch", "risky"), [
+    ("0-1", "50", True), ("2-5", "50", True), ("3-5", "150", True), ("3-5", "100", False)])
+async def test_a_pace_below_the_safe_envelope_is_flagged_and_asks_twice(
+        service, db, clock, delay, batch, risky) -> None:
+    oid, list_id, template_id = await seed(db, clock, 1, people=5)
+    await up_to_when(service, oid, list_id, template_id)
+    await service.start_now(oid)
+    await service.custom_pacing(oid)
+    for answer in (delay, batch, "1-2", None):
+        await service.custom_value(oid, answer)
+    summary = await service.ask_big(oid)
+    assert summary.risky_pace is risky and summary.asks_twice is risky
+    assert (await service.draft(oid)).draft["step"] == ("confirm_big" if risky else "summary")
+    if risky:
+        with pytest.raises(ValidationError):
+            await service.confirm(oid)
+        assert (await service.confirm(oid, big_ok=True)).recipients == 5
+    else:
+        assert (await service.confirm(oid)).recipients == 5
+
+
+async def test_recipients_without_a_value_the_template_needs_are_counted(
+        service, db, clock) -> None:
+    oid, list_id, _ = await seed(db, clock, 1, people=6)
+    async with db.transaction() as tx:  # 2 of the 6 have a tag; {{city}} has a fallback
+        await tx.execute("UPDATE contacts SET attributes = '{\"tag\": \"gold\"}'"
+                         " WHERE id IN (SELECT id FROM contacts WHERE owner_id = ? LIMIT 2)",
+                         (oid,))
+        await tx.execute("UPDATE contacts SET attributes = '{\"tag\": \"  \"}'"
+                         " WHERE id = (SELECT MAX(id) FROM contacts WHERE owner_id = ?)", (oid,))
+        tagged = await templates.add(tx, oid, "Tagged", ["Your tag is {{tag}} in {{city|Baku}}",
+                                                         "Hi {{name}}"], None, None, clock())
+    await ready_draft(service, oid, list_id, tagged.id, preset="fast")
+    summary = await service.ask_big(oid)
+    assert summary.lacking == {"tag": 4}  # a blank value is no value; names are all there
+    assert summary.asks_twice and (await service.draft(oid)).draft["step"] == "confirm_big"
+    with pytest.raises(ValidationError):
+        await service.confirm(oid)
+
+
 async def test_the_summary_counts_members_opt_outs_batches_and_cost(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1, people=25, opted_out=3, credits=20)
     await ready_draft(service, oid, list_id, template_id)
@@ -353,7 +423,7 @@ async def test_custom_pacing_without_quiet_hours(service, db, clock) -> None:
     await custom_small_batches(service, oid)
     summary = await service.summary(oid)
     assert summary.pacing.quiet is None
-    assert summary.pacing == Pacing(1.0, 3.0, 4, 60.0, 120.0, None)
+    assert summary.pacing == Pacing(3.0, 5.0, 4, 60.0, 120.0, None)
 
 
 @pytest.mark.parametrize(("step_answers", "bad", "reason"), [

@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 
 from bot.errors import ValidationError
 from bot.services.planning import (
+    DAY,
     PRESETS,
+    DailyCap,
     Pacing,
     Plan,
     QuietHours,
     assign,
+    estimate,
     estimate_finish,
     plan,
 )
@@ -426,3 +429,71 @@ def test_any_valid_pacing_gives_a_plan_that_keeps_its_promises(
             assert quiet.contains(local(later - 0.5, tz).time())
     if quiet is not None:
         assert not any(quiet.contains(local(t, tz).time()) for t in result.at)
+
+
+# --- daily caps on the timeline -----------------------------------------------------------
+
+RAMP = (20, 40, 80, 160, 320, 640)
+
+
+def most_in_a_day(times: list[float]) -> int:
+    """The most messages in any 24 hours (a window ending at each message)."""
+    times = sorted(times)
+    low, most = 0, 0
+    for high, t in enumerate(times):
+        while times[low] < t - DAY:
+            low += 1
+        most = max(most, high - low + 1)
+    return most
+
+
+def test_a_new_number_sends_its_warm_up_and_the_plan_ends_when_it_really_can() -> None:
+    # 36 recipients, one number linked just now (20 on its first day): not "today, in one
+    # batch", but 20 today and 16 a day later
+    new = DailyCap(1000, START.timestamp(), RAMP)
+    result = plan(36, PRESETS["fast"], START, seed=1, tz=BAKU, caps=[new])
+    assert result.cap_waits > 0
+    assert most_in_a_day(result.at) == 20
+    assert result.at[20] >= result.at[0] + DAY
+    guess = estimate(36, PRESETS["fast"], START, BAKU, caps=[new])
+    assert guess.finish - START > timedelta(days=1) and guess.cap_waits > 0
+    # without the cap the same campaign is over within the hour
+    assert estimate(36, PRESETS["fast"], START, BAKU).finish - START < timedelta(hours=1)
+
+
+def test_a_big_list_from_one_new_number_takes_months_not_weeks() -> None:
+    new = DailyCap(1000, START.timestamp(), RAMP)
+    finish = estimate_finish(100_000, PRESETS["normal"], START, BAKU, caps=[new])
+    # 1,260 in the warm-up's six days, then 1,000 a day: about 105 days
+    assert timedelta(days=100) < finish - START < timedelta(days=110)
+
+
+def test_what_a_number_already_sent_and_has_queued_counts_against_its_cap() -> None:
+    # sent 990 in the last 24 hours: 10 more today, the rest when those are a day old
+    recent = tuple(START.timestamp() - DAY + 3600 + i for i in range(990))
+    busy = DailyCap(1000, START.timestamp() - 30 * DAY, RAMP, recent)
+    result = plan(50, STEADY, START, seed=2, tz=BAKU, caps=[busy])
+    assert most_in_a_day(list(recent) + result.at) <= 1000
+    assert result.at[9] < START.timestamp() + 3600 < result.at[10]
+
+
+def test_daily_caps_hold_on_every_number_of_a_plan(  # and batches go by room, as before
+) -> None:
+    caps = [DailyCap(1000, START.timestamp() - 30 * DAY), DailyCap(1000, START.timestamp(),
+                                                                    RAMP)]
+    result = plan(3000, STEADY, START, seed=4, tz=BAKU, senders=2, caps=caps)
+    for who in (0, 1):
+        mine = [t for t, s in zip(result.at, result.sender, strict=True) if s == who]
+        assert most_in_a_day(mine) <= (1000 if who == 0 else 640)
+    assert plan(3000, STEADY, START, seed=4, tz=BAKU, senders=2, caps=caps) == result
+
+
+def test_a_cap_wait_that_ends_in_quiet_hours_waits_for_the_morning() -> None:
+    night = Pacing(10.0, 20.0, 100, 300.0, 600.0, QuietHours(time(22), time(8)))
+    # linked at 21:30 Baku time: its first day's 20 cannot all go before 22:00 anyway
+    linked = datetime(2026, 11, 25, 17, 30, tzinfo=UTC)
+    result = plan(30, night, linked, seed=5, tz=BAKU, caps=[DailyCap(1000, linked.timestamp(),
+                                                                       RAMP)])
+    for t in result.at:
+        assert not night.quiet.contains(local(t, BAKU).time())
+    assert most_in_a_day(result.at) <= 40
