@@ -205,7 +205,7 @@ async def _export(update: Update, context: BotContext, list_id: int, fmt: str) -
         assert update.effective_chat is not None
         with path.open("rb") as fh:
             await update.effective_chat.send_document(
-                fh, filename=path.name, caption=tr("lists.exported", rows=tr.number(rows)))
+                fh, filename=path.name, caption=tr("lists.exported", count=rows))
 
 
 async def typed_text(update: Update, context: BotContext) -> bool:

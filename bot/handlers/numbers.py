@@ -107,7 +107,7 @@ async def number_button(update: Update, context: BotContext) -> None:
             if target is not None:
                 text = tr("numbers.removed_moved", number=name, other=rn.label(tr, target))
             elif campaigns:
-                text = tr("numbers.removed_paused", number=name, n=len(campaigns))
+                text = tr("numbers.removed_paused", number=name, count=len(campaigns))
             else:
                 text = tr("numbers.removed_plain", number=name)
             await reply(update, Screen(text, rn._kb([(tr("numbers.all"), "num:all")])))

@@ -24,7 +24,7 @@ def lists_overview(tr: Translator, lists: list[ContactList]) -> Screen:
         return Screen(tr("lists.empty"), _kb([(tr("menu.back"), "menu:home")]))
     lines = [tr("lists.title")]
     for n, item in enumerate(lists, 1):
-        lines.append(tr("lists.line", n=n, name=item.name, size=tr.number(item.size),
+        lines.append(tr("lists.line", n=n, name=item.name, count=item.size,
                         opted_out=tr.number(item.opted_out)))
     lines.append(tr("lists.hint"))
     rows = [[(f"📋 {item.name}", f"lst:open:{item.id}")] for item in lists[:MAX_LIST_BUTTONS]]
@@ -33,7 +33,7 @@ def lists_overview(tr: Translator, lists: list[ContactList]) -> Screen:
 
 
 def list_card(tr: Translator, item: ContactList) -> Screen:
-    text = tr("lists.card", name=item.name, size=tr.number(item.size),
+    text = tr("lists.card", name=item.name, count=item.size,
               opted_out=tr.number(item.opted_out))
     return Screen(text, _kb(
         [(tr("lists.sample"), f"lst:sample:{item.id}"),
@@ -47,7 +47,7 @@ def list_card(tr: Translator, item: ContactList) -> Screen:
 
 def list_sample(tr: Translator, item: ContactList, contacts: list[Contact]) -> Screen:
     lines = [tr("lists.sample_title", name=item.name, shown=len(contacts),
-                size=tr.number(item.size))]
+                count=item.size)]
     for contact in contacts:
         extra = ", ".join(f"{k}: {v}" for k, v in contact.attributes.items())
         line = f"• {contact.phone} — {contact.name or '—'}" + (f" ({extra})" if extra else "")
@@ -71,14 +71,14 @@ def rename_prompt(tr: Translator, item: ContactList) -> Screen:
 
 def delete_confirm(tr: Translator, item: ContactList, going: int) -> Screen:
     return Screen(
-        tr("lists.delete_confirm", name=item.name, going=tr.number(going)),
+        tr("lists.delete_confirm", name=item.name, count=going),
         _kb([(tr("lists.delete_yes"), f"lst:delok:{item.id}")],
             [(tr("common.cancel"), f"lst:open:{item.id}")]),
     )
 
 
 def list_deleted(tr: Translator, name: str, removed: int) -> Screen:
-    return Screen(tr("lists.deleted", name=name, removed=tr.number(removed)),
+    return Screen(tr("lists.deleted", name=name, count=removed),
                   _kb([(tr("lists.all"), "lst:all:0")]))
 
 
@@ -98,7 +98,7 @@ def import_target(tr: Translator, record: ImportRecord, lists: list[ContactList]
 def import_progress(tr: Translator, file_name: str, progress: Progress | None) -> Screen:
     if progress is None:
         return Screen(tr("import.started", file=file_name))
-    return Screen(tr("import.progress", file=file_name, rows=tr.number(progress.rows_read),
+    return Screen(tr("import.progress", file=file_name, count=progress.rows_read,
                      valid=tr.number(progress.valid)))
 
 
@@ -108,9 +108,9 @@ def import_report(tr: Translator, file_name: str, report: ImportReport) -> Scree
                 updated=tr.number(report.updated), duplicates=tr.number(report.duplicates),
                 invalid=tr.number(report.invalid))]
     if report.opted_out:
-        lines.append(tr("import.opted_out", count=tr.number(report.opted_out)))
+        lines.append(tr("import.opted_out", count=report.opted_out))
     for reason, count in sorted((report.skipped or {}).items()):
-        lines.append(tr("import.skipped", count=tr.number(count),
+        lines.append(tr("import.skipped", count=count,
                         what=tr(f"import.reason.{reason}")))
     extra = [c for c in report.columns if c not in ("phone", "name")]
     if extra:

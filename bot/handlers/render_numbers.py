@@ -91,7 +91,7 @@ def remove_confirm(tr: Translator, view: NumberView, can_move: bool) -> Screen:
     name = label(tr, view.sender)
     rows: list[list[tuple[str, str]]] = []
     if view.queued:
-        text = tr("numbers.remove_ask_queued", number=name, n=tr.number(view.queued))
+        text = tr("numbers.remove_ask_queued", number=name, count=view.queued)
         if can_move:
             rows.append([(tr("numbers.remove_move"), f"num:rmm:{view.sender.id}")])
         rows.append([(tr("numbers.remove_pause"), f"num:rmp:{view.sender.id}")])

@@ -84,7 +84,7 @@ async def test_compose_preview_schedule_resume_and_cancel(harness: Harness) -> N
 
     # credits, from the admin
     replies = await credit(harness, 801, 100)
-    assert "+100 credits for" in replies[0].text
+    assert "Credits for #1 Aysel: +100." in replies[0].text
     assert "100 credits were added to your account" in harness.api.last_message(801).text
     replies = await chat.send("/balance")
     assert "Balance: <b>100</b>" in replies[0].text and "Available: <b>100</b>" in replies[0].text

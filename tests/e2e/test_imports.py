@@ -49,7 +49,7 @@ async def test_reimport_into_an_existing_list_updates_and_keeps_opt_outs(
     replies = await chat.press("📋 shop")
     report = harness.api.message(802, replies[0].message.message_id).text
     assert "New: 1\nUpdated: 1" in report
-    assert "1 of them had opted out and stay opted out" in report
+    assert "1 of them had opted out and stays opted out" in report
     replies = await chat.send("/lists")
     assert "shop: 3 contacts, 1 opted out" in replies[0].text
 
@@ -114,7 +114,7 @@ async def test_vcard_and_xlsx_from_the_samples(harness: Harness) -> None:
     replies = await chat.press(chat.buttons()[0])
     text = harness.api.message(806, replies[0].message.message_id).text
     assert "New: 3" in text and "Rejected: 1" in text
-    assert "Skipped 1 extra numbers" in text
+    assert "Skipped 1 extra number: landline" in text
     await chat.upload((SAMPLES / "contacts_title_row.xlsx").read_bytes(),
                       "contacts_title_row.xlsx", "application/vnd.ms-excel")
     replies = await chat.press(chat.buttons()[0])

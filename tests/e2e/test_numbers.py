@@ -107,7 +107,7 @@ async def test_removing_the_only_number_pauses_its_campaign(make_harness) -> Non
     # no other number to move them to: only pausing is offered
     assert replies[0].buttons == ["⏸ Remove, pause their campaigns", "↩️ Keep it"]
     replies = await chat.press("⏸ Remove, pause their campaigns")
-    assert "<b>Sandbox</b> is removed; 1 campaign(s) that still had messages on it are" \
+    assert "<b>Sandbox</b> is removed; 1 campaign that still had messages on it is" \
         " paused" in replies[0].text
 
     await h.run(60)

@@ -111,7 +111,7 @@ async def test_a_banned_number_pauses_the_campaign_and_alerts_the_owner(make_har
     await h.qasid.gateway.get("sandbox").ban(number.id)  # WhatsApp bans it: the gateway tells us
     await h.run(60)
     texts = [m.text for m in h.api.messages(902)]
-    assert any("was banned. 1 campaign(s) using it are paused" in t for t in texts)
+    assert any("was banned. 1 campaign using it is paused" in t for t in texts)
     assert any("is paused: its WhatsApp number was banned" in t for t in texts)
     replies = await chat.send("/campaigns")
     assert "⏸ paused, 1 of 3 sent" in replies[0].text
@@ -127,7 +127,7 @@ async def test_a_banned_number_pauses_the_campaign_and_alerts_the_owner(make_har
     replies = await chat.press("➕ Link a new number")
     assert "The number <b>Sandbox 2</b> is linked" in replies[-1].text
     replies = await chat.press("🔀 Move its campaigns to another number")
-    assert "now send from <b>Sandbox 2</b>; 1 paused campaign(s) go on" in replies[-1].text
+    assert "now send from <b>Sandbox 2</b>; 1 paused campaign goes on" in replies[-1].text
     await h.run(120)
     replies = await chat.send("/campaigns")
     assert "✅ completed, 3 of 3 sent" in replies[0].text

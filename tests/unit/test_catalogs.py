@@ -175,3 +175,45 @@ def test_numbers_and_dates_follow_the_locale() -> None:
     assert Translator(Language.RU).date(moment, "Asia/Baku") != Translator(Language.EN).date(
         moment, "Asia/Baku")
     assert "13:30" in Translator(Language.AZ).datetime(moment, "Asia/Baku")
+
+
+HEDGED_PLURAL = re.compile(r"\w\((s|es|lar|lər|а|и|ов|ей)\)")
+
+
+@pytest.mark.parametrize("language", list(Language))
+def test_no_text_hedges_its_plural(language: Language) -> None:
+    """"1 batch(es)", "2 variant(s)", "nömrə(lər)": a count picks a plural form instead."""
+    hedged = [k for k, text in catalog(language).items()
+              if any(HEDGED_PLURAL.search(form) for form in forms(text))]
+    assert hedged == []
+
+
+@pytest.mark.parametrize(("language", "sizes", "shown"), [
+    (Language.EN, (1, 2), ("1 contact,", "2 contacts,")),
+    (Language.RU, (1, 3, 5, 21, 1000), ("1 контакт,", "3 контакта,", "5 контактов,",
+                                        "21 контакт,", "1\xa0000 контактов,")),
+    (Language.AZ, (1, 7), ("1 kontakt,", "7 kontakt,")),
+])
+def test_the_lists_screen_counts_contacts_in_the_owners_language(language, sizes, shown) -> None:
+    from datetime import UTC, datetime
+
+    from bot.domain import ContactList
+    from bot.handlers.render_contacts import lists_overview
+
+    created = datetime(2026, 3, 1, tzinfo=UTC)
+    lists = [ContactList(id=i, owner_id=1, name=f"list {i}", created_at=created, size=size)
+             for i, size in enumerate(sizes, 1)]
+    text = lists_overview(Translator(language), lists).text
+    assert [f"list {i}: {s}" in text for i, s in enumerate(shown, 1)] == [True] * len(shown)
+
+
+def test_every_plural_text_is_asked_for_with_a_count() -> None:
+    plurals = {k for k, text in catalog(Language.EN).items() if isinstance(text, tuple)}
+    countless = []
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if (isinstance(node, ast.Call) and node.args
+                    and isinstance(node.args[0], ast.Constant) and node.args[0].value in plurals
+                    and not any(k.arg in ("count", None) for k in node.keywords)):
+                countless.append(f"{path.name}:{node.lineno} {node.args[0].value}")
+    assert countless == []
