@@ -25,6 +25,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/import_bench.py
 	$(BIN)/python bench/plan_bench.py
+	$(BIN)/python bench/delete_bench.py
 	$(BIN)/python bench/render_bench.py
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/webhook_bench.py

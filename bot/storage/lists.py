@@ -102,6 +102,38 @@ async def count_only_here(conn: aiosqlite.Connection, owner_id: int, list_id: in
     return int(row[0]) if row else 0
 
 
+async def exists(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> bool:
+    async with conn.execute(
+        "SELECT 1 FROM contact_lists WHERE owner_id = ? AND id = ?", (owner_id, list_id)
+    ) as cur:
+        return await cur.fetchone() is not None
+
+
+async def delete_members(conn: aiosqlite.Connection, owner_id: int, list_id: int,
+                         after: int, limit: int) -> tuple[int, int | None]:
+    """One bounded step of deleting a list: of its next ``limit`` members (by contact id,
+    above ``after``), delete the contacts only this list holds (opted-out numbers are
+    kept). Returns how many went and the contact id to go on after; None when fewer than
+    ``limit`` members are left (``delete`` then does the rest and the list)."""
+    async with conn.execute(
+        "SELECT contact_id FROM list_members WHERE list_id = ? AND contact_id > ?"
+        " ORDER BY contact_id LIMIT 1 OFFSET ?", (list_id, after, limit - 1)
+    ) as cur:
+        row = await cur.fetchone()
+    if row is None:
+        return 0, None
+    upto = int(row[0])
+    cur = await conn.execute(
+        "DELETE FROM contacts WHERE owner_id = ? AND opted_out_at IS NULL AND id IN ("
+        " SELECT m.contact_id FROM list_members m"
+        " WHERE m.list_id = ? AND m.contact_id > ? AND m.contact_id <= ?"
+        " AND NOT EXISTS (SELECT 1 FROM list_members o"
+        "                 WHERE o.contact_id = m.contact_id AND o.list_id <> m.list_id))",
+        (owner_id, list_id, after, upto),
+    )
+    return cur.rowcount, upto
+
+
 async def delete(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> int:
     """Delete the list and the contacts only it held; opted-out numbers are kept (so they
     stay opted out if they come back in a file). Returns how many contacts went."""
