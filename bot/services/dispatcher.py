@@ -141,6 +141,8 @@ class Dispatcher:
         self._media = media
         self._last_sent: dict[int, float] = {}
         self._last_progress: dict[int, float] = {}
+        # campaign id -> owner id: receipts moved its messages since its last progress notice
+        self._progress_owed: dict[int, int] = {}
         self._lock = asyncio.Lock()
         self._media_cache: dict[str, Media] = {}
         self._zones: dict[int, ZoneInfo] = {}
@@ -180,6 +182,7 @@ class Dispatcher:
             report = TickReport()
             self._tick_cache = {}
             await self.flush_receipts()
+            await self._owed_progress()
             now = self._clock()
             # a campaign starts a little ahead, so its first messages can be claimed on time
             report.started = await self._start_due(
@@ -614,6 +617,7 @@ class Dispatcher:
 
     async def _update(self, owner_id: int, campaign_id: int, kind: str, *, name: str = "",
                       reason: str | None = None, finish: datetime | None = None) -> None:
+        self._progress_owed.pop(campaign_id, None)  # the counts read next include them
         progress = (await campaigns_repo.progress(self._db.reader, owner_id, [campaign_id]))[
             campaign_id]
         self._last_progress[campaign_id] = self._clock().timestamp()
@@ -625,6 +629,15 @@ class Dispatcher:
         if now - self._last_progress.get(campaign_id, 0.0) < self._config.progress_every:
             return
         await self._update(owner_id, campaign_id, "progress")
+
+    async def _owed_progress(self) -> None:
+        """Campaigns whose messages receipts moved (while sending, or after they finished)
+        get their progress message updated, at most once per ``progress_every``: the last
+        receipts of a finished campaign show there too, a tick or so after they settle."""
+        now = self._clock().timestamp()
+        for campaign_id, owner_id in list(self._progress_owed.items()):
+            if now - self._last_progress.get(campaign_id, 0.0) >= self._config.progress_every:
+                await self._update(owner_id, campaign_id, "progress")
 
     # --- what the gateway tells --------------------------------------------------------------
 
@@ -736,6 +749,7 @@ class Dispatcher:
         async with self._db.transaction() as tx:
             current = await outbox.by_gateway_ids(tx, list({r.message_id for r in receipts}))
             moves: list[tuple[int, str, float, str | None]] = []
+            touched: dict[int, int] = {}  # campaign id -> owner id
             charge: dict[tuple[int, int], int] = defaultdict(int)
             release: dict[tuple[int, int], int] = defaultdict(int)
             for receipt in sorted(receipts, key=lambda r: r.at):
@@ -753,9 +767,12 @@ class Dispatcher:
                     (release if new == "failed" else charge)[(owner_id, campaign_id)] += 1
                 current[receipt.message_id] = (message_id, campaign_id, owner_id, new)
                 moves.append((message_id, new, receipt.at.timestamp(), receipt.error))
+                if campaign_id is not None:
+                    touched[campaign_id] = owner_id
             if moves:
                 await outbox.advance_many(tx, moves)
             await self._settle(tx, charge, release, " (receipt)")
+        self._progress_owed.update(touched)  # shown by the next ticks (``_owed_progress``)
         return len(moves)
 
     async def _settle(self, tx, charge: dict[tuple[int, int], int],

@@ -66,3 +66,29 @@ async def test_another_owner_sees_none_of_these_figures(make_harness) -> None:
     assert "Promo" not in replies[0].text and "sent 3" not in replies[0].text
     replies = await other.send("/balance")
     assert "Balance: <b>0</b>" in replies[0].text and "Promo" not in replies[0].text
+
+
+async def test_receipts_after_the_end_update_the_final_message_throttled(make_harness) -> None:
+    h = await make_harness(**NO_RECEIPTS)
+    chat = await prepared_owner(h, 914)
+    await confirm_fast_campaign(h, chat)
+    await h.run(120)
+    final = progress_message(h, 914)
+    assert "✅ Finished: 3 of 3 sent" in final.text and "delivered 0" in final.text
+    first, second, third = await gateway_ids(h, 914)
+
+    await receive(h, (first, "delivered"))
+    await h.run(1)
+    assert "delivered 1 · read 0" in progress_message(h, 914).text
+    await receive(h, (second, "delivered"), (second, "read"))
+    await h.run(1)  # within PROGRESS_EVERY of the last edit: not edited again yet
+    assert "delivered 1 · read 0" in progress_message(h, 914).text
+    await receive(h, (third, "delivered"))
+    await h.run(6)  # then the settled figures, once
+    final = progress_message(h, 914)
+    assert "delivered 3 · read 1" in final.text and "✅ Finished: 3 of 3 sent" in final.text
+    edits = final.edited
+    await h.run(30)  # nothing new: no more edits
+    assert progress_message(h, 914).edited == edits
+    stats = await chat.send("/stats")
+    assert "📬 delivered 3" in stats[0].text

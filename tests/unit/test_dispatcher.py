@@ -98,7 +98,8 @@ async def test_a_campaign_goes_out_on_its_plan_and_completes(db, clock, sandbox)
     balance = await ledger.balance(db.reader, h.owner_id)
     assert (balance.total, balance.reserved) == (10_000 - 5, 0)
     kinds = [n.kind for n in h.notifier.notices if isinstance(n, CampaignUpdate)]
-    assert kinds[0] == "started" and kinds[-1] == "finished"
+    assert kinds[0] == "started" and "finished" in kinds
+    assert set(kinds[kinds.index("finished") + 1:]) <= {"progress"}  # late receipts
 
 
 async def test_no_two_sends_of_a_sender_closer_than_the_minimum_delay(db, clock) -> None:
