@@ -29,3 +29,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/render_bench.py
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/webhook_bench.py
+	$(BIN)/python bench/webhook_memory_bench.py

@@ -41,7 +41,7 @@ from bot.services.replies import (
 from bot.services.senders import SendersConfig, SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
-from bot.web.app import create_web_app
+from bot.web.app import WebLimits, create_web_app
 from bot.web.cloud import CloudWebhook
 from bot.web.waha import WahaWebhook
 
@@ -144,6 +144,7 @@ class Qasid:
                     needs_approval=settings.registration_mode is RegistrationMode.APPROVAL,
                     default_region=settings.default_region,
                     default_timezone=settings.default_timezone,
+                    support_contact=settings.support_contact,
                 ),
                 notifier,
                 clock,
@@ -216,6 +217,9 @@ class Qasid:
                 app_secret.get_secret_value() if app_secret else None,
                 verify_token.get_secret_value() if verify_token else None, clock=clock,
             ) if settings.cloud_enabled else None,
+            limits=WebLimits(inflight_bytes=settings.webhook_inflight_mb * 1024 * 1024,
+                             per_client=settings.webhook_per_client,
+                             body_seconds=settings.webhook_body_seconds),
         )
         self._started = False
         self._linking: asyncio.Task | None = None

@@ -41,9 +41,16 @@ class Settings(BaseSettings):
     gateway: GatewayKind = GatewayKind.SANDBOX
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # What the webhooks may hold at once (bot/web/app.py ``WebLimits``).
+    webhook_inflight_mb: int = Field(default=64, ge=1)
+    webhook_per_client: int = Field(default=128, ge=1)
+    webhook_body_seconds: float = Field(default=30.0, gt=0)
     default_region: str = "AZ"
     default_timezone: str = "Asia/Baku"
     registration_mode: RegistrationMode = RegistrationMode.APPROVAL
+    # Where owners turn when they are declined, suspended or need credits ("@qasid_support",
+    # a phone number or an e-mail address); empty: they are told to contact the admin.
+    support_contact: str = ""
     telegram_api_url: str = "https://api.telegram.org/bot"
     telegram_file_url: str = "https://api.telegram.org/file/bot"
     log_level: str = "INFO"
@@ -113,6 +120,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("support_contact")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        return " ".join(value.split())
 
     @field_validator("sender_warmup", mode="before")
     @classmethod

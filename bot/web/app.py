@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from starlette.applications import Starlette
@@ -16,6 +20,18 @@ log = logging.getLogger(__name__)
 
 HealthCheck = Callable[[], Awaitable[dict[str, bool]]]
 DEFAULT_MAX_BODY = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class WebLimits:
+    """What the webhooks may hold at once, so that slow or huge bodies cannot take the
+    process's memory: the bytes of all bodies being read (beyond: 503, the gateway sends
+    again), the webhook requests in flight from one client address (beyond: 503), and how
+    long one body may take to arrive (beyond: 408)."""
+
+    inflight_bytes: int = 64 * 1024 * 1024
+    per_client: int = 128
+    body_seconds: float = 30.0
 
 
 class WebhookHandler(Protocol):
@@ -53,7 +69,7 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 
 def create_web_app(
     health: HealthCheck, waha_webhook: WebhookHandler | None = None,
-    cloud_webhook: VerifiedWebhookHandler | None = None,
+    cloud_webhook: VerifiedWebhookHandler | None = None, limits: WebLimits | None = None,
 ) -> WebhookPosts:
     async def healthz(request: Request) -> JSONResponse:
         checks = await health()
@@ -68,7 +84,7 @@ def create_web_app(
     if cloud_webhook is not None:
         routes += _cloud_routes(cloud_webhook)
         posts["/webhooks/cloud"] = cloud_webhook
-    return WebhookPosts(Starlette(routes=routes), posts)
+    return WebhookPosts(Starlette(routes=routes), posts, limits or WebLimits())
 
 
 class WebhookPosts:
@@ -77,13 +93,20 @@ class WebhookPosts:
     A gateway posts a receipt per message: at thousands a second Starlette's routing and
     middleware were a third of the server's time (``bench/webhook_bench.py``). Same
     contract as a route: the body read up to the handler's ``max_body`` (over it, or a
-    ``Content-Length`` over it: 400), the handler's status code, an empty body; a handler
-    that raises is logged and answered 500."""
+    ``Content-Length`` over it: 413), the handler's status code, an empty body; a handler
+    that raises is logged and answered 500. ``WebLimits`` bound what all the bodies in
+    flight hold together (503 beyond), the requests of one client (503) and the time a
+    body may take (408); health and the rest never wait on them."""
 
-    def __init__(self, app: Starlette, posts: Mapping[str, WebhookHandler]) -> None:
+    def __init__(self, app: Starlette, posts: Mapping[str, WebhookHandler],
+                 limits: WebLimits | None = None) -> None:
         self.app = app
         self._posts = {path: (handler, int(getattr(handler, "max_body", DEFAULT_MAX_BODY)))
                        for path, handler in posts.items()}
+        self.limits = limits or WebLimits()
+        self.inflight = 0  # bytes of the bodies being read now
+        self._clients: Counter[str] = Counter()
+        self.refused: Counter[int] = Counter()  # status -> how many (413, 503, 408)
 
     async def __call__(self, scope, receive, send) -> None:
         found = (self._posts.get(scope["path"])
@@ -92,36 +115,68 @@ class WebhookPosts:
             await self.app(scope, receive, send)
             return
         handler, limit = found
-        headers = {key.decode("latin-1").lower(): value.decode("latin-1")
-                   for key, value in scope["headers"]}
-        raw = await _read_body(receive, headers.get("content-length"), limit)
+        client = (scope.get("client") or ("?", 0))[0]
+        if self._clients[client] >= self.limits.per_client:
+            await self._answer(send, 503)
+            return
+        self._clients[client] += 1
+        held = [0]  # bytes of this body counted in ``inflight``, until it is answered
         try:
-            status = 400 if raw is None else await handler(raw, headers)
-        except Exception:
-            log.exception("webhook %s failed", scope["path"])
-            status = 500
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-length", b"0")]})
+            headers = {key.decode("latin-1").lower(): value.decode("latin-1")
+                       for key, value in scope["headers"]}
+            raw = await self._read_body(receive, headers.get("content-length"), limit, held)
+            if isinstance(raw, int):
+                status = raw
+            else:
+                try:
+                    status = await handler(raw, headers)
+                except Exception:
+                    log.exception("webhook %s failed", scope["path"])
+                    status = 500
+        finally:
+            self.inflight -= held[0]
+            self._clients[client] -= 1
+            if not self._clients[client]:
+                del self._clients[client]
+        await self._answer(send, status)
+
+    async def _answer(self, send, status: int) -> None:
+        headers = [(b"content-length", b"0")]
+        if status in (408, 413, 503):  # refused unread: the rest of the body is not read
+            self.refused[status] += 1
+            headers.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": b""})
 
-
-async def _read_body(receive, declared: str | None, limit: int) -> bytes | None:
-    """The request body, or None as soon as it is (or says it is) over ``limit`` bytes."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body"):
-            return b"".join(chunks)
+    async def _read_body(self, receive, declared: str | None, limit: int,
+                         held: list[int]) -> bytes | int:
+        """The request body; or the status that refuses it as soon as it is (or says it
+        is) over ``limit`` (413), would take the bodies in flight over their budget (503),
+        is too slow (408) or the client went away (400)."""
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            return 413
+        chunks: list[bytes] = []
+        deadline = time.monotonic() + self.limits.body_seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return 408
+            try:
+                message = await asyncio.wait_for(receive(), left)
+            except TimeoutError:
+                return 408
+            if message["type"] == "http.disconnect":
+                return 400
+            chunk = message.get("body", b"")
+            if held[0] + len(chunk) > limit:
+                return 413
+            if self.inflight + len(chunk) > self.limits.inflight_bytes:
+                return 503
+            self.inflight += len(chunk)
+            held[0] += len(chunk)
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks)
 
 
 def _cloud_routes(handler: VerifiedWebhookHandler) -> list[Route]:

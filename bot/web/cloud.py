@@ -8,7 +8,7 @@
 ``POST``, in order, each answered with a status code and nothing changed before a 200:
 
 =============================================================  ======
-a body over ``max_body`` bytes (1 MB: Meta batches)             400
+a body over ``max_body`` bytes (1 MB: Meta batches)             413
 no app secret configured: every POST (an unsigned Cloud         401
 webhook is never trusted; warned once in the log)
 ``X-Hub-Signature-256`` missing, or not ``sha256=`` and the     401
@@ -95,7 +95,7 @@ class CloudWebhook:
     async def __call__(self, raw: bytes, headers: Mapping[str, str]) -> int:
         if len(raw) > self.max_body:
             log.warning("Cloud webhook: body of %d bytes refused", len(raw))
-            return 400
+            return 413
         if self._secret is None:
             if not self._warned_unsigned:
                 self._warned_unsigned = True

@@ -3,7 +3,7 @@
 In order, each answered with a status code and nothing changed before a 200:
 
 =============================================================  ======
-a body over ``max_body`` bytes                                  400
+a body over ``max_body`` bytes                                  413
 a signing key is configured and ``X-Webhook-Hmac`` is missing  401
 or is not the lowercase hex HMAC-SHA512 of the raw body
 (``X-Webhook-Hmac-Algorithm``, if sent, must be ``sha512``)
@@ -89,7 +89,7 @@ class WahaWebhook:
     async def __call__(self, raw: bytes, headers: Mapping[str, str]) -> int:
         if len(raw) > self.max_body:
             log.warning("WAHA webhook: body of %d bytes refused", len(raw))
-            return 400
+            return 413
         if not self.signed(raw, headers):
             log.warning("WAHA webhook: missing or wrong signature")
             return 401

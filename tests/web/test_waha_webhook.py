@@ -205,11 +205,11 @@ async def test_malformed_bodies_get_400(world: World, raw: bytes) -> None:
     assert (await world.message())[0] == "sent"
 
 
-async def test_an_oversized_body_gets_400_before_anything_else(world: World) -> None:
+async def test_an_oversized_body_gets_413_before_anything_else(world: World) -> None:
     body = ack(3, "READ")
     body["payload"]["_data"] = {"padding": "x" * 300_000}
-    assert await world.post(body) == 400
-    assert await world.post(body, headers={}) == 400  # not even the signature is looked at
+    assert await world.post(body) == 413
+    assert await world.post(body, headers={}) == 413  # not even the signature is looked at
     assert (await world.message())[0] == "sent"
 
 
