@@ -247,9 +247,11 @@ async def typed(update: Update, context: BotContext) -> str | int:
             await reply(update, Screen(context.tr("wizard.use_buttons")))
             return await _stay(context)
     except QasidError as exc:
-        if isinstance(exc, ValidationError) and exc.where == "when":
+        state = await _current(update, context, exc)  # why first
+        if isinstance(exc, ValidationError) and exc.reason == "unparseable":
+            # then what works (a time in the past or without a time needs no examples)
             await reply(update, Screen(context.tr("wizard.date_help", zone=_zone(context))))
-        return await _current(update, context, exc)
+        return state
     assert draft is not None
     return await _show_step(update, context, draft, new_message=True)
 

@@ -30,6 +30,7 @@ from bot.domain import (
     CampaignProgress,
     CampaignStatus,
     ContactList,
+    Language,
     LedgerKind,
     Sender,
     SenderStatus,
@@ -321,7 +322,10 @@ class CampaignsService:
 
     async def start_at(self, owner_id: int, text: str) -> Campaign:
         draft = await self._require_draft(owner_id)
-        at = parse_when(text, await self._zone(owner_id), self._clock())
+        owner = await owners.get(self._db.reader, owner_id)
+        # English writes 12/25, Azerbaijani and Russian 25/12 (and 25.12)
+        at = parse_when(text, await self._zone(owner_id), self._clock(),
+                        month_first=owner is not None and owner.language is Language.EN)
         draft.draft["when"] = {"kind": "at", "at": at.timestamp()}
         return await self._step(draft, "pacing")
 

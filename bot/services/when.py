@@ -31,8 +31,17 @@ quirks found while testing dateparser 1.5 with ``languages=("az", "ru", "en")``:
   wall clock, which is an hour off across a DST change; they are applied as elapsed time
   instead. They are recognised by a marker microsecond in ``RELATIVE_BASE`` that survives
   only in results computed from the base.
-- A bare time (``18:30``, ``в 18:30``) is read here, not by dateparser, so that a time
-  typed in the minute just gone means now-ish today rather than tomorrow.
+- A bare time (``18:30``, ``в 18:30``, ``10pm``) is read here, not by dateparser, so that
+  a time typed in the minute just gone means now-ish today rather than tomorrow (and
+  dateparser reads ``2 pm`` at noon as tomorrow).
+- Times of day are written several ways, in dates and in recurring times alike
+  (``parse_time_of_day``): ``10:00``, ``10.00``, ``22:00``, ``10am``, ``10 pm``, ``10 p.m.``,
+  Russian ``10 утра`` / ``10 вечера`` / ``2 ночи``, a whole hour after "at" (``saat 10``,
+  ``в 10``, ``at 10``). They are rewritten to ``HH:MM`` first.
+- ``D/M`` or ``M/D``? English screens write ``12/25``, Azerbaijani and Russian ``25.12`` and
+  ``25/12``: with ``month_first`` (an English owner) a slash date is month first, otherwise
+  day first, and the other order is taken when the first is impossible (``25/12`` in
+  English, ``12/25`` in Russian). Dotted dates are always day first.
 
 Errors are ``ValidationError`` with ``where="when"`` (``unparseable``, ``no_time``,
 ``in_past``), ``where="time"`` (``bad_time``) or ``where="recurrence"`` (``bad_every``,
@@ -60,9 +69,17 @@ _RELATIVE_MARK = 314_159
 _SEP_BEFORE = r"(?<![\w.:/-])"
 _SEP_AFTER = r"(?![\w.:/-])"
 _DM_SLASH = re.compile(_SEP_BEFORE + r"(\d{1,2})/(\d{1,2})" + _SEP_AFTER)
+_DMY_SLASH = re.compile(_SEP_BEFORE + r"(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})" + _SEP_AFTER)
+# 10am, 10:30 pm, 10 p.m., 10 утра / 10 вечера / 2 ночи ("дня" is left out: "через 2 дня")
+_MERIDIEM = re.compile(r"(?<![\w.:/-])(\d{1,2})(?:[:.](\d{2}))?\s*"
+                       r"(a\.?\s?m\.?|p\.?\s?m\.?|утра|вечера|ночи)(?![\w])", re.IGNORECASE)
+# a whole hour after "at": saat 10, в 10, at 10 (not "в 5 часов", "at 10 minutes")
+_AT_HOUR = re.compile(r"\b(saat|в|во|at)\s+(\d{1,2})(?![\d:./])(?!\s*(?:час|мин|h|min))",
+                      re.IGNORECASE)
+_AT = re.compile(r"^(?:at|в|во|saat)\s+", re.IGNORECASE)
 _DOTTED = re.compile(_SEP_BEFORE + r"(\d{1,2})\.(\d{2})" + _SEP_AFTER)
 _CLOCK = re.compile(_SEP_BEFORE + r"\d{1,2}:\d{2}" + _SEP_AFTER)
-_BARE_TIME = re.compile(r"(?:(?:at|в|saat)\s+)?(\d{1,2}):(\d{2})", re.IGNORECASE)
+_BARE_TIME = re.compile(r"(?:(?:at|в|во|saat)\s+)?(\d{1,2}):(\d{2})", re.IGNORECASE)
 _AZ_SAAT = re.compile(r"\bsaat\s+(?=\d)", re.IGNORECASE)
 _AZ_BUGUN = re.compile(r"\bbugün\b", re.IGNORECASE)
 _AZ_IN = re.compile(r"\b(\d+)\s*(saat|dəqiqə|deqiqe)(?:\s*(?:dan|dən|den))?\s+sonra\b",
@@ -71,17 +88,19 @@ _TIME_OF_DAY = re.compile(r"(\d{1,2})(?:[:.](\d{2}))?")
 
 
 def parse_when(text: str, tz: ZoneInfo, now: datetime, *,
-               languages: Sequence[str] = ("az", "ru", "en")) -> datetime:
+               languages: Sequence[str] = ("az", "ru", "en"),
+               month_first: bool = False) -> datetime:
     """A date and time typed the way people type it, in the owner's zone -> aware UTC.
 
     ``now`` is the current instant (aware). A bare time already past today means
     tomorrow; any other time more than a minute before ``now`` is ``in_past``; a date
-    without a time is ``no_time`` rather than a guess of midnight.
+    without a time is ``no_time`` rather than a guess of midnight. ``month_first``: a
+    slash date is ``M/D`` (English), else ``D/M``.
     """
     _require_aware(now, "now")
     now = now.astimezone(UTC)
     local_now = now.astimezone(tz)
-    cleaned = _normalise(text, local_now.date())
+    cleaned = _normalise(text, local_now.date(), month_first=month_first)
     if not cleaned:
         raise ValidationError("unparseable", where="when")
 
@@ -111,8 +130,11 @@ def parse_when(text: str, tz: ZoneInfo, now: datetime, *,
 
 
 def parse_time_of_day(text: str) -> time:
-    """``"10:00"``, ``"9.30"``, ``"18:30"``, ``"7"`` (07:00) -> a local time of day."""
-    match = _TIME_OF_DAY.fullmatch(text.strip())
+    """``"10:00"``, ``"9.30"``, ``"18:30"``, ``"7"`` (07:00), ``"10am"``, ``"10 pm"``,
+    ``"saat 10"``, ``"в 10 утра"`` -> a local time of day."""
+    text = " ".join(text.split())
+    text = _MERIDIEM.sub(lambda m: _meridiem(m, where="time", reason="bad_time"), text)
+    match = _TIME_OF_DAY.fullmatch(_AT.sub("", text, count=1))
     if not match:
         raise ValidationError("bad_time", where="time")
     hour, minute = int(match[1]), int(match[2] or 0)
@@ -209,13 +231,33 @@ def _clock(hour: int, minute: int) -> time:
     return time(hour, minute)
 
 
-def _normalise(text: str, today: date) -> str:
+def _meridiem(match: re.Match[str], *, where: str, reason: str) -> str:
+    """``10pm``, ``10:30 a.m.``, ``10 вечера`` -> ``22:00`` style (12-hour clock read)."""
+    hour, minute, word = int(match[1]), int(match[2] or 0), match[3].lower()
+    if not 1 <= hour <= 12 or minute > 59:
+        raise ValidationError(reason, where=where)
+    if word.startswith("p") or word == "вечера" or (word == "ночи" and hour >= 9):
+        hour = hour % 12 + 12
+    elif word == "ночи" and hour > 5:
+        raise ValidationError(reason, where=where)
+    else:
+        hour %= 12
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _normalise(text: str, today: date, *, month_first: bool = False) -> str:
     """Rewrite what dateparser misreads (see the module docstring); may raise."""
-    text = " ".join(text.split()).rstrip(".,;!")
+    text = " ".join(text.split()).rstrip(",;!")
+    text = _MERIDIEM.sub(lambda m: _meridiem(m, where="when", reason="unparseable"), text)
+    text = text.rstrip(".,;!")
     text = _AZ_BUGUN.sub("bu gün", text)
     text = _AZ_IN.sub(lambda m: f"in {m[1]} {_az_unit(m[2])}", text)
+    text = _AT_HOUR.sub(lambda m: f"{m[1]} {m[2]}:00", text)
     text = _AZ_SAAT.sub("", text)
-    text = _DM_SLASH.sub(lambda m: _iso(int(m[1]), int(m[2]), today), text)
+    text = _DMY_SLASH.sub(lambda m: _slash_date(int(m[1]), int(m[2]), today, month_first,
+                                                year=_year(m[3])), text)
+    text = _DM_SLASH.sub(lambda m: _slash_date(int(m[1]), int(m[2]), today, month_first),
+                         text)
 
     dotted = list(_DOTTED.finditer(text))
     if not dotted:
@@ -240,6 +282,26 @@ def _normalise(text: str, today: date) -> str:
 
 def _az_unit(word: str) -> str:
     return "hours" if word[0] in "sS" else "minutes"  # saat | dəqiqə (any case)
+
+
+def _year(text: str) -> int:
+    return int(text) + 2000 if len(text) == 2 else int(text)
+
+
+def _slash_date(first: int, second: int, today: date, month_first: bool, *,
+                year: int | None = None) -> str:
+    """``first/second``: the language's order, or the other one when that is impossible."""
+    orders = [(second, first), (first, second)] if month_first else [(first, second),
+                                                                      (second, first)]
+    for day, month in orders:
+        if 1 <= month <= 12 and 1 <= day <= 31:
+            if year is None:
+                return _iso(day, month, today)
+            try:
+                return date(year, month, day).isoformat()
+            except ValueError:
+                break
+    raise ValidationError("unparseable", where="when")
 
 
 def _iso(day: int, month: int, today: date) -> str:

@@ -97,11 +97,12 @@ async def test_compose_preview_schedule_resume_and_cancel(harness: Harness) -> N
     assert "✅ Sandbox" in replies[0].buttons
     await chat.press("Next ➡️")
     await chat.press("📅 At a date and time")
-    replies = await chat.send("yesterday 10:00")
-    assert any("already passed" in r.text for r in replies)
-    assert any("Examples that work" in r.text for r in replies)
-    replies = await chat.send("someday maybe")
-    assert any("could not read a date" in r.text for r in replies)
+    replies = await chat.send("yesterday 10:00")  # it says at once that it has passed
+    assert "already passed" in replies[0].text
+    assert not any("Examples that work" in r.text for r in replies)
+    replies = await chat.send("someday maybe")  # why first, then what works
+    assert "could not read a date" in replies[0].text
+    assert "Examples that work" in replies[1].text and "12/25 18:30" in replies[1].text
     replies = await chat.send("tomorrow 10:00")
     assert "How fast?" in replies[0].text
 

@@ -349,6 +349,37 @@ async def test_a_date_in_the_past_is_refused(service, db, clock) -> None:
     assert (await service.draft(oid)).draft["step"] == "when_at"
 
 
+@pytest.mark.parametrize(("language", "typed", "day"), [
+    (Language.EN, "12/25 18:30", (2026, 12, 25)),  # English screens write M/D
+    (Language.EN, "05/06 10:00", (2027, 5, 6)),
+    (Language.RU, "05/06 10:00", (2027, 6, 5)),  # Russian and Azerbaijani: D/M
+    (Language.AZ, "05/06 10:00", (2027, 6, 5)),
+])
+async def test_a_slash_date_is_read_in_the_owners_order(service, db, clock, language, typed,
+                                                        day) -> None:
+    oid, list_id, template_id = await seed(db, clock, 1)
+    async with db.transaction() as tx:
+        owner = await owners.get(tx, oid)
+        owner.language = language
+        await owners.save(tx, owner, clock())
+    await up_to_when(service, oid, list_id, template_id)
+    await service.ask_date(oid)
+    draft = await service.start_at(oid, typed)
+    at = datetime.fromtimestamp(draft.draft["when"]["at"], UTC).astimezone(
+        ZoneInfo("Asia/Baku"))
+    assert (at.year, at.month, at.day) == day
+
+
+async def test_a_weekly_time_can_be_written_10am(service, db, clock) -> None:
+    oid, list_id, template_id = await seed(db, clock, 1)
+    await up_to_when(service, oid, list_id, template_id)
+    await service.recurring(oid, "week")
+    await service.toggle_weekday(oid, 4)
+    await service.weekdays_chosen(oid)
+    draft = await service.recurring_at(oid, "10am")
+    assert draft.draft["when"]["recurrence"]["at"] == "10:00"
+
+
 async def test_a_date_that_passed_while_the_draft_waited_is_refused(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1)
     await up_to_when(service, oid, list_id, template_id)

@@ -100,6 +100,45 @@ def test_day_month_dates_and_dotted_times(text, expected) -> None:
     assert parse_when(text, BAKU, NOW) == expected
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("10am", baku(2026, 11, 26, 10, 0)),  # already past today: tomorrow
+    ("2 pm", baku(2026, 11, 25, 14, 0)),  # (dateparser alone says tomorrow)
+    ("10:30 PM", baku(2026, 11, 25, 22, 30)),
+    ("10 p.m.", baku(2026, 11, 25, 22, 0)),
+    ("tomorrow 10am", baku(2026, 11, 26, 10, 0)),
+    ("friday 9am", baku(2026, 11, 27, 9, 0)),
+    ("12/25 6:30 pm", baku(2026, 12, 25, 18, 30)),
+    ("завтра в 10 утра", baku(2026, 11, 26, 10, 0)),
+    ("завтра в 10 вечера", baku(2026, 11, 26, 22, 0)),
+    ("завтра в 22", baku(2026, 11, 26, 22, 0)),
+    ("через 2 дня в 10", baku(2026, 11, 27, 10, 0)),
+    ("sabah saat 10", baku(2026, 11, 26, 10, 0)),
+])
+def test_times_written_with_am_pm_or_a_whole_hour(text, expected) -> None:
+    assert parse_when(text, BAKU, NOW) == expected
+
+
+@pytest.mark.parametrize(("text", "month_first", "expected"), [
+    ("12/25 18:30", True, baku(2026, 12, 25, 18, 30)),  # as English screens write it
+    ("05/06 10:00", True, baku(2027, 5, 6, 10, 0)),
+    ("05/06 10:00", False, baku(2027, 6, 5, 10, 0)),  # az, ru: day first
+    ("05/06/2027 10:00", True, baku(2027, 5, 6, 10, 0)),
+    ("05/06/27 10:00", False, baku(2027, 6, 5, 10, 0)),
+    ("25/12 18:30", True, baku(2026, 12, 25, 18, 30)),  # no 25th month: the other order
+    ("12/25 18:30", False, baku(2026, 12, 25, 18, 30)),
+    ("25.12 18:30", True, baku(2026, 12, 25, 18, 30)),  # dotted: always day first
+])
+def test_slash_dates_follow_the_owners_language(text, month_first, expected) -> None:
+    assert parse_when(text, BAKU, NOW, month_first=month_first) == expected
+
+
+def test_an_impossible_slash_date_is_refused_either_way() -> None:
+    for month_first in (True, False):
+        with pytest.raises(ValidationError) as caught:
+            parse_when("13/25 10:00", BAKU, NOW, month_first=month_first)
+        assert caught.value.reason == "unparseable"
+
+
 def test_an_explicit_zone_in_the_text_is_respected() -> None:
     assert parse_when("18:00 UTC", BAKU, NOW) == datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
@@ -110,7 +149,7 @@ def test_an_explicit_zone_in_the_text_is_respected() -> None:
     "today 12:00", "сегодня в 12:00", "bu gün 12:58",
     "25.12.2025 18:30", "2026-11-24 18:00",
     "25.11 10:00",  # today's date, an hour already gone: not next year's 25 November
-    "25/11 10:00",
+    "25/11 10:00", "yesterday 10:00", "вчера в 10:00", "today 9am",
 ])
 def test_a_time_in_the_past_is_refused(text) -> None:
     assert reason_of(text) == ("when", "in_past")
@@ -130,7 +169,8 @@ def test_a_date_without_a_time_is_not_guessed_as_midnight(text) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "", "   ", "garbage", "hello 10:00", "25:00", "31.02 10:00", "когда-нибудь",
+    "", "   ", "garbage", "hello 10:00", "25:00", "31.02 10:00", "когда-нибудь", "13pm",
+    "tomorrow 0am",
 ])
 def test_garbage_is_refused(text) -> None:
     assert reason_of(text) == ("when", "unparseable")
@@ -218,13 +258,21 @@ def test_parsing_works_when_the_servers_own_zone_is_unknown(monkeypatch) -> None
 @pytest.mark.parametrize(("text", "expected"), [
     ("10:00", time(10, 0)), ("9.30", time(9, 30)), ("18:30", time(18, 30)),
     ("7", time(7, 0)), (" 07:05 ", time(7, 5)), ("0", time(0, 0)), ("23:59", time(23, 59)),
+    ("10.00", time(10, 0)), ("22:00", time(22, 0)),
+    ("10am", time(10, 0)), ("10 am", time(10, 0)), ("10 AM", time(10, 0)),
+    ("10pm", time(22, 0)), ("10:30 pm", time(22, 30)), ("10 p.m.", time(22, 0)),
+    ("12am", time(0, 0)), ("12pm", time(12, 0)), ("at 9 pm", time(21, 0)),
+    ("saat 10", time(10, 0)), ("saat 10:00", time(10, 0)), ("в 10", time(10, 0)),
+    ("в 10:00", time(10, 0)), ("в 10 утра", time(10, 0)), ("10 вечера", time(22, 0)),
+    ("2 ночи", time(2, 0)), ("11 ночи", time(23, 0)),
 ])
 def test_a_time_of_day(text, expected) -> None:
     assert parse_time_of_day(text) == expected
 
 
 @pytest.mark.parametrize("text", [
-    "", "24:00", "10:60", "10:5", "abc", "1000", "-1", "10:00:00", "10 am", "7h",
+    "", "24:00", "10:60", "10:5", "abc", "1000", "-1", "10:00:00", "7h", "13pm", "0am",
+    "22 вечера", "7 ночи", "10 am pm", "saat",
 ])
 def test_a_bad_time_of_day_is_refused(text) -> None:
     with pytest.raises(ValidationError) as caught:
