@@ -148,6 +148,23 @@ async def test_russian_user_gets_russian_and_switches_to_azerbaijani(harness: Ha
     assert "şirkət" in replies[-1].text.lower() or "biznes" in replies[-1].text.lower()
 
 
+async def test_language_with_an_argument_switches_at_once(harness: Harness) -> None:
+    chat = await harness.active_owner(515)
+    replies = await chat.send("/language ru")
+    assert replies[0].text == "Язык изменён на русский."
+    assert "главное меню" in replies[-1].text  # and the menu follows, in Russian
+    assert (await harness.qasid.services.accounts.find(515)).language.value == "ru"
+    replies = await chat.send("/language English")
+    assert replies[0].text == "Language changed to English."
+
+    replies = await chat.send("/language klingon")
+    assert "I do not know the language “klingon”" in replies[0].text
+    assert "Available: <code>en</code> (English), <code>az</code> (Azərbaycanca)," \
+        " <code>ru</code> (Русский)" in replies[0].text
+    assert replies[1].buttons == ["✓ English", "Azərbaycanca", "Русский"]
+    assert (await harness.qasid.services.accounts.find(515)).language.value == "en"
+
+
 async def test_registration_survives_a_restart(harness: Harness) -> None:
     chat = harness.chat(508)
     await chat.send("/start")
