@@ -37,6 +37,8 @@ def error_text(context: BotContext, exc: QasidError) -> str:
     if isinstance(exc, NotAllowed):
         return tr(f"denied.{exc.reason}", **exc.params)
     if isinstance(exc, NotFound):
+        if exc.detail == "owner" and "owner_id" in exc.params:  # an admin typed a number
+            return tr("error.no_owner", id=exc.params["owner_id"])
         return tr("error.not_found")
     if isinstance(exc, InvalidTransition):
         return tr("error.invalid_transition")

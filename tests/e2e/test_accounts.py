@@ -93,8 +93,9 @@ async def test_suspended_owner_is_refused_until_unsuspended(harness: Harness) ->
 async def test_admin_commands_explain_their_usage(harness: Harness) -> None:
     replies = await harness.admin.send("/suspend")
     assert "Usage: /suspend" in replies[-1].text
-    replies = await harness.admin.send("/suspend 999")
-    assert "Not found" in replies[-1].text
+    for command in ("/suspend 999", "/unsuspend 999", "/credit 999 100"):
+        replies = await harness.admin.send(command)
+        assert replies[-1].text == "There is no owner #999.", command
 
 
 async def test_someone_elses_contact_is_refused(harness: Harness) -> None:
