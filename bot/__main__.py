@@ -17,6 +17,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bot import logs
 from bot.config import Settings, SettingsError, load_settings
 
 log = logging.getLogger("bot")
@@ -35,6 +36,7 @@ NO_TOKEN_CONSOLE = (
 
 
 def setup_logging(level: str) -> None:
+    logs.install()  # before the first record: secrets, phones and bodies are redacted
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )

@@ -17,7 +17,7 @@ from datetime import datetime
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot import handlers
+from bot import handlers, logs
 from bot.config import GatewayKind, RegistrationMode, Settings
 from bot.gateways.base import WhatsAppGateway
 from bot.gateways.router import GatewayRouter
@@ -111,8 +111,13 @@ class Qasid:
         rate_limit: bool = True,
     ) -> None:
         self.settings = settings
+        logs.install()  # secrets, phones and bodies never reach a log
+        logs.REDACTOR.add(token, *(secret.get_secret_value() for secret in (
+            settings.telegram_bot_token, settings.waha_api_key, settings.waha_webhook_key,
+            settings.cloud_app_secret, settings.cloud_verify_token) if secret is not None))
         self.db = Database(settings.database_path)
-        self.tokens: dict[int, str] = {}  # Cloud API access tokens by sender id
+        # Cloud API access tokens by sender id, each kept out of the logs as it is stored
+        self.tokens: dict[int, str] = logs.SecretTokens()
         self.gateway = build_gateways(settings, self.tokens)
         webhook_key = settings.waha_webhook_key
         self.persistence = DraftPersistence()
