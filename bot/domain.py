@@ -361,6 +361,28 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class LedgerLine:
+    """A line of the owner's balance history: one ledger row, or all of one campaign's
+    rows folded together (``kind`` None), so that the lines add up to the balance.
+    ``amount`` is what the line did to the balance: a campaign's is what it spent."""
+
+    kind: LedgerKind | None
+    amount: int
+    created_at: datetime  # the latest row's
+    note: str | None = None
+    campaign_id: int | None = None
+    campaign_name: str | None = None
+    reserved: int = 0  # a campaign's credits held at confirm (and for resends)
+    spent: int = 0  # charged: messages the gateway accepted
+    returned: int = 0  # given back: failed, skipped, cancelled
+
+    @property
+    def held(self) -> int:
+        """Still reserved for the campaign."""
+        return self.reserved - self.spent - self.returned
+
+
+@dataclass(frozen=True, slots=True)
 class Balance:
     """Credits of an owner: ``total`` owned, of which ``reserved`` are held by campaigns."""
 

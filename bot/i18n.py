@@ -119,8 +119,11 @@ class Translator:
             return text
         return text.format_map({k: _param(v) for k, v in params.items()})
 
-    def number(self, value: float) -> str:
-        return _format_decimal(value, locale=self.language.value)
+    def number(self, value: float, *, signed: bool = False) -> str:
+        """``1234`` -> ``1,234`` (en), ``1.234`` (az), ``1 234`` (ru); ``signed``: a plus
+        before a positive value (``+1,234``), as a change of credits is written."""
+        text = _format_decimal(value, locale=self.language.value)
+        return "+" + text if signed and value > 0 else text
 
     def date(self, value: datetime, zone: str) -> str:
         return _format_date(value.astimezone(ZoneInfo(zone)), format="medium",

@@ -390,14 +390,14 @@ async def credit_command(update: Update, context: BotContext) -> None:
     except QasidError as exc:
         await reply(update, Screen(error_text(context, exc)))
         return
-    await reply(update, Screen(tr("admin.credited", amount=f"{amount:+,}", id=owner.id,
-                                  name=owner.name or "—",
+    await reply(update, Screen(tr("admin.credited", amount=tr.number(amount, signed=True),
+                                  id=owner.id, name=owner.name or "—",
                                   available=tr.number(balance.available))))
     owner_tr = translator(owner.language)
     try:
         await context.bot.send_message(owner.chat_id, owner_tr(
             "balance.credited" if amount > 0 else "balance.adjusted",
-            count=abs(amount), amount=owner_tr.number(abs(amount)),
+            count=abs(amount), amount=owner_tr.number(amount, signed=True),
             available=owner_tr.number(balance.available)),
             parse_mode="HTML")
     except Exception as exc:  # the owner blocked the bot: the credit stands all the same

@@ -6,9 +6,10 @@ import html
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.domain import Balance, ContactList, LedgerEntry, Sender, Template
+from bot.domain import Balance, ContactList, LedgerLine, Sender, Template
 from bot.handlers.render import Screen
 from bot.i18n import Safe, Translator
+from bot.services.billing import History
 from bot.services.campaigns import SAFE_BATCH_MAX, SAFE_DELAY_MIN, CampaignView, Summary
 from bot.services.planning import PRESETS, Pacing
 from bot.services.template_engine import Problem
@@ -405,18 +406,31 @@ def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
 
 # --- balance --------------------------------------------------------------------------------
 
-def balance(tr: Translator, value: Balance, history: list[LedgerEntry], zone: str) -> Screen:
+def balance(tr: Translator, value: Balance, history: History, zone: str) -> Screen:
+    """The balance, then its latest changes: one line per top-up or correction, one per
+    campaign (reserved, spent, returned), and what the older ones add up to, so that the
+    lines sum to the balance shown."""
     lines = [tr("balance.text", total=tr.number(value.total), reserved=tr.number(value.reserved),
                 available=tr.number(value.available))]
-    if history:
+    if history.lines:
         lines.append(tr("balance.history"))
-        for entry in history:
-            lines.append(tr("balance.entry", at=tr.date(entry.created_at, zone),
-                            kind=tr(f"ledger.{entry.kind.value}"),
-                            amount=f"{entry.amount:+,}".replace(",", " "),
-                            note=entry.note or ""))
+        for line in history.lines:
+            lines.append(_ledger_line(tr, line, zone))
+        if history.earlier:
+            lines.append(tr("balance.earlier", amount=tr.number(history.earlier, signed=True)))
     lines.append(tr("balance.hint"))
     return Screen("\n".join(lines), _kb([(tr("menu.back"), "menu:home")]))
+
+
+def _ledger_line(tr: Translator, line: LedgerLine, zone: str) -> str:
+    at, amount = tr.date(line.created_at, zone), tr.number(line.amount, signed=True)
+    if line.kind is not None:
+        return tr("balance.entry", at=at, kind=tr(f"ledger.{line.kind.value}"), amount=amount,
+                  note=line.note or "")
+    return tr("balance.entry_campaign_held" if line.held else "balance.entry_campaign",
+              at=at, id=line.campaign_id or "—", name=line.campaign_name or "—", amount=amount,
+              reserved=tr.number(line.reserved), spent=tr.number(line.spent),
+              returned=tr.number(line.returned), held=tr.number(line.held))
 
 
 # --- sending: live progress and alerts --------------------------------------------------------

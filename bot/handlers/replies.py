@@ -33,7 +33,9 @@ async def show(update: Update, screen: Screen) -> None:
 def error_text(context: BotContext, exc: QasidError) -> str:
     tr = context.tr
     if isinstance(exc, ValidationError):
-        return tr(f"error.{exc.reason}", where=exc.where, **exc.params)
+        params = {k: tr.number(v) if type(v) is int and k != "count" else v  # count: plural
+                  for k, v in exc.params.items()}
+        return tr(f"error.{exc.reason}", where=exc.where, **params)
     if isinstance(exc, NotAllowed):
         return tr(f"denied.{exc.reason}", **exc.params)
     if isinstance(exc, NotFound):

@@ -8,9 +8,10 @@ Campaigns reserve and release credits inside their own transactions (``campaigns
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.domain import Balance, LedgerEntry, LedgerKind, Owner
+from bot.domain import Balance, LedgerKind, LedgerLine, Owner
 from bot.errors import NotAllowed, NotFound, ValidationError
 from bot.storage import ledger, owners
 from bot.storage.db import Database
@@ -24,6 +25,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class History:
+    """What /balance lists: ``lines`` newest first, and ``earlier``, what the lines before
+    them add up to. Together they make the balance."""
+
+    lines: list[LedgerLine]
+    earlier: int = 0
+
+
 class BillingService:
     def __init__(
         self, db: Database, admin_ids: frozenset[int], clock: Callable[[], datetime] = utcnow
@@ -35,8 +45,11 @@ class BillingService:
     async def balance(self, owner_id: int) -> Balance:
         return await ledger.balance(self._db.reader, owner_id)
 
-    async def history(self, owner_id: int, limit: int = 5) -> list[LedgerEntry]:
-        return await ledger.recent(self._db.reader, owner_id, limit)
+    async def history(self, owner_id: int, limit: int = 5) -> History:
+        """The latest lines of the owner's balance history (a campaign's reserved, spent
+        and returned credits on one line) and what the older ones add up to."""
+        lines, earlier = await ledger.history(self._db.reader, owner_id, limit)
+        return History(lines, earlier)
 
     async def credit(
         self, admin_id: int, owner_id: int, amount: int, note: str | None

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.domain import Balance, LedgerEntry, LedgerKind
+from bot.domain import Balance, LedgerEntry, LedgerKind, LedgerLine
 from bot.storage.db import from_ts, to_ts
 
 _BALANCE_SQL = (
@@ -55,6 +55,46 @@ async def held_for(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) 
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+_CAMPAIGN_KINDS = "('reserve', 'release', 'charge')"
+
+
+async def history(conn: aiosqlite.Connection, owner_id: int,
+                  limit: int = 5) -> tuple[list[LedgerLine], int]:
+    """The owner's latest ledger lines, newest first: each top-up, correction or expiry on
+    its own, and each campaign's reserve, charge and release rows as one line (placed by
+    its latest row); and what the older lines add up to. The lines' amounts and that sum
+    make the balance's ``total`` (read in one statement, so they always do)."""
+    async with conn.execute(
+        "WITH lines AS ("
+        f" SELECT CASE WHEN kind IN {_CAMPAIGN_KINDS} THEN NULL ELSE kind END AS kind,"
+        "  campaign_id,"
+        "  SUM(CASE WHEN kind IN ('reserve', 'release') THEN 0 ELSE amount END) AS change,"
+        "  SUM(CASE WHEN kind = 'reserve' THEN -amount ELSE 0 END) AS reserved,"
+        "  SUM(CASE WHEN kind = 'charge' THEN -amount ELSE 0 END) AS spent,"
+        "  SUM(CASE WHEN kind = 'release' THEN amount ELSE 0 END) AS returned,"
+        "  MAX(created_at) AS at, MAX(note) AS note, MAX(id) AS last,"
+        "  SUM(SUM(CASE WHEN kind IN ('reserve', 'release') THEN 0 ELSE amount END))"
+        "   OVER () AS total"
+        " FROM ledger WHERE owner_id = ?"
+        f" GROUP BY CASE WHEN kind IN {_CAMPAIGN_KINDS}"
+        "  THEN 'c' || IFNULL(campaign_id, '') ELSE 'r' || id END"
+        " ORDER BY last DESC LIMIT ?)"
+        " SELECT l.kind, l.change, l.at, l.note, l.campaign_id, c.name, l.reserved, l.spent,"
+        "  l.returned, l.total FROM lines l"
+        " LEFT JOIN campaigns c ON c.id = l.campaign_id AND c.owner_id = ?"
+        " ORDER BY l.last DESC", (owner_id, limit, owner_id),
+    ) as cur:
+        rows = await cur.fetchall()
+    lines = [
+        LedgerLine(kind=LedgerKind(r[0]) if r[0] else None, amount=int(r[1]),
+                   created_at=from_ts(r[2]),  # type: ignore[arg-type]
+                   note=r[3] if r[0] else None, campaign_id=r[4], campaign_name=r[5],
+                   reserved=int(r[6]), spent=int(r[7]), returned=int(r[8]))
+        for r in rows]
+    total = int(rows[0][9]) if rows else 0
+    return lines, total - sum(line.amount for line in lines)
 
 
 async def recent(conn: aiosqlite.Connection, owner_id: int, limit: int = 10) -> list[LedgerEntry]:

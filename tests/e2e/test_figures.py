@@ -92,3 +92,26 @@ async def test_receipts_after_the_end_update_the_final_message_throttled(make_ha
     assert progress_message(h, 914).edited == edits
     stats = await chat.send("/stats")
     assert "📬 delivered 3" in stats[0].text
+
+
+async def test_the_balance_history_adds_up_and_numbers_read_one_way(make_harness) -> None:
+    """99,999 credits, a campaign of 3 cancelled after its first message: the history says
+    +99,999 and the campaign's -1 (reserved 3, spent 1, returned 2), which make the
+    balance of 99,998; the admin's confirmation and the owner's notice write it alike."""
+    h = await make_harness(**NO_RECEIPTS)
+    chat = await prepared_owner(h, 916, credits=99_999)
+    owner = await h.qasid.services.accounts.find(916)
+    confirmation = [m.text for m in h.api.messages(900) if "Credits for" in m.text][-1]
+    assert f"Credits for #{owner.id} Aysel: +99,999. Available now: 99,999." in confirmation
+    assert any("99,999 credits were added" in m.text for m in h.api.messages(916))
+    await confirm_fast_campaign(h, chat)
+    await h.run(7)  # the first message goes out
+    await chat.press("⏹ Cancel")
+    await chat.press("⏹ Yes, cancel it")
+
+    [screen] = await chat.send("/balance")
+    assert "Balance: <b>99,998</b>" in screen.text and "Reserved for campaigns: 0" in screen.text
+    history = screen.text.split("Latest changes")[1].splitlines()[1:3]
+    assert history[0].endswith(
+        "campaign #1 Promo · Müştərilər: -1 (reserved 3, spent 1, returned 2)")
+    assert history[1].endswith("top-up +99,999 bank transfer")

@@ -37,7 +37,7 @@ async def test_an_admin_credits_a_payment(billing, db, clock) -> None:
     assert owner.id == oid
     assert (balance.total, balance.reserved, balance.available) == (500, 0, 500)
     assert await billing.balance(oid) == balance
-    [entry] = await billing.history(oid)
+    [entry] = (await billing.history(oid)).lines
     assert (entry.kind, entry.amount, entry.note) == (LedgerKind.CREDIT, 500, "bank transfer #17")
     assert entry.created_at == clock()
 
@@ -48,7 +48,7 @@ async def test_someone_who_is_not_an_admin_cannot_credit(billing, db, clock) -> 
         await billing.credit(oid, oid, 500, None)  # not even to themselves
     assert exc.value.reason == "not_admin"
     assert (await billing.balance(oid)).total == 0
-    assert await billing.history(oid) == []
+    assert (await billing.history(oid)).lines == []
 
 
 @pytest.mark.parametrize("amount", [0, CREDIT_MAX + 1, -(CREDIT_MAX + 1), 10 ** 12])
@@ -57,7 +57,7 @@ async def test_zero_and_huge_amounts_are_refused(billing, db, clock, amount) -> 
     with pytest.raises(ValidationError) as exc:
         await billing.credit(ADMIN, oid, amount, None)
     assert exc.value.where == "amount"
-    assert await billing.history(oid) == []
+    assert (await billing.history(oid)).lines == []
 
 
 async def test_the_largest_amount_is_accepted(billing, db, clock) -> None:
@@ -80,17 +80,17 @@ async def test_a_correction_cannot_take_more_than_is_available(billing, db, cloc
     with pytest.raises(ValidationError) as exc:
         await billing.credit(ADMIN, oid, -41, "typo")  # 40 are not held by the campaign
     assert exc.value.reason == "below_zero" and exc.value.params["available"] == 40
-    assert len(await billing.history(oid, limit=10)) == 2
+    assert len((await billing.history(oid, limit=10)).lines) == 2
     _, balance = await billing.credit(ADMIN, oid, -40, "typo")
     assert (balance.total, balance.reserved, balance.available) == (60, 60, 0)
-    assert (await billing.history(oid))[0].kind is LedgerKind.ADJUST
+    assert (await billing.history(oid)).lines[0].kind is LedgerKind.ADJUST
 
 
 async def test_a_long_note_is_cut_and_a_blank_one_is_none(billing, db, clock) -> None:
     oid = await add_owner(db, clock)
     await billing.credit(ADMIN, oid, 1, "x" * (NOTE_MAX + 50))
     await billing.credit(ADMIN, oid, 1, "   ")
-    blank, long = await billing.history(oid)
+    blank, long = (await billing.history(oid)).lines
     assert long.note == "x" * NOTE_MAX and blank.note is None
 
 
@@ -101,7 +101,8 @@ async def test_history_is_newest_first_and_limited(billing, db, clock) -> None:
         await billing.credit(ADMIN, oid, amount, None)
         clock.advance(minutes=1)
     await billing.credit(ADMIN, other, 99, None)
-    assert [e.amount for e in await billing.history(oid, limit=2)] == [30, 20]
+    history = await billing.history(oid, limit=2)
+    assert [e.amount for e in history.lines] == [30, 20] and history.earlier == 10
     assert (await billing.balance(oid)).total == 60
     assert (await billing.balance(other)).total == 99
 
@@ -123,5 +124,39 @@ async def test_the_balance_follows_reserve_charge_and_release(billing, db, clock
     assert await add(LedgerKind.CHARGE, -5) == (85, 15, 70, 15)
     assert await add(LedgerKind.RELEASE, 15) == (85, 0, 85, 0)  # the rest given back
     assert await add(LedgerKind.EXPIRE, -25) == (60, 0, 60, 0)
-    assert [e.kind for e in await billing.history(oid, limit=3)] == [
-        LedgerKind.EXPIRE, LedgerKind.RELEASE, LedgerKind.CHARGE]
+    history = await billing.history(oid, limit=3)
+    assert [e.kind for e in history.lines] == [LedgerKind.EXPIRE, None, LedgerKind.CREDIT]
+    spending = history.lines[1]  # the campaign's four rows, one line
+    assert (spending.campaign_id, spending.amount, spending.reserved, spending.spent,
+            spending.returned, spending.held) == (campaign, -15, 30, 15, 15, 0)
+
+
+async def test_the_history_adds_up_to_the_balance_one_line_per_campaign(
+        billing, db, clock) -> None:
+    """+50, a campaign reserving 4, spending 3 (in three charges) and returning 1: the
+    lines read +50 and -3, as the balance of 47 says; older lines are summed as
+    ``earlier``; another owner's rows are not in it."""
+    oid = await add_owner(db, clock)
+    other = await add_owner(db, clock, 2)
+    campaign = await add_campaign(db, clock, oid)
+    await billing.credit(ADMIN, oid, 50, "first")
+    await billing.credit(ADMIN, other, 7, None)
+    clock.advance(minutes=1)
+    async with db.transaction() as tx:
+        await ledger.add(tx, oid, LedgerKind.RESERVE, -4, clock(), campaign_id=campaign)
+        for _ in range(3):
+            await ledger.add(tx, oid, LedgerKind.CHARGE, -1, clock(), campaign_id=campaign)
+        await ledger.add(tx, oid, LedgerKind.RELEASE, 1, clock(), campaign_id=campaign)
+
+    balance, history = await billing.balance(oid), await billing.history(oid)
+    assert balance.total == 47
+    assert [(e.kind, e.amount) for e in history.lines] == [(None, -3), (LedgerKind.CREDIT, 50)]
+    assert sum(e.amount for e in history.lines) + history.earlier == balance.total
+
+    for n in range(6):  # more top-ups than the history shows
+        clock.advance(minutes=1)
+        await billing.credit(ADMIN, oid, 10 + n, None)
+    balance, history = await billing.balance(oid), await billing.history(oid, limit=5)
+    assert [e.amount for e in history.lines] == [15, 14, 13, 12, 11]
+    assert history.earlier == 10 - 3 + 50  # the first top-up of 10, the campaign, the +50
+    assert sum(e.amount for e in history.lines) + history.earlier == balance.total == 122
