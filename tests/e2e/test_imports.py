@@ -61,6 +61,8 @@ async def test_unreadable_files_get_one_message_and_change_nothing(harness: Harn
         ("junk.csv", bytes(range(256)) * 40, "not a text or spreadsheet file"),
         ("header.csv", b"Name,Phone\n", "no contacts under it"),
         ("broken.xlsx", b"PK\x03\x04" + b"\x00" * 200, "damaged"),
+        ("renamed.xlsx", b"Name,City\nAli,Baku\n", "this is not an Excel file"),  # text
+        ("notes.vcf", b"Ali\nLeyla\n", "this is not a vCard file"),
     ]:
         await chat.upload(content, name, "application/octet-stream")
         replies = await chat.press(chat.buttons()[0])

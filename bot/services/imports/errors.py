@@ -15,6 +15,9 @@ stable code for the translation catalog:
 ``no_phone_column``  no column is called or looks like a phone number
 ``no_rows``          a header but no data rows
 ``too_many_rows``    more data rows than the caller's limit (``limit``)
+``not_excel``        named .xlsx/.xls/.ods but no workbook inside (text, PDF, Word...)
+``not_vcard``        named .vcf but no contact card inside
+``not_text``         named .csv/.txt but a PDF, picture, archive... inside
 ===================  ===========================================================
 """
 
@@ -37,6 +40,9 @@ UNREADABLE_REASONS: Final = (
     "no_phone_column",
     "no_rows",
     "too_many_rows",
+    "not_excel",
+    "not_vcard",
+    "not_text",
 )
 
 

@@ -204,6 +204,13 @@ class ContactImport:
         self._seq = 0  # contacts so far (see Batch)
         try:
             self.summary = self._open()
+        except UnreadableFile as exc:
+            self.close()
+            claimed = getattr(self._source, "claimed", None)
+            if claimed is None:
+                raise
+            # text named .xlsx or .vcf without contacts in it: say what it is not
+            raise UnreadableFile(f"not_{claimed}", str(exc)) from exc
         except BaseException:
             self.close()
             raise

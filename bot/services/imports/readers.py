@@ -2,7 +2,15 @@
 
 ``open_contacts(path, filename)`` sniffs the content (the extension is only a hint: a
 ``.csv`` that is really a workbook is read as a workbook, junk renamed ``.csv`` is refused)
-and returns one of:
+and returns one of the readers below. When the content is clearly not what the name says,
+that is the error: a PDF, picture or Word file named ``.xlsx`` is ``not_excel`` (``.vcf``:
+``not_vcard``, ``.csv``/``.txt``: ``not_text``), and so is binary that is no workbook named
+``.xlsx``/``.xls``/``.ods`` (a zip that cannot be opened stays ``corrupt_xlsx``: a damaged
+workbook).
+Text named as a workbook (a CSV saved as ``.xlsx`` or ``.xls``, a list saved as ``.vcf``
+without a card in it) is still read as text, with ``claimed`` set to what the name said:
+``parse`` turns a failure to find contacts in it into ``not_excel`` / ``not_vcard``, so
+the owner is told the file is not what its name says rather than "no phone column".
 
 - ``CsvReader``: ``rows()`` yields ``(line, values)`` for every non-empty record. The
   encoding (UTF-8, UTF-8 with BOM, UTF-16 with BOM, else Windows-1251 or Windows-1254) and
@@ -84,6 +92,17 @@ _OTHER_MAGICS: Final = (
 _CONTROL: Final = re.compile("[\x00-\x08\x0e-\x1f\x7f\ufffd]")
 _DELIMITERS: Final = (",", ";", "\t", "|")
 _WORKBOOK_EXTENSIONS: Final = (".xlsx", ".xlsm", ".xls", ".ods")
+_VCARD_EXTENSIONS: Final = (".vcf", ".vcard")
+_TEXT_EXTENSIONS: Final = (".csv", ".tsv", ".txt", ".text", ".lst")
+
+
+def _claimed(extension: str) -> str | None:
+    """What a file's name says it is: ``excel``, ``vcard``, ``text`` (or None)."""
+    if extension in _WORKBOOK_EXTENSIONS:
+        return "excel"
+    if extension in _VCARD_EXTENSIONS:
+        return "vcard"
+    return "text" if extension in _TEXT_EXTENSIONS else None
 
 
 # --- sniffing -------------------------------------------------------------------------------
@@ -272,6 +291,7 @@ class CsvReader:
     source: _TextSource
     delimiter: str
     kind: str = "csv"
+    claimed: str | None = None  # "excel" | "vcard": the name said so (see the docstring)
 
     @property
     def encoding(self) -> str:
@@ -305,6 +325,7 @@ class LinesReader:
     source: _TextSource
     kind: str = "txt"
     delimiter: str | None = None
+    claimed: str | None = None  # "vcard": the name said so (see the docstring)
 
     @property
     def encoding(self) -> str:
@@ -561,38 +582,39 @@ def open_contacts(
     """The reader for a contact file. ``filename`` is the name the owner gave it (only its
     extension is used, as a hint). Raises ``UnreadableFile``."""
     extension = Path(filename).suffix.lower()
+    claimed = _claimed(extension)
     with path.open("rb") as stream:
         head = stream.read(SNIFF_BYTES)
         truncated = bool(stream.read(1))
     if not head.strip():
         raise UnreadableFile("empty")
-    if head.startswith(_ZIP_MAGICS):
-        return WorkbookReader(path=path, kind=_zip_kind(path))
-    if head.startswith(_OLE_MAGIC):
-        return WorkbookReader(path=path, kind=_ole_kind(path))
-    for magic, kind in _OTHER_MAGICS:
-        if head.startswith(magic):
-            raise UnreadableFile("unsupported_type", kind)
-    if extension in _WORKBOOK_EXTENSIONS and extension != ".xls":
-        # a workbook extension but not a zip: a damaged file (or text, which we still try)
-        if b"\x00" in head:
-            raise UnreadableFile("corrupt_xlsx", "not a zip archive")
+    try:
+        if head.startswith(_ZIP_MAGICS):
+            return WorkbookReader(path=path, kind=_zip_kind(path))
+        if head.startswith(_OLE_MAGIC):
+            return WorkbookReader(path=path, kind=_ole_kind(path))
+        for magic, kind in _OTHER_MAGICS:
+            if head.startswith(magic):
+                raise UnreadableFile("unsupported_type", kind)
+    except UnreadableFile as exc:
+        if exc.reason == "unsupported_type" and claimed is not None:  # a Word file, a PDF...
+            raise UnreadableFile(f"not_{claimed}", exc.detail) from exc
+        raise
     encoding = detect_encoding(head)
     if b"\x00" in head and not encoding.startswith("utf-16"):
-        raise UnreadableFile("binary", "NUL bytes")
+        raise UnreadableFile("not_excel" if claimed == "excel" else "binary", "NUL bytes")
     text = _decode_head(head, encoding, truncated)
     if not text.strip():
         raise UnreadableFile("empty")
     if len(_CONTROL.findall(text)) > max(2, len(text) // 100):
-        raise UnreadableFile("binary", "control characters")
+        raise UnreadableFile("not_excel" if claimed == "excel" else "binary",
+                             "control characters")
     source = _TextSource(path=path, encoding=encoding, max_line_bytes=max_line_bytes)
-    if text.lstrip("\ufeff \t\r\n")[:11].upper() == "BEGIN:VCARD" or extension in (
-        ".vcf",
-        ".vcard",
-    ):
+    if text.lstrip("\ufeff \t\r\n")[:11].upper() == "BEGIN:VCARD":
         return VcardReader(source=source)
+    mislabelled = claimed if claimed in ("excel", "vcard") else None
     delimiter = sniff_delimiter(_complete_records(text, truncated))
-    if delimiter is None and extension in (".txt", ".text", ".lst", ""):
-        return LinesReader(source=source)
+    if delimiter is None and extension in (*_VCARD_EXTENSIONS, ".txt", ".text", ".lst", ""):
+        return LinesReader(source=source, claimed=mislabelled)
     log.debug("reading %s as csv (%s, %r)", filename, encoding, delimiter)
-    return CsvReader(source=source, delimiter=delimiter or ",")
+    return CsvReader(source=source, delimiter=delimiter or ",", claimed=mislabelled)

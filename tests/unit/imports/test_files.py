@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import random
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -186,6 +188,13 @@ def test_workbook_sent_as_csv_is_read_as_a_workbook(tmp_path: Path) -> None:
     assert len({c.phone for c in contacts}) == 4
 
 
+def test_a_csv_saved_under_an_excel_name_still_imports(tmp_path: Path) -> None:
+    """Text named .xlsx is refused as "not an Excel file" only when no contacts are in it."""
+    path = write(tmp_path, "export.xlsx", "Name,Phone\nƏli,0501112233\n".encode())
+    summary, contacts, _ = parse_all(path)
+    assert summary.kind == "csv" and [c.phone for c in contacts] == ["+994501112233"]
+
+
 # --- vCard ----------------------------------------------------------------------------------
 
 
@@ -233,6 +242,14 @@ def _encrypted_xlsx() -> bytes:
     return header + directory + random.Random(3).randbytes(4096)
 
 
+def _zip(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
@@ -248,8 +265,18 @@ def _encrypted_xlsx() -> bytes:
         ("header.csv", b"Name,Phone,City\r\n", "no_rows"),
         ("header.xlsx", None, "no_rows"),
         ("nophones.csv", "Ad,Şəhər\nƏli,Bakı\nLeyla,Gəncə\n".encode(), "no_phone_column"),
-        ("picture.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "unsupported_type"),
+        ("picture.csv", b"\x89PNG\r\n\x1a\n" + bytes(100), "not_text"),
         ("letter.pdf", b"%PDF-1.4\n" + bytes(100), "unsupported_type"),
+        # the content is clearly not what the name says: say so, not "no phone column"
+        ("notes.xlsx", "Ad,Şəhər\nƏli,Bakı\n".encode(), "not_excel"),
+        ("notes.xls", b"just some notes\n", "not_excel"),
+        ("junk.xlsx", random.Random(2).randbytes(4096), "not_excel"),
+        ("letter.xlsx", b"%PDF-1.4\n" + bytes(100), "not_excel"),
+        ("letter.xlsx", _zip({"word/document.xml": "<w/>"}), "not_excel"),
+        ("archive.xlsx", _zip({"photo.jpg": "x"}), "not_excel"),
+        ("broken.xlsx", b"PK\x03\x04" + bytes(200), "corrupt_xlsx"),  # a damaged zip
+        ("notes.vcf", b"Ali\nLeyla\n", "not_vcard"),
+        ("picture.vcf", b"\x89PNG\r\n\x1a\n" + bytes(100), "not_vcard"),
     ],
 )
 def test_file_that_cannot_be_read_raises_one_clear_error(
