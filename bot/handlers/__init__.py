@@ -26,6 +26,7 @@ from bot.handlers import (
     language,
     menu,
     numbers,
+    profile,
     stats,
     templates,
 )
@@ -55,6 +56,7 @@ _CALLBACKS = {
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
+    "reject": admin.reject,
     "suspend": admin.suspend,
     "unsuspend": admin.unsuspend,
 }
@@ -76,7 +78,8 @@ def register(app: Application) -> None:
         app.add_handler(CommandHandler(command.name, _CALLBACKS[command.name]))
     app.add_handler(CallbackQueryHandler(language.picked, pattern=r"^lang:"))
     app.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:"))
-    app.add_handler(CallbackQueryHandler(admin.decide, pattern=r"^adm:(ok|no):\d+$"))
+    app.add_handler(CallbackQueryHandler(profile.profile_button, pattern=r"^prof:"))
+    app.add_handler(CallbackQueryHandler(admin.decide, pattern=r"^adm:(ok|no|skip|back):\d+$"))
     app.add_handler(CallbackQueryHandler(contacts.import_button, pattern=r"^imp:"))
     app.add_handler(CallbackQueryHandler(contacts.list_button, pattern=r"^lst:"))
     app.add_handler(CallbackQueryHandler(templates.template_button, pattern=r"^tpl:"))

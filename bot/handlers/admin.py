@@ -1,8 +1,10 @@
-"""Admin actions in chat: approve or reject registrations, suspend and unsuspend owners."""
+"""Admin actions in chat: approve or reject registrations (with a reason the owner reads),
+suspend and unsuspend owners."""
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.error import TelegramError
 
 from bot.errors import QasidError
 from bot.handlers import render
@@ -17,16 +19,29 @@ def _admin_id(update: Update) -> int:
 
 
 async def decide(update: Update, context: BotContext) -> None:
-    """The Approve / Reject buttons under a registration request."""
+    """The Approve / Reject buttons under a registration request; after Reject, the
+    question for a reason offers Skip (reject without one) and Cancel (back to the request)."""
     query = update.callback_query
     assert query is not None
     _, verdict, raw_id = (query.data or "adm:?:0").split(":", 2)
     accounts, tr = context.services.accounts, context.tr
+    message_id = query.message.message_id if query.message else None
     try:
         owner_id = int(raw_id)
         if verdict == "ok":
             owner = await accounts.approve(_admin_id(update), owner_id)
-        else:
+        elif verdict == "no":
+            owner = await accounts.ask_reject_reason(_admin_id(update), owner_id, message_id)
+            await query.answer()
+            await query.edit_message_text(**render.reject_reason_question(tr, owner).kwargs)
+            return
+        elif verdict == "back":
+            await accounts.drop_reject_prompt(_admin_id(update))
+            owner = await accounts.get(owner_id)
+            await query.answer()
+            await query.edit_message_text(**render.registration_request(tr, owner).kwargs)
+            return
+        else:  # "skip": no reason
             owner = await accounts.reject(_admin_id(update), owner_id)
     except (QasidError, ValueError) as exc:
         text = error_text(context, exc) if isinstance(exc, QasidError) else tr("error.generic")
@@ -35,6 +50,34 @@ async def decide(update: Update, context: BotContext) -> None:
     await query.answer()
     done = tr("admin.decided", line=Safe(render.owner_line(tr, owner)))
     await query.edit_message_text(done, parse_mode="HTML")
+
+
+async def typed_reason(update: Update, context: BotContext) -> bool:
+    """The reason an admin types after pressing Reject: the owner is rejected with it.
+    False when no reason was asked for. A command instead drops the question (and runs)."""
+    message, accounts, tr = update.message, context.services.accounts, context.tr
+    if message is None or not message.text:
+        return False
+    asked = await accounts.reject_prompt(_admin_id(update))
+    if asked is None:
+        return False
+    if message.text.startswith("/"):
+        await accounts.drop_reject_prompt(_admin_id(update))
+        return False
+    owner_id, question_id = asked
+    try:
+        owner = await accounts.reject(_admin_id(update), owner_id, message.text)
+    except QasidError as exc:
+        await accounts.drop_reject_prompt(_admin_id(update))
+        await reply(update, render.Screen(error_text(context, exc)))
+        return True
+    if question_id is not None and update.effective_chat is not None:
+        try:  # Skip and Cancel are moot now
+            await context.bot.edit_message_reply_markup(update.effective_chat.id, question_id)
+        except TelegramError:
+            pass
+    await reply(update, render.Screen(render.rejected_line(tr, owner)))
+    return True
 
 
 async def pending(update: Update, context: BotContext) -> None:
@@ -54,6 +97,11 @@ async def unsuspend(update: Update, context: BotContext) -> None:
     await _change(update, context, "unsuspend")
 
 
+async def reject(update: Update, context: BotContext) -> None:
+    """/reject <owner number> [reason]"""
+    await _change(update, context, "reject")
+
+
 async def _change(update: Update, context: BotContext, action: str) -> None:
     tr, accounts = context.tr, context.services.accounts
     args = context.args or []
@@ -64,6 +112,10 @@ async def _change(update: Update, context: BotContext, action: str) -> None:
     try:
         if action == "suspend":
             owner = await accounts.suspend(_admin_id(update), owner_id, " ".join(args[1:]))
+        elif action == "reject":
+            owner = await accounts.reject(_admin_id(update), owner_id, " ".join(args[1:]))
+            await reply(update, render.Screen(render.rejected_line(tr, owner)))
+            return
         else:
             owner = await accounts.unsuspend(_admin_id(update), owner_id)
     except QasidError as exc:

@@ -370,7 +370,8 @@ async def balance_command(update: Update, context: BotContext) -> None:
     if update.callback_query is not None:
         await update.callback_query.answer()
     await show(update, rc.balance(context.tr, await billing.balance(owner.id),
-                                  await billing.history(owner.id), _zone(context)))
+                                  await billing.history(owner.id), _zone(context),
+                                  support=context.services.accounts.support_contact))
 
 
 async def credit_command(update: Update, context: BotContext) -> None:

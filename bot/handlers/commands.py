@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("cancel", "cmd.cancel"),
     Command("language", "cmd.language"),
     Command("pending", "cmd.pending", admin=True),
+    Command("reject", "cmd.reject", admin=True),
     Command("suspend", "cmd.suspend", admin=True),
     Command("unsuspend", "cmd.unsuspend", admin=True),
     Command("credit", "cmd.credit", admin=True),

@@ -93,7 +93,8 @@ class TelegramNotifier:
                 await self._send(owner.chat_id, render.Screen(tr("status.approved")))
                 await self._send(owner.chat_id, render.main_menu(tr, owner))
             else:
-                await self._send(owner.chat_id, render.status_explained(tr, owner))
+                support = self._app.bot_data["services"].accounts.support_contact
+                await self._send(owner.chat_id, render.status_explained(tr, owner, support))
         elif isinstance(notice, CampaignUpdate):
             try:
                 await self._campaign(notice)
@@ -106,7 +107,8 @@ class TelegramNotifier:
         elif isinstance(notice, LowBalance):
             owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
             tr = translator(owner.language)
-            await self._send(owner.chat_id, rc.low_balance_alert(tr, notice.available))
+            support = self._app.bot_data["services"].accounts.support_contact
+            await self._send(owner.chat_id, rc.low_balance_alert(tr, notice.available, support))
         elif isinstance(notice, SenderLost):
             services = self._app.bot_data["services"]
             owner = await services.accounts.get(notice.owner_id)

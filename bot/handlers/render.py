@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from telegram import (
@@ -14,7 +16,7 @@ from telegram import (
 )
 
 from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
-from bot.i18n import LANGUAGE_NAMES, Translator
+from bot.i18n import LANGUAGE_NAMES, Safe, Translator
 
 
 @dataclass(slots=True)
@@ -63,21 +65,44 @@ def help_screen(tr: Translator, commands: list[tuple[str, str]], with_back: bool
     return Screen("\n".join(lines), back_to_menu(tr) if with_back else None)
 
 
-def profile(tr: Translator, owner: Owner) -> Screen:
+def profile(tr: Translator, owner: Owner, note: str | None = None) -> Screen:
+    """My account, with buttons to change the name, the business and the time zone."""
     zone = owner.timezone or "UTC"
-    return Screen(
-        tr(
-            "profile.text",
-            id=owner.id,
-            name=owner.name or "—",
-            company=owner.company or "—",
-            phone=owner.phone or "—",
-            language=LANGUAGE_NAMES[owner.language],
-            timezone=zone,
-            since=tr.date(owner.created_at, zone),
-        ),
-        back_to_menu(tr),
+    text = tr(
+        "profile.text",
+        id=owner.id,
+        name=owner.name or "—",
+        company=owner.company or "—",
+        phone=owner.phone or "—",
+        language=LANGUAGE_NAMES[owner.language],
+        timezone=zone,
+        since=tr.date(owner.created_at, zone),
     )
+    return Screen(
+        f"{note}\n\n{text}" if note else text,
+        _buttons([(tr("profile.edit_name"), "prof:ask:name"),
+                  (tr("profile.edit_company"), "prof:ask:company")],
+                 [(tr("profile.edit_timezone"), "prof:ask:timezone")],
+                 [(tr("menu.back"), "menu:home")]),
+    )
+
+
+def profile_question(tr: Translator, owner: Owner, item: str,
+                     zones: Sequence[tuple[str, str]] = (), now: datetime | None = None) -> Screen:
+    """What to type for a new name, business or time zone; `zones` are (IANA name, label)
+    buttons for the time zone."""
+    cancel = [(tr("common.cancel"), "prof:cancel")]
+    if item == "name":
+        return Screen(tr("profile.ask_name", name=owner.name or "—"), _buttons(cancel))
+    if item == "company":
+        return Screen(tr("profile.ask_company", company=owner.company or "—"), _buttons(cancel))
+    zone = owner.timezone or "UTC"
+    labels = [(("✓ " if name == zone else "") + label, f"prof:tz:{name}")
+              for name, label in zones]
+    rows = [labels[i:i + 2] for i in range(0, len(labels), 2)]
+    return Screen(tr("profile.ask_timezone", zone=zone,
+                     time=tr.datetime(now, zone) if now else "—"),
+                  _buttons(*rows, cancel))
 
 
 def language_picker(tr: Translator, current: Language) -> Screen:
@@ -109,16 +134,24 @@ def registration_question(tr: Translator, step: RegistrationStep) -> Screen:
     )
 
 
-def status_explained(tr: Translator, owner: Owner) -> Screen:
-    reason = owner.status_reason
+def support_text(tr: Translator, contact: str) -> Safe:
+    """"write to @qasid_support" (SUPPORT_CONTACT), or "contact the administrator"."""
+    if contact:
+        return Safe(tr("support.write_to", contact=contact))
+    return Safe(tr("support.ask_admin"))
+
+
+def status_explained(tr: Translator, owner: Owner, support: str) -> Screen:
+    """Why the account cannot be used; `support` is SUPPORT_CONTACT."""
+    reason, contact = owner.status_reason, support_text(tr, support)
     if owner.status is OwnerStatus.PENDING:
         return Screen(tr("status.pending"))
     if owner.status is OwnerStatus.REJECTED:
         key = "status.rejected_reason" if reason else "status.rejected"
-        return Screen(tr(key, reason=reason or ""))
+        return Screen(tr(key, reason=reason or "", support=contact))
     if owner.status is OwnerStatus.SUSPENDED:
         key = "status.suspended_reason" if reason else "status.suspended"
-        return Screen(tr(key, reason=reason or ""))
+        return Screen(tr(key, reason=reason or "", support=contact))
     return Screen(tr("status.active"))
 
 
@@ -138,6 +171,23 @@ def registration_request(tr: Translator, owner: Owner, username: str | None = No
         _buttons([(tr("admin.approve"), f"adm:ok:{owner.id}"),
                   (tr("admin.reject"), f"adm:no:{owner.id}")]),
     )
+
+
+def reject_reason_question(tr: Translator, owner: Owner) -> Screen:
+    """After Reject: the reason the owner will read, typed; or none (Skip)."""
+    return Screen(
+        tr("admin.reject_ask", id=owner.id, name=owner.name or "—",
+           company=owner.company or "—"),
+        _buttons([(tr("admin.reject_skip"), f"adm:skip:{owner.id}")],
+                 [(tr("common.cancel"), f"adm:back:{owner.id}")]),
+    )
+
+
+def rejected_line(tr: Translator, owner: Owner) -> str:
+    done = tr("admin.decided", line=Safe(owner_line(tr, owner)))
+    if owner.status_reason:
+        done += "\n" + tr("admin.reason_line", reason=owner.status_reason)
+    return done
 
 
 def owner_line(tr: Translator, owner: Owner) -> str:

@@ -7,7 +7,7 @@ import html
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.domain import Balance, ContactList, LedgerLine, Sender, Template
-from bot.handlers.render import Screen
+from bot.handlers.render import Screen, support_text
 from bot.i18n import Safe, Translator
 from bot.services.billing import History
 from bot.services.campaigns import SAFE_BATCH_MAX, SAFE_DELAY_MIN, CampaignView, Summary
@@ -406,7 +406,8 @@ def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
 
 # --- balance --------------------------------------------------------------------------------
 
-def balance(tr: Translator, value: Balance, history: History, zone: str) -> Screen:
+def balance(tr: Translator, value: Balance, history: History, zone: str, *,
+            support: str = "") -> Screen:
     """The balance, then its latest changes: one line per top-up or correction, one per
     campaign (reserved, spent, returned), and what the older ones add up to, so that the
     lines sum to the balance shown."""
@@ -418,7 +419,7 @@ def balance(tr: Translator, value: Balance, history: History, zone: str) -> Scre
             lines.append(_ledger_line(tr, line, zone))
         if history.earlier:
             lines.append(tr("balance.earlier", amount=tr.number(history.earlier, signed=True)))
-    lines.append(tr("balance.hint"))
+    lines.append(tr("balance.hint", support=support_text(tr, support)))
     return Screen("\n".join(lines), _kb([(tr("menu.back"), "menu:home")]))
 
 
@@ -495,8 +496,9 @@ def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
     return Screen(text, _kb(*rows))
 
 
-def low_balance_alert(tr: Translator, available: int) -> Screen:
-    return Screen(tr("alert.low_balance", available=tr.number(available)),
+def low_balance_alert(tr: Translator, available: int, support: str = "") -> Screen:
+    return Screen(tr("alert.low_balance", available=tr.number(available),
+                     support=support_text(tr, support)),
                   _kb([(tr("menu.balance"), "bal:show")]))
 
 

@@ -15,9 +15,11 @@ from datetime import UTC, datetime
 import phonenumbers
 
 from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
-from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.errors import InvalidTransition, NotAllowed, NotFound, ValidationError
+from bot.services import zones
 from bot.services.notify import Notifier, OwnerStatusChanged, RegistrationRequested
 from bot.storage import owners
+from bot.storage import prompts as prompts_repo
 from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 NAME_MAX = 100
 COMPANY_MAX = 150
 REASON_MAX = 300
+PROFILE_FIELDS = ("name", "company", "timezone")  # what an owner can change on My account
+PROFILE_PROMPT = "profile"  # the chat prompt: the next typed message is the new value
+REJECT_PROMPT = "reject"  # the admin prompt: the next typed message is the reason
 
 
 def utcnow() -> datetime:
@@ -37,6 +42,7 @@ class AccountsConfig:
     needs_approval: bool
     default_region: str
     default_timezone: str
+    support_contact: str = ""  # SUPPORT_CONTACT; empty: owners are sent to the admin
 
 
 class AccountsService:
@@ -54,6 +60,14 @@ class AccountsService:
 
     def is_admin(self, telegram_id: int) -> bool:
         return telegram_id in self._config.admin_ids
+
+    def now(self) -> datetime:
+        return self._clock()
+
+    @property
+    def support_contact(self) -> str:
+        """Where owners turn for help (SUPPORT_CONTACT), or "" for the admin."""
+        return self._config.support_contact
 
     async def find(self, telegram_id: int) -> Owner | None:
         return await owners.get_by_telegram(self._db.reader, telegram_id)
@@ -140,6 +154,64 @@ class AccountsService:
             await owners.save(tx, owner, self._clock())
         return owner
 
+    # --- My account: name, business and time zone ------------------------------------
+
+    async def ask_profile(self, owner_id: int, field: str) -> Owner:
+        """The owner's next typed message is the new value of `field`."""
+        if field not in PROFILE_FIELDS:
+            raise ValidationError("unknown_field", where=field)
+        owner = await self.get(owner_id)
+        async with self._db.transaction() as tx:
+            await prompts_repo.set(tx, owner_id, PROFILE_PROMPT, {"field": field}, self._clock())
+        return owner
+
+    async def profile_prompt(self, owner_id: int) -> str | None:
+        """The field the owner's next typed message changes, if they asked to change one."""
+        prompt = await prompts_repo.get(self._db.reader, owner_id)
+        if prompt is None or prompt[0] != PROFILE_PROMPT:
+            return None
+        field = prompt[1].get("field")
+        return field if field in PROFILE_FIELDS else None
+
+    async def cancel_profile_edit(self, owner_id: int) -> None:
+        async with self._db.transaction() as tx:
+            prompt = await prompts_repo.get(tx, owner_id)
+            if prompt is not None and prompt[0] == PROFILE_PROMPT:
+                await prompts_repo.clear(tx, owner_id)
+
+    async def update_profile(self, owner_id: int, field: str, text: str) -> Owner:
+        """Set the owner's name, business or time zone (typed, or a zone's button).
+
+        A value that does not do raises ValidationError and changes nothing, the question
+        stays open; a good one is saved and closes it.
+        """
+        value = " ".join(text.split())
+        if field == "name":
+            value = _checked_text(value, "name", NAME_MAX)
+        elif field == "company":
+            value = _checked_text(value, "company", COMPANY_MAX)
+        elif field == "timezone":
+            value = zones.resolve(value)
+        else:
+            raise ValidationError("unknown_field", where=field)
+        async with self._db.transaction() as tx:
+            owner = await owners.get(tx, owner_id)
+            if owner is None:
+                raise NotFound("owner", owner_id=owner_id)
+            setattr(owner, field, value)
+            await owners.save(tx, owner, self._clock())
+            prompt = await prompts_repo.get(tx, owner_id)
+            if prompt is not None and prompt[0] == PROFILE_PROMPT:
+                await prompts_repo.clear(tx, owner_id)
+        log.info("owner %s changed their %s", owner.id, field)
+        return owner
+
+    def timezone_choices(self, owner: Owner) -> list[str]:
+        """Zones to offer as buttons: the owner's country's, and the current one."""
+        return zones.suggestions(owner.region or self._config.default_region, owner.phone,
+                                 owner.timezone or self._config.default_timezone,
+                                 self._clock())
+
     # --- admin actions ----------------------------------------------------------------
 
     async def approve(self, admin_id: int, owner_id: int) -> Owner:
@@ -158,6 +230,35 @@ class AccountsService:
         self._require_admin(admin_id)
         return await owners.list_by_status(self._db.reader, OwnerStatus.PENDING)
 
+    async def ask_reject_reason(self, admin_id: int, owner_id: int,
+                                message_id: int | None = None) -> Owner:
+        """Reject was pressed: the admin's next typed message is the reason (or Skip)."""
+        self._require_admin(admin_id)
+        async with self._db.transaction() as tx:
+            owner = await owners.get(tx, owner_id)
+            if owner is None:
+                raise NotFound("owner", owner_id=owner_id)
+            if owner.status is not OwnerStatus.PENDING:
+                raise InvalidTransition("owner", owner.status, OwnerStatus.REJECTED)
+            await prompts_repo.set_admin(tx, admin_id, REJECT_PROMPT,
+                                         {"owner_id": owner_id, "message_id": message_id},
+                                         self._clock())
+        return owner
+
+    async def reject_prompt(self, admin_id: int) -> tuple[int, int | None] | None:
+        """(owner id, message id of the question) when the admin was asked for a reason."""
+        if not self.is_admin(admin_id):
+            return None
+        prompt = await prompts_repo.get_admin(self._db.reader, admin_id)
+        if prompt is None or prompt[0] != REJECT_PROMPT:
+            return None
+        return int(prompt[1]["owner_id"]), prompt[1].get("message_id")
+
+    async def drop_reject_prompt(self, admin_id: int) -> None:
+        self._require_admin(admin_id)
+        async with self._db.transaction() as tx:
+            await prompts_repo.clear_admin(tx, admin_id)
+
     async def _decide(self, admin_id: int, owner_id: int, change: Callable[[Owner], None]) -> Owner:
         self._require_admin(admin_id)
         async with self._db.transaction() as tx:
@@ -166,6 +267,7 @@ class AccountsService:
                 raise NotFound("owner", owner_id=owner_id)
             change(owner)  # raises InvalidTransition when the status does not allow it
             await owners.save(tx, owner, self._clock())
+            await prompts_repo.clear_admins_about(tx, owner.id)  # asked for a reason: moot
         log.info("admin %s set owner %s to %s", admin_id, owner.id, owner.status.value)
         await self._notifier.notify(OwnerStatusChanged(owner))
         return owner

@@ -31,3 +31,35 @@ async def get(conn: aiosqlite.Connection, owner_id: int) -> tuple[str, dict] | N
 
 async def clear(conn: aiosqlite.Connection, owner_id: int) -> None:
     await conn.execute("DELETE FROM chat_prompts WHERE owner_id = ?", (owner_id,))
+
+
+# --- admins' prompts (admins are Telegram ids, not owners) ---------------------------------
+
+async def set_admin(
+    conn: aiosqlite.Connection, admin_id: int, action: str, payload: dict, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO admin_prompts (admin_id, action, payload, created_at) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (admin_id) DO UPDATE SET action = excluded.action,"
+        " payload = excluded.payload, created_at = excluded.created_at",
+        (admin_id, action, json.dumps(payload), to_ts(now)),
+    )
+
+
+async def get_admin(conn: aiosqlite.Connection, admin_id: int) -> tuple[str, dict] | None:
+    async with conn.execute(
+        "SELECT action, payload FROM admin_prompts WHERE admin_id = ?", (admin_id,)
+    ) as cur:
+        row = await cur.fetchone()
+    return (row[0], json.loads(row[1])) if row else None
+
+
+async def clear_admin(conn: aiosqlite.Connection, admin_id: int) -> None:
+    await conn.execute("DELETE FROM admin_prompts WHERE admin_id = ?", (admin_id,))
+
+
+async def clear_admins_about(conn: aiosqlite.Connection, owner_id: int) -> None:
+    """Every admin's question about this owner (it has been decided)."""
+    await conn.execute(
+        "DELETE FROM admin_prompts WHERE json_extract(payload, '$.owner_id') = ?", (owner_id,)
+    )

@@ -66,7 +66,8 @@ async def test_pending_owner_can_use_nothing_else(harness: Harness) -> None:
 
 async def test_rejected_owner_is_told_and_refused(harness: Harness) -> None:
     chat = await harness.register(503)
-    await harness.admin.press("❌ Reject")
+    await harness.admin.press("❌ Reject")  # asks for a reason first
+    await harness.admin.press("Skip: decline without a reason")
     assert "declined" in harness.api.last_message(503).text
     replies = await chat.send("/menu")
     assert "declined" in replies[-1].text
