@@ -27,8 +27,9 @@ from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import TEMPLATE_COMPOSER
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, reply, show
+from bot.i18n import Translator
 from bot.services.formatting import Entity, to_whatsapp
-from bot.services.templates import CLOUD_PROMPT, TemplateProblems
+from bot.services.templates import CLOUD_PROMPT, TemplateDraft, TemplateProblems
 
 END = ConversationHandler.END
 
@@ -188,8 +189,7 @@ async def compose_button(update: Update, context: BotContext) -> str | int:
     action = _parts(update)[2]
     await _answer(update)
     if action == "cancel":
-        await service.cancel(owner.id)
-        await show(update, Screen(tr("composer.cancelled")))
+        await show(update, Screen(_cancelled(tr, await service.cancel(owner.id))))
         return END
     if action == "new":
         draft = await service.start(owner.id)
@@ -226,9 +226,16 @@ async def compose_leave(update: Update, context: BotContext) -> int:
 
 
 async def compose_cancel(update: Update, context: BotContext) -> int:
-    await context.services.templates.cancel(_owner(context).id)
-    await reply(update, Screen(context.tr("composer.cancelled")))
+    dropped = await context.services.templates.cancel(_owner(context).id)
+    await reply(update, Screen(_cancelled(context.tr, dropped)))
     return END
+
+
+def _cancelled(tr: Translator, dropped: TemplateDraft | None) -> str:
+    """A new template: not saved; an edit: its changes are gone, the template is as it was."""
+    if dropped is not None and dropped.template_id is not None:
+        return tr("composer.edit_cancelled", name=dropped.name)
+    return tr("composer.cancelled")
 
 
 async def compose_other(update: Update, context: BotContext) -> None:

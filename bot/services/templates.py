@@ -200,9 +200,12 @@ class TemplatesService:
         await self._save_draft(owner_id, draft)
         return draft
 
-    async def cancel(self, owner_id: int) -> None:
+    async def cancel(self, owner_id: int) -> TemplateDraft | None:
+        """Drop the composer's draft; returns it (an edit's template stays as it was)."""
         async with self._db.transaction() as tx:
+            data = await templates.get_draft(tx, owner_id)
             await templates.drop_draft(tx, owner_id)
+        return TemplateDraft.from_json(data) if data is not None else None
 
     async def save(self, owner_id: int) -> Template:
         draft = await self._require_draft(owner_id)

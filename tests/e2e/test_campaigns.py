@@ -296,3 +296,27 @@ async def test_the_summary_is_honest_about_a_new_number_and_a_test_reaches_the_o
         in replies[0].text
     replies = await chat.press("📝 Change the template")
     assert "step 2 of 6" in replies[0].text
+
+
+async def test_cancelling_an_edit_says_the_template_is_kept_as_it_was(harness: Harness) -> None:
+    chat = await harness.active_owner(831)
+    await compose(chat, "Promo", "Salam {{name}}")
+    await chat.send("/templates")
+    await chat.press("📝 Promo")
+    replies = await chat.press("✏️ Edit")
+    assert "Editing <b>Promo</b>" in replies[0].text
+    await chat.send("A different text")
+    replies = await chat.send("/cancel")
+    assert replies[0].text == "Changes discarded: the template <b>Promo</b> is kept as it was."
+    await chat.send("/templates")
+    replies = await chat.press("📝 Promo")
+    assert "1 variant," in replies[0].text  # the original, untouched
+    replies = await chat.press("✏️ Edit")
+    await chat.send("Another text")
+    replies = await chat.press("✖️ Cancel")  # the button says the same
+    assert replies[0].text == "Changes discarded: the template <b>Promo</b> is kept as it was."
+
+    await chat.send("/newtemplate")  # a new one is simply not saved
+    await chat.send("Draft")
+    replies = await chat.send("/cancel")
+    assert replies[0].text == "Template not saved."
