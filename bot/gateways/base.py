@@ -102,12 +102,18 @@ class ReceiptStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """The gateway says what happened to a message it accepted."""
+    """The gateway says what happened to a message it accepted, from which number.
+
+    ``sender_id`` is the number the gateway reported it for (its WAHA session, its Cloud
+    API phone-number id): a receipt is applied only to a message that number sent, so a
+    signed webhook of one number can never move another's (or another owner's) message;
+    a receipt without a sender is never applied."""
 
     message_id: str
     status: ReceiptStatus
     at: datetime
     error: str | None = None
+    sender_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

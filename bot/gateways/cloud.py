@@ -599,7 +599,7 @@ def _message_events(
         return []
     events: list[GatewayEvent] = []
     for status in _dicts(value.get("statuses")):
-        receipt = _receipt(status, now)
+        receipt = _receipt(sender_id, status, now)
         if receipt is not None:
             events.append(receipt)
     for message in _dicts(value.get("messages")):
@@ -609,7 +609,8 @@ def _message_events(
     return events
 
 
-def _receipt(status: dict[str, Any], now: Callable[[], datetime]) -> Receipt | None:
+def _receipt(sender_id: int, status: dict[str, Any],
+             now: Callable[[], datetime]) -> Receipt | None:
     message_id, name = status.get("id"), status.get("status")
     if not isinstance(message_id, str) or not message_id or not isinstance(name, str):
         return None
@@ -618,7 +619,7 @@ def _receipt(status: dict[str, Any], now: Callable[[], datetime]) -> Receipt | N
         return None
     at = _timestamp(status.get("timestamp")) or now()
     error = _status_error(status.get("errors")) if kind is ReceiptStatus.FAILED else None
-    return Receipt(message_id, kind, at, error)
+    return Receipt(message_id, kind, at, error, sender_id)
 
 
 def _status_error(errors: Any) -> str:

@@ -276,7 +276,7 @@ class SandboxGateway:
         read = _unit_hash(self._config.seed, "read", message_id) < self._config.read_share
         remaining = 2 if read else 1
         self._pending += remaining
-        self._spawn(self._receipts(message_id, read, remaining))
+        self._spawn(self._receipts(sender_id, message_id, read, remaining))
         logger.debug("sandbox accepted %s (sender %s)", message_id, sender_id)
         limit = self._config.ban_after
         if limit is not None and sim.since_unban >= limit:
@@ -301,17 +301,20 @@ class SandboxGateway:
         sim.health = health
         await self._emit(SenderStateChanged(sender_id, health, self._clock()))
 
-    async def _receipts(self, message_id: str, read: bool, remaining: int) -> None:
+    async def _receipts(self, sender_id: int, message_id: str, read: bool,
+                        remaining: int) -> None:
         try:
             await asyncio.sleep(self._config.delivery_delay)
             remaining -= 1
             self._pending -= 1
-            await self._emit(Receipt(message_id, ReceiptStatus.DELIVERED, self._clock()))
+            await self._emit(Receipt(message_id, ReceiptStatus.DELIVERED, self._clock(),
+                                     sender_id=sender_id))
             if read:
                 await asyncio.sleep(self._config.read_delay)
                 remaining -= 1
                 self._pending -= 1
-                await self._emit(Receipt(message_id, ReceiptStatus.READ, self._clock()))
+                await self._emit(Receipt(message_id, ReceiptStatus.READ, self._clock(),
+                                         sender_id=sender_id))
         finally:
             self._pending -= remaining
 

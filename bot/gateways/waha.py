@@ -679,7 +679,7 @@ def parse_webhook(
         return []
     at = _timestamp(body.get("timestamp")) or now()
     if event == "message.ack":
-        receipt = _ack_receipt(payload, at)
+        receipt = _ack_receipt(sender_id, payload, at)
         return [receipt] if receipt else []
     if event == "session.status":
         health = _session_health(payload)
@@ -690,7 +690,7 @@ def parse_webhook(
     return []
 
 
-def _ack_receipt(payload: dict[str, Any], at: datetime) -> Receipt | None:
+def _ack_receipt(sender_id: int, payload: dict[str, Any], at: datetime) -> Receipt | None:
     if payload.get("fromMe") is False:  # an ack of a message we received: not ours
         return None
     ack = payload.get("ack")
@@ -701,7 +701,7 @@ def _ack_receipt(payload: dict[str, Any], at: datetime) -> Receipt | None:
         return None
     status = _ACKS[int(ack)]
     error = "WhatsApp reported an error (ack -1)" if status is ReceiptStatus.FAILED else None
-    return Receipt(message_id, status, at, error)
+    return Receipt(message_id, status, at, error, sender_id)
 
 
 def _session_health(payload: dict[str, Any]) -> SenderHealth | None:

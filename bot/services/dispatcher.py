@@ -157,6 +157,7 @@ class Dispatcher:
         self._receipt_applying: asyncio.Future[int] | None = None  # the one being applied
         self._receipt_flush: asyncio.Task[None] | None = None  # applies batch after batch
         self._receipts_kept: list[tuple[int, Receipt]] = []  # (tries, receipt) that failed
+        self.receipts_ignored = 0  # receipts for a message of another number, never applied
 
     @property
     def config(self) -> DispatcherConfig:
@@ -745,7 +746,11 @@ class Dispatcher:
     async def apply_receipts(self, receipts: list[Receipt]) -> int:
         """Move messages forward by their gateway ids, in one transaction. Duplicates, late
         and unknown receipts change nothing; an uncertain message that gets one is settled
-        (its reserved credit charged, or released when it failed)."""
+        (its reserved credit charged, or released when it failed). A receipt is applied
+        only to a message of the number it came for (``Receipt.sender_id``): one for
+        another number's message, or for none, is ignored and counted
+        (``receipts_ignored``)."""
+        stray = 0
         async with self._db.transaction() as tx:
             current = await outbox.by_gateway_ids(tx, list({r.message_id for r in receipts}))
             moves: list[tuple[int, str, float, str | None]] = []
@@ -756,7 +761,10 @@ class Dispatcher:
                 found = current.get(receipt.message_id)
                 if found is None:
                     continue
-                message_id, campaign_id, owner_id, status = found
+                message_id, campaign_id, owner_id, status, sender_id = found
+                if receipt.sender_id is None or receipt.sender_id != sender_id:
+                    stray += 1  # another number's message (or nobody's): never applied
+                    continue
                 new = receipt.status.value
                 if new == "failed":
                     if status not in ("sent", "uncertain"):
@@ -765,13 +773,18 @@ class Dispatcher:
                     continue
                 if status == "uncertain":
                     (release if new == "failed" else charge)[(owner_id, campaign_id)] += 1
-                current[receipt.message_id] = (message_id, campaign_id, owner_id, new)
+                current[receipt.message_id] = (message_id, campaign_id, owner_id, new,
+                                               sender_id)
                 moves.append((message_id, new, receipt.at.timestamp(), receipt.error))
                 if campaign_id is not None:
                     touched[campaign_id] = owner_id
             if moves:
                 await outbox.advance_many(tx, moves)
             await self._settle(tx, charge, release, " (receipt)")
+        if stray:
+            self.receipts_ignored += stray
+            log.warning("%d receipts ignored: not for a message of the number they came for",
+                        stray)
         self._progress_owed.update(touched)  # shown by the next ticks (``_owed_progress``)
         return len(moves)
 

@@ -181,14 +181,15 @@ async def apply_receipt(conn: aiosqlite.Connection, gateway_id: str, status: str
 
 async def by_gateway_ids(
     conn: aiosqlite.Connection, gateway_ids: Sequence[str]
-) -> dict[str, tuple[int, int, int, str]]:
-    """gateway id -> (message id, campaign id, owner id, status), for receipts."""
+) -> dict[str, tuple[int, int, int, str, int | None]]:
+    """gateway id -> (message id, campaign id, owner id, status, sender id), for
+    receipts."""
     async with conn.execute(
-        "SELECT gateway_message_id, id, campaign_id, owner_id, status FROM messages"
+        "SELECT gateway_message_id, id, campaign_id, owner_id, status, sender_id FROM messages"
         " WHERE gateway_message_id IN (SELECT value FROM json_each(?))",
         (json.dumps(list(gateway_ids)),),
     ) as cur:
-        return {row[0]: (row[1], row[2], row[3], row[4]) async for row in cur}
+        return {row[0]: (row[1], row[2], row[3], row[4], row[5]) async for row in cur}
 
 
 async def advance_many(conn: aiosqlite.Connection,

@@ -25,8 +25,12 @@ async def gateway_ids(h: ClockedHarness, user_id: int) -> list[str]:
 async def receive(h: ClockedHarness, *receipts: tuple[str, str]) -> None:
     """The gateway reports (gateway id, status) for messages it accepted."""
     for gateway_id, status in receipts:
+        async with h.qasid.db.reader.execute(
+                "SELECT sender_id FROM messages WHERE gateway_message_id = ?",
+                (gateway_id,)) as cur:
+            [(sender_id,)] = await cur.fetchall()
         await h.qasid.services.dispatcher.on_event(
-            Receipt(gateway_id, ReceiptStatus(status), h.clock()))
+            Receipt(gateway_id, ReceiptStatus(status), h.clock(), sender_id=sender_id))
     await h.qasid.services.dispatcher.flush_receipts()
 
 

@@ -65,9 +65,9 @@ def account_change(field: str, value: dict[str, Any]) -> dict[str, Any]:
 
 def test_each_status_becomes_a_receipt_at_its_own_time() -> None:
     assert parse(statuses("sent", "delivered", "read")) == [
-        Receipt(WAMID, ReceiptStatus.SENT, at(T0)),
-        Receipt(WAMID, ReceiptStatus.DELIVERED, at(T0 + 1)),
-        Receipt(WAMID, ReceiptStatus.READ, at(T0 + 2)),
+        Receipt(WAMID, ReceiptStatus.SENT, at(T0), sender_id=7),  # the number's sender
+        Receipt(WAMID, ReceiptStatus.DELIVERED, at(T0 + 1), sender_id=7),
+        Receipt(WAMID, ReceiptStatus.READ, at(T0 + 2), sender_id=7),
     ]
 
 

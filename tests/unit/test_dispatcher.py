@@ -195,8 +195,11 @@ async def test_a_receipt_resolves_an_uncertain_message_and_is_forward_only(db, c
         async with db.transaction() as tx:
             await tx.execute("UPDATE messages SET gateway_message_id = ?",
                              (accepted[0].message_id,))
-        read = Receipt(accepted[0].message_id, ReceiptStatus.READ, clock())
-        delivered = Receipt(accepted[0].message_id, ReceiptStatus.DELIVERED, clock())
+        async with db.reader.execute("SELECT sender_id FROM messages") as cur:
+            [(sender_id,)] = await cur.fetchall()
+        read = Receipt(accepted[0].message_id, ReceiptStatus.READ, clock(), sender_id=sender_id)
+        delivered = Receipt(accepted[0].message_id, ReceiptStatus.DELIVERED, clock(),
+                            sender_id=sender_id)
         assert await h.dispatcher.apply_receipt(read)
         assert not await h.dispatcher.apply_receipt(delivered)  # late: ignored
         assert not await h.dispatcher.apply_receipt(read)  # duplicate: ignored

@@ -277,6 +277,30 @@ async def unconfigured(db: Database, clock: FakeClock,
 # -- the GET handshake --------------------------------------------------------------------
 
 
+async def test_a_status_for_another_owners_number_never_moves_this_message(
+        world: World) -> None:
+    # owner B adds a Cloud API number; a status signed by the (shared) Meta app, for B's
+    # phone-number id, names owner A's message (even one A sent through WAHA): unchanged
+    from bot.domain import Language, SenderStatus
+    from bot.storage import owners
+
+    async with world.db.transaction() as tx:
+        other = await owners.add(tx, telegram_id=77, chat_id=77, language=Language.EN,
+                                 now=world.h.clock())
+        await senders.add(tx, owner_id=other.id, gateway="cloud", phone="+994559990000",
+                          status=SenderStatus.ACTIVE, now=world.h.clock(),
+                          external_id="222333444555666")
+    for name in ("failed", "read"):
+        assert await world.post(statuses(name, number_id="222333444555666")) == 200
+        assert (await world.message())[0] == "sent"
+    async with world.db.transaction() as tx:  # A's message as a WAHA one: still bound
+        await tx.execute("UPDATE senders SET gateway = 'waha', external_id = 'a-session'"
+                         " WHERE id = ?", (world.sender_id,))
+    assert await world.post(statuses("read", number_id="222333444555666")) == 200
+    assert (await world.message())[0] == "sent"
+    assert world.h.dispatcher.receipts_ignored == 3
+
+
 async def test_the_handshake_with_the_right_token_answers_the_challenge(world: World) -> None:
     response = await world.client.get("/webhooks/cloud", params={
         "hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "1158201444"})

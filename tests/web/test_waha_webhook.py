@@ -160,6 +160,28 @@ async def test_signed_receipts_move_a_message_sent_delivered_read(world: World) 
     assert await world.h.statuses(world.campaign_id) == {"read": 1}
 
 
+async def test_a_signed_receipt_for_another_owners_session_never_moves_this_message(
+        world: World) -> None:
+    # owner B links a WAHA session of their own; a correctly signed ack arrives for B's
+    # session but names owner A's message id: A's message stays as it was, and it counts
+    from bot.domain import Language, SenderStatus
+    from bot.storage import owners
+
+    async with world.db.transaction() as tx:
+        other = await owners.add(tx, telegram_id=77, chat_id=77, language=Language.EN,
+                                 now=world.clock())
+        await senders.add(tx, owner_id=other.id, gateway="waha", phone="+994559990000",
+                          status=SenderStatus.ACTIVE, now=world.clock(), external_id="intruder")
+    for value, name in ((-1, "ERROR"), (3, "READ")):
+        forged = ack(value, name)
+        forged["session"] = "intruder"
+        assert await world.post(forged) == 200
+    assert (await world.message())[0] == "sent"
+    assert world.h.dispatcher.receipts_ignored == 2
+    assert await world.post(ack(3, "READ")) == 200  # its own session's ack still works
+    assert (await world.message())[0] == "read"
+
+
 async def test_duplicate_and_late_receipts_change_nothing(world: World) -> None:
     assert await world.post(ack(3, "READ")) == 200
     after_read = await world.message()
