@@ -3,9 +3,8 @@ raises, and everything else still going to Starlette."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import asyncio
+from collections.abc import Mapping
 
 import httpx
 import pytest
