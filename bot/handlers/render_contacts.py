@@ -107,6 +107,13 @@ def import_report(tr: Translator, file_name: str, report: ImportReport) -> Scree
              tr("import.counts", imported=tr.number(report.imported),
                 updated=tr.number(report.updated), duplicates=tr.number(report.duplicates),
                 invalid=tr.number(report.invalid))]
+    if report.renamed:  # the newer name won: say whose
+        lines.append(tr("import.renamed", count=report.renamed))
+        lines += [tr("import.renamed_line", phone=phone, old=old, new=new)
+                  for phone, old, new in report.renamed_examples]
+        if report.renamed > len(report.renamed_examples):
+            lines.append(tr("import.renamed_more",
+                            count=report.renamed - len(report.renamed_examples)))
     if report.opted_out:
         lines.append(tr("import.opted_out", count=report.opted_out))
     for reason, count in sorted((report.skipped or {}).items()):

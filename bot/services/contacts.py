@@ -37,6 +37,7 @@ SUPPORTED_EXTENSIONS = (".csv", ".xlsx", ".vcf", ".txt")
 LIST_NAME_MAX = 64
 REASON_MAX = 200
 DELETE_CHUNK = 5_000  # a list's members per transaction when it is deleted
+RENAMED_EXAMPLES = 5  # renamed contacts the import report shows
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 ExportFormat = Literal["csv", "xlsx"]
@@ -78,6 +79,8 @@ class ImportReport:
     opted_out: int = 0  # in the file, but opted out: they stay opted out
     columns: tuple[str, ...] = ()
     skipped: dict[str, int] | None = None  # e.g. landline TEL entries of a vCard
+    renamed: int = 0  # known contacts (of any list) the file gave another name
+    renamed_examples: tuple[tuple[str, str, str], ...] = ()  # the first: phone, before, now
 
 
 class ContactsService:
@@ -387,6 +390,8 @@ class _ImportJob:
             writer.add_variables(self.owner_id, list_id,
                                  [c for c in summary.columns if c not in ("name", "phone")])
             report.skipped = dict(summary.skipped_reasons)
+            report.renamed, examples = writer.renamed(self.owner_id, RENAMED_EXAMPLES)
+            report.renamed_examples = tuple(examples)
         return report
 
     def _target(self, writer: ImportWriter) -> tuple[int, str]:

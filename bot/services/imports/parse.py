@@ -20,9 +20,11 @@ The contract:
   roll back (one transaction over the whole import) or to keep them.
 - A batch holds at most ``batch_size`` rows (contacts + rejected), in file order. Blank rows
   are skipped and not counted. Each phone appears at most once in a batch: a later row with
-  the same phone replaces the earlier contact in place.
+  the same phone replaces the earlier contact in place, keeping the earlier name and
+  values where the later row has none.
 - A phone repeated in a *later* batch comes again (``duplicate=True``): write batches with an
-  upsert where the later row wins (its name and attributes replace the stored ones).
+  upsert where the later row wins (its name and non-empty attributes replace the stored
+  ones; a row without a name, or an empty cell, erases nothing).
   ``summary.duplicates`` counts every repeated valid phone in the file,
   ``summary.valid_unique`` the distinct ones.
   Memory: the set of phones seen (an int each); rows are not kept beyond their batch.
@@ -136,6 +138,17 @@ def _encode(phone: str, name: str, attributes: str, seq: int, line: int, duplica
 def _decode(row: str) -> ParsedContact:
     phone, name, attributes, _seq, line, duplicate = json.loads(row)
     return ParsedContact(line, phone, name or "", attributes, bool(duplicate))
+
+
+def _merge(earlier: str, later: str) -> str:
+    """A phone repeated within a batch: the later row, but what it leaves empty (its name,
+    a column's cell) keeps the earlier row's value, as the upsert does across batches."""
+    old, new = json.loads(earlier), json.loads(later)
+    if new[1] is None:
+        new[1] = old[1]
+    if old[2]:
+        new[2] = {**old[2], **new[2]}
+    return json.dumps(new, ensure_ascii=False, separators=(",", ":"))
 
 
 def _row_phone(row: str) -> str:
@@ -373,7 +386,7 @@ class ContactImport:
                         in_batch = {_row_phone(r): i for i, r in enumerate(encoded)}
                     position = in_batch.get(phone)
                     if position is not None:
-                        encoded[position] = row
+                        encoded[position] = _merge(encoded[position], row)
                     else:
                         in_batch[phone] = len(encoded)
                         encoded.append(row)
@@ -446,7 +459,7 @@ class ContactImport:
                 row = _encode(phone, card.name, "{}", self._seq, card.line, duplicate)
                 position = in_batch.get(phone)
                 if position is not None:
-                    batch.rows[position] = row
+                    batch.rows[position] = _merge(batch.rows[position], row)
                 else:
                     in_batch[phone] = len(batch.rows)
                     batch.rows.append(row)

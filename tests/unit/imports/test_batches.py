@@ -43,8 +43,9 @@ def test_duplicates_later_row_wins_within_a_batch_and_comes_again_in_a_later_one
     assert first.fresh == ["+994501112233", "+994551112233", "+994701112233"]
     assert second.fresh == []
     kept = next(c for c in first.contacts if c.phone == "+994501112233")
-    # replaced in place by the later row: its name, its (empty) attributes
-    assert (kept.line, kept.name, kept.attributes, kept.duplicate) == (4, "Second", {}, True)
+    # replaced in place by the later row: its name; its empty cell keeps the earlier value
+    assert (kept.line, kept.name, kept.attributes, kept.duplicate) == (
+        4, "Second", {"city": "Bakı"}, True)
     again = second.contacts[0]
     assert (again.phone, again.name, again.attributes) == (
         "+994501112233",
