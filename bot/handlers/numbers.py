@@ -47,6 +47,7 @@ async def numbers_command(update: Update, context: BotContext) -> None:
     owner, service = _owner(context), context.services.senders
     if update.callback_query is not None:
         await update.callback_query.answer()
+    await service.provide_default(owner.id)  # the sandbox number the wizard would use
     views = await service.overview(owner.id)
     await show(update, rn.numbers_screen(context.tr, views, service.kinds, _zone(context)))
 

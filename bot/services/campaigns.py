@@ -39,7 +39,7 @@ from bot.domain import (
 from bot.errors import NotFound, ValidationError
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.planning import PRESETS, Pacing, QuietHours, estimate, plan
-from bot.services.senders import DAY, daily_cap_of
+from bot.services.senders import DAY, daily_cap_of, sandbox_default
 from bot.services.template_engine import compile_template
 from bot.services.templates import contact_values
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
@@ -274,17 +274,13 @@ class CampaignsService:
         return await self._step(draft, "senders")
 
     async def usable_senders(self, owner_id: int) -> list[Sender]:
-        """The owner's numbers that can send; in the sandbox, a default one is made."""
+        """The owner's numbers that can send; in the sandbox, the default one is made the
+        first time (``senders.sandbox_default``, the one /numbers shows too)."""
         found = [s for s in await senders.list_for_owner(self._db.reader, owner_id)
                  if s.status is SenderStatus.ACTIVE]
         if found or self._config.gateway != "sandbox":
             return found
-        async with self._db.transaction() as tx:
-            existing = await senders.list_for_owner(tx, owner_id)
-            if not any(s.gateway == "sandbox" for s in existing):
-                await senders.add(tx, owner_id=owner_id, gateway="sandbox",
-                                  phone=f"sandbox-{owner_id}", status=SenderStatus.ACTIVE,
-                                  now=self._clock(), label="Sandbox")
+        await sandbox_default(self._db, owner_id, self._clock())  # (or by a call meanwhile)
         return [s for s in await senders.list_for_owner(self._db.reader, owner_id)
                 if s.status is SenderStatus.ACTIVE]
 

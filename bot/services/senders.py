@@ -127,6 +127,28 @@ def daily_cap_of(sender: Sender, daily_cap: int, warmup: tuple[int, ...],
                     (sender.linked_at or sender.created_at).timestamp(), warmup, recent)
 
 
+SANDBOX_LABEL = "Sandbox"  # the number the sandbox gives an owner who has none
+
+
+async def sandbox_default(db: Database, owner_id: int, now: datetime) -> Sender | None:
+    """In the sandbox, the number an owner sends from until they add others: "Sandbox",
+    made the first time the campaign wizard or /numbers looks (whichever comes first, the
+    same number for both). Not made for an owner who has a working number, or had a
+    sandbox number (one they removed stays removed). Returns the number it made."""
+    def needed(existing: list[Sender]) -> bool:
+        return not any(s.status is SenderStatus.ACTIVE or s.gateway == "sandbox"
+                       for s in existing)
+
+    if not needed(await senders.list_for_owner(db.reader, owner_id, include_removed=True)):
+        return None
+    async with db.transaction() as tx:  # again under the writer's lock: made once
+        if not needed(await senders.list_for_owner(tx, owner_id, include_removed=True)):
+            return None
+        return await senders.add(tx, owner_id=owner_id, gateway="sandbox",
+                                 phone=f"sandbox-{owner_id}", status=SenderStatus.ACTIVE,
+                                 now=now, label=SANDBOX_LABEL)
+
+
 def session_name(owner_id: int, sender_id: int) -> str:
     return f"qasid-{owner_id}-{sender_id}"
 
@@ -169,6 +191,12 @@ class SendersService:
 
     async def list(self, owner_id: int) -> list[Sender]:
         return await senders.list_for_owner(self._db.reader, owner_id)
+
+    async def provide_default(self, owner_id: int) -> None:
+        """In the sandbox, the default number the campaign wizard would send from, made now
+        if the owner has none yet (``sandbox_default``), so /numbers shows it."""
+        if self._config.default_gateway == "sandbox":
+            await sandbox_default(self._db, owner_id, self._clock())
 
     async def get(self, owner_id: int, sender_id: int) -> Sender:
         sender = await senders.get(self._db.reader, owner_id, sender_id)

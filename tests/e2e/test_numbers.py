@@ -1,6 +1,7 @@
-"""/numbers in the sandbox, as the owner sees it: the default number a campaign made, its
-sends against the warm-up cap, its card, adding a second number, and removing a number
-with messages still queued on it (moved to the other number, or its campaign paused).
+"""/numbers in the sandbox, as the owner sees it: the default number (the one the campaign
+wizard sends from, made by whichever of them looks first), its sends against the warm-up
+cap, its card, adding a second number, and removing a number with messages still queued on
+it (moved to the other number, or its campaign paused).
 Another owner can neither open nor remove it with forged buttons."""
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ async def test_numbers_lists_the_default_number_with_todays_sends_and_its_card(
         make_harness) -> None:
     h = await make_harness()
     chat = await prepared_owner(h, 941)
-    replies = await chat.send("/numbers")
-    assert "No number yet" in replies[0].text
+    replies = await chat.send("/numbers")  # the sandbox's default number, before any campaign
+    assert "<b>Sandbox</b> · sandbox · working" in replies[0].text
     assert "➕ Add a sandbox number" in replies[0].buttons
 
-    await confirm_fast_campaign(h, chat)  # the sandbox gives the campaign a default number
+    await confirm_fast_campaign(h, chat)  # the campaign sends from that default number
     await h.run(60)
     replies = await chat.send("/numbers")
     text = replies[0].text
@@ -134,7 +135,8 @@ async def test_another_owner_cannot_open_or_remove_a_number(make_harness) -> Non
                for m in shown)
     intruder_id = (await h.qasid.services.accounts.find(945)).id
     assert await h.qasid.services.senders.pending_prompt(intruder_id) is None
-    assert await h.qasid.services.senders.list(intruder_id) == []
+    theirs = await h.qasid.services.senders.list(intruder_id)
+    assert [s.label for s in theirs] == ["Sandbox"] and theirs[0].id != number  # their own
 
     # the owner's number and its queue are untouched
     assert await outbox(h, 944) == [(number, "queued")] * 3
@@ -169,8 +171,9 @@ async def test_a_waha_that_is_down_is_said_and_leaves_no_number(make_harness) ->
     assert "➕ Link a WhatsApp number (QR code)" in replies[0].buttons
     replies = await chat.press("➕ Link a WhatsApp number (QR code)")
     assert any("The WhatsApp gateway did not answer" in r.text for r in replies)
-    replies = await chat.send("/numbers")
-    assert "No number yet" in replies[0].text
+    owner = await h.qasid.services.accounts.find(946)
+    assert [s.gateway for s in await h.qasid.services.senders.list(owner.id)] == [
+        "sandbox"]  # the default sandbox number only: no WAHA number left behind
 
 
 
@@ -180,12 +183,43 @@ async def test_relinking_another_owners_number_is_refused(make_harness) -> None:
     owner = await prepared_owner(h, 947)
     await owner.send("/numbers")
     await owner.press("➕ Add a sandbox number")
-    number = await sender_id(h, 947, "Sandbox 1")
+    default, number = await sender_id(h, 947, "Sandbox"), await sender_id(h, 947, "Sandbox 2")
     intruder = await h.active_owner(948, phone="+994501110048")
     await intruder.send("/numbers")
     alert = await press_data(h, intruder, f"num:relink:{number}")
     intruder_id = (await h.qasid.services.accounts.find(948)).id
-    assert await h.qasid.services.senders.list(intruder_id) == []
+    assert [s.label for s in await h.qasid.services.senders.list(intruder_id)] == ["Sandbox"]
     assert [s.id for s in await h.qasid.services.senders.list(
-        (await h.qasid.services.accounts.find(947)).id)] == [number]
+        (await h.qasid.services.accounts.find(947)).id)] == [default, number]
     assert alert.startswith("Not found")
+
+
+async def test_numbers_shows_the_sandbox_number_the_wizard_sends_from(make_harness) -> None:
+    """/numbers and the campaign wizard agree: the owner's one sandbox number, made by
+    whichever looks first; once the owner removes it, neither brings it back."""
+    h = await make_harness()
+    chat = await prepared_owner(h, 949)
+    replies = await chat.send("/numbers")
+    assert "No number yet" not in replies[0].text
+    assert "<b>Sandbox</b> · sandbox · working" in replies[0].text
+    assert "today 0 of 20 · warm-up day 1" in replies[0].text
+    assert replies[0].buttons[:2] == ["⚙️ Sandbox", "➕ Add a sandbox number"]
+
+    await chat.send("/newcampaign")
+    await chat.press("📋 Müştərilər (3)")
+    replies = await chat.press("📝 Promo")
+    assert "✅ Sandbox" in replies[0].buttons  # the very number /numbers showed
+    await chat.press("✖️ Cancel")
+    owner = await h.qasid.services.accounts.find(949)
+    assert [s.label for s in await h.qasid.services.senders.list(owner.id)] == ["Sandbox"]
+
+    await chat.send("/numbers")
+    await chat.press("⚙️ Sandbox")
+    await chat.press("🗑 Remove this number")
+    await chat.press("🗑 Yes, remove it")
+    replies = await chat.send("/numbers")
+    assert "No number yet" in replies[0].text
+    await chat.send("/newcampaign")
+    await chat.press("📋 Müştərilər (3)")
+    replies = await chat.press("📝 Promo")
+    assert "You have no WhatsApp number that can send" in replies[0].text
