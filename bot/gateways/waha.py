@@ -837,4 +837,6 @@ def _timestamp(value: Any) -> datetime | None:
         return None
     if value > 1e11:
         value = value / 1000
+    if not value < 1e11:  # past the year 5000, or infinite: not a time
+        return None
     return datetime.fromtimestamp(value, UTC)

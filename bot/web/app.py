@@ -52,7 +52,7 @@ def json_object(raw: bytes) -> dict[str, Any] | None:
     """A webhook body as a JSON object; None when it is not JSON or not an object."""
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: too deep
         return None
     return body if isinstance(body, dict) else None
 

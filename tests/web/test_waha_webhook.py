@@ -129,6 +129,13 @@ async def _health() -> dict[str, bool]:
 
 @pytest.fixture
 async def world(db: Database, clock: FakeClock) -> AsyncIterator[World]:
+    async for w in make_world(db, clock):
+        yield w
+
+
+async def make_world(db: Database, clock: FakeClock) -> AsyncIterator[World]:
+    """An owner whose one message (to CUSTOMER, id MESSAGE_ID) was sent from a WAHA
+    session, and the web app with the signed WAHA webhook."""
     gateway = WahaIds(SandboxConfig(delivery_delay=3600, read_delay=0, invalid_share=0))
     h = Harness(db, clock, gateway)
     replies = RepliesService(db, clock=clock)
