@@ -1,6 +1,6 @@
 """The big contact files the benchmarks read, made once and cached in bench/data/.
 
-The CSV comes from ``../shared/samples/make_samples.py big N FILE``; the XLSX holds its
+The CSV comes from ``tests/data/samples/make_samples.py big N FILE``; the XLSX holds its
 first rows, phones that are plain digits stored as number cells, as Excel exports them.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
-MAKE_SAMPLES = ROOT.parent / "shared" / "samples" / "make_samples.py"
+MAKE_SAMPLES = ROOT / "tests" / "data" / "samples" / "make_samples.py"
 
 
 def make_csv(rows: int) -> Path:

@@ -2,7 +2,7 @@
 
     python bench/import_bench.py [CSV_ROWS] [XLSX_ROWS]     (defaults 1,000,000 and 100,000)
 
-Data comes from ``../shared/samples/make_samples.py big N FILE`` (cached in bench/data/);
+Data comes from ``tests/data/samples/make_samples.py big N FILE`` (cached in bench/data/);
 the XLSX holds the first XLSX_ROWS rows of that CSV (see ``bigfiles.py``). Each measurement
 runs in a fresh process, so the peak RSS printed is that import's own. Targets on this machine:
 >= 100,000 rows/s for CSV and XLSX, peak RSS < 200 MB, a re-import at least as fast.

@@ -2,7 +2,7 @@
 
     python bench/parse_bench.py [CSV_ROWS] [XLSX_ROWS]      (defaults 1,000,000 and 100,000)
 
-The CSV comes from ``../shared/samples/make_samples.py big N FILE``; the XLSX holds the first
+The CSV comes from ``tests/data/samples/make_samples.py big N FILE``; the XLSX holds the first
 XLSX_ROWS rows of it (numbers as number cells, like a real export; see ``bigfiles.py``).
 Both are cached in bench/data/ (gitignored). Each file is parsed in a
 fresh process, so the peak RSS printed is that parse's own. Then the normaliser alone: the

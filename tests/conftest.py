@@ -11,9 +11,11 @@ import pytest
 
 from bot.storage.db import Database
 
-# ../shared beside the checkout: the gateways' specs and realistic contact files.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SAMPLES = SHARED / "samples"
+# The gateways' published specifications (tests/contracts/specs/README.md says where each
+# comes from) and realistic contact files with their expected counts and generator.
+TESTS = Path(__file__).resolve().parent
+SPECS = TESTS / "contracts" / "specs"
+SAMPLES = TESTS / "data" / "samples"
 
 # python-telegram-bot warns about its coming timedelta API unless told to use it now.
 os.environ.setdefault("PTB_TIMEDELTA", "1")

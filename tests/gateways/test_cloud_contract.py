@@ -1,6 +1,6 @@
 """Every request the Cloud API adapter sends is one Meta's published OpenAPI document allows.
 
-The document is ``../shared/specs/meta-business-messaging-api-v23.0.yaml`` (its SHA-256 is
+The document is ``tests/contracts/specs/meta-business-messaging-api-v23.0.yaml`` (its SHA-256 is
 checked), loaded with PyYAML. Requests are collected by the fake Cloud API: a tour through
 every call the adapter makes, plus whatever ``test_cloud.py`` sent in the same run
 (``ALL_REQUESTS``). Each is checked against the document: the path and method exist,
@@ -36,10 +36,10 @@ from referencing.jsonschema import DRAFT202012
 
 from bot.gateways.base import Media, SenderRef
 from bot.gateways.cloud import CloudConfig, CloudGateway
-from tests.conftest import SHARED
+from tests.conftest import SPECS
 from tests.gateways.fake_cloud import ALL_REQUESTS, FakeCloud, FakeCloudServer, RecordedRequest
 
-SPEC_FILE = SHARED / "specs" / "meta-business-messaging-api-v23.0.yaml"
+SPEC_FILE = SPECS / "meta-business-messaging-api-v23.0.yaml"
 SPEC_SHA256 = "c7148d5e2aeff32f2effc3d3557795d7eddd07abf8b017c9e40e86bb3312c116"
 SPEC_URI = "urn:meta:business-messaging:v23.0"
 TOKEN = "EAAGcontractToken"

@@ -1,6 +1,6 @@
 """Every request the WAHA adapter sends is one WAHA's published OpenAPI document allows.
 
-The document is ``../shared/specs/waha-openapi-2026.9.2.json`` as published (its SHA-256
+The document is ``tests/contracts/specs/waha-openapi-2026.9.2.json`` as published (its SHA-256
 is checked). Requests are collected by the fake WAHA: a tour through every call the
 adapter makes, plus whatever ``test_waha.py`` sent in the same run (``ALL_REQUESTS``).
 Each is checked three ways:
@@ -59,10 +59,10 @@ from werkzeug.datastructures import (  # openapi-core's own dependency; it wants
 
 from bot.gateways.base import GatewayError, Media, SenderRef
 from bot.gateways.waha import WahaConfig, WahaGateway
-from tests.conftest import SHARED
+from tests.conftest import SPECS
 from tests.gateways.fake_waha import ALL_REQUESTS, FakeWaha, FakeWahaServer, RecordedRequest
 
-SPEC_FILE = SHARED / "specs" / "waha-openapi-2026.9.2.json"
+SPEC_FILE = SPECS / "waha-openapi-2026.9.2.json"
 SPEC_SHA256 = "19c54491fad1840c260cb6ce1c87a0a45f47289a25a787bd7de30927ebdb2acf"
 SPEC_URI = "urn:waha:openapi:2026.9.2"
 KEY = "contract-key"
