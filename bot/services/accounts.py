@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import phonenumbers
 
+from bot.clock import Clock, utcnow
 from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
 from bot.errors import InvalidTransition, NotAllowed, NotFound, ValidationError
 from bot.services import zones
@@ -32,10 +33,6 @@ PROFILE_PROMPT = "profile"  # the chat prompt: the next typed message is the new
 REJECT_PROMPT = "reject"  # the admin prompt: the next typed message is the reason
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class AccountsConfig:
     admin_ids: frozenset[int]
@@ -51,7 +48,7 @@ class AccountsService:
         db: Database,
         config: AccountsConfig,
         notifier: Notifier,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
     ) -> None:
         self._db = db
         self._config = config

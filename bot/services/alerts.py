@@ -9,19 +9,14 @@ dispatcher gets), and passes what it keeps to the bot's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
+from bot.clock import Clock, utcnow
 from bot.services.notify import CampaignUpdate, LowBalance, Notice, Notifier
 from bot.storage import owners
 from bot.storage.db import Database
 
 CHOICES = ("finished", "failure_spike", "low_balance")  # the alerts an owner may turn off
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +30,7 @@ class Preferences:
 
 class Alerts:
     def __init__(self, db: Database, notifier: Notifier,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Clock = utcnow) -> None:
         self._db = db
         self._notifier = notifier
         self._clock = clock

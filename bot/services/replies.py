@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
+from bot.clock import Clock, utcnow
 from bot.services.notify import Notifier, ReplyToDecide
 from bot.storage import contacts as contacts_repo
 from bot.storage import senders as senders_repo
@@ -36,10 +36,6 @@ DEFAULT_START_WORDS = ("START", "BAŞLA", "СТАРТ")
 Intent = Literal["stop", "start"]
 Outcome = Literal["opted_out", "opted_in", "asked", "ignored"]
 EXCERPT_MAX = 300  # characters of a reply shown to the owner
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def normalise(text: str) -> str:
@@ -107,7 +103,7 @@ class OptOutWords:
 class RepliesService:
     def __init__(
         self, db: Database, words: OptOutWords | None = None,
-        clock: Callable[[], datetime] = utcnow, notifier: Notifier | None = None,
+        clock: Clock = utcnow, notifier: Notifier | None = None,
     ) -> None:
         self._db = db
         self._words = words or OptOutWords.of()

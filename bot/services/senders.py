@@ -22,11 +22,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
+from bot.clock import Clock, utcnow
 from bot.domain import CampaignStatus, Sender, SenderStatus
 from bot.errors import NotFound, ValidationError
 from bot.gateways.base import (
@@ -50,10 +51,6 @@ DAY = 86_400.0
 HEALTH_TIMEOUT = 5.0
 _CLOUD_ID = re.compile(r"\d{6,20}")
 _TOKEN = re.compile(r"[A-Za-z0-9_\-|.]{20,600}")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class WahaLinker(Protocol):
@@ -156,7 +153,7 @@ def session_name(owner_id: int, sender_id: int) -> str:
 class SendersService:
     def __init__(
         self, db: Database, config: SendersConfig | str = "sandbox",
-        clock: Callable[[], datetime] = utcnow, *,
+        clock: Clock = utcnow, *,
         gateway: WhatsAppGateway | None = None, waha: WahaLinker | None = None,
         cloud: CloudNumbers | None = None, tokens: MutableMapping[int, str] | None = None,
     ) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import random
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
+from bot.clock import Clock, utcnow
 from bot.domain import CloudTemplate, Contact, Template
 from bot.errors import NotAllowed, NotFound, ValidationError
 from bot.services.template_engine import CompiledTemplate, Problem, check, compile_template
@@ -30,10 +30,6 @@ PREVIEW_CONTACTS = 3
 CLOUD_PROMPT = "cloud_template"
 _META_NAME = re.compile(r"[a-z0-9_]{1,512}")
 _META_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def contact_values(contact: Contact) -> dict[str, str]:
@@ -92,7 +88,7 @@ class TemplateProblems(ValidationError):
 
 
 class TemplatesService:
-    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
         self._db = db
         self._clock = clock
         self._compiled: dict[tuple[int, str], CompiledTemplate] = {}
