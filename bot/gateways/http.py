@@ -46,6 +46,7 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport as _PlainAiohttpTransport
 
+from bot.clock import utcnow as utc_now  # noqa: F401 (the adapters import it from here)
 from bot.gateways.base import ErrorCategory, GatewayError, Media
 
 _MAGIC = (
@@ -54,10 +55,6 @@ _MAGIC = (
     (b"GIF8", "image/gif"),
     (b"%PDF-", "application/pdf"),
 )
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 _NEVER_LEFT: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -20,6 +20,7 @@ from babel.core import get_global
 from babel.dates import get_timezone_location
 from phonenumbers import timezone as phone_zones
 
+from bot.clock import utcnow
 from bot.errors import ValidationError
 
 LANGUAGES = ("en", "az", "ru")
@@ -124,7 +125,7 @@ def city(zone: str, language: str) -> str:
     city ('UTC+04:00' for Etc/GMT-4), else the zone itself."""
     if zone == "UTC" or zone.startswith("Etc/"):
         with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
-            return offset(zone, datetime.now(UTC))
+            return offset(zone, utcnow())
     if zone not in _canonical():
         return zone
     try:
