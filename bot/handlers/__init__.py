@@ -21,12 +21,15 @@ from telegram.ext import (
 from bot.domain import Language
 from bot.handlers import (
     admin,
+    balance,
     campaigns,
     contacts,
+    inbox,
     language,
     menu,
     numbers,
     profile,
+    settings,
     stats,
     templates,
 )
@@ -50,9 +53,9 @@ _CALLBACKS = {
     "campaigns": campaigns.campaigns_command,
     "numbers": numbers.numbers_command,
     "stats": stats.stats_command,
-    "balance": campaigns.balance_command,
-    "credit": campaigns.credit_command,
-    "settings": campaigns.settings_command,
+    "balance": balance.balance_command,
+    "credit": admin.credit,
+    "settings": settings.settings_command,
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
@@ -84,11 +87,11 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(contacts.list_button, pattern=r"^lst:"))
     app.add_handler(CallbackQueryHandler(templates.template_button, pattern=r"^tpl:"))
     app.add_handler(CallbackQueryHandler(campaigns.campaign_button, pattern=r"^cmp:"))
-    app.add_handler(CallbackQueryHandler(campaigns.balance_command, pattern=r"^bal:"))
-    app.add_handler(CallbackQueryHandler(campaigns.settings_command, pattern=r"^set:"))
-    app.add_handler(CallbackQueryHandler(campaigns.sender_button, pattern=r"^snd:"))
+    app.add_handler(CallbackQueryHandler(balance.balance_command, pattern=r"^bal:"))
+    app.add_handler(CallbackQueryHandler(settings.settings_command, pattern=r"^set:"))
+    app.add_handler(CallbackQueryHandler(numbers.sender_button, pattern=r"^snd:"))
     app.add_handler(CallbackQueryHandler(numbers.number_button, pattern=r"^num:"))
-    app.add_handler(CallbackQueryHandler(campaigns.reply_button, pattern=r"^rep:"))
+    app.add_handler(CallbackQueryHandler(inbox.reply_button, pattern=r"^rep:"))
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))

@@ -1,7 +1,9 @@
 """Admin actions in chat: approve or reject registrations (with a reason the owner reads),
-suspend and unsuspend owners."""
+suspend and unsuspend owners, credit an owner's balance."""
 
 from __future__ import annotations
+
+import logging
 
 from telegram import Update
 from telegram.error import TelegramError
@@ -10,7 +12,9 @@ from bot.errors import QasidError
 from bot.handlers import render
 from bot.handlers.context import BotContext
 from bot.handlers.replies import error_text, reply
-from bot.i18n import Safe
+from bot.i18n import Safe, translator
+
+log = logging.getLogger(__name__)
 
 
 def _admin_id(update: Update) -> int:
@@ -122,3 +126,32 @@ async def _change(update: Update, context: BotContext, action: str) -> None:
         await reply(update, render.Screen(error_text(context, exc)))
         return
     await reply(update, render.Screen(render.owner_line(tr, owner)))
+
+
+async def credit(update: Update, context: BotContext) -> None:
+    """/credit <owner number> <amount> [note]"""
+    tr = context.tr
+    args = context.args or []
+    try:
+        owner_id, amount = int(args[0].lstrip("#")), int(args[1].replace("_", ""))
+    except (IndexError, ValueError):
+        await reply(update, render.Screen(tr("admin.credit_usage")))
+        return
+    try:
+        owner, balance = await context.services.billing.credit(_admin_id(update), owner_id,
+                                                               amount, " ".join(args[2:]))
+    except QasidError as exc:
+        await reply(update, render.Screen(error_text(context, exc)))
+        return
+    await reply(update, render.Screen(tr("admin.credited", amount=tr.number(amount, signed=True),
+                                         id=owner.id, name=owner.name or "—",
+                                         available=tr.number(balance.available))))
+    owner_tr = translator(owner.language)
+    try:
+        await context.bot.send_message(owner.chat_id, owner_tr(
+            "balance.credited" if amount > 0 else "balance.adjusted",
+            count=abs(amount), amount=owner_tr.number(amount, signed=True),
+            available=owner_tr.number(balance.available)),
+            parse_mode="HTML")
+    except Exception as exc:  # the owner blocked the bot: the credit stands all the same
+        log.warning("could not tell owner %d about a credit: %s", owner.id, exc)

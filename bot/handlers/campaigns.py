@@ -1,4 +1,4 @@
-"""The campaign wizard (/newcampaign), /campaigns, /balance and the admins' /credit.
+"""The campaign wizard (/newcampaign) and /campaigns.
 
 The wizard is a ``ConversationHandler`` whose state is the draft's step: each callback
 asks the campaigns service to change the draft, then shows the step the draft is at. The
@@ -20,28 +20,21 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.domain import Campaign, Owner
+from bot.domain import Campaign
 from bot.errors import QasidError, ValidationError
 from bot.gateways.base import GatewayError
 from bot.handlers import contacts as contacts_handlers
-from bot.handlers import numbers
 from bot.handlers import render_campaigns as rc
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import CAMPAIGN_WIZARD
-from bot.handlers.render import Screen
-from bot.handlers.replies import error_text, reply, show
-from bot.i18n import translator
+from bot.handlers.render import Screen, keyboard
+from bot.handlers.replies import error_text, refuse, reply, show
 
 log = logging.getLogger(__name__)
 
 END = ConversationHandler.END
 EDITABLE_STEPS = ("list", "template", "senders", "when", "pacing", "summary")
-
-
-def _owner(context: BotContext) -> Owner:
-    assert context.owner is not None
-    return context.owner
 
 
 def _parts(update: Update) -> list[str]:
@@ -50,13 +43,13 @@ def _parts(update: Update) -> list[str]:
 
 
 def _zone(context: BotContext) -> str:
-    owner = _owner(context)
+    owner = active_owner(context)
     return owner.timezone or context.services.campaigns.config.default_timezone
 
 
 async def _screen_for(context: BotContext, draft: Campaign) -> Screen:
     """The screen of the step the draft is at."""
-    owner, tr, services = _owner(context), context.tr, context.services
+    owner, tr, services = active_owner(context), context.tr, context.services
     step = draft.draft.get("step", "list")
     if step == "list":
         return rc.wizard_list(tr, await services.contacts.lists(owner.id))
@@ -102,7 +95,7 @@ async def _current(update: Update, context: BotContext, exc: QasidError) -> str 
         if update.callback_query is not None:
             await update.callback_query.answer()
         await reply(update, Screen(message))
-    draft = await context.services.campaigns.draft(_owner(context).id)
+    draft = await context.services.campaigns.draft(active_owner(context).id)
     return draft.draft.get("step", "list") if draft else END
 
 
@@ -110,13 +103,13 @@ async def _current(update: Update, context: BotContext, exc: QasidError) -> str 
 
 async def new_campaign(update: Update, context: BotContext) -> str:
     """/newcampaign: a new draft, or the one in progress where it was left."""
-    owner = _owner(context)
+    owner = active_owner(context)
     if update.callback_query is not None:
         await update.callback_query.answer()
     existing = await context.services.campaigns.draft(owner.id)
     draft = await context.services.campaigns.begin(owner.id)
     if existing is not None and existing.draft.get("step", "list") != "list":
-        await reply(update, Screen(context.tr("wizard.resumed"), rc._kb(
+        await reply(update, Screen(context.tr("wizard.resumed"), keyboard(
             [(context.tr("wizard.start_over"), "wiz:restart")])))
     return await _show_step(update, context, draft, new_message=True)
 
@@ -124,7 +117,7 @@ async def new_campaign(update: Update, context: BotContext) -> str:
 async def restart(update: Update, context: BotContext) -> str:
     assert update.callback_query is not None
     await update.callback_query.answer()
-    draft = await context.services.campaigns.restart(_owner(context).id)
+    draft = await context.services.campaigns.restart(active_owner(context).id)
     return await _show_step(update, context, draft, new_message=True)
 
 
@@ -132,7 +125,7 @@ async def restart(update: Update, context: BotContext) -> str:
 
 async def button(update: Update, context: BotContext) -> str | int:
     """Every wizard button: wiz:<what>[:<value>]."""
-    owner, service = _owner(context), context.services.campaigns
+    owner, service = active_owner(context), context.services.campaigns
     query = update.callback_query
     assert query is not None
     parts = _parts(update)
@@ -190,12 +183,12 @@ async def button(update: Update, context: BotContext) -> str | int:
 
 
 async def _stay(context: BotContext) -> str | int:
-    draft = await context.services.campaigns.draft(_owner(context).id)
+    draft = await context.services.campaigns.draft(active_owner(context).id)
     return draft.draft.get("step", "list") if draft else END
 
 
 async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> str | int:
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     try:
         summary = await context.services.campaigns.confirm(owner.id, big_ok=big_ok)
     except ValidationError as exc:
@@ -208,7 +201,7 @@ async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> str 
 
 async def _send_test(update: Update, context: BotContext) -> str | int:
     """*Send a test to me*: the first recipient's message to the owner's own WhatsApp."""
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     query = update.callback_query
     assert query is not None
     try:
@@ -229,7 +222,7 @@ async def _send_test(update: Update, context: BotContext) -> str | int:
 
 async def typed(update: Update, context: BotContext) -> str | int:
     """A typed answer: a date, a time of day, or a custom pacing value."""
-    owner, service = _owner(context), context.services.campaigns
+    owner, service = active_owner(context), context.services.campaigns
     assert update.message is not None
     if await contacts_handlers.typed_text(update, context):
         return await _stay(context)  # it answered a question asked since (a list's name)
@@ -264,7 +257,7 @@ async def leave(update: Update, context: BotContext) -> int:
 
 
 async def cancel(update: Update, context: BotContext) -> int:
-    await context.services.campaigns.discard(_owner(context).id)
+    await context.services.campaigns.discard(active_owner(context).id)
     if update.callback_query is not None:
         await update.callback_query.answer()
         await show(update, Screen(context.tr("wizard.cancelled")))
@@ -303,17 +296,10 @@ def wizard_handler() -> ConversationHandler:
         )
 
 
-async def _refuse(query, context: BotContext, exc: Exception) -> None:
-    """A button that cannot be done: why, in an alert (a malformed one is out of date)."""
-    text = (error_text(context, exc) if isinstance(exc, QasidError)
-            else context.tr("help.stale_button"))
-    await query.answer(text[:200], show_alert=True)
-
-
 # --- /campaigns --------------------------------------------------------------------------------
 
 async def campaigns_command(update: Update, context: BotContext) -> None:
-    owner = _owner(context)
+    owner = active_owner(context)
     if update.callback_query is not None:
         await update.callback_query.answer()
     await show(update, rc.campaigns_overview(context.tr,
@@ -322,7 +308,7 @@ async def campaigns_command(update: Update, context: BotContext) -> None:
 
 async def campaign_button(update: Update, context: BotContext) -> None:
     """cmp:all | cmp:open:C | cmp:pause:C | cmp:resume:C | cmp:cancel:C | cmp:cancelyes:C"""
-    owner, tr, service = _owner(context), context.tr, context.services.campaigns
+    owner, tr, service = active_owner(context), context.tr, context.services.campaigns
     query = update.callback_query
     assert query is not None
     parts = _parts(update)
@@ -357,122 +343,7 @@ async def campaign_button(update: Update, context: BotContext) -> None:
         else:
             raise ValueError(action)
     except (ValueError, IndexError, QasidError) as exc:
-        await _refuse(query, context, exc)
+        await refuse(query, context, exc)
         return
     await query.answer()
     await show(update, rc.campaign_card(tr, view, _zone(context)))
-
-
-# --- credits -----------------------------------------------------------------------------------
-
-async def balance_command(update: Update, context: BotContext) -> None:
-    owner, billing = _owner(context), context.services.billing
-    if update.callback_query is not None:
-        await update.callback_query.answer()
-    await show(update, rc.balance(context.tr, await billing.balance(owner.id),
-                                  await billing.history(owner.id), _zone(context),
-                                  support=context.services.accounts.support_contact))
-
-
-async def credit_command(update: Update, context: BotContext) -> None:
-    """/credit <owner number> <amount> [note]"""
-    tr = context.tr
-    user = update.effective_user
-    assert user is not None
-    args = context.args or []
-    try:
-        owner_id, amount = int(args[0].lstrip("#")), int(args[1].replace("_", ""))
-    except (IndexError, ValueError):
-        await reply(update, Screen(tr("admin.credit_usage")))
-        return
-    try:
-        owner, balance = await context.services.billing.credit(user.id, owner_id, amount,
-                                                               " ".join(args[2:]))
-    except QasidError as exc:
-        await reply(update, Screen(error_text(context, exc)))
-        return
-    await reply(update, Screen(tr("admin.credited", amount=tr.number(amount, signed=True),
-                                  id=owner.id, name=owner.name or "—",
-                                  available=tr.number(balance.available))))
-    owner_tr = translator(owner.language)
-    try:
-        await context.bot.send_message(owner.chat_id, owner_tr(
-            "balance.credited" if amount > 0 else "balance.adjusted",
-            count=abs(amount), amount=owner_tr.number(amount, signed=True),
-            available=owner_tr.number(balance.available)),
-            parse_mode="HTML")
-    except Exception as exc:  # the owner blocked the bot: the credit stands all the same
-        log.warning("could not tell owner %d about a credit: %s", owner.id, exc)
-
-
-# --- /settings ---------------------------------------------------------------------------------
-
-async def settings_command(update: Update, context: BotContext) -> None:
-    """/settings: which alerts the owner gets, and failover; a button toggles one."""
-    owner, alerts = _owner(context), context.services.alerts
-    query = update.callback_query
-    if query is not None and (query.data or "").startswith("set:"):
-        name = (query.data or "").split(":", 1)[1]
-        try:
-            prefs = await alerts.toggle(owner.id, name)
-        except ValueError:
-            await query.answer(context.tr("help.stale_button"), show_alert=True)
-            return
-    else:
-        prefs = await alerts.preferences(owner.id)
-    if query is not None:
-        await query.answer()
-    await show(update, rc.settings_screen(context.tr, prefs.alerts, prefs.failover))
-
-
-# --- after a number is lost --------------------------------------------------------------------
-
-async def sender_button(update: Update, context: BotContext) -> None:
-    """snd:move:S (its campaigns to another number) | snd:rm:S | snd:new[:S] (link another
-    number, which takes over S's queue when it is a WAHA number linked by QR code)"""
-    owner, tr, service = _owner(context), context.tr, context.services.senders
-    query = update.callback_query
-    assert query is not None
-    parts = _parts(update)
-    action = parts[1] if len(parts) > 1 else ""
-    try:
-        if action == "move":
-            target, resumed = await service.move_campaigns(owner.id, int(parts[2]))
-            text = tr("numbers.moved", other=rc.sender_label(target), count=len(resumed))
-        elif action == "rm":
-            removed, _, _ = await service.remove(owner.id, int(parts[2]))
-            text = tr("numbers.removed", number=rc.sender_label(removed))
-        elif action == "new":
-            lost = int(parts[2]) if len(parts) > 2 else None
-            await numbers.link_new(update, context, replaces=lost)
-            return
-        else:
-            raise ValueError(action)
-    except (ValueError, IndexError, QasidError) as exc:
-        await _refuse(query, context, exc)
-        return
-    await query.answer()
-    await reply(update, Screen(text, rc._kb([(tr("campaigns.all"), "cmp:all")])))
-
-
-async def reply_button(update: Update, context: BotContext) -> None:
-    """rep:out:<phone> (the customer asked to stop: opt out) | rep:keep"""
-    owner, tr = _owner(context), context.tr
-    query = update.callback_query
-    assert query is not None
-    parts = _parts(update)
-    try:
-        if parts[1] == "out":
-            contact = await context.services.contacts.opt_out(owner.id, parts[2],
-                                                              "asked to stop in a reply")
-            text = tr("replies.opted_out", phone=contact.phone)
-        elif parts[1] == "keep":
-            text = tr("replies.kept")
-        else:
-            raise ValueError(parts[1])
-    except (ValueError, IndexError, QasidError) as exc:
-        await _refuse(query, context, exc)
-        return
-    await query.answer()
-    await query.edit_message_reply_markup(None)
-    await reply(update, Screen(text))

@@ -30,3 +30,10 @@ class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
     @tr.setter
     def tr(self, value: Translator) -> None:
         self._tr = value
+
+
+def active_owner(context: BotContext) -> Owner:
+    """The owner whose update this is. The doorkeeper (``registration.py``) lets only an
+    active owner's updates reach the handlers that call this, so there always is one."""
+    assert context.owner is not None, "the doorkeeper lets no update in without an owner"
+    return context.owner

@@ -21,10 +21,11 @@ from telegram.ext import ContextTypes
 from bot.domain import Language, Owner, SenderStatus
 from bot.errors import QasidError
 from bot.gateways.base import GatewayError, SenderState
+from bot.handlers import render_campaigns as rc
 from bot.handlers import render_numbers as rn
 from bot.handlers.context import BotContext
 from bot.handlers.render import Screen
-from bot.handlers.replies import error_text, reply, show
+from bot.handlers.replies import error_text, refuse, reply, show
 from bot.i18n import translator
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,35 @@ async def link_new(update: Update, context: BotContext, replaces: int | None = N
         log.warning("numbers: gateway %s while linking", exc.category)
         await query.answer()
         await reply(update, Screen(tr("numbers.gateway_down")))
+
+
+async def sender_button(update: Update, context: BotContext) -> None:
+    """Under a "number lost" alert: snd:move:S (its campaigns to another number) | snd:rm:S |
+    snd:new[:S] (link another number, which takes over S's queue when it is a WAHA number
+    linked by QR code)"""
+    owner, tr, service = _owner(context), context.tr, context.services.senders
+    query = update.callback_query
+    assert query is not None
+    parts = (query.data or "").split(":")
+    action = parts[1] if len(parts) > 1 else ""
+    try:
+        if action == "move":
+            target, resumed = await service.move_campaigns(owner.id, int(parts[2]))
+            text = tr("numbers.moved", other=rc.sender_label(target), count=len(resumed))
+        elif action == "rm":
+            removed, _, _ = await service.remove(owner.id, int(parts[2]))
+            text = tr("numbers.removed", number=rc.sender_label(removed))
+        elif action == "new":
+            lost = int(parts[2]) if len(parts) > 2 else None
+            await link_new(update, context, replaces=lost)
+            return
+        else:
+            raise ValueError(action)
+    except (ValueError, IndexError, QasidError) as exc:
+        await refuse(query, context, exc)
+        return
+    await query.answer()
+    await reply(update, Screen(text, rn._kb([(tr("campaigns.all"), "cmp:all")])))
 
 
 async def _start_waha(update: Update, context: BotContext, replaces: int | None = None) -> None:

@@ -33,9 +33,12 @@ class Screen:
                 **self.extra}
 
 
-def _buttons(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """Inline buttons, one list of (label, callback data) per row; empty rows are left out
+    (so a row can be ``[...] if condition else []``)."""
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row]
+         for row in rows if row]
     )
 
 
@@ -52,11 +55,11 @@ MENU_ITEMS = (("menu.new_campaign", "menu:newcampaign"), ("menu.campaigns", "cmp
 def main_menu(tr: Translator, owner: Owner) -> Screen:
     items = [(tr(key), data) for key, data in MENU_ITEMS]
     rows = [items[i:i + 2] for i in range(0, len(items), 2)]
-    return Screen(tr("menu.title", name=owner.name or ""), _buttons(*rows))
+    return Screen(tr("menu.title", name=owner.name or ""), keyboard(*rows))
 
 
 def back_to_menu(tr: Translator) -> InlineKeyboardMarkup:
-    return _buttons([(tr("menu.back"), "menu:home")])
+    return keyboard([(tr("menu.back"), "menu:home")])
 
 
 def help_screen(tr: Translator, commands: list[tuple[str, str]], with_back: bool = False) -> Screen:
@@ -80,7 +83,7 @@ def profile(tr: Translator, owner: Owner, note: str | None = None) -> Screen:
     )
     return Screen(
         f"{note}\n\n{text}" if note else text,
-        _buttons([(tr("profile.edit_name"), "prof:ask:name"),
+        keyboard([(tr("profile.edit_name"), "prof:ask:name"),
                   (tr("profile.edit_company"), "prof:ask:company")],
                  [(tr("profile.edit_timezone"), "prof:ask:timezone")],
                  [(tr("menu.back"), "menu:home")]),
@@ -93,16 +96,16 @@ def profile_question(tr: Translator, owner: Owner, item: str,
     buttons for the time zone."""
     cancel = [(tr("common.cancel"), "prof:cancel")]
     if item == "name":
-        return Screen(tr("profile.ask_name", name=owner.name or "—"), _buttons(cancel))
+        return Screen(tr("profile.ask_name", name=owner.name or "—"), keyboard(cancel))
     if item == "company":
-        return Screen(tr("profile.ask_company", company=owner.company or "—"), _buttons(cancel))
+        return Screen(tr("profile.ask_company", company=owner.company or "—"), keyboard(cancel))
     zone = owner.timezone or "UTC"
     labels = [(("✓ " if name == zone else "") + label, f"prof:tz:{name}")
               for name, label in zones]
     rows = [labels[i:i + 2] for i in range(0, len(labels), 2)]
     return Screen(tr("profile.ask_timezone", zone=zone,
                      time=tr.datetime(now, zone) if now else "—"),
-                  _buttons(*rows, cancel))
+                  keyboard(*rows, cancel))
 
 
 def language_picker(tr: Translator, current: Language) -> Screen:
@@ -110,7 +113,7 @@ def language_picker(tr: Translator, current: Language) -> Screen:
         [(("✓ " if lang is current else "") + LANGUAGE_NAMES[lang], f"lang:{lang.value}")]
         for lang in Language
     ]
-    return Screen(tr("language.choose"), _buttons(*rows))
+    return Screen(tr("language.choose"), keyboard(*rows))
 
 
 # --- registration ---------------------------------------------------------------------
@@ -121,15 +124,15 @@ def registration_question(tr: Translator, step: RegistrationStep) -> Screen:
     if step is RegistrationStep.COMPANY:
         return Screen(tr("registration.ask_company"))
     if step is RegistrationStep.PHONE:
-        keyboard = ReplyKeyboardMarkup(
+        share = ReplyKeyboardMarkup(
             [[KeyboardButton(tr("registration.share_phone_button"), request_contact=True)]],
             resize_keyboard=True,
             one_time_keyboard=True,
         )
-        return Screen(tr("registration.ask_phone"), keyboard)
+        return Screen(tr("registration.ask_phone"), share)
     return Screen(
         tr("registration.terms"),
-        _buttons([(tr("registration.accept"), "reg:accept")],
+        keyboard([(tr("registration.accept"), "reg:accept")],
                  [(tr("registration.decline"), "reg:decline")]),
     )
 
@@ -168,7 +171,7 @@ def registration_request(tr: Translator, owner: Owner, username: str | None = No
             telegram=f"@{username}" if username else str(owner.telegram_id),
             language=LANGUAGE_NAMES[owner.language],
         ),
-        _buttons([(tr("admin.approve"), f"adm:ok:{owner.id}"),
+        keyboard([(tr("admin.approve"), f"adm:ok:{owner.id}"),
                   (tr("admin.reject"), f"adm:no:{owner.id}")]),
     )
 
@@ -178,7 +181,7 @@ def reject_reason_question(tr: Translator, owner: Owner) -> Screen:
     return Screen(
         tr("admin.reject_ask", id=owner.id, name=owner.name or "—",
            company=owner.company or "—"),
-        _buttons([(tr("admin.reject_skip"), f"adm:skip:{owner.id}")],
+        keyboard([(tr("admin.reject_skip"), f"adm:skip:{owner.id}")],
                  [(tr("common.cancel"), f"adm:back:{owner.id}")]),
     )
 

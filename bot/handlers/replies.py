@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Message, Update
+from telegram import CallbackQuery, Message, Update
 from telegram.error import BadRequest
 
 from bot.errors import InvalidTransition, NotAllowed, NotFound, QasidError, ValidationError
@@ -49,3 +49,10 @@ def error_text(context: BotContext, exc: QasidError) -> str:
 
 async def say_error(update: Update, context: BotContext, exc: QasidError) -> None:
     await reply(update, Screen(error_text(context, exc)))
+
+
+async def refuse(query: CallbackQuery, context: BotContext, exc: Exception) -> None:
+    """A button that cannot be done: why, in an alert (a malformed one is out of date)."""
+    text = (error_text(context, exc) if isinstance(exc, QasidError)
+            else context.tr("help.stale_button"))
+    await query.answer(text[:200], show_alert=True)

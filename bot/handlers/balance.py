@@ -1,0 +1,25 @@
+"""/balance: the owner's credits and their latest changes (the admins' /credit is in
+``admin.py``)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.handlers import render_campaigns as rc
+from bot.handlers.context import BotContext, active_owner
+from bot.handlers.replies import show
+
+
+def _zone(context: BotContext) -> str:
+    owner = active_owner(context)
+    return owner.timezone or context.services.campaigns.config.default_timezone
+
+
+async def balance_command(update: Update, context: BotContext) -> None:
+    """/balance and the Balance button (bal:show)."""
+    owner, billing = active_owner(context), context.services.billing
+    if update.callback_query is not None:
+        await update.callback_query.answer()
+    await show(update, rc.balance(context.tr, await billing.balance(owner.id),
+                                  await billing.history(owner.id), _zone(context),
+                                  support=context.services.accounts.support_contact))
