@@ -31,12 +31,12 @@ from bot.domain import (
     CampaignStatus,
     ContactList,
     Language,
-    LedgerKind,
     Sender,
     SenderStatus,
     Template,
 )
 from bot.errors import NotFound, ValidationError
+from bot.services import billing
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.planning import PRESETS, Pacing, QuietHours, estimate, plan
 from bot.services.senders import DAY, daily_cap_of, sandbox_default
@@ -467,8 +467,8 @@ class CampaignsService:
                 schedule.at, now)
             if written != count:  # cannot happen inside the transaction; never silently
                 raise RuntimeError(f"outbox: {written} rows for {count} recipients")
-            await ledger.add(tx, owner_id, LedgerKind.RESERVE, -cost, now,
-                             campaign_id=campaign.id, note="campaign")
+            await billing.reserve(tx, owner_id, cost, now, campaign_id=campaign.id,
+                                  note="campaign")
             balance = await ledger.balance(tx, owner_id)
         log.info("campaign %d confirmed: %d messages, %d batches, start %s", campaign.id,
                  count, schedule.batches, summary.starts_at.isoformat())
@@ -511,8 +511,8 @@ class CampaignsService:
             # uncertain ones, keep theirs until their outcome is known
             held = await repo.skip_unsent(tx, owner_id, campaign_id, now) * CREDITS_PER_MESSAGE
             if held > 0:
-                await ledger.add(tx, owner_id, LedgerKind.RELEASE, held, now,
-                                 campaign_id=campaign_id, note="cancelled")
+                await billing.release(tx, owner_id, held, now, campaign_id=campaign_id,
+                                      note="cancelled")
         return await self.view(owner_id, campaign_id), held
 
     async def schedule_next_run(self, owner_id: int, campaign_id: int) -> datetime | None:
@@ -548,8 +548,8 @@ class CampaignsService:
                 tx, campaign, campaign.run, campaign.list_id,
                 [campaign.sender_ids[s] for s in schedule.sender], schedule.batch,
                 schedule.variant, schedule.at, now)
-            await ledger.add(tx, owner_id, LedgerKind.RESERVE, -written * CREDITS_PER_MESSAGE,
-                             now, campaign_id=campaign.id, note=f"run {campaign.run + 1}")
+            await billing.reserve(tx, owner_id, written * CREDITS_PER_MESSAGE, now,
+                                  campaign_id=campaign.id, note=f"run {campaign.run + 1}")
             await repo.save(tx, campaign, now)
         return starts_at
 
@@ -578,8 +578,8 @@ class CampaignsService:
                 campaign.reopen()
                 await repo.save(tx, campaign, now)
             if count and not resend:
-                await ledger.add(tx, owner_id, LedgerKind.CHARGE, -count * CREDITS_PER_MESSAGE,
-                                 now, campaign_id=campaign_id, note="counted as sent")
+                await billing.charge(tx, owner_id, count * CREDITS_PER_MESSAGE, now,
+                                     campaign_id=campaign_id, note="counted as sent")
         return await self.view(owner_id, campaign_id), count
 
     # --- helpers --------------------------------------------------------------------------

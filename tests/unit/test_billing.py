@@ -6,7 +6,15 @@ import pytest
 
 from bot.domain import Language, LedgerKind
 from bot.errors import NotAllowed, NotFound, ValidationError
-from bot.services.billing import CREDIT_MAX, NOTE_MAX, BillingService
+from bot.services.billing import (
+    CREDIT_MAX,
+    NOTE_MAX,
+    BillingService,
+    adjust,
+    charge,
+    release,
+    reserve,
+)
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import ledger, owners
 from bot.storage.db import Database
@@ -129,6 +137,34 @@ async def test_the_balance_follows_reserve_charge_and_release(billing, db, clock
     spending = history.lines[1]  # the campaign's four rows, one line
     assert (spending.campaign_id, spending.amount, spending.reserved, spending.spent,
             spending.returned, spending.held) == (campaign, -15, 30, 15, 15, 0)
+
+
+async def test_billing_decides_the_signs_callers_give_counts(billing, db, clock) -> None:
+    """``reserve``, ``charge``, ``release`` take how many credits, in the caller's
+    transaction; the row's sign is billing's. A negative count is a bug, refused before
+    anything is written (and the transaction it was in rolls back)."""
+    oid = await add_owner(db, clock)
+    campaign = await add_campaign(db, clock, oid)
+    await billing.credit(ADMIN, oid, 100, None)
+    async with db.transaction() as tx:
+        await reserve(tx, oid, 30, clock(), campaign_id=campaign, note="campaign")
+        await charge(tx, oid, 10, clock(), campaign_id=campaign, note="sent")
+        await release(tx, oid, 5, clock(), campaign_id=campaign, note="failed")
+    b = await billing.balance(oid)
+    assert (b.total, b.reserved, b.available) == (90, 15, 75)
+    assert await ledger.held_for(db.reader, oid, campaign) == 15
+    rows = await ledger.recent(db.reader, oid)
+    assert [(r.kind, r.amount) for r in rows[:3]] == [
+        (LedgerKind.RELEASE, 5), (LedgerKind.CHARGE, -10), (LedgerKind.RESERVE, -30)]
+    for write in (reserve, charge, release):
+        with pytest.raises(ValueError):
+            async with db.transaction() as tx:
+                await reserve(tx, oid, 1, clock(), campaign_id=campaign)
+                await write(tx, oid, -1, clock(), campaign_id=campaign)
+    with pytest.raises(ValueError):
+        async with db.transaction() as tx:
+            await adjust(tx, oid, 0, clock())
+    assert await billing.balance(oid) == b  # nothing of the refused ones stayed
 
 
 async def test_the_history_adds_up_to_the_balance_one_line_per_campaign(
