@@ -24,7 +24,7 @@ from bot.gateways.base import GatewayError, SenderState
 from bot.handlers import render_campaigns as rc
 from bot.handlers import render_numbers as rn
 from bot.handlers.context import BotContext
-from bot.handlers.render import Screen
+from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
 from bot.i18n import translator
 
@@ -112,7 +112,7 @@ async def number_button(update: Update, context: BotContext) -> None:
                 text = tr("numbers.removed_paused", number=name, count=len(campaigns))
             else:
                 text = tr("numbers.removed_plain", number=name)
-            await reply(update, Screen(text, rn._kb([(tr("numbers.all"), "num:all")])))
+            await reply(update, Screen(text, keyboard([(tr("numbers.all"), "num:all")])))
         else:
             raise ValueError(action)
     except (ValueError, IndexError) as exc:
@@ -137,7 +137,7 @@ async def _add(update: Update, context: BotContext, kind: str) -> None:
         added = await service.add_sandbox(owner.id)
         await query.answer()
         await reply(update, Screen(tr("numbers.linked", number=rn.label(tr, added)),
-                                   rn._kb([(tr("numbers.all"), "num:all")])))
+                                   keyboard([(tr("numbers.all"), "num:all")])))
     elif kind == "cloud":
         await service.ask(owner.id, CLOUD_PROMPT)
         await query.answer()
@@ -196,7 +196,7 @@ async def sender_button(update: Update, context: BotContext) -> None:
         await refuse(query, context, exc)
         return
     await query.answer()
-    await reply(update, Screen(text, rn._kb([(tr("campaigns.all"), "cmp:all")])))
+    await reply(update, Screen(text, keyboard([(tr("campaigns.all"), "cmp:all")])))
 
 
 async def _start_waha(update: Update, context: BotContext, replaces: int | None = None) -> None:
@@ -261,7 +261,7 @@ async def link_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             await _finish_qr(context, chat_id, message_id, tr("numbers.qr_done"))
             await context.bot.send_message(
                 chat_id, tr("numbers.linked", number=rn.label(tr, sender)), parse_mode="HTML",
-                reply_markup=rn._kb([(tr("numbers.all"), "num:all")]))
+                reply_markup=keyboard([(tr("numbers.all"), "num:all")]))
             return
         if state in (SenderState.BANNED, SenderState.STOPPED):
             job.schedule_removal()
@@ -349,4 +349,4 @@ async def _add_cloud(update: Update, context: BotContext, text: str) -> None:
         return
     await service.clear_prompt(owner.id)
     await reply(update, Screen(tr("numbers.linked", number=rn.label(tr, sender)),
-                               rn._kb([(tr("numbers.all"), "num:all")])))
+                               keyboard([(tr("numbers.all"), "num:all")])))

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import html
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from bot.domain import Balance, ContactList, LedgerLine, Sender, Template
-from bot.handlers.render import Screen, support_text
+from bot.handlers.render import Screen, keyboard, support_text
 from bot.i18n import Safe, Translator
 from bot.services.billing import History
 from bot.services.campaigns import SAFE_BATCH_MAX, SAFE_DELAY_MIN, CampaignView, Summary
@@ -24,12 +22,6 @@ STEP_NUMBER = {"list": 1, "template": 2, "senders": 3, "when": 4, "when_at": 4,
 STEPS_TOTAL = 6
 
 
-def _kb(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-         for row in rows if row]
-    )
-
 
 def _pre(text: str) -> Safe:
     return Safe(f"<pre>{html.escape(text)}</pre>")
@@ -42,12 +34,12 @@ def templates_overview(tr: Translator, items: list[Template]) -> Screen:
     rows.append([(tr("templates.new"), "tpl:new")])
     rows.append([(tr("menu.back"), "menu:home")])
     if not items:
-        return Screen(tr("templates.empty"), _kb(*rows))
+        return Screen(tr("templates.empty"), keyboard(*rows))
     lines = [tr("templates.title")]
     for n, t in enumerate(items, 1):
         lines.append(tr("templates.line", n=n, name=t.name, count=len(t.variants),
                         media=tr(f"templates.media_{t.media_kind}") if t.media_kind else ""))
-    return Screen("\n".join(lines), _kb(*rows))
+    return Screen("\n".join(lines), keyboard(*rows))
 
 
 def template_card(tr: Translator, template: Template, distinct: int,
@@ -63,7 +55,7 @@ def template_card(tr: Translator, template: Template, distinct: int,
                         language=template.cloud.language, params=params or "-"))
     for n, text in enumerate(template.variants, 1):
         parts.append(tr("templates.variant", n=n) + "\n" + _pre(text))
-    return Screen("\n\n".join(parts), _kb(
+    return Screen("\n\n".join(parts), keyboard(
         [(tr("templates.preview"), f"tpl:pv:{template.id}"),
          (tr("templates.edit"), f"tpl:edit:{template.id}")],
         [(tr("templates.cloud"), f"tpl:cloud:{template.id}")] if cloud else [],
@@ -75,11 +67,11 @@ def template_card(tr: Translator, template: Template, distinct: int,
 def preview_pick_list(tr: Translator, template: Template, lists: list[ContactList]) -> Screen:
     if not lists:
         return Screen(tr("templates.preview_no_lists"),
-                      _kb([(tr("templates.back_to_template"), f"tpl:open:{template.id}")]))
+                      keyboard([(tr("templates.back_to_template"), f"tpl:open:{template.id}")]))
     rows = [[(f"📋 {item.name}", f"tpl:pvl:{template.id}:{item.id}")]
             for item in lists[:MAX_BUTTONS]]
     rows.append([(tr("templates.back_to_template"), f"tpl:open:{template.id}")])
-    return Screen(tr("templates.preview_pick_list", name=template.name), _kb(*rows))
+    return Screen(tr("templates.preview_pick_list", name=template.name), keyboard(*rows))
 
 
 def preview(tr: Translator, result: Preview, list_id: int) -> Screen:
@@ -90,14 +82,14 @@ def preview(tr: Translator, result: Preview, list_id: int) -> Screen:
     for contact, text in result.samples:
         parts.append(f"👤 {html.escape(contact.name or contact.phone)}\n" + _pre(text))
     tid = result.template.id
-    return Screen("\n\n".join(parts), _kb(
+    return Screen("\n\n".join(parts), keyboard(
         [(tr("templates.preview_again"), f"tpl:pvl:{tid}:{list_id}")],
         [(tr("templates.back_to_template"), f"tpl:open:{tid}")],
     ))
 
 
 def template_delete_confirm(tr: Translator, template: Template) -> Screen:
-    return Screen(tr("templates.delete_confirm", name=template.name), _kb(
+    return Screen(tr("templates.delete_confirm", name=template.name), keyboard(
         [(tr("templates.delete_yes"), f"tpl:delyes:{template.id}")],
         [(tr("templates.back_to_template"), f"tpl:open:{template.id}")],
     ))
@@ -106,7 +98,7 @@ def template_delete_confirm(tr: Translator, template: Template) -> Screen:
 def composer(tr: Translator, draft: TemplateDraft, *, added: str | None = None) -> Screen:
     cancel = [(tr("wizard.cancel"), "tpl:c:cancel")]
     if draft.step == "name":
-        return Screen(tr("composer.ask_name"), _kb(cancel))
+        return Screen(tr("composer.ask_name"), keyboard(cancel))
     parts = []
     if added is not None:
         parts.append(tr("composer.added", n=len(draft.variants)) + "\n" + _pre(added))
@@ -124,7 +116,7 @@ def composer(tr: Translator, draft: TemplateDraft, *, added: str | None = None) 
     if draft.media_kind:
         rows.append([(tr("composer.drop_media"), "tpl:c:nomedia")])
     rows.append(cancel)
-    return Screen("\n\n".join(parts), _kb(*rows))
+    return Screen("\n\n".join(parts), keyboard(*rows))
 
 
 def template_problems(tr: Translator, problems: list[Problem], known: set[str],
@@ -152,19 +144,19 @@ def _head(tr: Translator, step: str) -> str:
 
 def wizard_list(tr: Translator, lists: list[ContactList]) -> Screen:
     if not lists:
-        return Screen(_head(tr, "list") + "\n" + tr("wizard.no_lists"), _kb(_nav(tr, False)))
+        return Screen(_head(tr, "list") + "\n" + tr("wizard.no_lists"), keyboard(_nav(tr, False)))
     rows = [[(tr("wizard.list_button", name=item.name, size=tr.number(item.size - item.opted_out)),
               f"wiz:list:{item.id}")] for item in lists[:MAX_BUTTONS]]
     rows.append(_nav(tr, False))
-    return Screen(_head(tr, "list") + "\n" + tr("wizard.ask_list"), _kb(*rows))
+    return Screen(_head(tr, "list") + "\n" + tr("wizard.ask_list"), keyboard(*rows))
 
 
 def wizard_template(tr: Translator, items: list[Template]) -> Screen:
     if not items:
-        return Screen(_head(tr, "template") + "\n" + tr("wizard.no_templates"), _kb(_nav(tr)))
+        return Screen(_head(tr, "template") + "\n" + tr("wizard.no_templates"), keyboard(_nav(tr)))
     rows = [[(f"📝 {t.name}", f"wiz:tpl:{t.id}")] for t in items[:MAX_BUTTONS]]
     rows.append(_nav(tr))
-    return Screen(_head(tr, "template") + "\n" + tr("wizard.ask_template"), _kb(*rows))
+    return Screen(_head(tr, "template") + "\n" + tr("wizard.ask_template"), keyboard(*rows))
 
 
 def sender_label(sender: Sender) -> str:
@@ -173,16 +165,16 @@ def sender_label(sender: Sender) -> str:
 
 def wizard_senders(tr: Translator, usable: list[Sender], chosen: list[int]) -> Screen:
     if not usable:
-        return Screen(_head(tr, "senders") + "\n" + tr("wizard.no_senders"), _kb(_nav(tr)))
+        return Screen(_head(tr, "senders") + "\n" + tr("wizard.no_senders"), keyboard(_nav(tr)))
     rows = [[(("✅ " if s.id in chosen else "⬜ ") + sender_label(s), f"wiz:snd:{s.id}")]
             for s in usable[:MAX_BUTTONS]]
     rows.append([(tr("wizard.next"), "wiz:snd:ok")])
     rows.append(_nav(tr))
-    return Screen(_head(tr, "senders") + "\n" + tr("wizard.ask_senders"), _kb(*rows))
+    return Screen(_head(tr, "senders") + "\n" + tr("wizard.ask_senders"), keyboard(*rows))
 
 
 def wizard_when(tr: Translator) -> Screen:
-    return Screen(_head(tr, "when") + "\n" + tr("wizard.ask_when"), _kb(
+    return Screen(_head(tr, "when") + "\n" + tr("wizard.ask_when"), keyboard(
         [(tr("wizard.when_now"), "wiz:when:now")],
         [(tr("wizard.when_at"), "wiz:when:at")],
         [(tr("wizard.when_day"), "wiz:when:day"), (tr("wizard.when_week"), "wiz:when:week")],
@@ -191,7 +183,8 @@ def wizard_when(tr: Translator) -> Screen:
 
 
 def wizard_when_at(tr: Translator, zone: str) -> Screen:
-    return Screen(_head(tr, "when_at") + "\n" + tr("wizard.ask_date", zone=zone), _kb(_nav(tr)))
+    return Screen(_head(tr, "when_at") + "\n" + tr("wizard.ask_date", zone=zone),
+                  keyboard(_nav(tr)))
 
 
 def wizard_weekdays(tr: Translator, chosen: list[int]) -> Screen:
@@ -200,12 +193,12 @@ def wizard_weekdays(tr: Translator, chosen: list[int]) -> Screen:
     row2 = [(("✅ " if d in chosen else "") + tr(f"weekday.{WEEKDAYS[d]}"), f"wiz:day:{d}")
             for d in range(4, 7)]
     return Screen(_head(tr, "recurring_days") + "\n" + tr("wizard.ask_weekdays"),
-                  _kb(row1, row2, [(tr("wizard.next"), "wiz:day:ok")], _nav(tr)))
+                  keyboard(row1, row2, [(tr("wizard.next"), "wiz:day:ok")], _nav(tr)))
 
 
 def wizard_time(tr: Translator, zone: str) -> Screen:
     return Screen(_head(tr, "recurring_time") + "\n" + tr("wizard.ask_time", zone=zone),
-                  _kb(_nav(tr)))
+                  keyboard(_nav(tr)))
 
 
 def pacing_text(tr: Translator, pacing: Pacing) -> str:
@@ -225,7 +218,7 @@ def wizard_pacing(tr: Translator) -> Screen:
     lines = [_head(tr, "pacing"), tr("wizard.ask_pacing")]
     for name in ("safe", "normal", "fast"):
         lines.append(f"<b>{tr(f'pacing.{name}')}</b>: {pacing_text(tr, PRESETS[name])}")
-    return Screen("\n".join(lines), _kb(
+    return Screen("\n".join(lines), keyboard(
         [(tr("pacing.safe"), "wiz:pace:safe"), (tr("pacing.normal"), "wiz:pace:normal"),
          (tr("pacing.fast"), "wiz:pace:fast")],
         [(tr("pacing.custom"), "wiz:pace:custom")],
@@ -235,7 +228,7 @@ def wizard_pacing(tr: Translator) -> Screen:
 
 def wizard_custom(tr: Translator, step: str) -> Screen:
     rows = [[(tr("pacing.no_quiet_button"), "wiz:quiet:none")]] if step == "custom_quiet" else []
-    return Screen(_head(tr, step) + "\n" + tr(f"wizard.ask_{step}"), _kb(*rows, _nav(tr)))
+    return Screen(_head(tr, step) + "\n" + tr(f"wizard.ask_{step}"), keyboard(*rows, _nav(tr)))
 
 
 def summary(tr: Translator, s: Summary) -> Screen:
@@ -288,11 +281,11 @@ def summary(tr: Translator, s: Summary) -> Screen:
         rows.append([(tr("summary.fix_template"), "wiz:goto:template")])
     rows.append([(tr("summary.edit"), "wiz:edit")])
     rows.append(_nav(tr))
-    return Screen("\n".join(lines), _kb(*rows))
+    return Screen("\n".join(lines), keyboard(*rows))
 
 
 def edit_menu(tr: Translator) -> Screen:
-    return Screen(tr("summary.edit_what"), _kb(
+    return Screen(tr("summary.edit_what"), keyboard(
         [(tr("summary.edit_list"), "wiz:goto:list"),
          (tr("summary.edit_template"), "wiz:goto:template")],
         [(tr("summary.edit_senders"), "wiz:goto:senders"),
@@ -319,7 +312,7 @@ def confirm_big(tr: Translator, s: Summary) -> Screen:
     rows = [[(tr("summary.big_yes", n=tr.number(s.recipients)), "wiz:big")]]
     if s.lacking:
         rows.append([(tr("summary.fix_template"), "wiz:goto:template")])
-    return Screen("\n\n".join(lines), _kb(*rows, _nav(tr)))
+    return Screen("\n\n".join(lines), keyboard(*rows, _nav(tr)))
 
 
 def confirmed(tr: Translator, s: Summary) -> Screen:
@@ -328,7 +321,7 @@ def confirmed(tr: Translator, s: Summary) -> Screen:
                      count=s.recipients, start=tr.datetime(s.starts_at, zone),
                      finish=tr.datetime(s.finish, zone), cost=tr.number(s.cost),
                      available=tr.number(s.balance.available)),
-                  _kb([(tr("campaigns.all"), "cmp:all")]))
+                  keyboard([(tr("campaigns.all"), "cmp:all")]))
 
 
 # --- campaigns ----------------------------------------------------------------------------
@@ -344,7 +337,7 @@ def campaigns_overview(tr: Translator, views: list[CampaignView]) -> Screen:
     rows.append([(tr("campaigns.new"), "menu:newcampaign")])
     rows.append([(tr("menu.back"), "menu:home")])
     if not views:
-        return Screen(tr("campaigns.empty"), _kb(*rows))
+        return Screen(tr("campaigns.empty"), keyboard(*rows))
     lines = [tr("campaigns.title")]
     for v in views:
         lines.append(tr("campaigns.line", id=v.campaign.id, name=v.campaign.name,
@@ -352,7 +345,7 @@ def campaigns_overview(tr: Translator, views: list[CampaignView]) -> Screen:
                         done=tr.number(v.progress.tally.sent),
                         total=tr.number(v.progress.tally.total),
                         percent=_percent(v)))
-    return Screen("\n".join(lines), _kb(*rows))
+    return Screen("\n".join(lines), keyboard(*rows))
 
 
 def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
@@ -376,7 +369,7 @@ def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
     rows.append([(tr("stats.button"), f"st:c:{c.id}")])
     rows.append([(tr("campaigns.refresh"), f"cmp:open:{c.id}")])
     rows.append([(tr("campaigns.all"), "cmp:all")])
-    return Screen("\n".join(lines), _kb(*rows))
+    return Screen("\n".join(lines), keyboard(*rows))
 
 
 def _controls(tr: Translator, view: CampaignView) -> list[list[tuple[str, str]]]:
@@ -398,7 +391,7 @@ def _controls(tr: Translator, view: CampaignView) -> list[list[tuple[str, str]]]
 
 def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
     return Screen(tr("campaigns.cancel_confirm", id=view.campaign.id, name=view.campaign.name,
-                     count=view.progress.unsent, held=tr.number(view.held)), _kb(
+                     count=view.progress.unsent, held=tr.number(view.held)), keyboard(
         [(tr("campaigns.cancel_yes"), f"cmp:cancelyes:{view.campaign.id}")],
         [(tr("campaigns.cancel_no"), f"cmp:open:{view.campaign.id}")],
     ))
@@ -420,7 +413,7 @@ def balance(tr: Translator, value: Balance, history: History, zone: str, *,
         if history.earlier:
             lines.append(tr("balance.earlier", amount=tr.number(history.earlier, signed=True)))
     lines.append(tr("balance.hint", support=support_text(tr, support)))
-    return Screen("\n".join(lines), _kb([(tr("menu.back"), "menu:home")]))
+    return Screen("\n".join(lines), keyboard([(tr("menu.back"), "menu:home")]))
 
 
 def _ledger_line(tr: Translator, line: LedgerLine, zone: str) -> str:
@@ -462,12 +455,12 @@ def campaign_progress(tr: Translator, view: CampaignView, zone: str) -> Screen:
                         total=tr.number(t.total)))
     rows = _controls(tr, view)
     rows.append([(tr("campaigns.details"), f"cmp:open:{c.id}")])
-    return Screen("\n".join(lines), _kb(*rows))
+    return Screen("\n".join(lines), keyboard(*rows))
 
 
 def campaign_paused_alert(tr: Translator, campaign_id: int, name: str, reason: str) -> Screen:
     return Screen(tr(f"alert.paused_{reason}", id=campaign_id, name=name),
-                  _kb([(tr("campaigns.resume"), f"cmp:resume:{campaign_id}"),
+                  keyboard([(tr("campaigns.resume"), f"cmp:resume:{campaign_id}"),
                        (tr("campaigns.details"), f"cmp:open:{campaign_id}")]))
 
 
@@ -476,7 +469,7 @@ def campaign_finished_alert(tr: Translator, view: CampaignView) -> Screen:
     return Screen(tr("alert.finished", id=view.campaign.id, name=view.campaign.name,
                      sent=tr.number(t.sent), failed=tr.number(t.failed),
                      uncertain=tr.number(t.uncertain), total=tr.number(t.total)),
-                  _kb([(tr("campaigns.details"), f"cmp:open:{view.campaign.id}")]))
+                  keyboard([(tr("campaigns.details"), f"cmp:open:{view.campaign.id}")]))
 
 
 def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
@@ -493,13 +486,13 @@ def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
         rows.append([(tr("numbers.remove"), f"snd:rm:{sender_id}"),
                      (tr("numbers.link_new"), f"snd:new:{sender_id}")])
     rows.append([(tr("campaigns.all"), "cmp:all")])
-    return Screen(text, _kb(*rows))
+    return Screen(text, keyboard(*rows))
 
 
 def low_balance_alert(tr: Translator, available: int, support: str = "") -> Screen:
     return Screen(tr("alert.low_balance", available=tr.number(available),
                      support=support_text(tr, support)),
-                  _kb([(tr("menu.balance"), "bal:show")]))
+                  keyboard([(tr("menu.balance"), "bal:show")]))
 
 
 def settings_screen(tr: Translator, alerts: dict[str, bool], failover: bool) -> Screen:
@@ -507,9 +500,9 @@ def settings_screen(tr: Translator, alerts: dict[str, bool], failover: bool) -> 
               f"set:{name}")] for name in ("finished", "failure_spike", "low_balance")]
     rows.append([(("✅ " if failover else "⬜ ") + tr("settings.failover"), "set:failover")])
     rows.append([(tr("menu.back"), "menu:home")])
-    return Screen(tr("settings.text"), _kb(*rows))
+    return Screen(tr("settings.text"), keyboard(*rows))
 
 
 def reply_decision(tr: Translator, phone: str, text: str) -> Screen:
-    return Screen(tr("replies.ask", phone=phone, text=text), _kb(
+    return Screen(tr("replies.ask", phone=phone, text=text), keyboard(
         [(tr("replies.opt_out"), f"rep:out:{phone}"), (tr("replies.keep"), "rep:keep")]))

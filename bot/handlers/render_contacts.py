@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-
 from bot.domain import Contact, ContactList
-from bot.handlers.render import Screen
+from bot.handlers.render import Screen, keyboard
 from bot.i18n import Translator
 from bot.services.contacts import ImportReport, Progress
 from bot.storage.imports import ImportRecord
@@ -13,15 +11,10 @@ from bot.storage.imports import ImportRecord
 MAX_LIST_BUTTONS = 20
 
 
-def _kb(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
-    )
-
 
 def lists_overview(tr: Translator, lists: list[ContactList]) -> Screen:
     if not lists:
-        return Screen(tr("lists.empty"), _kb([(tr("menu.back"), "menu:home")]))
+        return Screen(tr("lists.empty"), keyboard([(tr("menu.back"), "menu:home")]))
     lines = [tr("lists.title")]
     for n, item in enumerate(lists, 1):
         lines.append(tr("lists.line", n=n, name=item.name, count=item.size,
@@ -29,13 +22,13 @@ def lists_overview(tr: Translator, lists: list[ContactList]) -> Screen:
     lines.append(tr("lists.hint"))
     rows = [[(f"📋 {item.name}", f"lst:open:{item.id}")] for item in lists[:MAX_LIST_BUTTONS]]
     rows.append([(tr("menu.back"), "menu:home")])
-    return Screen("\n".join(lines), _kb(*rows))
+    return Screen("\n".join(lines), keyboard(*rows))
 
 
 def list_card(tr: Translator, item: ContactList) -> Screen:
     text = tr("lists.card", name=item.name, count=item.size,
               opted_out=tr.number(item.opted_out))
-    return Screen(text, _kb(
+    return Screen(text, keyboard(
         [(tr("lists.sample"), f"lst:sample:{item.id}"),
          (tr("lists.rename"), f"lst:rename:{item.id}")],
         [(tr("lists.export_csv"), f"lst:csv:{item.id}"),
@@ -55,7 +48,7 @@ def list_sample(tr: Translator, item: ContactList, contacts: list[Contact]) -> S
             line += " " + tr("lists.opted_out_mark")
         lines.append(line)
     return Screen("\n".join(_escape(line) if i else line for i, line in enumerate(lines)),
-                  _kb([(tr("lists.back_to_list"), f"lst:open:{item.id}")]))
+                  keyboard([(tr("lists.back_to_list"), f"lst:open:{item.id}")]))
 
 
 def _escape(text: str) -> str:
@@ -66,20 +59,20 @@ def _escape(text: str) -> str:
 
 def rename_prompt(tr: Translator, item: ContactList) -> Screen:
     return Screen(tr("lists.rename_prompt", name=item.name),
-                  _kb([(tr("common.cancel"), f"lst:open:{item.id}")]))
+                  keyboard([(tr("common.cancel"), f"lst:open:{item.id}")]))
 
 
 def delete_confirm(tr: Translator, item: ContactList, going: int) -> Screen:
     return Screen(
         tr("lists.delete_confirm", name=item.name, count=going),
-        _kb([(tr("lists.delete_yes"), f"lst:delok:{item.id}")],
+        keyboard([(tr("lists.delete_yes"), f"lst:delok:{item.id}")],
             [(tr("common.cancel"), f"lst:open:{item.id}")]),
     )
 
 
 def list_deleted(tr: Translator, name: str, removed: int) -> Screen:
     return Screen(tr("lists.deleted", name=name, count=removed),
-                  _kb([(tr("lists.all"), "lst:all:0")]))
+                  keyboard([(tr("lists.all"), "lst:all:0")]))
 
 
 # --- imports ----------------------------------------------------------------------------
@@ -92,7 +85,7 @@ def import_target(tr: Translator, record: ImportRecord, lists: list[ContactList]
     rows += [[(f"📋 {item.name}", f"imp:to:{record.id}:{item.id}")]
              for item in lists[:MAX_LIST_BUTTONS]]
     rows.append([(tr("common.cancel"), f"imp:cancel:{record.id}")])
-    return Screen(tr("import.which_list", file=record.file_name), _kb(*rows))
+    return Screen(tr("import.which_list", file=record.file_name), keyboard(*rows))
 
 
 def import_progress(tr: Translator, file_name: str, progress: Progress | None) -> Screen:
@@ -124,5 +117,5 @@ def import_report(tr: Translator, file_name: str, report: ImportReport) -> Scree
         lines.append(tr("import.variables", variables=", ".join("{{" + c + "}}" for c in extra)))
     if report.invalid:
         lines.append(tr("import.rejected_file"))
-    return Screen("\n".join(lines), _kb([(tr("lists.open"), f"lst:open:{report.list_id}")],
+    return Screen("\n".join(lines), keyboard([(tr("lists.open"), f"lst:open:{report.list_id}")],
                                          [(tr("lists.all"), "lst:all:0")]))

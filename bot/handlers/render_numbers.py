@@ -6,8 +6,7 @@ import html
 
 from bot.domain import Sender, SenderStatus
 from bot.gateways.base import SenderHealth, SenderState
-from bot.handlers.render import Screen
-from bot.handlers.render_campaigns import _kb
+from bot.handlers.render import Screen, keyboard
 from bot.i18n import Translator
 from bot.services.senders import NumberView
 
@@ -70,7 +69,7 @@ def numbers_screen(tr: Translator, views: list[NumberView], kinds: tuple[str, ..
             for v in views[:MAX_BUTTONS]]
     rows += [[(tr(f"numbers.add_{kind}"), f"num:add:{kind}")] for kind in kinds]
     rows.append([(tr("menu.back"), "menu:home")])
-    return Screen(text, _kb(*rows))
+    return Screen(text, keyboard(*rows))
 
 
 def number_card(tr: Translator, view: NumberView, zone: str, can_relink: bool) -> Screen:
@@ -84,7 +83,7 @@ def number_card(tr: Translator, view: NumberView, zone: str, can_relink: bool) -
         rows.append([(tr("numbers.relink"), f"num:relink:{sender.id}")])
     rows.append([(tr("numbers.remove"), f"num:rm:{sender.id}")])
     rows.append([(tr("numbers.all"), "num:all")])
-    return Screen(number_line(tr, view, zone), _kb(*rows))
+    return Screen(number_line(tr, view, zone), keyboard(*rows))
 
 
 def remove_confirm(tr: Translator, view: NumberView, can_move: bool) -> Screen:
@@ -99,7 +98,7 @@ def remove_confirm(tr: Translator, view: NumberView, can_move: bool) -> Screen:
         text = tr("numbers.remove_ask", number=name)
         rows.append([(tr("numbers.remove_yes"), f"num:rmp:{view.sender.id}")])
     rows.append([(tr("numbers.keep"), f"num:open:{view.sender.id}")])
-    return Screen(text, _kb(*rows))
+    return Screen(text, keyboard(*rows))
 
 
 def qr_caption(tr: Translator, *, expired: bool = False) -> str:
@@ -110,4 +109,4 @@ def qr_keyboard(tr: Translator, sender_id: int, *, expired: bool = False):
     rows = [[(tr("numbers.new_qr"), f"num:qr:{sender_id}")]] if expired else []
     rows.append([(tr("numbers.use_code"), f"num:code:{sender_id}")])
     rows.append([(tr("numbers.cancel_link"), f"num:rmp:{sender_id}")])
-    return _kb(*rows)
+    return keyboard(*rows)

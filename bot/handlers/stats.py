@@ -9,13 +9,13 @@ from __future__ import annotations
 import asyncio
 import html
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.constants import ChatAction
 
 from bot.domain import Owner
 from bot.errors import QasidError
 from bot.handlers.context import BotContext
-from bot.handlers.render import Screen
+from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, show
 from bot.i18n import Safe, Translator
 from bot.services.analytics import Chart, Stats
@@ -86,12 +86,6 @@ async def _send_chart(update: Update, context: BotContext, chart: Chart | None) 
 
 # --- rendering: pure ---------------------------------------------------------------------
 
-def _kb(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for label, data in row]
-         for row in rows if row]
-    )
-
 
 def percent(tr: Translator, rate: float | None) -> str:
     """0.875 -> "87.5%" (in the owner's locale); no rate -> "—"."""
@@ -132,7 +126,7 @@ def overall(tr: Translator, stats: Stats) -> Screen:
             for line in stats.campaigns[:MAX_BUTTONS]]
     rows.append([(tr("menu.back"), "menu:home")])
     if not stats.total and not stats.campaigns:
-        return Screen(tr("stats.empty"), _kb(*rows))
+        return Screen(tr("stats.empty"), keyboard(*rows))
     rows.insert(0, [(tr("stats.chart_button"), "st:g:all")])
     parts = ["\n".join([tr("stats.title"), *_counts(tr, stats)]),
              "\n".join(_reasons(tr, stats))]
@@ -141,7 +135,7 @@ def overall(tr: Translator, stats: Stats) -> Screen:
             tr("stats.campaign_line", id=line.id, name=line.name, sent=tr.number(line.sent),
                total=tr.number(line.total), delivered_rate=percent(tr, line.delivered_rate))
             for line in stats.campaigns)]))
-    return Screen("\n\n".join(parts), _kb(*rows))
+    return Screen("\n\n".join(parts), keyboard(*rows))
 
 
 def campaign(tr: Translator, stats: Stats) -> Screen:
@@ -151,7 +145,7 @@ def campaign(tr: Translator, stats: Stats) -> Screen:
     head = tr("stats.campaign_title", id=c.id, name=c.name,
               status=tr(f"status.{c.status.value}"))
     parts = ["\n".join([head, *_counts(tr, stats)]), "\n".join(_reasons(tr, stats))]
-    return Screen("\n\n".join(parts), _kb(
+    return Screen("\n\n".join(parts), keyboard(
         [(tr("campaigns.refresh"), f"st:c:{c.id}"), (tr("stats.chart_button"), f"st:g:c:{c.id}")],
         [(tr("campaigns.details"), f"cmp:open:{c.id}"), (tr("stats.all"), "st:all")],
     ))

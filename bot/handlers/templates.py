@@ -25,7 +25,7 @@ from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext
 from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import TEMPLATE_COMPOSER
-from bot.handlers.render import Screen
+from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, reply, show
 from bot.i18n import Translator
 from bot.services.formatting import Entity, to_whatsapp
@@ -117,7 +117,7 @@ async def compose_new(update: Update, context: BotContext) -> str:
     if draft is not None and draft.has_work:
         draft = await service.resume(owner.id)
         await reply(update, Screen(tr("composer.resumed", name=draft.name),
-                                   rc._kb([(tr("composer.start_new"), "tpl:c:new")])))
+                                   keyboard([(tr("composer.start_new"), "tpl:c:new")])))
     else:
         draft = await service.start(owner.id)
     await reply(update, rc.composer(tr, draft))
@@ -295,5 +295,5 @@ async def typed_text(update: Update, context: BotContext) -> bool:
         return True
     text = (tr("templates.cloud_saved", name=template.cloud.name) if template.cloud
             else tr("templates.cloud_removed"))
-    await reply(update, Screen(text, rc._kb([(tr("templates.open"), f"tpl:open:{template.id}")])))
+    await reply(update, Screen(text, keyboard([(tr("templates.open"), f"tpl:open:{template.id}")])))
     return True
