@@ -6,24 +6,19 @@ from telegram import Update
 
 from bot.handlers import render
 from bot.handlers.commands import visible_commands
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.replies import reply, show
 
 
-def _owner(context: BotContext):
-    assert context.owner is not None  # the doorkeeper lets only active owners through
-    return context.owner
-
-
 async def start(update: Update, context: BotContext) -> None:
-    await reply(update, render.main_menu(context.tr, _owner(context)))
+    await reply(update, render.main_menu(context.tr, active_owner(context)))
 
 
 async def menu_button(update: Update, context: BotContext) -> None:
     assert update.callback_query is not None
     await update.callback_query.answer()
     item = (update.callback_query.data or "").removeprefix("menu:")
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     if item == "profile":
         await show(update, render.profile(tr, owner))
     elif item == "language":

@@ -18,12 +18,12 @@ from telegram import InputMediaPhoto, Update
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.domain import Language, Owner, SenderStatus
+from bot.domain import Language, SenderStatus
 from bot.errors import QasidError
 from bot.gateways.base import GatewayError, SenderState
 from bot.handlers import render_campaigns as rc
 from bot.handlers import render_numbers as rn
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
 from bot.i18n import translator
@@ -34,18 +34,13 @@ PAIR_PROMPT = "pair_phone"
 CLOUD_PROMPT = "cloud_number"
 
 
-def _owner(context: BotContext) -> Owner:
-    assert context.owner is not None
-    return context.owner
-
-
 def _zone(context: BotContext) -> str:
-    owner = _owner(context)
+    owner = active_owner(context)
     return owner.timezone or context.services.campaigns.config.default_timezone
 
 
 async def numbers_command(update: Update, context: BotContext) -> None:
-    owner, service = _owner(context), context.services.senders
+    owner, service = active_owner(context), context.services.senders
     if update.callback_query is not None:
         await update.callback_query.answer()
     await service.provide_default(owner.id)  # the sandbox number the wizard would use
@@ -54,7 +49,7 @@ async def numbers_command(update: Update, context: BotContext) -> None:
 
 
 async def _view(context: BotContext, sender_id: int):
-    owner, service = _owner(context), context.services.senders
+    owner, service = active_owner(context), context.services.senders
     await service.get(owner.id, sender_id)  # the owner's own, or NotFound
     for view in await service.overview(owner.id):
         if view.sender.id == sender_id:
@@ -67,7 +62,7 @@ async def number_button(update: Update, context: BotContext) -> None:
     num:rm:S (ask) | num:rmm:S (remove, move its queue) | num:rmp:S (remove, pause)"""
     query = update.callback_query
     assert query is not None
-    owner, tr, service = _owner(context), context.tr, context.services.senders
+    owner, tr, service = active_owner(context), context.tr, context.services.senders
     parts = (query.data or "").split(":")
     action = parts[1] if len(parts) > 1 else ""
     try:
@@ -127,7 +122,7 @@ async def number_button(update: Update, context: BotContext) -> None:
 
 
 async def _add(update: Update, context: BotContext, kind: str) -> None:
-    owner, tr, service = _owner(context), context.tr, context.services.senders
+    owner, tr, service = active_owner(context), context.tr, context.services.senders
     query = update.callback_query
     assert query is not None
     if kind not in service.kinds:
@@ -174,7 +169,7 @@ async def sender_button(update: Update, context: BotContext) -> None:
     """Under a "number lost" alert: snd:move:S (its campaigns to another number) | snd:rm:S |
     snd:new[:S] (link another number, which takes over S's queue when it is a WAHA number
     linked by QR code)"""
-    owner, tr, service = _owner(context), context.tr, context.services.senders
+    owner, tr, service = active_owner(context), context.tr, context.services.senders
     query = update.callback_query
     assert query is not None
     parts = (query.data or "").split(":")
@@ -200,7 +195,7 @@ async def sender_button(update: Update, context: BotContext) -> None:
 
 
 async def _start_waha(update: Update, context: BotContext, replaces: int | None = None) -> None:
-    owner, service = _owner(context), context.services.senders
+    owner, service = active_owner(context), context.services.senders
     sender = await service.start_waha(owner.id, replaces=replaces)
     await _send_qr(update, context, sender.id)
 
@@ -219,7 +214,7 @@ def _stop_link_job(context: BotContext, sender_id: int) -> None:
 
 
 async def _send_qr(update: Update, context: BotContext, sender_id: int) -> None:
-    owner, tr, service = _owner(context), context.tr, context.services.senders
+    owner, tr, service = active_owner(context), context.tr, context.services.senders
     chat = update.effective_chat
     assert chat is not None
     try:
@@ -305,7 +300,7 @@ async def _finish_qr(context, chat_id: int, message_id: int | None, caption: str
 
 async def typed_text(update: Update, context: BotContext) -> bool:
     """The phone for a pairing code, or a Cloud API id and token. False: not ours."""
-    owner, tr, service = _owner(context), context.tr, context.services.senders
+    owner, tr, service = active_owner(context), context.tr, context.services.senders
     message = update.message
     if message is None or not message.text:
         return False
@@ -337,7 +332,7 @@ async def typed_text(update: Update, context: BotContext) -> bool:
 
 
 async def _add_cloud(update: Update, context: BotContext, text: str) -> None:
-    owner, tr, service = _owner(context), context.tr, context.services.senders
+    owner, tr, service = active_owner(context), context.tr, context.services.senders
     words = text.split()
     if len(words) != 2:
         await reply(update, Screen(tr("numbers.cloud_format")))

@@ -13,14 +13,9 @@ from telegram import Update
 
 from bot.errors import QasidError
 from bot.handlers import render
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.replies import error_text, reply, show
 from bot.services import zones
-
-
-def _owner(context: BotContext):
-    assert context.owner is not None  # the doorkeeper lets only active owners through
-    return context.owner
 
 
 def _question(context: BotContext, owner, item: str) -> render.Screen:
@@ -37,7 +32,7 @@ async def profile_button(update: Update, context: BotContext) -> None:
     """prof:ask:<name|company|timezone>, prof:tz:<zone>, prof:cancel."""
     query = update.callback_query
     assert query is not None
-    owner, tr, accounts = _owner(context), context.tr, context.services.accounts
+    owner, tr, accounts = active_owner(context), context.tr, context.services.accounts
     action, _, value = (query.data or "").removeprefix("prof:").partition(":")
     try:
         if action == "ask":

@@ -12,9 +12,8 @@ import html
 from telegram import Update
 from telegram.constants import ChatAction
 
-from bot.domain import Owner
 from bot.errors import QasidError
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, show
 from bot.i18n import Safe, Translator
@@ -25,14 +24,9 @@ MAX_BUTTONS = 10
 NO_RATE = "—"  # a rate with nothing to divide by
 
 
-def _owner(context: BotContext) -> Owner:
-    assert context.owner is not None  # the doorkeeper lets only active owners through
-    return context.owner
-
-
 async def stats_command(update: Update, context: BotContext) -> None:
     """/stats, or the st:all button: every message of the owner's."""
-    owner = _owner(context)
+    owner = active_owner(context)
     if update.callback_query is not None:
         await update.callback_query.answer()
     await show(update, overall(context.tr, await context.services.analytics.overall(owner.id)))
@@ -40,7 +34,7 @@ async def stats_command(update: Update, context: BotContext) -> None:
 
 async def stats_button(update: Update, context: BotContext) -> None:
     """st:all | st:c:C | st:g:all | st:g:c:C"""
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     query = update.callback_query
     assert query is not None
     parts = (query.data or "").split(":")

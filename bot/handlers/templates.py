@@ -18,11 +18,10 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.domain import Owner
 from bot.errors import QasidError
 from bot.handlers import contacts as contacts_handlers
 from bot.handlers import render_campaigns as rc
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import TEMPLATE_COMPOSER
 from bot.handlers.render import Screen, keyboard
@@ -32,11 +31,6 @@ from bot.services.formatting import Entity, to_whatsapp
 from bot.services.templates import CLOUD_PROMPT, TemplateDraft, TemplateProblems
 
 END = ConversationHandler.END
-
-
-def _owner(context: BotContext) -> Owner:
-    assert context.owner is not None
-    return context.owner
 
 
 def _parts(update: Update) -> list[str]:
@@ -52,7 +46,7 @@ async def _answer(update: Update) -> None:
 # --- /templates ------------------------------------------------------------------------------
 
 async def templates_command(update: Update, context: BotContext) -> None:
-    owner = _owner(context)
+    owner = active_owner(context)
     await _answer(update)
     await show(update, rc.templates_overview(context.tr,
                                              await context.services.templates.list(owner.id)))
@@ -61,7 +55,7 @@ async def templates_command(update: Update, context: BotContext) -> None:
 async def template_button(update: Update, context: BotContext) -> None:
     """tpl:all | tpl:open:T | tpl:pv:T | tpl:pvl:T:L | tpl:del:T | tpl:delyes:T |
     tpl:cloud:T (name its approved Cloud API twin: the next typed message)"""
-    owner, tr, service = _owner(context), context.tr, context.services.templates
+    owner, tr, service = active_owner(context), context.tr, context.services.templates
     parts = _parts(update)
     action = parts[1] if len(parts) > 1 else ""
     try:
@@ -111,7 +105,7 @@ async def template_button(update: Update, context: BotContext) -> None:
 
 async def compose_new(update: Update, context: BotContext) -> str:
     """/newtemplate: a new template, or the one the owner left unfinished, where it was."""
-    owner, tr, service = _owner(context), context.tr, context.services.templates
+    owner, tr, service = active_owner(context), context.tr, context.services.templates
     await _answer(update)
     draft = await service.draft(owner.id)
     if draft is not None and draft.has_work:
@@ -125,7 +119,7 @@ async def compose_new(update: Update, context: BotContext) -> str:
 
 
 async def compose_edit(update: Update, context: BotContext) -> str | int:
-    owner = _owner(context)
+    owner = active_owner(context)
     try:
         draft = await context.services.templates.start(owner.id, int(_parts(update)[2]))
     except QasidError as exc:
@@ -138,7 +132,7 @@ async def compose_edit(update: Update, context: BotContext) -> str | int:
 
 
 async def compose_name(update: Update, context: BotContext) -> str:
-    owner = _owner(context)
+    owner = active_owner(context)
     assert update.message is not None
     try:
         draft = await context.services.templates.set_name(owner.id, update.message.text or "")
@@ -158,7 +152,7 @@ def _whatsapp_text(message: Message) -> str:
 
 
 async def compose_text(update: Update, context: BotContext) -> str:
-    owner, tr, service = _owner(context), context.tr, context.services.templates
+    owner, tr, service = active_owner(context), context.tr, context.services.templates
     message = update.message
     assert message is not None
     if message.text is not None and await contacts_handlers.typed_text(update, context):
@@ -185,7 +179,7 @@ async def compose_text(update: Update, context: BotContext) -> str:
 
 async def compose_button(update: Update, context: BotContext) -> str | int:
     """tpl:c:save | tpl:c:undo | tpl:c:nomedia | tpl:c:cancel | tpl:c:new (start afresh)"""
-    owner, tr, service = _owner(context), context.tr, context.services.templates
+    owner, tr, service = active_owner(context), context.tr, context.services.templates
     action = _parts(update)[2]
     await _answer(update)
     if action == "cancel":
@@ -226,7 +220,7 @@ async def compose_leave(update: Update, context: BotContext) -> int:
 
 
 async def compose_cancel(update: Update, context: BotContext) -> int:
-    dropped = await context.services.templates.cancel(_owner(context).id)
+    dropped = await context.services.templates.cancel(active_owner(context).id)
     await reply(update, Screen(_cancelled(context.tr, dropped)))
     return END
 
@@ -240,7 +234,7 @@ def _cancelled(tr: Translator, dropped: TemplateDraft | None) -> str:
 
 async def compose_other(update: Update, context: BotContext) -> None:
     """Something the current step does not take: say what it waits for."""
-    owner = _owner(context)
+    owner = active_owner(context)
     if update.callback_query is not None:
         await update.callback_query.answer(context.tr("help.stale_button"), show_alert=True)
         return
@@ -280,7 +274,7 @@ def composer_handler() -> ConversationHandler:
 
 async def typed_text(update: Update, context: BotContext) -> bool:
     """The approved Cloud API template a template stands for. False: not ours."""
-    owner, tr, service = _owner(context), context.tr, context.services.templates
+    owner, tr, service = active_owner(context), context.tr, context.services.templates
     message = update.message
     if message is None or not message.text:
         return False
