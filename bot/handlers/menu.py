@@ -20,7 +20,7 @@ async def menu_button(update: Update, context: BotContext) -> None:
     item = (update.callback_query.data or "").removeprefix("menu:")
     owner, tr = active_owner(context), context.tr
     if item == "profile":
-        await show(update, render.profile(tr, owner))
+        await show(update, render.profile(tr, owner, zone=context.services.accounts.zone(owner)))
     elif item == "language":
         await show(update, render.language_picker(tr, owner.language))
     elif item == "help":

@@ -21,11 +21,11 @@ from bot.services import zones
 def _question(context: BotContext, owner, item: str) -> render.Screen:
     accounts, tr = context.services.accounts, context.tr
     if item != "timezone":
-        return render.profile_question(tr, owner, item)
+        return render.profile_question(tr, owner, item, zone=accounts.zone(owner))
     now, language = accounts.now(), tr.language.value
     choices = [(zone, f"{zones.city(zone, language)} ({zones.offset(zone, now)})")
                for zone in accounts.timezone_choices(owner)]
-    return render.profile_question(tr, owner, item, choices, now)
+    return render.profile_question(tr, owner, item, choices, now, zone=accounts.zone(owner))
 
 
 async def profile_button(update: Update, context: BotContext) -> None:
@@ -40,10 +40,10 @@ async def profile_button(update: Update, context: BotContext) -> None:
             screen = _question(context, owner, value)
         elif action == "tz":
             owner = await accounts.update_profile(owner.id, "timezone", value)
-            screen = render.profile(tr, owner, tr("profile.saved"))
+            screen = render.profile(tr, owner, tr("profile.saved"), zone=accounts.zone(owner))
         else:  # cancel
             await accounts.cancel_profile_edit(owner.id)
-            screen = render.profile(tr, owner)
+            screen = render.profile(tr, owner, zone=accounts.zone(owner))
     except QasidError as exc:
         await query.answer(error_text(context, exc)[:200], show_alert=True)
         return
@@ -71,5 +71,5 @@ async def typed_answer(update: Update, context: BotContext) -> bool:
         await reply(update, _question(context, owner, item))
         return True
     context.owner = owner
-    await reply(update, render.profile(tr, owner, tr("profile.saved")))
+    await reply(update, render.profile(tr, owner, tr("profile.saved"), zone=accounts.zone(owner)))
     return True

@@ -68,9 +68,9 @@ def help_screen(tr: Translator, commands: list[tuple[str, str]], with_back: bool
     return Screen("\n".join(lines), back_to_menu(tr) if with_back else None)
 
 
-def profile(tr: Translator, owner: Owner, note: str | None = None) -> Screen:
-    """My account, with buttons to change the name, the business and the time zone."""
-    zone = owner.timezone or "UTC"
+def profile(tr: Translator, owner: Owner, note: str | None = None, *, zone: str) -> Screen:
+    """My account, with buttons to change the name, the business and the time zone;
+    ``zone``: the owner's (``AccountsService.zone``)."""
     text = tr(
         "profile.text",
         id=owner.id,
@@ -91,15 +91,15 @@ def profile(tr: Translator, owner: Owner, note: str | None = None) -> Screen:
 
 
 def profile_question(tr: Translator, owner: Owner, item: str,
-                     zones: Sequence[tuple[str, str]] = (), now: datetime | None = None) -> Screen:
+                     zones: Sequence[tuple[str, str]] = (), now: datetime | None = None,
+                     *, zone: str) -> Screen:
     """What to type for a new name, business or time zone; `zones` are (IANA name, label)
-    buttons for the time zone."""
+    buttons for the time zone, ``zone`` the owner's."""
     cancel = [(tr("common.cancel"), "prof:cancel")]
     if item == "name":
         return Screen(tr("profile.ask_name", name=owner.name or "—"), keyboard(cancel))
     if item == "company":
         return Screen(tr("profile.ask_company", company=owner.company or "—"), keyboard(cancel))
-    zone = owner.timezone or "UTC"
     labels = [(("✓ " if name == zone else "") + label, f"prof:tz:{name}")
               for name, label in zones]
     rows = [labels[i:i + 2] for i in range(0, len(labels), 2)]

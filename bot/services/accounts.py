@@ -134,7 +134,7 @@ class AccountsService:
         now = self._clock()
         async with self._db.transaction() as tx:
             owner = await self._registering(tx, telegram_id)
-            owner.timezone = owner.timezone or self._config.default_timezone
+            owner.timezone = self.zone(owner)
             owner.submit(now, needs_approval=self._config.needs_approval)
             await owners.save(tx, owner, now)
         log.info("owner %s submitted registration: %s", owner.id, owner.status.value)
@@ -203,10 +203,14 @@ class AccountsService:
         log.info("owner %s changed their %s", owner.id, field)
         return owner
 
+    def zone(self, owner: Owner) -> str:
+        """The IANA zone the owner's times are shown in (``zones.owner_zone``)."""
+        return zones.owner_zone(owner, self._config.default_timezone)
+
     def timezone_choices(self, owner: Owner) -> list[str]:
         """Zones to offer as buttons: the owner's country's, and the current one."""
         return zones.suggestions(owner.region or self._config.default_region, owner.phone,
-                                 owner.timezone or self._config.default_timezone,
+                                 self.zone(owner),
                                  self._clock())
 
     # --- admin actions ----------------------------------------------------------------

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 from bot.domain import Campaign, CampaignStatus, Tally
 from bot.errors import NotFound
 from bot.gateways.base import ErrorCategory
+from bot.services import zones
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import owners
 from bot.storage import stats as repo
@@ -188,7 +189,7 @@ class AnalyticsService:
             return None
         first, last = span
         owner = await owners.get(conn, owner_id)
-        zone = ZoneInfo((owner.timezone if owner else None) or self._default_timezone)
+        zone = ZoneInfo(zones.owner_zone(owner, self._default_timezone))
         since = max(first, last - CHART_DAYS * DAY)
         hourly = last - since <= HOURLY_UP_TO
         bounds = _points(since, last, zone, hourly)

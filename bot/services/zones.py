@@ -1,6 +1,7 @@
 """Time zones as owners type them: an IANA name (``Europe/Moscow``), a city in English,
 Azerbaijani or Russian (``Istanbul``, ``Bakı``, ``Москва``), or an offset (``UTC+4``); and
-the zones worth offering as buttons for an owner's country.
+the zones worth offering as buttons for an owner's country; and ``owner_zone``, the one
+rule for which zone is an owner's (theirs, else the configured ``DEFAULT_TIMEZONE``).
 
 City names come from the CLDR data Babel ships (each zone's exemplar city in each
 language); the names are matched without case, accents or dots (``baki`` is ``Bakı``).
@@ -21,6 +22,7 @@ from babel.dates import get_timezone_location
 from phonenumbers import timezone as phone_zones
 
 from bot.clock import utcnow
+from bot.domain import Owner
 from bot.errors import ValidationError
 
 LANGUAGES = ("en", "az", "ru")
@@ -29,6 +31,12 @@ MAX_SUGGESTIONS = 12
 NEARBY = ("Asia/Baku", "Europe/Istanbul", "Europe/Moscow", "Asia/Tbilisi", "Asia/Dubai",
           "Europe/London")
 _OFFSET = re.compile(r"(?:utc|gmt)?\s*([+-])\s*(\d{1,2})(?::?00)?")
+
+
+def owner_zone(owner: Owner | None, default: str) -> str:
+    """The IANA zone an owner's times are shown and planned in: the one they chose, else
+    ``default`` (the configured ``DEFAULT_TIMEZONE``), for every screen, plan and chart."""
+    return (owner.timezone if owner is not None else None) or default
 
 
 def _plain(text: str) -> str:

@@ -207,3 +207,21 @@ async def test_one_owner_changes_nothing_of_another(harness: Harness) -> None:
     b = await harness.qasid.services.accounts.find(714)
     assert (a.name, a.timezone) == ("Birinci Bəy", "Asia/Baku")
     assert (b.name, b.timezone) == ("Ikinci", "Europe/London")
+
+
+async def test_an_owner_who_never_chose_a_time_zone_sees_the_configured_default(
+    make_settings,
+) -> None:
+    # registered before the bot stored a zone: the bot's DEFAULT_TIMEZONE is theirs, on My
+    # account as in their campaigns' times (not UTC)
+    harness = await start(make_settings, default_timezone="Asia/Tbilisi")
+    try:
+        chat = await harness.active_owner(715, name="Leyla")
+        async with harness.qasid.db.transaction() as tx:
+            await tx.execute("UPDATE owners SET timezone = NULL WHERE telegram_id = 715")
+        replies = await chat.press("👤 My account")
+        assert "Time zone: Asia/Tbilisi" in replies[0].text
+        replies = await chat.press("🕒 Time zone")
+        assert "Your time zone: <b>Asia/Tbilisi</b>" in replies[0].text
+    finally:
+        await harness.stop()
