@@ -11,10 +11,10 @@ fails when another module calls ``ledger.add``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
+from bot.clock import Clock, utcnow
 from bot.domain import Balance, LedgerKind, LedgerLine, Owner
 from bot.errors import NotAllowed, NotFound, ValidationError
 from bot.storage import ledger, owners
@@ -23,10 +23,6 @@ from bot.storage.db import Connection, Database
 CREDIT_MAX = 10_000_000  # per ledger row: a typo of a few zeros is refused
 NOTE_MAX = 200
 CREDITS_PER_MESSAGE = 1
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- the ledger's rows (in the caller's transaction; ``n`` counts credits, never signed) --
@@ -88,7 +84,7 @@ class History:
 
 class BillingService:
     def __init__(
-        self, db: Database, admin_ids: frozenset[int], clock: Callable[[], datetime] = utcnow
+        self, db: Database, admin_ids: frozenset[int], clock: Clock = utcnow
     ) -> None:
         self._db = db
         self._admin_ids = admin_ids
