@@ -47,10 +47,10 @@ from bot.gateways.sandbox import SandboxConfig, SandboxGateway  # noqa: E402
 from bot.gateways.waha import WahaConfig, WahaGateway  # noqa: E402
 from bot.services.campaigns import CampaignsConfig, CampaignsService  # noqa: E402
 from bot.services.dispatcher import Dispatcher, DispatcherConfig  # noqa: E402
-from bot.services.notify import RecordingNotifier  # noqa: E402
 from bot.services.templates import TemplatesService  # noqa: E402
 from bot.storage import contacts, ledger, lists, owners, senders, templates  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
+from tests.fakes import RecordingNotifier  # noqa: E402
 
 
 async def setup(db: Database, recipients: int, n_senders: int, now: datetime,

@@ -139,11 +139,11 @@ async def run(messages: int, connections: int) -> float:
 
     from bot.gateways.sandbox import SandboxConfig, SandboxGateway
     from bot.services.dispatcher import Dispatcher, DispatcherConfig
-    from bot.services.notify import RecordingNotifier
     from bot.services.templates import TemplatesService
     from bot.storage.db import Database
     from bot.web.app import create_web_app
     from bot.web.waha import WahaWebhook
+    from tests.fakes import RecordingNotifier
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "w.sqlite3")

@@ -46,11 +46,11 @@ async def serve() -> None:
     from bot.config import Settings
     from bot.gateways.sandbox import SandboxConfig, SandboxGateway
     from bot.services.dispatcher import Dispatcher, DispatcherConfig
-    from bot.services.notify import RecordingNotifier
     from bot.services.templates import TemplatesService
     from bot.storage.db import Database
     from bot.web.app import WebLimits, create_web_app
     from bot.web.cloud import CloudWebhook
+    from tests.fakes import RecordingNotifier
 
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     with tempfile.TemporaryDirectory() as tmp:

@@ -2,13 +2,13 @@
 
 Services never talk to Telegram. They hand a ``Notice`` to a ``Notifier``; the bot's
 implementation (``bot.handlers.notifier``) renders it in the recipient's language, tests
-use ``RecordingNotifier``. A notifier never raises: a recipient who blocked the bot must
-not undo the work that produced the notice.
+use ``tests.fakes.RecordingNotifier``. A notifier never raises: a recipient who blocked the
+bot must not undo the work that produced the notice.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -94,13 +94,3 @@ Notice = (RegistrationRequested | OwnerStatusChanged | ImportInterrupted | Campa
 
 class Notifier(Protocol):
     async def notify(self, notice: Notice) -> None: ...
-
-
-@dataclass(slots=True)
-class RecordingNotifier:
-    """A notifier for tests: keeps what it was given."""
-
-    notices: list[Notice] = field(default_factory=list)
-
-    async def notify(self, notice: Notice) -> None:
-        self.notices.append(notice)

@@ -7,7 +7,8 @@ import pytest
 from bot.domain import Language, OwnerStatus, RegistrationStep
 from bot.errors import InvalidTransition, NotAllowed, NotFound, ValidationError
 from bot.services.accounts import AccountsConfig, AccountsService, normalise_phone
-from bot.services.notify import OwnerStatusChanged, RecordingNotifier, RegistrationRequested
+from bot.services.notify import OwnerStatusChanged, RegistrationRequested
+from tests.fakes import RecordingNotifier
 
 ADMIN = 900
 

@@ -9,15 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.domain import Language, LedgerKind
-from bot.gateways.base import ErrorCategory, GatewayError, ReceiptStatus, SendResult
+from bot.gateways.base import ErrorCategory, GatewayError, ReceiptStatus
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
-from bot.services.notify import CampaignUpdate, RecordingNotifier, SenderLost
+from bot.services.notify import CampaignUpdate, SenderLost
 from bot.services.templates import TemplatesService
 from bot.storage import contacts, ledger, lists, owners, templates
 from bot.storage.db import Database
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock, RecordingGateway, RecordingNotifier
 
 
 class Harness:
@@ -103,33 +103,19 @@ async def test_a_campaign_goes_out_on_its_plan_and_completes(db, clock, sandbox)
 
 
 async def test_no_two_sends_of_a_sender_closer_than_the_minimum_delay(db, clock) -> None:
-    sent_at: list[datetime] = []
-
-    class Recording(SandboxGateway):
-        async def send_text(self, sender, to, text):
-            sent_at.append(clock())
-            return await super().send_text(sender, to, text)
-
-    gateway = Recording(SandboxConfig(delivery_delay=0, read_delay=0, invalid_share=0))
+    gateway = RecordingGateway(clock)
     try:
         h = Harness(db, clock, gateway)
         await h.campaign(6, preset="fast")  # 3-8 s between messages
         await h.run(300, step=0.5)
     finally:
         await gateway.close()
-    gaps = [(b - a).total_seconds() for a, b in pairwise(sent_at)]
-    assert len(sent_at) == 6 and min(gaps) >= 3
+    gaps = [(b - a).total_seconds() for a, b in pairwise(gateway.times)]
+    assert len(gateway.sends) == 6 and min(gaps) >= 3
 
 
 async def test_two_campaigns_sharing_a_number_keep_its_pace(db, clock) -> None:
-    sent_at: list[datetime] = []
-
-    class Recording(SandboxGateway):
-        async def send_text(self, sender, to, text):
-            sent_at.append(clock())
-            return await super().send_text(sender, to, text)
-
-    gateway = Recording(SandboxConfig(delivery_delay=0, read_delay=0, invalid_share=0))
+    gateway = RecordingGateway(clock)
     try:
         h = Harness(db, clock, gateway)
         await h.campaign(5, preset="fast")
@@ -139,25 +125,15 @@ async def test_two_campaigns_sharing_a_number_keep_its_pace(db, clock) -> None:
         await h.run(300, step=0.25)
     finally:
         await gateway.close()
-    gaps = [(b - a).total_seconds() for a, b in pairwise(sent_at)]
-    assert len(sent_at) == 10 and min(gaps) >= 3  # both plans start at once: never closer
+    gaps = [(b - a).total_seconds() for a, b in pairwise(gateway.times)]
+    assert len(gateway.sends) == 10 and min(gaps) >= 3  # both plans start at once: never closer
 
 
 async def test_outcomes_land_in_the_right_state(db, clock) -> None:
     script = {1: GatewayError(ErrorCategory.RECIPIENT_INVALID, "not on WhatsApp"),
               2: GatewayError(ErrorCategory.RATE_LIMITED, "slow down", retry_after=60),
               3: GatewayError(ErrorCategory.UNCERTAIN, "read timeout")}
-    calls: list[str] = []
-
-    class Scripted(SandboxGateway):
-        async def send_text(self, sender, to, text):
-            calls.append(to)
-            error = script.pop(len(calls), None)
-            if error is not None:
-                raise error
-            return await super().send_text(sender, to, text)
-
-    gateway = Scripted(SandboxConfig(delivery_delay=0, read_delay=0, invalid_share=0))
+    gateway = RecordingGateway(clock, fail=script)
     try:
         h = Harness(db, clock, gateway)
         campaign_id = await h.campaign(4)
@@ -168,22 +144,17 @@ async def test_outcomes_land_in_the_right_state(db, clock) -> None:
     # invalid -> failed; rate limited -> retried and sent; uncertain -> left for the owner
     assert states.get("failed") == 1 and states.get("uncertain") == 1
     assert states.get("sent", 0) + states.get("delivered", 0) + states.get("read", 0) == 2
-    assert len(calls) == 5  # the rate-limited one twice, the uncertain one never again
+    assert len(gateway.sends) == 5  # the rate-limited one twice, the uncertain one never again
     balance = await ledger.balance(db.reader, h.owner_id)
     assert balance.total == 10_000 - 2  # charged = sent
     assert balance.reserved == 1  # the uncertain one holds its credit
 
 
 async def test_a_receipt_resolves_an_uncertain_message_and_is_forward_only(db, clock) -> None:
-    accepted: list[SendResult] = []
-
-    class LostAnswer(SandboxGateway):
-        async def send_text(self, sender, to, text):
-            result = await super().send_text(sender, to, text)
-            accepted.append(result)
-            raise GatewayError(ErrorCategory.UNCERTAIN, "read timeout")
-
-    gateway = LostAnswer(SandboxConfig(delivery_delay=3600, read_delay=0, invalid_share=0))
+    gateway = RecordingGateway(
+        clock, SandboxConfig(delivery_delay=3600, read_delay=0, invalid_share=0),
+        lose_answers=GatewayError(ErrorCategory.UNCERTAIN, "read timeout"))
+    accepted = gateway.accepted
     try:
         h = Harness(db, clock, gateway)
         campaign_id = await h.campaign(1)
@@ -289,38 +260,23 @@ async def test_messages_claimed_ahead_count_against_the_daily_cap(db, clock, san
 
 
 async def test_messages_are_rendered_per_contact(db, clock) -> None:
-    texts: list[str] = []
-
-    class Recording(SandboxGateway):
-        async def send_text(self, sender, to, text):
-            texts.append(text)
-            return await super().send_text(sender, to, text)
-
-    gateway = Recording(SandboxConfig(delivery_delay=0, read_delay=0, invalid_share=0))
+    gateway = RecordingGateway(clock)
     try:
         h = Harness(db, clock, gateway)
         await h.campaign(3, text="{Salam|Hello} {{name}}")
         await h.run(120)
     finally:
         await gateway.close()
+    texts = gateway.texts
     assert sorted(t.split()[1] + " " + t.split()[2] for t in texts) == [
         "Name 0", "Name 1", "Name 2"]
-    assert all(t.split()[0] in ("Salam", "Hello") for t in texts)
     assert all(t.split()[0] in ("Salam", "Hello") for t in texts)
 
 
 async def test_quiet_hours_hold_messages_and_the_owner_gets_the_new_end(db) -> None:
     # 20:59 in Baku (UTC+4): the "safe" preset is quiet from 21:00 to 09:00
     clock = FakeClock(datetime(2026, 11, 25, 16, 59, tzinfo=UTC))
-    gateway = SandboxGateway(SandboxConfig(delivery_delay=0, read_delay=0, invalid_share=0))
-    sent_at: list[datetime] = []
-    original = gateway.send_text
-
-    async def recording(sender, to, text):
-        sent_at.append(clock())
-        return await original(sender, to, text)
-
-    gateway.send_text = recording  # type: ignore[method-assign]
+    gateway = RecordingGateway(clock)
     try:
         h = Harness(db, clock, gateway)
         campaign_id = await h.campaign(4, preset="safe")
@@ -331,7 +287,7 @@ async def test_quiet_hours_hold_messages_and_the_owner_gets_the_new_end(db) -> N
                              " AND id = (SELECT MIN(id) FROM messages WHERE status = 'queued')",
                              (clock().timestamp(),))
         await h.run(30)
-        local = [t.astimezone(ZoneInfo("Asia/Baku")).time() for t in sent_at]
+        local = [t.astimezone(ZoneInfo("Asia/Baku")).time() for t in gateway.times]
         assert all(not (t >= time(21) or t < time(9)) for t in local), local
         replanned = [n for n in h.notifier.notices
                      if isinstance(n, CampaignUpdate) and n.kind == "replanned"]

@@ -11,9 +11,9 @@ from bench.dispatch_bench import confirm, setup
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
-from bot.services.notify import RecordingNotifier
 from bot.services.templates import TemplatesService
 from bot.web.app import create_web_app
+from tests.fakes import RecordingNotifier
 
 
 async def test_health_is_answered_while_a_tick_sends_thousands(db, clock) -> None:
