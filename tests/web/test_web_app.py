@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.web.app import WebLimits, create_web_app
+from tests.fakes import wait_until
 
 
 class Recorder:
@@ -99,9 +100,9 @@ async def test_bodies_in_flight_are_bounded_and_health_stays_green() -> None:
                          limits=WebLimits(inflight_bytes=3000, per_client=10))
     slow = [SlowBody(f"10.0.0.{i}", [b"x" * 900, b"{}"]) for i in range(5)]
     tasks = [asyncio.create_task(app(b.scope, b.receive, b.send)) for b in slow]
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: app.inflight == 2700 and all(b.status for b in slow[3:]),
+                     what="three bodies read in part, two refused")
     assert [b.status for b in slow] == [None, None, None, 503, 503]
-    assert app.inflight == 2700
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://q") as http:
         assert (await http.get("/healthz")).status_code == 200
@@ -119,7 +120,9 @@ async def test_one_client_cannot_hold_more_than_its_share_of_requests() -> None:
     slow = [SlowBody("10.0.0.1", [b"{", b"}"]) for _ in range(3)]
     other = SlowBody("10.0.0.2", [b"{", b"}"])
     tasks = [asyncio.create_task(app(b.scope, b.receive, b.send)) for b in [*slow, other]]
-    await asyncio.sleep(0.05)
+    await wait_until(lambda: slow[2].status is not None
+                     and all(len(b.chunks) == 1 for b in (slow[0], slow[1], other)),
+                     what="the third request refused, the other three reading")
     assert [b.status for b in slow] == [None, None, 503] and other.status is None
     for b in [*slow, other]:
         b.go.set()
