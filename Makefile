@@ -1,9 +1,10 @@
-# Qasid: `make run` starts the bot (console when no token is set), `make test` runs the suite.
+# Qasid: `make run` starts the bot (console when no token is set), `make test` runs the suite,
+# `make test-fast` all of it but the tests marked slow (the inner loop).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test lint bench
+.PHONY: run test test-fast lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +20,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(BIN)/python -m ruff check bot tests bench
 	$(BIN)/python -m pytest -q
+
+test-fast: $(VENV)/.installed
+	$(BIN)/python -m ruff check bot tests bench
+	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
