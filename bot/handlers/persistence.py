@@ -10,13 +10,18 @@ draft the owner left for a command (``conversations.py``) is kept but not handed
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import BasePersistence, PersistenceInput
-from telegram.ext._utils.types import ConversationDict, ConversationKey
 
 if TYPE_CHECKING:
     from bot.app import Services
+
+# what ConversationHandler keeps per conversation, as PTB documents it (its own aliases
+# live in a private module)
+ConversationKey = tuple[int | str, ...]
+ConversationDict = MutableMapping[ConversationKey, object]
 
 CAMPAIGN_WIZARD = "campaign_wizard"
 TEMPLATE_COMPOSER = "template_composer"
