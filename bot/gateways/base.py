@@ -16,6 +16,17 @@ categories below. Failures are raised as ``GatewayError``:
 Gateways are remote: a send is *accepted* (``SendResult``), and what happens to the
 message later (delivered, read, failed) arrives as ``GatewayEvent``s through the
 handler given to ``set_event_handler``. Never turn an unreadable answer into success.
+
+The protocols, small and side by side (an adapter implements those its gateway can do;
+``bot.gateways.router.GatewayRouter`` puts them together and hands each out typed):
+
+    WhatsAppGateway   sending: text, media, number checks, a number's health; and
+                      ``capabilities(sender)``, what the sender's gateway can and must do
+                      (services ask this, never the gateway's name)
+    TemplateSender    ``send_template``: a template Meta approved (the Cloud API)
+    Gateway           WhatsAppGateway + TemplateSender: what the dispatcher sends through
+    Linker            linking a number by QR code or pairing code (WAHA sessions)
+    CloudNumbers      adding a Cloud API number: its health and its own phone
 """
 
 from __future__ import annotations
@@ -135,9 +146,36 @@ GatewayEvent = Receipt | SenderStateChanged | IncomingMessage
 EventHandler = Callable[[GatewayEvent], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a gateway's numbers can and must do, so that services ask instead of
+    comparing gateway names."""
+
+    # opens a conversation only with a template Meta approved (free text outside the
+    # customer's 24-hour window is refused): a campaign's template needs its approved
+    # twin, and that twin is what is sent (``TemplateSender.send_template``)
+    needs_approved_template: bool = False
+    # asking "is this phone on WhatsApp?" is a real, cheap question here: asked once
+    # before a first message, so that a number that is not fails without a send that
+    # counts against the sender
+    checks_numbers: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """Where linking a number stands: ``phone`` is the linked number once ``WORKING``."""
+
+    state: SenderState
+    phone: str | None = None
+    detail: str = ""
+
+
 @runtime_checkable
 class WhatsAppGateway(Protocol):
     kind: str
+
+    def capabilities(self, sender: SenderRef) -> Capabilities:
+        """What the sender's gateway can and must do (an adapter: always its own)."""
 
     def set_event_handler(self, handler: EventHandler) -> None:
         """Where asynchronous receipts and status changes go."""
@@ -154,3 +192,57 @@ class WhatsAppGateway(Protocol):
 
     async def close(self) -> None:
         """Stop background work (pending receipts) and release connections."""
+
+
+@runtime_checkable
+class TemplateSender(Protocol):
+    async def send_template(
+        self, sender: SenderRef, to: str, name: str, language: str, body_params: list[str]
+    ) -> SendResult:
+        """An approved template: ``body_params`` fill ``{{1}}``, ``{{2}}``... in order."""
+
+
+@runtime_checkable
+class Gateway(WhatsAppGateway, TemplateSender, Protocol):
+    """Every kind of send: what the dispatcher sends through (the router, which refuses
+    a template for a gateway that is no ``TemplateSender`` as ``rejected``)."""
+
+
+@runtime_checkable
+class Linker(Protocol):
+    """Linking a number to a session that the owner's phone scans (WAHA): ``kind`` names
+    the gateway its numbers are served by."""
+
+    kind: str
+
+    async def start_session(self, session: str, *, webhook_url: str | None = None,
+                            webhook_key: str | None = None) -> None:
+        """Create and start ``session`` (or start it, if it exists) so it shows a QR."""
+
+    async def link_status(self, session: str) -> LinkStatus:
+        """The session's linking state; ``WORKING`` carries the linked number."""
+
+    async def qr_code(self, session: str) -> bytes:
+        """The QR code to scan now, as PNG bytes."""
+
+    async def request_code(self, session: str, phone: str) -> str:
+        """A pairing code to type on the phone instead of scanning."""
+
+    async def delete_session(self, session: str) -> None:
+        """Log the number out and delete the session; gone already is fine."""
+
+    def remember_linked(self, *sessions: str) -> None:
+        """Sessions known to have worked (from the database after a restart)."""
+
+
+@runtime_checkable
+class CloudNumbers(Protocol):
+    """What adding a Cloud API number asks of its adapter: ``kind`` names the gateway its
+    numbers are served by."""
+
+    kind: str
+
+    async def sender_status(self, sender: SenderRef) -> SenderHealth: ...
+
+    async def phone_number(self, sender: SenderRef) -> str | None:
+        """The number's own phone in E.164 (``None`` if the gateway gives none)."""

@@ -132,6 +132,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from bot.gateways.base import (
+    Capabilities,
     ErrorCategory,
     EventHandler,
     GatewayError,
@@ -164,6 +165,9 @@ STATUS_FIELDS = "id,display_phone_number,quality_rating,status"
 
 _PHONE = re.compile(r"\+?([1-9]\d{7,14})")
 _MEDIA_KINDS = frozenset({"image", "document"})
+# a conversation opens only with an approved template (free text: error 131047); no
+# cheap "is this phone on WhatsApp?" to ask (see ``check_number``)
+CAPABILITIES = Capabilities(needs_approved_template=True)
 
 _BANNED = frozenset({368, 131031, 130497})
 _RESTRICTED = frozenset({131048})
@@ -243,7 +247,8 @@ class _Spacer:
 
 
 class CloudGateway:
-    """The WhatsAppGateway protocol over Meta's Cloud API (see the module docstring)."""
+    """The WhatsAppGateway, TemplateSender and CloudNumbers protocols over Meta's Cloud
+    API (see the module docstring)."""
 
     kind = "cloud"
 
@@ -268,7 +273,10 @@ class CloudGateway:
     def __repr__(self) -> str:
         return f"CloudGateway({self._config!r})"
 
-    # -- the WhatsAppGateway protocol -------------------------------------------------
+    # -- the WhatsAppGateway, TemplateSender and CloudNumbers protocols ---------------
+
+    def capabilities(self, sender: SenderRef) -> Capabilities:
+        return CAPABILITIES
 
     def set_event_handler(self, handler: EventHandler) -> None:
         self._handler = handler  # Meta's webhooks feed it (bot/web), not this class

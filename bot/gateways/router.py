@@ -1,10 +1,16 @@
 """Several gateways at once: each sender is served by the adapter its ``gateway`` names.
 
 An owner may have a sandbox number, a WAHA number and a Cloud API number side by side;
-the dispatcher sees one ``WhatsAppGateway``. ``GatewayRouter`` picks the adapter by
+the dispatcher sees one ``Gateway``. ``GatewayRouter`` picks the adapter by
 ``SenderRef.gateway``; a reference without one (or naming an adapter that is not
 configured) goes to the default adapter only if that is its kind, otherwise it is
 refused as ``sender_banned``: nothing can send for a number whose gateway is gone.
+
+It hands out what each adapter can do beyond sending, typed: ``capabilities(sender)``
+(a gateway that is not configured can do nothing special), ``linker`` (the adapter that
+links numbers by QR code or pairing code, WAHA) and ``cloud_numbers`` (the one that adds
+Cloud API numbers); ``send_template`` goes to an adapter that is a ``TemplateSender``
+and is refused as ``rejected`` for any other.
 """
 
 from __future__ import annotations
@@ -12,16 +18,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.gateways.base import (
+    Capabilities,
+    CloudNumbers,
     ErrorCategory,
     EventHandler,
     GatewayError,
+    Linker,
     Media,
     NumberCheck,
     SenderHealth,
     SenderRef,
     SendResult,
+    TemplateSender,
     WhatsAppGateway,
 )
+
+NONE = Capabilities()  # what a gateway that is not configured here can do
 
 
 class GatewayRouter:
@@ -32,6 +44,10 @@ class GatewayRouter:
             raise ValueError(f"default gateway {default!r} is not configured")
         self._gateways = dict(gateways)
         self.default = default
+        self.linker: Linker | None = next(
+            (g for g in self._gateways.values() if isinstance(g, Linker)), None)
+        self.cloud_numbers: CloudNumbers | None = next(
+            (g for g in self._gateways.values() if isinstance(g, CloudNumbers)), None)
 
     @property
     def kinds(self) -> frozenset[str]:
@@ -48,6 +64,10 @@ class GatewayRouter:
                 f"the {sender.gateway} gateway is not configured on this server",
             )
         return gateway
+
+    def capabilities(self, sender: SenderRef) -> Capabilities:
+        gateway = self._gateways.get(sender.gateway or self.default)
+        return gateway.capabilities(sender) if gateway is not None else NONE
 
     def set_event_handler(self, handler: EventHandler) -> None:
         for gateway in self._gateways.values():
@@ -66,11 +86,10 @@ class GatewayRouter:
     ) -> SendResult:
         """An approved template (Cloud API numbers); other gateways refuse it."""
         gateway = self.for_sender(sender)
-        send = getattr(gateway, "send_template", None)
-        if send is None:
+        if not isinstance(gateway, TemplateSender):
             raise GatewayError(ErrorCategory.REJECTED,
                                f"the {gateway.kind} gateway sends no approved templates")
-        return await send(sender, to, name, language, body_params)
+        return await gateway.send_template(sender, to, name, language, body_params)
 
     async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
         return await self.for_sender(sender).check_number(sender, phone)

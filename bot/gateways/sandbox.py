@@ -51,6 +51,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.gateways.base import (
+    Capabilities,
     ErrorCategory,
     EventHandler,
     GatewayError,
@@ -74,6 +75,7 @@ MAX_CAPTION_LENGTH = 1024
 MEDIA_KINDS = frozenset({"image", "document"})
 
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
+CAPABILITIES = Capabilities()
 
 
 def _utc_now() -> datetime:
@@ -135,6 +137,9 @@ class SandboxGateway:
         self._closed = False
 
     # -- the WhatsAppGateway protocol -------------------------------------------------
+
+    def capabilities(self, sender: SenderRef) -> Capabilities:
+        return CAPABILITIES  # free text, and a number check that asks nobody
 
     def set_event_handler(self, handler: EventHandler) -> None:
         self._handler = handler

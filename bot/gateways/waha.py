@@ -134,11 +134,13 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from bot.gateways.base import (
+    Capabilities,
     ErrorCategory,
     EventHandler,
     GatewayError,
     GatewayEvent,
     IncomingMessage,
+    LinkStatus,
     Media,
     NumberCheck,
     Receipt,
@@ -177,6 +179,8 @@ _NOT_SUPPORTED = frozenset({404, 405, 501})  # a restriction endpoint this WAHA 
 _ALREADY = re.compile(r"already (exists|started)", re.IGNORECASE)
 WEBHOOK_EVENTS = ("message", "message.ack", "session.status")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# free text; "is this phone on WhatsApp?" is one cheap request (asked before a first send)
+CAPABILITIES = Capabilities(checks_numbers=True)
 
 
 
@@ -194,15 +198,6 @@ class WahaConfig:
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
 
 
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """Where linking a number stands: ``phone`` is the linked number once ``WORKING``."""
-
-    state: SenderState
-    phone: str | None = None
-    detail: str = ""
-
-
 def chat_id(phone: str) -> str:
     """``+994501234567`` -> ``994501234567@c.us``; not E.164: ``recipient_invalid``."""
     match = _PHONE.fullmatch(phone.strip())
@@ -212,7 +207,8 @@ def chat_id(phone: str) -> str:
 
 
 class WahaGateway:
-    """The WhatsAppGateway protocol over WAHA's HTTP API (see the module docstring)."""
+    """The WhatsAppGateway and Linker protocols over WAHA's HTTP API (see the module
+    docstring)."""
 
     kind = "waha"
 
@@ -236,6 +232,9 @@ class WahaGateway:
         self._closed = False
 
     # -- the WhatsAppGateway protocol -------------------------------------------------
+
+    def capabilities(self, sender: SenderRef) -> Capabilities:
+        return CAPABILITIES
 
     def set_event_handler(self, handler: EventHandler) -> None:
         self._handler = handler  # WAHA's webhooks feed it (bot/web), not this class
@@ -291,14 +290,12 @@ class WahaGateway:
         if self._owns_client:
             await self._client.aclose()
 
-    # -- beyond the protocol ----------------------------------------------------------
+    # -- the Linker protocol: linking a number (see the module docstring) --------------
 
     def remember_linked(self, *sessions: str) -> None:
         """Sessions known to have worked (e.g. from the database after a restart), so a
         later ``SCAN_QR_CODE`` reads as logged out (banned), not as a first linking."""
         self._linked.update(sessions)
-
-    # -- linking a number (see the module docstring) ----------------------------------
 
     async def start_session(
         self, session: str, *, webhook_url: str | None = None, webhook_key: str | None = None
