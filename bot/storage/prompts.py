@@ -1,4 +1,5 @@
-"""Chat prompts: what the owner's next typed message answers (survives a restart)."""
+"""Chat prompts: what the owner's (or an admin's) next typed message answers (survives a
+restart). The rules are ``bot/services/prompts.py``'s."""
 
 from __future__ import annotations
 
@@ -29,8 +30,13 @@ async def get(conn: aiosqlite.Connection, owner_id: int) -> tuple[str, dict] | N
     return (row[0], json.loads(row[1])) if row else None
 
 
-async def clear(conn: aiosqlite.Connection, owner_id: int) -> None:
-    await conn.execute("DELETE FROM chat_prompts WHERE owner_id = ?", (owner_id,))
+async def clear(conn: aiosqlite.Connection, owner_id: int, action: str | None = None) -> None:
+    """The owner's prompt goes (only if it is `action`, when given)."""
+    if action is None:
+        await conn.execute("DELETE FROM chat_prompts WHERE owner_id = ?", (owner_id,))
+    else:
+        await conn.execute("DELETE FROM chat_prompts WHERE owner_id = ? AND action = ?",
+                           (owner_id, action))
 
 
 # --- admins' prompts (admins are Telegram ids, not owners) ---------------------------------

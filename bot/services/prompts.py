@@ -1,0 +1,116 @@
+"""Prompts: "the next message you type answers this question".
+
+A button asks a question whose answer is typed: a list's new name, the phone for a WAHA
+pairing code, a Cloud API number's id and token, a template's approved Cloud API twin, a
+new name, business or time zone (My account), or, for an admin, the reason for declining
+a registration. Each is a ``Prompt`` of one ``PromptKind``, stored (``chat_prompts``, and
+``admin_prompts`` for admins, who are Telegram ids rather than owners) so that it survives
+a restart. One question is open at a time: asking another replaces it.
+
+The rules, in one place:
+- the bot's typed-text dispatch (``bot/handlers/prompts.py``) reads the open question
+  (``PromptsService.pending``) before anything else sees the text, and routes the text to
+  the feature that asked;
+- a typed command instead drops the question (and runs);
+- a wrong answer keeps the question open (the owner is told why and types again);
+- a saved answer closes it in the same transaction that saves it (``close``, called by
+  the feature's service), so an answer is never taken twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from bot.clock import Clock, utcnow
+from bot.storage import prompts as prompts_repo
+from bot.storage.db import Connection, Database
+
+
+class PromptKind(StrEnum):
+    """What the typed answer is (the stored ``action``); the payload each one keeps."""
+
+    RENAME_LIST = "rename_list"  # list_id: the list's new name
+    PAIR_PHONE = "pair_phone"  # sender_id: the phone a WAHA pairing code is for
+    CLOUD_NUMBER = "cloud_number"  # a Cloud API number: "<phone number id> <token>"
+    CLOUD_TEMPLATE = "cloud_template"  # template_id: its approved twin, "name language ..."
+    PROFILE = "profile"  # field: the owner's new name, company or timezone
+    REJECT_REASON = "reject"  # owner_id, message_id: an admin's reason for declining
+
+
+ADMIN_KINDS = frozenset({PromptKind.REJECT_REASON})
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """An open question: its kind and what it is about."""
+
+    kind: PromptKind
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    def id(self, key: str) -> int:
+        """An id the question is about (``list_id``, ``sender_id``, ...)."""
+        return int(self.payload[key])
+
+
+def _prompt(row: tuple[str, dict] | None) -> Prompt | None:
+    if row is None:
+        return None
+    try:
+        return Prompt(PromptKind(row[0]), row[1])
+    except ValueError:  # a kind this version no longer asks: as if none were open
+        return None
+
+
+class PromptsService:
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    # --- owners -------------------------------------------------------------------------
+
+    async def ask(self, owner_id: int, kind: PromptKind, /, **payload: Any) -> Prompt:
+        """The owner's next typed message answers `kind` (replacing any open question)."""
+        if kind in ADMIN_KINDS:
+            raise ValueError(f"{kind} is asked of admins")
+        async with self._db.transaction() as tx:
+            await prompts_repo.set(tx, owner_id, kind.value, payload, self._clock())
+        return Prompt(kind, payload)
+
+    async def pending(self, owner_id: int) -> Prompt | None:
+        """The question the owner's next typed message answers, if one is open."""
+        return _prompt(await prompts_repo.get(self._db.reader, owner_id))
+
+    async def drop(self, owner_id: int, kind: PromptKind | None = None) -> None:
+        """Close the open question without an answer (only if it is `kind`, when given)."""
+        async with self._db.transaction() as tx:
+            await close(tx, owner_id, kind)
+
+    # --- admins ---------------------------------------------------------------------------
+
+    async def ask_admin(self, admin_id: int, kind: PromptKind, /, **payload: Any) -> Prompt:
+        if kind not in ADMIN_KINDS:
+            raise ValueError(f"{kind} is asked of owners")
+        async with self._db.transaction() as tx:
+            await prompts_repo.set_admin(tx, admin_id, kind.value, payload, self._clock())
+        return Prompt(kind, payload)
+
+    async def pending_admin(self, admin_id: int) -> Prompt | None:
+        return _prompt(await prompts_repo.get_admin(self._db.reader, admin_id))
+
+    async def drop_admin(self, admin_id: int) -> None:
+        async with self._db.transaction() as tx:
+            await prompts_repo.clear_admin(tx, admin_id)
+
+
+async def close(tx: Connection, owner_id: int, kind: PromptKind | None = None) -> None:
+    """Inside the caller's transaction: the owner's question (of `kind`, when given) is
+    answered. Services call it in the transaction that saves the answer."""
+    await prompts_repo.clear(tx, owner_id, None if kind is None else kind.value)
+
+
+async def close_admins_about(tx: Connection, owner_id: int) -> None:
+    """Inside the caller's transaction: every admin's question about this owner is moot
+    (the owner has been decided)."""
+    await prompts_repo.clear_admins_about(tx, owner_id)
