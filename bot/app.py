@@ -283,6 +283,9 @@ class Qasid:
         await self.services.dispatcher.tick()
 
     async def stop(self) -> None:
+        # first: a running import rolls back now and says so in its progress message,
+        # while the application still awaits it (``Application.stop``) and can edit it
+        self.services.contacts.interrupt_imports()
         if self._linking is not None and not self._linking.done():
             self._linking.cancel()
         if self._started:

@@ -7,7 +7,15 @@ user. ``code`` is a catalog key suffix, ``where`` says where the problem is.
     ├── ValidationError      bad input: which field/row, and the reason code
     ├── NotFound             the thing does not exist *for this owner*
     ├── NotAllowed           the caller may not do this (not an admin, not active, ...)
-    └── InvalidTransition    a status change that the entity refuses
+    ├── InvalidTransition    a status change that the entity refuses
+    └── Interrupted          the bot is stopping: the work was rolled back, nothing written
+
+    StorageUnavailable       the database cannot save just now (disk full, locked by another
+                             process): raised by ``bot.storage.db`` for a transaction it
+                             rolled back, so nothing of it was written. Not a ``QasidError``:
+                             it says nothing about the user's input, and it goes past the
+                             handlers to the one global error handler (and the dispatcher
+                             and the webhooks), which log one line and tell the user.
 """
 
 from __future__ import annotations
@@ -51,3 +59,23 @@ class InvalidTransition(QasidError):
         self.entity = entity
         self.current = current
         self.wanted = wanted
+
+
+class Interrupted(QasidError):
+    """The bot is stopping (SIGTERM, Ctrl+C) while the work ran: it was rolled back, so
+    nothing of it was written; the user is told to try again."""
+
+    code = "interrupted"
+    reason = "interrupted"
+
+
+class StorageUnavailable(Exception):
+    """The database refused a write: ``reason`` is ``disk_full``, ``locked`` (another
+    process held it past the busy timeout) or ``io_error``; ``detail`` is SQLite's message.
+    The transaction was rolled back: nothing of it was written, and trying again later
+    may succeed."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tempfile
 import time
@@ -11,7 +12,7 @@ from telegram import Update
 from telegram.error import BadRequest, TelegramError
 
 from bot.domain import Owner
-from bot.errors import QasidError
+from bot.errors import Interrupted, QasidError, StorageUnavailable
 from bot.handlers import render_contacts as rc
 from bot.handlers.context import BotContext
 from bot.handlers.render import Screen
@@ -82,9 +83,13 @@ async def import_button(update: Update, context: BotContext) -> None:
 async def run_import(
     context: BotContext, owner: Owner, record: ImportRecord, chat_id: int, message_id: int
 ) -> None:
-    """Download, import with a live progress message, then the report (a background task)."""
+    """Download, import with a live progress message, then the report (a background task).
+
+    The progress message always ends in a last word: the report, why the file was not
+    imported, or (the bot stopping meanwhile) that it was interrupted and nothing saved."""
     tr, contacts, bot = context.tr, context.services.contacts, context.bot
     last_edit = time.monotonic()
+    showing: asyncio.Task | None = None  # the progress edit under way
 
     async def edit(screen: Screen) -> None:
         try:
@@ -96,12 +101,20 @@ async def run_import(
             log.warning("could not edit the import message: %s", exc)
 
     def on_progress(progress: Progress) -> None:
-        nonlocal last_edit
+        nonlocal last_edit, showing
+        if showing is not None and not showing.done():
+            return
         if time.monotonic() - last_edit >= PROGRESS_EVERY:
             last_edit = time.monotonic()
-            # not awaited: the import's transaction never waits for Telegram
-            context.application.create_task(edit(rc.import_progress(tr, record.file_name,
-                                                                    progress)))
+            # not awaited here: the import's transaction never waits for Telegram; awaited
+            # before the last word (``finish``), so it never lands after it
+            showing = asyncio.get_running_loop().create_task(
+                edit(rc.import_progress(tr, record.file_name, progress)))
+
+    async def finish(screen: Screen) -> None:
+        if showing is not None:
+            await showing
+        await edit(screen)
 
     with tempfile.TemporaryDirectory(prefix="qasid-import-") as folder:
         path = Path(folder) / ("upload" + Path(record.file_name).suffix.lower())
@@ -120,14 +133,21 @@ async def run_import(
                 rejected_path=rejected_path, reason_text=_reason_text(tr),
                 rejected_headings=(tr("import.col_line"), tr("import.col_reason")),
             )
+        except Interrupted:
+            await finish(Screen(tr("import.interrupted", file=record.file_name)))
+            return
         except QasidError as exc:
-            await edit(Screen(tr("import.failed", file=record.file_name,
-                                 reason=error_text(context, exc))))
+            await finish(Screen(tr("import.failed", file=record.file_name,
+                                   reason=error_text(context, exc))))
+            return
+        except StorageUnavailable as exc:
+            log.warning("owner %s: import %s not saved: %s", owner.id, record.id, exc)
+            await finish(Screen(tr("import.storage_unavailable", file=record.file_name)))
             return
         except Exception:
-            await edit(Screen(tr("import.crashed", file=record.file_name)))
+            await finish(Screen(tr("import.crashed", file=record.file_name)))
             raise  # logged with context by the error handler
-        await edit(rc.import_report(tr, record.file_name, report))
+        await finish(rc.import_report(tr, record.file_name, report))
         if report.invalid and rejected_path.exists():
             await _send_rejected(context, chat_id, record.file_name, report, rejected_path)
 

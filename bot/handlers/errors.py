@@ -1,4 +1,9 @@
-"""The global error handler: log with context, apologise in one line, keep running."""
+"""The global error handler: log with context, apologise in one line, keep running.
+
+A database that cannot save (``StorageUnavailable``: the disk is full, another process
+holds it locked) is one warning line, without a traceback, and the user reads that
+nothing was changed and to try again; anything else is logged with its traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import logging
 
 from telegram import Update
 
+from bot.errors import StorageUnavailable
 from bot.handlers.context import BotContext
 
 log = logging.getLogger(__name__)
@@ -28,12 +34,20 @@ def describe(update: object) -> str:
 
 
 async def on_error(update: object, context: BotContext) -> None:
-    log.error("error while handling %s", describe(update), exc_info=context.error)
+    error = context.error
+    what = (f"job {context.job.name!r}" if update is None and context.job is not None
+            else describe(update))
+    if isinstance(error, StorageUnavailable):
+        log.warning("could not save while handling %s: %s", what, error)
+        text = "error.storage_unavailable"
+    else:
+        log.error("error while handling %s", what, exc_info=error)
+        text = "error.unexpected"
     if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
         if update.callback_query is not None:
             await update.callback_query.answer()
-        await update.effective_chat.send_message(context.tr("error.unexpected"))
+        await update.effective_chat.send_message(context.tr(text))
     except Exception:  # the apology itself failed (network, blocked bot): logged, not raised
         log.warning("could not apologise for %s", describe(update), exc_info=True)

@@ -8,6 +8,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.domain import Language, OwnerStatus
+from bot.errors import StorageUnavailable
 from bot.handlers import render
 from bot.handlers import render_campaigns as rc
 from bot.i18n import translator
@@ -98,6 +99,9 @@ class TelegramNotifier:
         elif isinstance(notice, CampaignUpdate):
             try:
                 await self._campaign(notice)
+            except StorageUnavailable as exc:  # its message id not kept: a new one next time
+                log.warning("campaign %d: progress shown, not remembered: %s",
+                            notice.campaign_id, exc)
             except Exception:  # a notice never undoes the sending that produced it
                 log.exception("campaign %d: could not show its progress", notice.campaign_id)
         elif isinstance(notice, ReplyToDecide):

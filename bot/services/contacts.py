@@ -3,13 +3,18 @@
 An import is atomic: the whole file is written in one transaction, so a file that turns
 out to be unreadable halfway changes nothing. Parsing runs in a worker thread, a chunk
 ahead of the database writes, so the event loop stays responsive and both cores work.
+
+When the bot stops meanwhile (``interrupt_imports``), a running import is rolled back
+before its next batch and raises ``Interrupted``; one parsed to its end is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +22,7 @@ from pathlib import Path
 from typing import Literal, TypeVar
 
 from bot.domain import Contact, ContactList
-from bot.errors import NotFound, ValidationError
+from bot.errors import Interrupted, NotFound, QasidError, StorageUnavailable, ValidationError
 from bot.services.imports import PhoneNormaliser, UnreadableFile
 from bot.services.imports.report import write_rejected_csv
 from bot.services.imports.worker import ParseOptions, ParseRun
@@ -90,10 +95,16 @@ class ContactsService:
         self._db = db
         self._config = config
         self._clock = clock
+        self._stopping = threading.Event()  # read by the imports' worker threads
 
     @property
     def config(self) -> ContactsConfig:
         return self._config
+
+    def interrupt_imports(self) -> None:
+        """The bot is stopping: running imports roll back before their next batch (each
+        raises ``Interrupted``), and new ones do not begin."""
+        self._stopping.set()
 
     # --- lists ------------------------------------------------------------------------
 
@@ -273,6 +284,12 @@ class ContactsService:
             await imports_repo.finish(tx, import_id, status="failed", now=self._clock(),
                                       error=error)
 
+    async def _mark_failed(self, record: ImportRecord, error: str) -> None:
+        """After an import rolled back: marked failed, if the database can save now (else
+        it stays ``running``, and ``recover`` marks it at the next start)."""
+        with contextlib.suppress(StorageUnavailable):
+            await self.fail_import(record.owner_id, record.id, error)
+
     async def recover(self, notifier: Notifier) -> int:
         """At start: imports cut short by a stop never committed, so nothing of them was
         written; mark them failed and tell their owners to send the file again."""
@@ -303,7 +320,9 @@ class ContactsService:
 
         All or nothing: one transaction. Rejected rows are written to ``rejected_path`` as
         CSV (line, reason in words via ``reason_text``, then the row as it was). A file that
-        cannot be read raises ``ValidationError("file_<reason>")`` and changes nothing.
+        cannot be read raises ``ValidationError("file_<reason>")`` and changes nothing; so
+        do ``Interrupted`` (the bot is stopping) and ``StorageUnavailable`` (the database
+        cannot save now).
         """
         loop = asyncio.get_running_loop()
 
@@ -316,23 +335,37 @@ class ContactsService:
             region=region or self._config.default_region, config=self._config,
             now=self._clock(), rejected_path=rejected_path, reason_text=reason_text,
             rejected_headings=rejected_headings, progress=report_progress,
+            stop=self._stopping,
         )
         try:
             async with self._db.exclusive():
                 report = await asyncio.to_thread(job.run)
         except UnreadableFile as exc:
-            await self.fail_import(owner_id, record.id, exc.reason)
+            await self._mark_failed(record, exc.reason)
             raise ValidationError(f"file_{exc.reason}", where=record.file_name,
                                   line=exc.line or "", limit=exc.limit or "") from None
         except BaseException as exc:
-            await self.fail_import(owner_id, record.id, getattr(exc, "reason", type(exc).__name__))
+            stopped_too = isinstance(exc, Exception) and not isinstance(
+                exc, QasidError | StorageUnavailable)  # e.g. its parser got the signal too
+            if self._stopping.is_set() and stopped_too:
+                exc = Interrupted(record.file_name)
+            await self._mark_failed(record, getattr(exc, "reason", type(exc).__name__))
+            if isinstance(exc, Interrupted):
+                log.info("owner %s: import %s interrupted by the stop, rolled back", owner_id,
+                         record.id)
+                raise exc from None
             raise
-        async with self._db.transaction() as tx:
-            await imports_repo.finish(
-                tx, record.id, status="done", now=self._clock(), rows_read=report.rows_read,
-                imported=report.imported, updated=report.updated,
-                duplicates=report.duplicates, invalid=report.invalid,
-            )
+        try:
+            async with self._db.transaction() as tx:
+                await imports_repo.finish(
+                    tx, record.id, status="done", now=self._clock(),
+                    rows_read=report.rows_read, imported=report.imported,
+                    updated=report.updated, duplicates=report.duplicates,
+                    invalid=report.invalid,
+                )
+        except StorageUnavailable as exc:  # the contacts are in: the report is still true
+            log.warning("owner %s: import %s written, not marked done: %s", owner_id,
+                        record.id, exc)
         log.info("owner %s imported %s rows into list %s: %s new, %s updated", owner_id,
                  report.rows_read, report.list_id, report.imported, report.updated)
         return report
@@ -355,8 +388,14 @@ class _ImportJob:
     rejected_headings: tuple[str, str]
     progress: Callable[[Progress], None]
     in_process: bool | None = None  # None: by the file's size
+    stop: threading.Event | None = None  # set: roll back before the next batch
+
+    def _check_stop(self) -> None:
+        if self.stop is not None and self.stop.is_set():
+            raise Interrupted(self.record.file_name)
 
     def run(self) -> ImportReport:
+        self._check_stop()
         options = ParseOptions(self.path, self.record.file_name, self.region,
                                self.config.allow_landlines, self.config.max_rows)
         with ParseRun(options, in_process=self.in_process) as parsed, \
@@ -368,6 +407,7 @@ class _ImportJob:
             opt_outs = writer.has_opt_outs(self.owner_id)
             header_written = False
             for batch in parsed:
+                self._check_stop()  # raised inside the writer: it rolls back
                 if batch.rejected:
                     write_rejected_csv(batch.rejected, rejected, parsed.headers,
                                        self.reason_text, labels=self.rejected_headings,

@@ -28,6 +28,13 @@ Each ``tick`` (a short repeating job on the bot's scheduler):
 ``recover`` runs at start-up: a ``sending`` claim left by a dead process may have reached
 the gateway, so it becomes ``uncertain``, never ``queued``. Receipts (``on_event``) move
 messages forward only; an ``uncertain`` message that gets one is resolved (and charged).
+
+When the database cannot save (``StorageUnavailable``: the disk is full, another process
+holds it locked), nothing is lost and nothing is sent twice: a tick that cannot claim
+sends nothing; outcomes of sends already made are kept in memory (the rest of that
+sender's claimed messages held back, unsent) and written at the first tick that can;
+receipts are kept until they can be applied. One warning line says so (again at most every
+``OUTAGE_LOG_EVERY`` seconds while it lasts), one line when the writes go through again.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -42,7 +50,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.domain import CampaignStatus, CloudTemplate, LedgerKind, SenderStatus
-from bot.errors import ValidationError
+from bot.errors import StorageUnavailable, ValidationError
 from bot.gateways.base import (
     ErrorCategory,
     GatewayError,
@@ -73,6 +81,9 @@ ReplyHandler = Callable[[IncomingMessage], Awaitable[object]]  # a customer's re
 
 
 NOT_ON_WHATSAPP = "not_on_whatsapp"  # failed by the check, never sent: no ban signal
+OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refuses writes
+# why a sender's remaining claims are held back: its outcomes could not be written
+_STORAGE_DOWN = GatewayError(ErrorCategory.TRANSIENT, "the database cannot save")
 
 
 def utcnow() -> datetime:
@@ -110,6 +121,38 @@ class TickReport:
     retried: int = 0
     uncertain: int = 0
     completed: list[int] = field(default_factory=list)
+
+
+class _Outage:
+    """The dispatcher's word on a database that refuses writes: a warning when it begins
+    (then at most every ``OUTAGE_LOG_EVERY`` seconds), a line when a write of the
+    dispatcher's went through again; never a traceback a tick."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._warned_at: float | None = None  # time.monotonic() of the last warning
+        self._down = False
+        self._told = False  # a warning was logged during this outage
+        self._mark = 0  # the database's commits when a write was last refused
+        self.refused = 0  # writes refused in this outage
+
+    def failed(self, what: str, exc: StorageUnavailable) -> None:
+        self.refused += 1
+        self._down, self._mark = True, self._db.commits
+        now = time.monotonic()
+        if self._warned_at is None or now - self._warned_at >= OUTAGE_LOG_EVERY:
+            self._warned_at, self._told = now, True
+            log.warning("dispatcher: %s could not be saved (%s); kept and tried again at the "
+                        "next ticks (%d refused so far)", what, exc, self.refused)
+
+    def check(self) -> None:
+        """After a tick: the outage is over once the database committed since it refused."""
+        if self._down and self._db.commits > self._mark:
+            if self._told:
+                log.info("dispatcher: the database saves again (%d writes had been refused)",
+                         self.refused)
+            self._down = self._told = False
+            self.refused = 0
 
 
 @dataclass(slots=True)
@@ -158,6 +201,8 @@ class Dispatcher:
         self._receipt_flush: asyncio.Task[None] | None = None  # applies batch after batch
         self._receipts_kept: list[tuple[int, Receipt]] = []  # (tries, receipt) that failed
         self.receipts_ignored = 0  # receipts for a message of another number, never applied
+        self._outcomes_kept: list[_Outcome] = []  # sent, but the database refused them
+        self._outage = _Outage(db)
 
     @property
     def config(self) -> DispatcherConfig:
@@ -182,22 +227,33 @@ class Dispatcher:
         async with self._lock:
             report = TickReport()
             self._tick_cache = {}
-            await self.flush_receipts()
-            await self._owed_progress()
-            now = self._clock()
-            # a campaign starts a little ahead, so its first messages can be claimed on time
-            report.started = await self._start_due(
-                now + timedelta(seconds=self._config.lookahead))
-            picked = await self._pick(now)
-            if not picked:
-                await self._finish_campaigns(report, now)
+            booked, picked = dict(self._booked), []
+            try:
+                await self._record_kept(report)  # first: what was sent and not yet written
+                await self.flush_receipts()
+                await self._owed_progress()
+                now = self._clock()
+                # a campaign starts a little ahead, so its first messages are claimed on time
+                report.started = await self._start_due(
+                    now + timedelta(seconds=self._config.lookahead))
+                picked = await self._pick(now)
+                if not picked:
+                    await self._finish_campaigns(report, now)
+                    return report
+                if self._config.lookahead > 0:
+                    await self._finish_campaigns(report, now)
+                lease = now.timestamp() + self._config.lease_seconds
+                async with self._db.transaction() as tx:
+                    report.claimed = await outbox.claim(tx, [d.id for d in picked], lease,
+                                                        now.timestamp())
+            except StorageUnavailable as exc:  # nothing claimed: nothing sent this tick
+                self._booked = booked
+                for due in picked:
+                    self._send_at.pop(due.id, None)
+                self._outage.failed("the tick", exc)
                 return report
-            if self._config.lookahead > 0:
-                await self._finish_campaigns(report, now)
-            lease = now.timestamp() + self._config.lease_seconds
-            async with self._db.transaction() as tx:
-                report.claimed = await outbox.claim(tx, [d.id for d in picked], lease,
-                                                    now.timestamp())
+            finally:
+                self._outage.check()
             by_sender: dict[int, list[outbox.Due]] = defaultdict(list)
             for due in picked:
                 by_sender[due.sender_id].append(due)
@@ -221,6 +277,8 @@ class Dispatcher:
         async with lock:
             try:
                 await self._send_all(sender_id, items, report)
+            except StorageUnavailable as exc:  # its outcomes are kept (``_send_all``)
+                self._outage.failed(f"sending from number {sender_id}", exc)
             except Exception:  # the claims stay; a restart makes them uncertain
                 log.exception("sending from sender %d failed", sender_id)
 
@@ -362,13 +420,37 @@ class Dispatcher:
                 lost = GatewayError(ErrorCategory(outcome.category), outcome.detail or "")
             outcomes.append(outcome)
             if len(outcomes) >= self._config.record_every:
-                await self._record(outcomes, report)
+                if not await self._record_or_keep(outcomes, report):
+                    lost = lost or _STORAGE_DOWN
                 outcomes = []
-        if outcomes:
-            await self._record(outcomes, report)
+        if outcomes and not await self._record_or_keep(outcomes, report):
+            return
+        if lost is _STORAGE_DOWN:
+            return
         if lost is not None:
             await self._sender_lost(sender.owner_id, sender.id, lost.category,
                                     None, sender.label or sender.phone)
+
+    async def _record_or_keep(self, outcomes: list[_Outcome], report: TickReport) -> bool:
+        """Write the outcomes; when the database refuses, keep them for a later tick (the
+        sender's remaining claims are then held back, unsent: see ``_send_all``)."""
+        try:
+            await self._record(outcomes, report)
+        except StorageUnavailable as exc:
+            self._outcomes_kept.extend(outcomes)
+            self._outage.failed(f"{len(outcomes)} outcomes of sends", exc)
+            return False
+        return True
+
+    async def _record_kept(self, report: TickReport) -> None:
+        """The outcomes the database refused earlier, written before anything else."""
+        if self._outcomes_kept:
+            kept, self._outcomes_kept = self._outcomes_kept, []
+            try:
+                await self._record(kept, report)
+            except BaseException:
+                self._outcomes_kept[:0] = kept
+                raise
 
     def _checks_numbers(self, ref: SenderRef) -> bool:
         return ref.gateway in self._config.check_gateways
@@ -386,9 +468,12 @@ class Dispatcher:
             log.info("number check skipped (%s)", exc.category)
             return True
         known[due.phone] = check.on_whatsapp
-        async with self._db.transaction() as tx:
-            await contacts_repo.remember_whatsapp(
-                tx, [(due.owner_id, due.phone, check.on_whatsapp, self._clock().timestamp())])
+        try:
+            async with self._db.transaction() as tx:
+                await contacts_repo.remember_whatsapp(
+                    tx, [(due.owner_id, due.phone, check.on_whatsapp, self._clock().timestamp())])
+        except StorageUnavailable as exc:  # only a cache: asked again next time
+            self._outage.failed("a number check", exc)
         return check.on_whatsapp
 
     async def _send_one(self, ref: SenderRef, due: outbox.Due, values: dict[str, str]) -> _Outcome:
@@ -712,8 +797,12 @@ class Dispatcher:
                 if batch:
                     moved += await self.apply_receipts(batch)
             except Exception as exc:
-                log.exception("%d receipts could not be applied yet", len(batch))
-                self._receipts_kept.extend((1, receipt) for receipt in batch)
+                if isinstance(exc, StorageUnavailable):  # kept, without counting a try
+                    self._outage.failed(f"{len(batch)} receipts", exc)
+                    self._keep_receipts([(0, receipt) for receipt in batch])
+                else:
+                    log.exception("%d receipts could not be applied yet", len(batch))
+                    self._receipts_kept.extend((1, receipt) for receipt in batch)
                 done.set_exception(exc)
                 done.exception()  # logged here, once: not again as "never retrieved"
             except BaseException:  # cancelled: nothing written, the receipts kept
@@ -733,12 +822,27 @@ class Dispatcher:
         kept, self._receipts_kept = self._receipts_kept, []
         try:
             return await self.apply_receipts([receipt for _, receipt in kept])
+        except StorageUnavailable:  # not their fault: kept as they are, the batch waits too
+            self._receipts_kept[:0] = kept
+            raise
         except Exception:
             again = [(tries + 1, r) for tries, r in kept if tries + 1 < self.KEPT_TRIES]
             log.exception("%d kept receipts failed again (%d given up)", len(kept),
                           len(kept) - len(again))
             self._receipts_kept[:0] = again
             return 0
+
+    KEPT_MAX = 100_000  # receipts kept while the database refuses them; the oldest go first
+
+    def _keep_receipts(self, kept: list[tuple[int, Receipt]]) -> None:
+        """Keep receipts for later, after the ones already kept; bounded (a webhook's are
+        sent again by its gateway, which got a 503)."""
+        self._receipts_kept.extend(kept)
+        extra = len(self._receipts_kept) - self.KEPT_MAX
+        if extra > 0:
+            del self._receipts_kept[:extra]
+            log.warning("%d kept receipts given up: more than %d waited for the database",
+                        extra, self.KEPT_MAX)
 
     async def apply_receipt(self, receipt: Receipt) -> bool:
         return await self.apply_receipts([receipt]) == 1

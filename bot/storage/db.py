@@ -25,6 +25,8 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.errors import StorageUnavailable
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
@@ -60,6 +62,7 @@ class Database:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self.commits = 0  # transactions committed so far (a write that failed comes back)
 
     async def connect(self) -> None:
         if self.path != ":memory:":
@@ -84,24 +87,70 @@ class Database:
     @asynccontextmanager
     async def exclusive(self) -> AsyncIterator[None]:
         """Hold the writer lock without a transaction: for ``bot.storage.bulk`` writers,
-        which write through a connection of their own meanwhile."""
+        which write through a connection of their own meanwhile (and roll back on an
+        error: a full disk or a lock held too long is raised as ``StorageUnavailable``)."""
         async with self._lock:
-            yield
+            try:
+                yield
+            except sqlite3.Error as exc:
+                if (fault := unavailable(exc)) is not None:
+                    raise fault from exc
+                raise
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT``; any error rolls back. A full disk, or the
+        database locked by another process past the busy timeout, is raised as
+        ``StorageUnavailable`` (nothing of the transaction was written)."""
         if self._writer is None:
             raise RuntimeError("Database.connect() has not been awaited")
         async with self._lock:
             conn = self._writer
-            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                if (fault := unavailable(exc)) is not None:
+                    raise fault from exc
+                raise
             try:
                 yield conn
-            except BaseException:
-                await conn.rollback()
+                await conn.commit()  # a failed COMMIT is rolled back too: the writer stays usable
+                self.commits += 1
+            except BaseException as exc:
+                await _rollback(conn)
+                if isinstance(exc, sqlite3.Error) and (fault := unavailable(exc)) is not None:
+                    raise fault from exc
                 raise
-            else:
-                await conn.commit()
+
+
+# SQLite's primary result codes for "cannot write now" (``sqlite_errorcode & 0xff``)
+_UNAVAILABLE = {5: "locked", 6: "locked", 13: "disk_full", 10: "io_error", 8: "io_error",
+                14: "io_error"}  # BUSY, LOCKED, FULL, IOERR, READONLY, CANTOPEN
+
+
+def unavailable(exc: BaseException) -> StorageUnavailable | None:
+    """``exc`` as ``StorageUnavailable`` when it says the database cannot save now (the
+    disk is full, another process holds the lock, the file cannot be written); else None:
+    a constraint or a bug is not the storage's fault and keeps its own exception."""
+    if not isinstance(exc, sqlite3.DatabaseError):  # OperationalError is one
+        return None
+    code = getattr(exc, "sqlite_errorcode", None)
+    reason = _UNAVAILABLE.get(code & 0xFF) if isinstance(code, int) else None
+    if reason is None:  # e.g. raised by Python's own sqlite3 without a code
+        text = str(exc).lower()
+        reason = ("disk_full" if "disk is full" in text else
+                  "locked" if "database is locked" in text else None)
+    return StorageUnavailable(reason, str(exc)) if reason else None
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """Roll back what is still open (SQLite has rolled back already when the disk was
+    full: then there is nothing to do); a rollback that fails is logged, not raised over
+    the error that caused it."""
+    try:
+        await conn.rollback()
+    except sqlite3.Error as exc:
+        log.warning("rollback failed: %s", exc)
 
 
 # --- migrations -------------------------------------------------------------------------

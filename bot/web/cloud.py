@@ -15,6 +15,8 @@ webhook is never trusted; warned once in the log)
 hex HMAC-SHA256 of the raw body with the app secret
 not JSON, or not a JSON object                                  400
 the events handed to the dispatcher, receipts committed         200
+the database cannot save now (disk full, locked): nothing       503
+applied, one warning line; Meta sends it again
 something failed while applying them (Meta retries; every       500
 step is idempotent)
 =============================================================  ======
@@ -31,6 +33,7 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from bot.errors import StorageUnavailable
 from bot.gateways.base import Receipt
 from bot.gateways.cloud import parse_webhook, phone_number_ids
 from bot.storage import senders as senders_repo
@@ -121,6 +124,9 @@ class CloudWebhook:
                 await self._dispatcher.on_event(event)
             if any(isinstance(event, Receipt) for event in events):
                 await self._dispatcher.flush_receipts(strict=True)  # raises if not applied
+        except StorageUnavailable as exc:  # nothing applied: Meta sends it again
+            log.warning("Cloud webhook answered 503, the database cannot save: %s", exc)
+            return 503
         except Exception:
             log.exception("Cloud webhook could not be applied")
             return 500

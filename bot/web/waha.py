@@ -9,6 +9,8 @@ or is not the lowercase hex HMAC-SHA512 of the raw body
 (``X-Webhook-Hmac-Algorithm``, if sent, must be ``sha512``)
 not JSON, or not a JSON object                                  400
 the events handed to the dispatcher, receipts applied           200
+the database cannot save now (disk full, locked): nothing       503
+applied, one warning line; WAHA sends it again
 something failed while applying them (WAHA retries; every       500
 step is idempotent)
 =============================================================  ======
@@ -37,6 +39,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
+from bot.errors import StorageUnavailable
 from bot.gateways.base import GatewayEvent, Receipt
 from bot.gateways.waha import parse_webhook
 from bot.storage import senders as senders_repo
@@ -106,6 +109,10 @@ class WahaWebhook:
                 await self._dispatcher.on_event(event)
             if any(isinstance(event, Receipt) for event in events):
                 await self._dispatcher.flush_receipts(strict=True)  # raises if not applied
+        except StorageUnavailable as exc:  # nothing applied: WAHA sends it again
+            log.warning("WAHA webhook %r answered 503, the database cannot save: %s",
+                        body.get("event"), exc)
+            return 503
         except Exception:
             log.exception("WAHA webhook %r could not be applied", body.get("event"))
             return 500

@@ -14,6 +14,7 @@ then ``summary``. ``UnreadableFile`` is raised by the run, whichever side found 
 from __future__ import annotations
 
 import multiprocessing
+import signal
 from collections.abc import Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -127,7 +128,7 @@ class ParseRun:
             self._job.close()
         if self._child is not None:
             if self._child.is_alive():
-                self._child.terminate()
+                self._child.kill()  # it ignores SIGTERM (``_child``)
             self._child.join(timeout=5)
             assert self._pipe is not None
             self._pipe.close()
@@ -140,7 +141,12 @@ class ParseRun:
 
 
 def _child(options: ParseOptions, pipe: Connection) -> None:
-    """In the child process: parse, send batches, then the summary (or the error)."""
+    """In the child process: parse, send batches, then the summary (or the error).
+
+    SIGTERM and SIGINT sent to the whole process group (systemd, Ctrl+C) are the parent's
+    to handle: it rolls the import back and ends the child (``ParseRun.close``)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         with _open(options) as job:
             pipe.send(("open", (job.summary.headers,)))
