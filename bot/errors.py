@@ -8,6 +8,8 @@ user. ``code`` is a catalog key suffix, ``where`` says where the problem is.
     ├── NotFound             the thing does not exist *for this owner*
     ├── NotAllowed           the caller may not do this (not an admin, not active, ...)
     ├── InvalidTransition    a status change that the entity refuses
+    ├── GatewayFailed        the WhatsApp gateway did not do it (unreachable, refused):
+    │                        ``reason`` is its error category, nothing was changed
     └── Interrupted          the bot is stopping: the work was rolled back, nothing written
 
     StorageUnavailable       the database cannot save just now (disk full, locked by another
@@ -59,6 +61,20 @@ class InvalidTransition(QasidError):
         self.entity = entity
         self.current = current
         self.wanted = wanted
+
+
+class GatewayFailed(QasidError):
+    """The WhatsApp gateway did not do what was asked (it did not answer, timed out or
+    refused): ``reason`` is its error category (``transient``, ``uncertain``,
+    ``rejected``, ``sender_banned``, ...: ``bot.gateways.base.ErrorCategory``), which the
+    handler renders; ``detail`` is the gateway's own words, for the log only. Services
+    raise it from the ``GatewayError`` they caught; handlers never see a gateway error."""
+
+    code = "gateway"
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(detail or reason)
+        self.reason = reason
 
 
 class Interrupted(QasidError):
