@@ -67,6 +67,9 @@ async def import_button(update: Update, context: BotContext) -> None:
             return
         list_id = int(parts[3]) if parts[1] == "to" else None
         record = await contacts.claim_import(owner.id, import_id, list_id)
+    except Interrupted:  # the bot is stopping: the button works again after the restart
+        await query.answer(tr("import.restarting"), show_alert=True)
+        return
     except (QasidError, ValueError, IndexError) as exc:
         text = error_text(context, exc) if isinstance(exc, QasidError) else tr("error.generic")
         await query.answer(text, show_alert=True)

@@ -267,7 +267,10 @@ class ContactsService:
     async def claim_import(
         self, owner_id: int, import_id: int, list_id: int | None
     ) -> ImportRecord:
-        """Mark a waiting import as running (once: a second tap finds it taken)."""
+        """Mark a waiting import as running (once: a second tap finds it taken). While the
+        bot stops, none begins (``Interrupted``): the file waits for the next start."""
+        if self._stopping.is_set():
+            raise Interrupted("import")
         async with self._db.transaction() as tx:
             record = await imports_repo.get(tx, owner_id, import_id)
             if record is None or record.status != "awaiting_list":

@@ -33,7 +33,7 @@ def no_traceback(caplog: pytest.LogCaptureFixture) -> None:
     assert not [r.getMessage() for r in caplog.records if r.exc_info]
 
 
-async def count(harness: Harness, sql: str) -> int:
+async def scalar(harness: Harness, sql: str) -> object:
     async with harness.qasid.db.reader.execute(sql) as cur:
         return (await cur.fetchone())[0]
 
@@ -73,15 +73,15 @@ async def test_a_full_disk_at_confirm_changes_nothing_and_confirm_works_once_the
         assert line.name == "bot.handlers.errors" and "database or disk is full" in \
             line.getMessage() and "user 811 (callback data=" in line.getMessage()
         no_traceback(caplog)
-        assert await count(harness, "SELECT COUNT(*) FROM messages") == 0
+        assert await scalar(harness, "SELECT COUNT(*) FROM messages") == 0
         replies = await chat.send("/balance")  # the bot serves on, and nothing was reserved
         assert "Available: <b>1,000</b>" in replies[0].text
-        assert await count(harness, "SELECT COUNT(*) FROM ledger WHERE kind = 'reserve'") == 0
+        assert await scalar(harness, "SELECT COUNT(*) FROM ledger WHERE kind = 'reserve'") == 0
 
         await disk_freed(harness.qasid.db)
         replies = await chat.press("✅ Confirm")  # the same button, the draft kept
         assert "is scheduled: 500 messages" in replies[0].text
-        assert await count(harness, "SELECT COUNT(*) FROM messages") == 500
+        assert await scalar(harness, "SELECT COUNT(*) FROM messages") == 500
     finally:
         await harness.stop()
 
@@ -125,8 +125,8 @@ async def test_an_import_on_a_full_disk_says_so_and_leaves_nothing(
     [line] = problems(caplog)
     assert "not saved" in line.getMessage() and "disk is full" in line.getMessage()
     no_traceback(caplog)
-    assert await count(harness, "SELECT COUNT(*) FROM contacts") == 0
-    assert await count(harness, "SELECT COUNT(*) FROM contact_lists") == 0
+    assert await scalar(harness, "SELECT COUNT(*) FROM contacts") == 0
+    assert await scalar(harness, "SELECT COUNT(*) FROM contact_lists") == 0
 
     monkeypatch.undo()  # room again: the same file imports
     await chat.upload(content, "shop.csv", "text/csv")
@@ -174,7 +174,29 @@ async def interrupted_import(harness: Harness, caplog: pytest.LogCaptureFixture)
     sent = len(harness.api.messages(814))
     await harness.start()  # the next start has nothing more to say about it
     assert len(harness.api.messages(814)) == sent
-    assert await count(harness, "SELECT COUNT(*) FROM contacts") == 0
-    assert await count(harness, "SELECT COUNT(*) FROM contact_lists") == 0
-    assert await count(harness, "SELECT COUNT(*) FROM imports WHERE status = 'failed'"
+    assert await scalar(harness, "SELECT COUNT(*) FROM contacts") == 0
+    assert await scalar(harness, "SELECT COUNT(*) FROM contact_lists") == 0
+    assert await scalar(harness, "SELECT COUNT(*) FROM imports WHERE status = 'failed'"
                                 " AND error = 'interrupted'") == 1
+
+
+async def test_a_list_chosen_while_the_bot_stops_waits_for_the_next_start(
+    harness: Harness,
+) -> None:
+    """The owner picks the list just as the bot begins to stop: no import begins (its
+    task would outlive the application), the file waits, and the same button works after
+    the restart."""
+    chat = await harness.active_owner(815)
+    content = "Name,Phone\nƏli,+994501234567\nLeyla,+994551234567\n".encode()
+    await chat.upload(content, "shop.csv", "text/csv")
+    harness.qasid.services.contacts.interrupt_imports()  # Qasid.stop's first step
+    await chat.press("➕ New list “shop”")
+    assert chat.last_answer["text"] == ("The bot is restarting. Press the button again in a"
+                                        " minute: your file is kept.")
+    assert chat.last_answer["show_alert"] is True
+    assert await scalar(harness, "SELECT status FROM imports") == "awaiting_list"
+
+    await harness.restart()
+    chat = harness.chat(815)
+    replies = await chat.press("➕ New list “shop”")
+    assert "New: 2" in harness.api.message(815, replies[0].message.message_id).text
