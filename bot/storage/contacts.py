@@ -190,12 +190,6 @@ async def stream_list(
         last = rows[-1].id
 
 
-async def count_for_owner(conn: aiosqlite.Connection, owner_id: int) -> int:
-    async with conn.execute("SELECT COUNT(*) FROM contacts WHERE owner_id = ?", (owner_id,)) as c:
-        row = await c.fetchone()
-    return int(row[0]) if row else 0
-
-
 async def by_ids(
     conn: aiosqlite.Connection, owner_id: int, contact_ids: Sequence[int]
 ) -> dict[int, Contact]:

@@ -58,17 +58,6 @@ async def claim(conn: aiosqlite.Connection, ids: Sequence[int], lease_until: flo
     return cur.rowcount
 
 
-async def mark_sent(conn: aiosqlite.Connection, message_id: int, gateway_id: str,
-                    now: float) -> bool:
-    cur = await conn.execute(
-        "UPDATE messages SET status = 'sent', gateway_message_id = ?, sent_at = ?,"
-        " lease_until = NULL, error_category = NULL, error_detail = NULL, updated_at = ?"
-        " WHERE id = ? AND status = 'sending'",
-        (gateway_id, now, now, message_id),
-    )
-    return cur.rowcount > 0
-
-
 async def mark_sent_many(conn: aiosqlite.Connection, rows: Sequence[tuple[str, int]],
                          now: float) -> int:
     """Claimed messages accepted by the gateway: (gateway id, message id) each. Returns
@@ -103,33 +92,6 @@ async def uncount_attempts(conn: aiosqlite.Connection, message_ids: Sequence[int
     await conn.execute(
         "UPDATE messages SET attempts = MAX(0, attempts - 1)"
         " WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(message_ids)),))
-
-
-async def mark(conn: aiosqlite.Connection, message_id: int, status: str, now: float, *,
-               category: str | None = None, detail: str | None = None,
-               planned_at: float | None = None) -> bool:
-    """A claimed message's outcome other than accepted: failed, uncertain, or back to
-    queued (with a new planned time)."""
-    cur = await conn.execute(
-        "UPDATE messages SET status = ?, lease_until = NULL, error_category = ?,"
-        " error_detail = ?, planned_at = COALESCE(?, planned_at), updated_at = ?"
-        " WHERE id = ? AND status = 'sending'",
-        (status, category, detail, planned_at, now, message_id),
-    )
-    return cur.rowcount > 0
-
-
-async def uncount_attempt(conn: aiosqlite.Connection, message_id: int) -> None:
-    """A claim given back unsent (its sender was lost) does not count as an attempt."""
-    await conn.execute("UPDATE messages SET attempts = MAX(0, attempts - 1) WHERE id = ?",
-                       (message_id,))
-
-
-async def owner_of(conn: aiosqlite.Connection, message_id: int) -> int:
-    async with conn.execute("SELECT owner_id FROM messages WHERE id = ?", (message_id,)) as cur:
-        row = await cur.fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 async def expire_claims(conn: aiosqlite.Connection, now: float) -> list[tuple[int, int]]:

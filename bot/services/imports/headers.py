@@ -234,10 +234,6 @@ class ColumnMapping:
         return len(self.headers)
 
 
-def _blank(values: Sequence[str]) -> bool:
-    return not any(v.strip() for v in values)
-
-
 def _cell(values: Sequence[str], index: int) -> str:
     return values[index].strip() if index < len(values) else ""
 
@@ -267,6 +263,7 @@ def _build(
     width = max([len(header or ())] + [len(row) for row in data])
     headers = [_cell(header, i) if header is not None else "" for i in range(width)]
     used = {"phone", "name"}
+    suffixes: dict[str, int] = {}  # the next suffix to try for a base (many alike stay fast)
     attributes: list[tuple[int, str]] = []
     columns: list[str] = []
     for index in range(width):
@@ -281,9 +278,10 @@ def _build(
             continue  # an empty column (a trailing delimiter, a spacer column)
         base = variable_name(text) if text else ""
         base = base or f"column_{index + 1}"
-        candidate, suffix = base, 2
+        candidate, suffix = base, suffixes.get(base, 2)
         while candidate in used:
             candidate, suffix = f"{base}_{suffix}", suffix + 1
+        suffixes[base] = suffix
         used.add(candidate)
         attributes.append((index, candidate))
         columns.append(candidate)
