@@ -25,6 +25,7 @@ from pathlib import Path
 
 import aiosqlite
 
+from bot.clock import utcnow
 from bot.errors import StorageUnavailable
 
 log = logging.getLogger(__name__)
@@ -198,7 +199,7 @@ async def migrate(conn: aiosqlite.Connection) -> list[str]:
                 await conn.execute(statement)
             await conn.execute(
                 "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, name, datetime.now(UTC).timestamp()),
+                (version, name, utcnow().timestamp()),
             )
         except BaseException:
             await conn.rollback()
