@@ -13,8 +13,11 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from bot.domain import MessageStatus
+
 # Forward-only receipts: a message only moves to a later status.
-RANK = {"sending": 0, "uncertain": 1, "sent": 2, "delivered": 3, "read": 4}
+RANK = {MessageStatus.SENDING: 0, MessageStatus.UNCERTAIN: 1, MessageStatus.SENT: 2,
+        MessageStatus.DELIVERED: 3, MessageStatus.READ: 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,37 +111,6 @@ async def expire_claims(conn: aiosqlite.Connection, now: float) -> list[tuple[in
         " WHERE status = 'sending'", (now,),
     )
     return counts
-
-
-async def apply_receipt(conn: aiosqlite.Connection, gateway_id: str, status: str,
-                        at: float, error: str | None) -> tuple[int, int, str] | None:
-    """Move a message forward by its gateway id. Returns (message id, campaign id, the
-    status it had) when it moved, ``None`` for an unknown id, a duplicate or a receipt
-    older than what the message already says."""
-    async with conn.execute(
-        "SELECT id, campaign_id, status FROM messages WHERE gateway_message_id = ?",
-        (gateway_id,),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
-        return None
-    message_id, campaign_id, current = row
-    if status == "failed":
-        if current not in ("sent", "uncertain"):
-            return None
-        await conn.execute(
-            "UPDATE messages SET status = 'failed', error_category = 'rejected',"
-            " error_detail = ?, updated_at = ? WHERE id = ?", (error or "failed", at, message_id))
-        return message_id, campaign_id, current
-    if RANK.get(status, -1) <= RANK.get(current, 99):
-        return None
-    column = {"sent": "sent_at", "delivered": "delivered_at", "read": "read_at"}[status]
-    await conn.execute(
-        f"UPDATE messages SET status = ?, {column} = COALESCE({column}, ?),"
-        " sent_at = COALESCE(sent_at, ?), updated_at = ? WHERE id = ?",
-        (status, at, at, at, message_id),
-    )
-    return message_id, campaign_id, current
 
 
 async def by_gateway_ids(
