@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import CampaignStatus, CloudTemplate, LedgerKind, SenderStatus
+from bot.domain import CampaignStatus, CloudTemplate, SenderStatus
 from bot.errors import StorageUnavailable, ValidationError
 from bot.gateways.base import (
     ErrorCategory,
@@ -63,6 +63,7 @@ from bot.gateways.base import (
     SenderStateChanged,
     WhatsAppGateway,
 )
+from bot.services import billing
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
@@ -575,10 +576,10 @@ class Dispatcher:
         async with self._db.transaction() as tx:
             await outbox.record_test(tx, test.owner_id, sender.id, test.to, result.message_id,
                                      now.timestamp())
-            await ledger.add(tx, test.owner_id, LedgerKind.RESERVE, -CREDITS_PER_MESSAGE, now,
-                             note="test message")
-            await ledger.add(tx, test.owner_id, LedgerKind.CHARGE, -CREDITS_PER_MESSAGE, now,
-                             note="test message")
+            await billing.reserve(tx, test.owner_id, CREDITS_PER_MESSAGE, now,
+                                  note="test message")
+            await billing.charge(tx, test.owner_id, CREDITS_PER_MESSAGE, now,
+                                 note="test message")
         self._last_sent[sender.id] = now.timestamp()
 
     async def _record(self, outcomes: list[_Outcome], report: TickReport) -> None:
@@ -898,11 +899,11 @@ class Dispatcher:
         per (owner, campaign)."""
         at = self._clock()
         for (owner_id, campaign_id), n in charge.items():
-            await ledger.add(tx, owner_id, LedgerKind.CHARGE, -n, at,
-                             campaign_id=campaign_id, note="sent" + why)
+            await billing.charge(tx, owner_id, n, at, campaign_id=campaign_id,
+                                 note="sent" + why)
         for (owner_id, campaign_id), n in release.items():
-            await ledger.add(tx, owner_id, LedgerKind.RELEASE, n, at,
-                             campaign_id=campaign_id, note="failed" + why)
+            await billing.release(tx, owner_id, n, at, campaign_id=campaign_id,
+                                  note="failed" + why)
 
     async def close(self) -> None:
         """Apply the receipts still gathered (at shutdown)."""
