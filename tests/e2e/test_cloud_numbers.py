@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.console.botapi import FakeBotApi
-from tests.conftest import FakeClock
 from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
 from tests.e2e.test_sending import ClockedHarness
+from tests.fakes import FakeClock
 from tests.gateways.fake_cloud import FakeCloud, serve_fake_cloud
 
 OWNER = 941

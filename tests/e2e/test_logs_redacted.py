@@ -13,10 +13,10 @@ from datetime import UTC, datetime
 import httpx
 
 from bot.console.botapi import FakeBotApi
-from tests.conftest import FakeClock
 from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
 from tests.e2e.test_cloud_numbers import NUMBER_ID, TOKEN
 from tests.e2e.test_sending import ClockedHarness, confirm_fast_campaign
+from tests.fakes import FakeClock
 from tests.gateways.fake_cloud import serve_fake_cloud
 from tests.web.test_cloud_webhook import sign, text
 

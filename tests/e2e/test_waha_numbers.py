@@ -15,9 +15,9 @@ import pytest
 import uvicorn
 
 from bot.console.botapi import FakeBotApi, SentMessage
-from tests.conftest import FakeClock
 from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
 from tests.e2e.test_sending import ClockedHarness
+from tests.fakes import FakeClock
 from tests.gateways.fake_waha import FakeWaha, serve_fake_waha
 
 OWNER = 931

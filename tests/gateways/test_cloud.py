@@ -24,7 +24,7 @@ from bot.gateways.base import (
 )
 from bot.gateways.cloud import CloudConfig, CloudGateway
 from bot.gateways.http import AiohttpTransport
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.gateways.fake_cloud import FakeCloud, FakeCloudServer, graph_error
 
 TOKEN = "EAAGqasidTestToken7f3c9a51d2ZZ"

@@ -19,7 +19,7 @@ from bot.gateways.cloud import CloudConfig, CloudGateway
 from bot.gateways.http import AiohttpTransport
 from bot.gateways.waha import WahaConfig, WahaGateway
 from bot.storage import senders
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.gateways.fake_cloud import FakeCloud, FakeCloudServer
 from tests.gateways.fake_waha import ERROR_463, FakeWaha, FakeWahaServer
 from tests.unit.test_dispatcher import Harness

@@ -25,7 +25,7 @@ from bot.gateways.base import (
 )
 from bot.gateways.http import AiohttpTransport
 from bot.gateways.waha import WahaConfig, WahaGateway
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.gateways.fake_waha import FakeWaha, FakeWahaServer, serve_fake_waha
 
 KEY = "waha-key-7f3c9a51d2"

@@ -33,7 +33,7 @@ from bot.gateways.base import (
     SenderStateChanged,
 )
 from bot.gateways.waha import LinkStatus, WahaConfig, WahaGateway, parse_webhook
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.gateways.fake_waha import PAIRING_CODE, FakeWaha, FakeWahaServer, qr_png
 from tests.gateways.http_fake import ThreadedServer
 from tests.gateways.test_waha_contract import (
