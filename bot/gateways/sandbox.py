@@ -47,9 +47,10 @@ import os
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
+from bot.clock import utcnow
 from bot.gateways.base import (
     Capabilities,
     ErrorCategory,
@@ -76,10 +77,6 @@ MEDIA_KINDS = frozenset({"image", "document"})
 
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 CAPABILITIES = Capabilities()
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _unit_hash(*parts: object) -> float:
@@ -129,7 +126,7 @@ class SandboxGateway:
         self, config: SandboxConfig, *, clock: Callable[[], datetime] | None = None
     ) -> None:
         self._config = config
-        self._clock = clock or _utc_now
+        self._clock = clock or utcnow
         self._handler: EventHandler | None = None
         self._senders: dict[int, _SenderSim] = {}
         self._tasks: set[asyncio.Task[None]] = set()

@@ -11,8 +11,7 @@ from bot.handlers.replies import show
 
 
 def _zone(context: BotContext) -> str:
-    owner = active_owner(context)
-    return owner.timezone or context.services.campaigns.config.default_timezone
+    return context.services.accounts.zone(active_owner(context))
 
 
 async def balance_command(update: Update, context: BotContext) -> None:
