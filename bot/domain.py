@@ -195,7 +195,7 @@ class CampaignStatus(StrEnum):
 
 @dataclass(slots=True)
 class Campaign:
-    """A campaign; while ``draft``, ``draft`` holds the wizard's answers so far."""
+    """A campaign; while ``draft``, the wizard's answers so far are a ``CampaignDraft``."""
 
     id: int
     owner_id: int
@@ -209,7 +209,6 @@ class Campaign:
     pacing: dict = field(default_factory=dict)
     seed: int = 0
     run: int = 0
-    draft: dict = field(default_factory=dict)
     sender_ids: list[int] = field(default_factory=list)
     status_reason: str | None = None
     started_at: datetime | None = None
@@ -223,7 +222,6 @@ class Campaign:
     def schedule(self, starts_at: datetime) -> None:
         self._move(CampaignStatus.SCHEDULED, {CampaignStatus.DRAFT})
         self.starts_at = starts_at
-        self.draft = {}
 
     def start(self, at: datetime) -> None:
         self._move(CampaignStatus.RUNNING, {CampaignStatus.SCHEDULED})
@@ -257,6 +255,98 @@ class Campaign:
         """A completed campaign runs again to resend the messages whose fate was unknown."""
         self._move(CampaignStatus.RUNNING, {CampaignStatus.COMPLETED})
         self.finished_at = None
+
+
+class WizardStep(StrEnum):
+    """Where the campaign wizard is. The values are stored with the draft (and are PTB's
+    conversation states): never rename one."""
+
+    LIST = "list"
+    TEMPLATE = "template"
+    SENDERS = "senders"
+    WHEN = "when"
+    WHEN_AT = "when_at"
+    RECURRING_DAYS = "recurring_days"
+    RECURRING_TIME = "recurring_time"
+    PACING = "pacing"
+    CUSTOM_DELAY = "custom_delay"
+    CUSTOM_BATCH = "custom_batch"
+    CUSTOM_PAUSE = "custom_pause"
+    CUSTOM_QUIET = "custom_quiet"
+    SUMMARY = "summary"
+    CONFIRM_BIG = "confirm_big"
+
+
+@dataclass(frozen=True, slots=True)
+class StepRule:
+    number: int  # the owner reads "Step n of WIZARD_STEPS_SHOWN"
+    back: WizardStep  # where *Back* goes (the first step has none: itself)
+    editable: bool = False  # a main step the summary's *Edit* jumps back to
+
+
+WIZARD_STEPS_SHOWN = 6
+# The wizard in one table, in order: list -> template -> senders -> when [-> when_at |
+# recurring_days -> recurring_time] -> pacing [-> custom_delay -> custom_batch ->
+# custom_pause -> custom_quiet] -> summary [-> confirm_big].
+WIZARD: Mapping[WizardStep, StepRule] = {
+    WizardStep.LIST: StepRule(1, WizardStep.LIST, editable=True),
+    WizardStep.TEMPLATE: StepRule(2, WizardStep.LIST, editable=True),
+    WizardStep.SENDERS: StepRule(3, WizardStep.TEMPLATE, editable=True),
+    WizardStep.WHEN: StepRule(4, WizardStep.SENDERS, editable=True),
+    WizardStep.WHEN_AT: StepRule(4, WizardStep.WHEN),
+    WizardStep.RECURRING_DAYS: StepRule(4, WizardStep.WHEN),
+    WizardStep.RECURRING_TIME: StepRule(4, WizardStep.WHEN),
+    WizardStep.PACING: StepRule(5, WizardStep.WHEN, editable=True),
+    WizardStep.CUSTOM_DELAY: StepRule(5, WizardStep.PACING),
+    WizardStep.CUSTOM_BATCH: StepRule(5, WizardStep.CUSTOM_DELAY),
+    WizardStep.CUSTOM_PAUSE: StepRule(5, WizardStep.CUSTOM_BATCH),
+    WizardStep.CUSTOM_QUIET: StepRule(5, WizardStep.CUSTOM_PAUSE),
+    WizardStep.SUMMARY: StepRule(6, WizardStep.PACING, editable=True),
+    WizardStep.CONFIRM_BIG: StepRule(6, WizardStep.SUMMARY),
+}
+
+
+class StartKind(StrEnum):
+    NOW = "now"
+    AT = "at"
+    RECURRING = "recurring"
+
+
+@dataclass(frozen=True, slots=True)
+class DraftStart:
+    """When the drafted campaign starts."""
+
+    kind: StartKind
+    at: datetime | None = None  # ``at``: the moment
+    recurrence: dict | None = None  # ``recurring``: ``Recurrence.to_json()``
+
+
+@dataclass(slots=True)
+class CampaignDraft:
+    """The campaign wizard's answers so far, the step it is at included: a campaign in
+    status ``draft`` (its list and template in the row, the rest stored as JSON), so a
+    restart or a day away resumes where the owner was."""
+
+    id: int
+    owner_id: int
+    step: WizardStep = WizardStep.LIST
+    list_id: int | None = None
+    template_id: int | None = None
+    senders: list[int] | None = None  # the chosen numbers (None: not offered yet)
+    start: DraftStart | None = None
+    repeat_every: str | None = None  # "day" or "week": a recurring start being set up
+    weekdays: list[int] = field(default_factory=list)  # its days (0 is Monday)
+    preset: str | None = None  # "safe", "normal", "fast" or "custom"
+    pacing: dict | None = None  # the chosen pace, ``Pacing.to_json()``
+    custom: dict | None = None  # a custom pace's answers so far, ``Pacing.to_json()``
+    left: bool = False  # the owner typed a command: kept, not resumed at start-up
+
+    def back(self) -> WizardStep:
+        """Where *Back* goes from here: the table's step, but a custom pace's summary
+        goes back to its last question."""
+        if self.step is WizardStep.SUMMARY and self.preset == "custom":
+            return WizardStep.CUSTOM_QUIET
+        return WIZARD[self.step].back
 
 
 # The one counting rule of every screen (live progress, Details, /campaigns, the final

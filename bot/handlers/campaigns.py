@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import (
@@ -20,7 +21,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
-from bot.domain import Campaign
+from bot.domain import WIZARD, CampaignDraft, WizardStep
 from bot.errors import QasidError, ValidationError
 from bot.gateways.base import GatewayError
 from bot.handlers import contacts as contacts_handlers
@@ -30,11 +31,14 @@ from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import CAMPAIGN_WIZARD
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
+from bot.services.campaigns import CampaignsService
 
 log = logging.getLogger(__name__)
 
 END = ConversationHandler.END
-EDITABLE_STEPS = ("list", "template", "senders", "when", "pacing", "summary")
+# The custom pace's questions (one screen, one service call, for all four).
+_CUSTOM_PACE = (WizardStep.CUSTOM_DELAY, WizardStep.CUSTOM_BATCH, WizardStep.CUSTOM_PAUSE,
+                WizardStep.CUSTOM_QUIET)
 
 
 def _parts(update: Update) -> list[str]:
@@ -47,46 +51,46 @@ def _zone(context: BotContext) -> str:
     return owner.timezone or context.services.campaigns.config.default_timezone
 
 
-async def _screen_for(context: BotContext, draft: Campaign) -> Screen:
-    """The screen of the step the draft is at."""
+async def _screen_for(context: BotContext, draft: CampaignDraft) -> Screen:
+    """The screen of the step the draft is at (showing it only reads)."""
     owner, tr, services = active_owner(context), context.tr, context.services
-    step = draft.draft.get("step", "list")
-    if step == "list":
+    step = draft.step
+    if step is WizardStep.LIST:
         return rc.wizard_list(tr, await services.contacts.lists(owner.id))
-    if step == "template":
+    if step is WizardStep.TEMPLATE:
         return rc.wizard_template(tr, await services.templates.list(owner.id))
-    if step == "senders":
+    if step is WizardStep.SENDERS:
         return rc.wizard_senders(tr, await services.campaigns.usable_senders(owner.id),
-                                 draft.draft.get("senders", []))
-    if step == "when":
+                                 draft.senders or [])
+    if step is WizardStep.WHEN:
         return rc.wizard_when(tr)
-    if step == "when_at":
+    if step is WizardStep.WHEN_AT:
         return rc.wizard_when_at(tr, _zone(context))
-    if step == "recurring_days":
-        return rc.wizard_weekdays(tr, draft.draft.get("recurring", {}).get("weekdays", []))
-    if step == "recurring_time":
+    if step is WizardStep.RECURRING_DAYS:
+        return rc.wizard_weekdays(tr, draft.weekdays)
+    if step is WizardStep.RECURRING_TIME:
         return rc.wizard_time(tr, _zone(context))
-    if step == "pacing":
+    if step is WizardStep.PACING:
         return rc.wizard_pacing(tr)
-    if step.startswith("custom_"):
+    if step in _CUSTOM_PACE:
         return rc.wizard_custom(tr, step)
     summary = await services.campaigns.summary(owner.id)
-    if step == "confirm_big":
+    if step is WizardStep.CONFIRM_BIG:
         return rc.confirm_big(tr, summary)
     return rc.summary(tr, summary)
 
 
-async def _show_step(update: Update, context: BotContext, draft: Campaign, *,
-                     new_message: bool = False) -> str:
+async def _show_step(update: Update, context: BotContext, draft: CampaignDraft, *,
+                     new_message: bool = False) -> WizardStep:
     screen = await _screen_for(context, draft)
     if new_message:
         await reply(update, screen)
     else:
         await show(update, screen)
-    return draft.draft.get("step", "list")
+    return draft.step
 
 
-async def _current(update: Update, context: BotContext, exc: QasidError) -> str | int:
+async def _current(update: Update, context: BotContext, exc: QasidError) -> WizardStep | int:
     """After a refused answer: say why, and stay at the step the draft is at."""
     message = error_text(context, exc)
     if update.callback_query is not None and len(message) <= 200 and "<" not in message:
@@ -95,26 +99,25 @@ async def _current(update: Update, context: BotContext, exc: QasidError) -> str 
         if update.callback_query is not None:
             await update.callback_query.answer()
         await reply(update, Screen(message))
-    draft = await context.services.campaigns.draft(active_owner(context).id)
-    return draft.draft.get("step", "list") if draft else END
+    return await _stay(context)
 
 
 # --- entry ------------------------------------------------------------------------------------
 
-async def new_campaign(update: Update, context: BotContext) -> str:
+async def new_campaign(update: Update, context: BotContext) -> WizardStep:
     """/newcampaign: a new draft, or the one in progress where it was left."""
     owner = active_owner(context)
     if update.callback_query is not None:
         await update.callback_query.answer()
     existing = await context.services.campaigns.draft(owner.id)
     draft = await context.services.campaigns.begin(owner.id)
-    if existing is not None and existing.draft.get("step", "list") != "list":
+    if existing is not None and existing.step is not WizardStep.LIST:
         await reply(update, Screen(context.tr("wizard.resumed"), keyboard(
             [(context.tr("wizard.start_over"), "wiz:restart")])))
     return await _show_step(update, context, draft, new_message=True)
 
 
-async def restart(update: Update, context: BotContext) -> str:
+async def restart(update: Update, context: BotContext) -> WizardStep:
     assert update.callback_query is not None
     await update.callback_query.answer()
     draft = await context.services.campaigns.restart(active_owner(context).id)
@@ -123,71 +126,96 @@ async def restart(update: Update, context: BotContext) -> str:
 
 # --- steps ------------------------------------------------------------------------------------
 
-async def button(update: Update, context: BotContext) -> str | int:
-    """Every wizard button: wiz:<what>[:<value>]."""
+# A button that changes the draft, wiz:<what>:<value>: the service call it makes, by
+# (what, value), or by (what, None) for any other value (an id, a preset's name).
+DraftChange = Callable[[CampaignsService, int, str], Awaitable[CampaignDraft]]
+_DRAFT_CHANGES: dict[tuple[str, str | None], DraftChange] = {
+    ("list", None): lambda s, owner, v: s.choose_list(owner, int(v)),
+    ("tpl", None): lambda s, owner, v: s.choose_template(owner, int(v)),
+    ("snd", "ok"): lambda s, owner, v: s.senders_chosen(owner),
+    ("snd", None): lambda s, owner, v: s.toggle_sender(owner, int(v)),
+    ("when", "now"): lambda s, owner, v: s.start_now(owner),
+    ("when", "at"): lambda s, owner, v: s.ask_date(owner),
+    ("when", None): lambda s, owner, v: s.recurring(owner, v),  # day, week
+    ("day", "ok"): lambda s, owner, v: s.weekdays_chosen(owner),
+    ("day", None): lambda s, owner, v: s.toggle_weekday(owner, int(v)),
+    ("pace", "custom"): lambda s, owner, v: s.custom_pacing(owner),
+    ("pace", None): lambda s, owner, v: s.use_preset(owner, v),
+    ("quiet", None): lambda s, owner, v: s.custom_value(owner, None),
+    ("back", None): lambda s, owner, v: s.back(owner),
+    **{("goto", step.value): lambda s, owner, v: s.go_to(owner, v)
+       for step in WizardStep if WIZARD[step].editable},
+}
+# A typed answer, by the step the draft is at: the service call it makes.
+_TYPED_ANSWERS: dict[WizardStep, DraftChange] = {
+    WizardStep.WHEN_AT: lambda s, owner, text: s.start_at(owner, text),
+    WizardStep.RECURRING_TIME: lambda s, owner, text: s.recurring_at(owner, text),
+    **dict.fromkeys(_CUSTOM_PACE, lambda s, owner, text: s.custom_value(owner, text)),
+}
+
+
+async def button(update: Update, context: BotContext) -> WizardStep | int:
+    """Every wizard button: wiz:<what>[:<value>]; one that changes the draft shows the
+    step it is at then (``_DRAFT_CHANGES``), the others show their own screen
+    (``_SCREENS``)."""
     owner, service = active_owner(context), context.services.campaigns
     query = update.callback_query
     assert query is not None
     parts = _parts(update)
     what = parts[1]
     value = parts[2] if len(parts) > 2 else ""
+    change = _DRAFT_CHANGES.get((what, value)) or _DRAFT_CHANGES.get((what, None))
+    screen = _SCREENS.get(what)
+    call: Awaitable[CampaignDraft | WizardStep | int] | None = None
+    if change is not None:
+        try:
+            call = change(service, owner.id, value)
+        except ValueError:  # not a number where one belongs (forged, or another version's)
+            call = None
+    elif screen is not None:
+        call = screen(update, context)
+    if call is None:
+        await query.answer(context.tr("help.stale_button"), show_alert=True)
+        return await _stay(context)
     try:
-        if what == "list":
-            draft = await service.choose_list(owner.id, int(value))
-        elif what == "tpl":
-            draft = await service.choose_template(owner.id, int(value))
-        elif what == "snd":
-            draft = await (service.senders_chosen(owner.id) if value == "ok"
-                           else service.toggle_sender(owner.id, int(value)))
-        elif what == "when":
-            if value == "now":
-                draft = await service.start_now(owner.id)
-            elif value == "at":
-                draft = await service.ask_date(owner.id)
-            else:
-                draft = await service.recurring(owner.id, value)
-        elif what == "day":
-            draft = await (service.weekdays_chosen(owner.id) if value == "ok"
-                           else service.toggle_weekday(owner.id, int(value)))
-        elif what == "pace":
-            draft = await (service.custom_pacing(owner.id) if value == "custom"
-                           else service.use_preset(owner.id, value))
-        elif what == "quiet":
-            draft = await service.custom_value(owner.id, None)
-        elif what == "back":
-            draft = await service.back(owner.id)
-        elif what == "goto" and value in EDITABLE_STEPS:
-            draft = await service.go_to(owner.id, value)
-        elif what == "edit":
-            await query.answer()
-            await show(update, rc.edit_menu(context.tr))
-            return "summary"
-        elif what == "ok":
-            summary = await service.ask_big(owner.id)
-            if summary.asks_twice:
-                await query.answer()
-                await show(update, rc.confirm_big(context.tr, summary))
-                return "confirm_big"
-            return await _confirm(update, context, big_ok=False)
-        elif what == "big":
-            return await _confirm(update, context, big_ok=True)
-        elif what == "test":
-            return await _send_test(update, context)
-        else:
-            await query.answer(context.tr("help.stale_button"), show_alert=True)
-            return await _stay(context)
+        done = await call
     except QasidError as exc:
         return await _current(update, context, exc)
+    if not isinstance(done, CampaignDraft):  # a screen of its own, shown
+        return done
     await query.answer()
-    return await _show_step(update, context, draft)
+    return await _show_step(update, context, done)
 
 
-async def _stay(context: BotContext) -> str | int:
+async def _stay(context: BotContext) -> WizardStep | int:
     draft = await context.services.campaigns.draft(active_owner(context).id)
-    return draft.draft.get("step", "list") if draft else END
+    return draft.step if draft else END
 
 
-async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> str | int:
+async def _edit_menu(update: Update, context: BotContext) -> WizardStep | int:
+    """*Edit*: which answer to change (the draft stays at the summary)."""
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await show(update, rc.edit_menu(context.tr))
+    return WizardStep.SUMMARY
+
+
+async def _ask_confirm(update: Update, context: BotContext) -> WizardStep | int:
+    """*Confirm*: at once, or after a second *Yes* when the summary asks twice."""
+    summary = await context.services.campaigns.ask_big(active_owner(context).id)
+    if not summary.asks_twice:
+        return await _confirm(update, context, big_ok=False)
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await show(update, rc.confirm_big(context.tr, summary))
+    return WizardStep.CONFIRM_BIG
+
+
+async def _confirm_big(update: Update, context: BotContext) -> WizardStep | int:
+    return await _confirm(update, context, big_ok=True)
+
+
+async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> WizardStep | int:
     owner, tr = active_owner(context), context.tr
     try:
         summary = await context.services.campaigns.confirm(owner.id, big_ok=big_ok)
@@ -199,7 +227,7 @@ async def _confirm(update: Update, context: BotContext, *, big_ok: bool) -> str 
     return END
 
 
-async def _send_test(update: Update, context: BotContext) -> str | int:
+async def _send_test(update: Update, context: BotContext) -> WizardStep | int:
     """*Send a test to me*: the first recipient's message to the owner's own WhatsApp."""
     owner, tr = active_owner(context), context.tr
     query = update.callback_query
@@ -220,7 +248,16 @@ async def _send_test(update: Update, context: BotContext) -> str | int:
     return await _stay(context)
 
 
-async def typed(update: Update, context: BotContext) -> str | int:
+# A summary's button that shows a screen of its own, wiz:<what>.
+_SCREENS: dict[str, Callable[[Update, BotContext], Awaitable[WizardStep | int]]] = {
+    "edit": _edit_menu,
+    "ok": _ask_confirm,
+    "big": _confirm_big,
+    "test": _send_test,
+}
+
+
+async def typed(update: Update, context: BotContext) -> WizardStep | int:
     """A typed answer: a date, a time of day, or a custom pacing value."""
     owner, service = active_owner(context), context.services.campaigns
     assert update.message is not None
@@ -228,24 +265,18 @@ async def typed(update: Update, context: BotContext) -> str | int:
         return await _stay(context)  # it answered a question asked since (a list's name)
     text = update.message.text or ""
     draft = await service.draft(owner.id)
-    step = draft.draft.get("step") if draft else None
+    answer = _TYPED_ANSWERS.get(draft.step) if draft else None
+    if answer is None:
+        await reply(update, Screen(context.tr("wizard.use_buttons")))
+        return await _stay(context)
     try:
-        if step == "when_at":
-            draft = await service.start_at(owner.id, text)
-        elif step == "recurring_time":
-            draft = await service.recurring_at(owner.id, text)
-        elif step is not None and step.startswith("custom_"):
-            draft = await service.custom_value(owner.id, text)
-        else:
-            await reply(update, Screen(context.tr("wizard.use_buttons")))
-            return await _stay(context)
+        draft = await answer(service, owner.id, text)
     except QasidError as exc:
         state = await _current(update, context, exc)  # why first
         if isinstance(exc, ValidationError) and exc.reason == "unparseable":
             # then what works (a time in the past or without a time needs no examples)
             await reply(update, Screen(context.tr("wizard.date_help", zone=_zone(context))))
         return state
-    assert draft is not None
     return await _show_step(update, context, draft, new_message=True)
 
 
@@ -282,10 +313,7 @@ def wizard_handler() -> ConversationHandler:
                 # the wizard's buttons take it up again after a command left it
                 buttons, cancel_button, restart_button,
             ],
-            states={step: [buttons, typed_answer] for step in (
-                "list", "template", "senders", "when", "when_at", "recurring_days",
-                "recurring_time", "pacing", "custom_delay", "custom_batch", "custom_pause",
-                "custom_quiet", "summary", "confirm_big")},
+            states={step: [buttons, typed_answer] for step in WizardStep},
             fallbacks=[
                 CommandHandler("cancel", cancel),
                 leave_when(leave),  # any other command (last: see conversations.py)

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import html
 
-from bot.domain import Balance, ContactList, LedgerLine, Sender, Template
+from bot.domain import (
+    WIZARD,
+    WIZARD_STEPS_SHOWN,
+    Balance,
+    ContactList,
+    LedgerLine,
+    Sender,
+    Template,
+    WizardStep,
+)
 from bot.handlers.render import Screen, keyboard, support_text
 from bot.i18n import Safe, Translator
 from bot.services.billing import History
@@ -15,11 +24,6 @@ from bot.services.templates import Preview, TemplateDraft
 
 MAX_BUTTONS = 20
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-STEP_NUMBER = {"list": 1, "template": 2, "senders": 3, "when": 4, "when_at": 4,
-               "recurring_days": 4, "recurring_time": 4, "pacing": 5, "custom_delay": 5,
-               "custom_batch": 5, "custom_pause": 5, "custom_quiet": 5, "summary": 6,
-               "confirm_big": 6}
-STEPS_TOTAL = 6
 
 
 
@@ -138,25 +142,28 @@ def _nav(tr: Translator, back: bool = True) -> list[tuple[str, str]]:
     return [*row, (tr("wizard.cancel"), "wiz:cancel")]
 
 
-def _head(tr: Translator, step: str) -> str:
-    return tr("wizard.step", n=STEP_NUMBER[step], total=STEPS_TOTAL)
+def _head(tr: Translator, step: WizardStep) -> str:
+    return tr("wizard.step", n=WIZARD[step].number, total=WIZARD_STEPS_SHOWN)
 
 
 def wizard_list(tr: Translator, lists: list[ContactList]) -> Screen:
     if not lists:
-        return Screen(_head(tr, "list") + "\n" + tr("wizard.no_lists"), keyboard(_nav(tr, False)))
+        return Screen(_head(tr, WizardStep.LIST) + "\n" + tr("wizard.no_lists"),
+                      keyboard(_nav(tr, False)))
     rows = [[(tr("wizard.list_button", name=item.name, size=tr.number(item.size - item.opted_out)),
               f"wiz:list:{item.id}")] for item in lists[:MAX_BUTTONS]]
     rows.append(_nav(tr, False))
-    return Screen(_head(tr, "list") + "\n" + tr("wizard.ask_list"), keyboard(*rows))
+    return Screen(_head(tr, WizardStep.LIST) + "\n" + tr("wizard.ask_list"), keyboard(*rows))
 
 
 def wizard_template(tr: Translator, items: list[Template]) -> Screen:
     if not items:
-        return Screen(_head(tr, "template") + "\n" + tr("wizard.no_templates"), keyboard(_nav(tr)))
+        return Screen(_head(tr, WizardStep.TEMPLATE) + "\n" + tr("wizard.no_templates"),
+                      keyboard(_nav(tr)))
     rows = [[(f"📝 {t.name}", f"wiz:tpl:{t.id}")] for t in items[:MAX_BUTTONS]]
     rows.append(_nav(tr))
-    return Screen(_head(tr, "template") + "\n" + tr("wizard.ask_template"), keyboard(*rows))
+    return Screen(_head(tr, WizardStep.TEMPLATE) + "\n" + tr("wizard.ask_template"),
+                  keyboard(*rows))
 
 
 def sender_label(sender: Sender) -> str:
@@ -165,16 +172,17 @@ def sender_label(sender: Sender) -> str:
 
 def wizard_senders(tr: Translator, usable: list[Sender], chosen: list[int]) -> Screen:
     if not usable:
-        return Screen(_head(tr, "senders") + "\n" + tr("wizard.no_senders"), keyboard(_nav(tr)))
+        return Screen(_head(tr, WizardStep.SENDERS) + "\n" + tr("wizard.no_senders"),
+                      keyboard(_nav(tr)))
     rows = [[(("✅ " if s.id in chosen else "⬜ ") + sender_label(s), f"wiz:snd:{s.id}")]
             for s in usable[:MAX_BUTTONS]]
     rows.append([(tr("wizard.next"), "wiz:snd:ok")])
     rows.append(_nav(tr))
-    return Screen(_head(tr, "senders") + "\n" + tr("wizard.ask_senders"), keyboard(*rows))
+    return Screen(_head(tr, WizardStep.SENDERS) + "\n" + tr("wizard.ask_senders"), keyboard(*rows))
 
 
 def wizard_when(tr: Translator) -> Screen:
-    return Screen(_head(tr, "when") + "\n" + tr("wizard.ask_when"), keyboard(
+    return Screen(_head(tr, WizardStep.WHEN) + "\n" + tr("wizard.ask_when"), keyboard(
         [(tr("wizard.when_now"), "wiz:when:now")],
         [(tr("wizard.when_at"), "wiz:when:at")],
         [(tr("wizard.when_day"), "wiz:when:day"), (tr("wizard.when_week"), "wiz:when:week")],
@@ -183,7 +191,7 @@ def wizard_when(tr: Translator) -> Screen:
 
 
 def wizard_when_at(tr: Translator, zone: str) -> Screen:
-    return Screen(_head(tr, "when_at") + "\n" + tr("wizard.ask_date", zone=zone),
+    return Screen(_head(tr, WizardStep.WHEN_AT) + "\n" + tr("wizard.ask_date", zone=zone),
                   keyboard(_nav(tr)))
 
 
@@ -192,12 +200,12 @@ def wizard_weekdays(tr: Translator, chosen: list[int]) -> Screen:
             for d in range(4)]
     row2 = [(("✅ " if d in chosen else "") + tr(f"weekday.{WEEKDAYS[d]}"), f"wiz:day:{d}")
             for d in range(4, 7)]
-    return Screen(_head(tr, "recurring_days") + "\n" + tr("wizard.ask_weekdays"),
+    return Screen(_head(tr, WizardStep.RECURRING_DAYS) + "\n" + tr("wizard.ask_weekdays"),
                   keyboard(row1, row2, [(tr("wizard.next"), "wiz:day:ok")], _nav(tr)))
 
 
 def wizard_time(tr: Translator, zone: str) -> Screen:
-    return Screen(_head(tr, "recurring_time") + "\n" + tr("wizard.ask_time", zone=zone),
+    return Screen(_head(tr, WizardStep.RECURRING_TIME) + "\n" + tr("wizard.ask_time", zone=zone),
                   keyboard(_nav(tr)))
 
 
@@ -215,7 +223,7 @@ def _num(value: float) -> str:
 
 
 def wizard_pacing(tr: Translator) -> Screen:
-    lines = [_head(tr, "pacing"), tr("wizard.ask_pacing")]
+    lines = [_head(tr, WizardStep.PACING), tr("wizard.ask_pacing")]
     for name in ("safe", "normal", "fast"):
         lines.append(f"<b>{tr(f'pacing.{name}')}</b>: {pacing_text(tr, PRESETS[name])}")
     return Screen("\n".join(lines), keyboard(
@@ -226,14 +234,15 @@ def wizard_pacing(tr: Translator) -> Screen:
     ))
 
 
-def wizard_custom(tr: Translator, step: str) -> Screen:
-    rows = [[(tr("pacing.no_quiet_button"), "wiz:quiet:none")]] if step == "custom_quiet" else []
+def wizard_custom(tr: Translator, step: WizardStep) -> Screen:
+    rows = ([[(tr("pacing.no_quiet_button"), "wiz:quiet:none")]]
+            if step is WizardStep.CUSTOM_QUIET else [])
     return Screen(_head(tr, step) + "\n" + tr(f"wizard.ask_{step}"), keyboard(*rows, _nav(tr)))
 
 
 def summary(tr: Translator, s: Summary) -> Screen:
     zone = s.timezone.key
-    lines = [_head(tr, "summary"), tr("summary.title"),
+    lines = [_head(tr, WizardStep.SUMMARY), tr("summary.title"),
              tr("summary.list", name=s.contact_list.name),
              tr("summary.template", name=s.template.name, count=len(s.template.variants)),
              tr("summary.senders", names=", ".join(sender_label(x) for x in s.senders)),
@@ -316,6 +325,7 @@ def confirm_big(tr: Translator, s: Summary) -> Screen:
 
 
 def confirmed(tr: Translator, s: Summary) -> Screen:
+    assert s.campaign is not None  # confirmed
     zone = s.timezone.key
     return Screen(tr("summary.confirmed", id=s.campaign.id, name=s.campaign.name,
                      count=s.recipients, start=tr.datetime(s.starts_at, zone),

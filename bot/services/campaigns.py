@@ -1,12 +1,12 @@
 """Campaigns: the wizard's draft, the summary, confirming (planning the outbox), and the
 owner's controls (pause, resume, cancel).
 
-The wizard's answers live in the draft campaign row (``campaigns.draft``), step included,
-so a restart or a day away resumes where the owner was. Steps, in order::
-
-    list -> template -> senders -> when [-> when_at | recurring_days -> recurring_time]
-         -> pacing [-> custom_delay -> custom_batch -> custom_pause -> custom_quiet]
-         -> summary [-> confirm_big]
+The wizard's answers are a ``CampaignDraft`` (``bot/domain.py``), stored in the draft
+campaign row step included, so a restart or a day away resumes where the owner was. Its
+steps, their order, numbers and *Back* are one table, ``bot.domain.WIZARD``. Each wizard
+call here checks an answer, writes it with the next step and returns the draft; the
+summary only reads (the sandbox's default number is made by ``begin`` and
+``choose_template``, which write anyway).
 
 Confirming writes one queued message per recipient with its sender, batch, variant and
 planned time (``planning.plan``, a pure function of the recipients, the pacing, the start
@@ -25,15 +25,20 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain import (
+    WIZARD,
     Balance,
     Campaign,
+    CampaignDraft,
     CampaignProgress,
     CampaignStatus,
     ContactList,
+    DraftStart,
     Language,
     Sender,
     SenderStatus,
+    StartKind,
     Template,
+    WizardStep,
 )
 from bot.errors import NotFound, ValidationError
 from bot.services import billing
@@ -49,16 +54,6 @@ from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
 
-STEPS = ("list", "template", "senders", "when", "when_at", "recurring_days", "recurring_time",
-         "pacing", "custom_delay", "custom_batch", "custom_pause", "custom_quiet", "summary",
-         "confirm_big")
-# Where "Back" goes from each step.
-_BACK = {
-    "template": "list", "senders": "template", "when": "senders", "when_at": "when",
-    "recurring_days": "when", "recurring_time": "when", "pacing": "when",
-    "custom_delay": "pacing", "custom_batch": "custom_delay", "custom_pause": "custom_batch",
-    "custom_quiet": "custom_pause", "summary": "pacing", "confirm_big": "summary",
-}
 NOW_LEAD_SECONDS = 5  # "now" starts this soon after confirming
 # The safe envelope: at least this many seconds between two messages of a number, and at
 # most this many messages a batch (the platform's advice); a pace outside it is flagged.
@@ -81,7 +76,7 @@ class CampaignsConfig:
 
 @dataclass(frozen=True, slots=True)
 class Summary:
-    campaign: Campaign
+    draft: CampaignDraft
     contact_list: ContactList
     template: Template
     senders: list[Sender]
@@ -102,6 +97,7 @@ class Summary:
     cap_waits: int = 0  # times the numbers' daily caps held the plan back
     per_day: int = 0  # what the chosen numbers may send a day between them, at the start
     lacking: dict[str, int] = field(default_factory=dict)  # variable -> recipients without
+    campaign: Campaign | None = None  # once confirmed: the scheduled campaign
 
     @property
     def over_advice(self) -> bool:
@@ -197,24 +193,27 @@ class CampaignsService:
 
     # --- the wizard ---------------------------------------------------------------------
 
-    async def draft(self, owner_id: int) -> Campaign | None:
+    async def draft(self, owner_id: int) -> CampaignDraft | None:
         return await repo.draft_of(self._db.reader, owner_id)
 
-    async def drafts(self) -> list[tuple[int, str]]:
+    async def drafts(self) -> list[tuple[int, WizardStep]]:
         """(owner id, step) of every wizard waiting for its owner (not those left for a
         command)."""
-        return [(owner_id, d.get("step", "list")) for owner_id, d in
-                await repo.drafts(self._db.reader) if not d.get("left")]
+        return [(d.owner_id, d.step) for d in await repo.drafts(self._db.reader) if not d.left]
 
-    async def begin(self, owner_id: int) -> Campaign:
+    async def begin(self, owner_id: int) -> CampaignDraft:
         """The owner's draft: the one in progress, or a new one at its first step."""
+        now = self._clock()
         async with self._db.transaction() as tx:
             draft = await repo.draft_of(tx, owner_id)
             if draft is None:
-                draft = await repo.create_draft(tx, owner_id, "", {"step": "list"},
-                                                self._clock())
-            elif draft.draft.pop("left", None):
-                await repo.save(tx, draft, self._clock())
+                await repo.create_draft(tx, owner_id, "", now)
+                draft = await repo.draft_of(tx, owner_id)
+                assert draft is not None
+            elif draft.left:
+                draft.left = False
+                await repo.save_draft(tx, draft, now)
+        await self._sandbox_number(owner_id)
         return draft
 
     async def leave(self, owner_id: int) -> None:
@@ -222,11 +221,11 @@ class CampaignsService:
         wizard's buttons takes it up again) but no longer waits for an answer."""
         async with self._db.transaction() as tx:
             draft = await repo.draft_of(tx, owner_id)
-            if draft is not None and not draft.draft.get("left"):
-                draft.draft["left"] = True
-                await repo.save(tx, draft, self._clock())
+            if draft is not None and not draft.left:
+                draft.left = True
+                await repo.save_draft(tx, draft, self._clock())
 
-    async def restart(self, owner_id: int) -> Campaign:
+    async def restart(self, owner_id: int) -> CampaignDraft:
         await self.discard(owner_id)
         return await self.begin(owner_id)
 
@@ -236,25 +235,24 @@ class CampaignsService:
             if draft is not None:
                 await repo.delete(tx, owner_id, draft.id)
 
-    async def back(self, owner_id: int) -> Campaign:
+    async def back(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
-        step = draft.draft.get("step", "list")
-        if step == "summary" and draft.draft.get("preset") == "custom":
-            step = "custom_quiet"
-        else:
-            step = _BACK.get(step, "list")
-        return await self._step(draft, step)
+        return await self._step(draft, draft.back())
 
-    async def go_to(self, owner_id: int, step: str) -> Campaign:
+    async def go_to(self, owner_id: int, step: WizardStep | str) -> CampaignDraft:
         """Jump back to a main step to change that answer (the others are kept)."""
-        if step not in ("list", "template", "senders", "when", "pacing", "summary"):
+        try:
+            target = WizardStep(step)
+        except ValueError:
+            raise ValidationError("bad_step", where="campaign") from None
+        if not WIZARD[target].editable:
             raise ValidationError("bad_step", where="campaign")
         draft = await self._require_draft(owner_id)
-        if step == "summary":
+        if target is WizardStep.SUMMARY:
             await self._summary(draft)  # every answer is there
-        return await self._step(draft, step)
+        return await self._step(draft, target)
 
-    async def choose_list(self, owner_id: int, list_id: int) -> Campaign:
+    async def choose_list(self, owner_id: int, list_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         if await lists.get(self._db.reader, owner_id, list_id) is None:
             raise NotFound("list", list_id=list_id)
@@ -262,141 +260,121 @@ class CampaignsService:
         if members - opted_out <= 0:
             raise ValidationError("no_recipients", where="list")
         draft.list_id = list_id
-        return await self._step(draft, "template")
+        return await self._step(draft, WizardStep.TEMPLATE)
 
-    async def choose_template(self, owner_id: int, template_id: int) -> Campaign:
+    async def choose_template(self, owner_id: int, template_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         if await templates.get(self._db.reader, owner_id, template_id) is None:
             raise NotFound("template", template_id=template_id)
         draft.template_id = template_id
-        if "senders" not in draft.draft:
-            draft.draft["senders"] = [s.id for s in await self.usable_senders(owner_id)]
-        return await self._step(draft, "senders")
+        if draft.senders is None:  # first time here: every usable number, to start with
+            await self._sandbox_number(owner_id)
+            draft.senders = [s.id for s in await self.usable_senders(owner_id)]
+        return await self._step(draft, WizardStep.SENDERS)
 
     async def usable_senders(self, owner_id: int) -> list[Sender]:
-        """The owner's numbers that can send; in the sandbox, the default one is made the
-        first time (``senders.sandbox_default``, the one /numbers shows too)."""
-        found = [s for s in await senders.list_for_owner(self._db.reader, owner_id)
-                 if s.status is SenderStatus.ACTIVE]
-        if found or self._config.gateway != "sandbox":
-            return found
-        await sandbox_default(self._db, owner_id, self._clock())  # (or by a call meanwhile)
+        """The owner's numbers that can send. Only reads: the sandbox's default number is
+        made by the steps that write (``begin``, ``choose_template``)."""
         return [s for s in await senders.list_for_owner(self._db.reader, owner_id)
                 if s.status is SenderStatus.ACTIVE]
 
-    async def toggle_sender(self, owner_id: int, sender_id: int) -> Campaign:
+    async def toggle_sender(self, owner_id: int, sender_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         usable = {s.id for s in await self.usable_senders(owner_id)}
         if sender_id not in usable:
             raise NotFound("sender", sender_id=sender_id)
-        chosen = [s for s in draft.draft.get("senders", []) if s in usable]
+        chosen = [s for s in draft.senders or [] if s in usable]
         if sender_id in chosen:
             chosen.remove(sender_id)
         else:
             chosen.append(sender_id)
-        draft.draft["senders"] = sorted(chosen)
-        return await self._step(draft, "senders")
+        draft.senders = sorted(chosen)
+        return await self._step(draft, WizardStep.SENDERS)
 
-    async def senders_chosen(self, owner_id: int) -> Campaign:
+    async def senders_chosen(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         usable = {s.id: s for s in await self.usable_senders(owner_id)}
-        chosen = [usable[s] for s in draft.draft.get("senders", []) if s in usable]
+        chosen = [usable[s] for s in draft.senders or [] if s in usable]
         if not chosen:
             raise ValidationError("no_senders", where="senders")
         template = (await templates.get(self._db.reader, owner_id, draft.template_id)
                     if draft.template_id is not None else None)
         _check_cloud(template, chosen)
-        return await self._step(draft, "when")
+        return await self._step(draft, WizardStep.WHEN)
 
-    async def start_now(self, owner_id: int) -> Campaign:
+    async def start_now(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
-        draft.draft["when"] = {"kind": "now"}
-        return await self._step(draft, "pacing")
+        draft.start = DraftStart(StartKind.NOW)
+        return await self._step(draft, WizardStep.PACING)
 
-    async def ask_date(self, owner_id: int) -> Campaign:
-        return await self._step(await self._require_draft(owner_id), "when_at")
+    async def ask_date(self, owner_id: int) -> CampaignDraft:
+        return await self._step(await self._require_draft(owner_id), WizardStep.WHEN_AT)
 
-    async def start_at(self, owner_id: int, text: str) -> Campaign:
+    async def start_at(self, owner_id: int, text: str) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         owner = await owners.get(self._db.reader, owner_id)
         # English writes 12/25, Azerbaijani and Russian 25/12 (and 25.12)
         at = parse_when(text, await self._zone(owner_id), self._clock(),
                         month_first=owner is not None and owner.language is Language.EN)
-        draft.draft["when"] = {"kind": "at", "at": at.timestamp()}
-        return await self._step(draft, "pacing")
+        draft.start = DraftStart(StartKind.AT, at=at.astimezone(UTC))
+        return await self._step(draft, WizardStep.PACING)
 
-    async def recurring(self, owner_id: int, every: str) -> Campaign:
+    async def recurring(self, owner_id: int, every: str) -> CampaignDraft:
         if every not in ("day", "week"):
             raise ValidationError("bad_recurrence", where="when")
         draft = await self._require_draft(owner_id)
-        draft.draft["recurring"] = {"every": every, "weekdays": []}
-        return await self._step(draft, "recurring_days" if every == "week" else "recurring_time")
+        draft.repeat_every, draft.weekdays = every, []
+        return await self._step(draft, WizardStep.RECURRING_DAYS if every == "week"
+                                else WizardStep.RECURRING_TIME)
 
-    async def toggle_weekday(self, owner_id: int, weekday: int) -> Campaign:
+    async def toggle_weekday(self, owner_id: int, weekday: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         if not 0 <= weekday <= 6:
             raise ValidationError("bad_recurrence", where="when")
-        days = set(draft.draft.get("recurring", {}).get("weekdays", []))
-        days ^= {weekday}
-        draft.draft.setdefault("recurring", {"every": "week"})["weekdays"] = sorted(days)
-        return await self._step(draft, "recurring_days")
+        draft.repeat_every = draft.repeat_every or "week"
+        draft.weekdays = sorted(set(draft.weekdays) ^ {weekday})
+        return await self._step(draft, WizardStep.RECURRING_DAYS)
 
-    async def weekdays_chosen(self, owner_id: int) -> Campaign:
+    async def weekdays_chosen(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
-        if not draft.draft.get("recurring", {}).get("weekdays"):
+        if not draft.weekdays:
             raise ValidationError("no_weekdays", where="when")
-        return await self._step(draft, "recurring_time")
+        return await self._step(draft, WizardStep.RECURRING_TIME)
 
-    async def recurring_at(self, owner_id: int, text: str) -> Campaign:
+    async def recurring_at(self, owner_id: int, text: str) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         at = parse_time_of_day(text)
-        spec = draft.draft.get("recurring", {"every": "day", "weekdays": []})
-        recurrence = Recurrence(every=spec["every"], at=at,
-                                weekdays=tuple(spec.get("weekdays", ())))
-        draft.draft["when"] = {"kind": "recurring", "recurrence": recurrence.to_json()}
-        return await self._step(draft, "pacing")
+        recurrence = Recurrence(every=draft.repeat_every or "day", at=at,
+                                weekdays=tuple(draft.weekdays))
+        draft.start = DraftStart(StartKind.RECURRING, recurrence=recurrence.to_json())
+        return await self._step(draft, WizardStep.PACING)
 
-    async def use_preset(self, owner_id: int, name: str) -> Campaign:
+    async def use_preset(self, owner_id: int, name: str) -> CampaignDraft:
         if name not in PRESETS:
             raise ValidationError("bad_preset", where="pacing")
         draft = await self._require_draft(owner_id)
-        draft.draft["preset"] = name
-        draft.draft["pacing"] = PRESETS[name].to_json()
-        return await self._step(draft, "summary")
+        draft.preset, draft.pacing = name, PRESETS[name].to_json()
+        return await self._step(draft, WizardStep.SUMMARY)
 
-    async def custom_pacing(self, owner_id: int) -> Campaign:
+    async def custom_pacing(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
-        draft.draft["custom"] = dict(PRESETS["normal"].to_json())
-        return await self._step(draft, "custom_delay")
+        draft.custom = dict(PRESETS["normal"].to_json())
+        return await self._step(draft, WizardStep.CUSTOM_DELAY)
 
-    async def custom_value(self, owner_id: int, text: str | None) -> Campaign:
+    async def custom_value(self, owner_id: int, text: str | None) -> CampaignDraft:
         """The answer to the current custom-pacing question (``None``: no quiet hours)."""
         draft = await self._require_draft(owner_id)
-        step = draft.draft.get("step")
-        custom = draft.draft.setdefault("custom", dict(PRESETS["normal"].to_json()))
-        if step == "custom_delay":
-            custom["delay_min"], custom["delay_max"] = parse_range(text or "", "delay")
-            nxt = "custom_batch"
-        elif step == "custom_batch":
-            if not (text or "").strip().isdigit():
-                raise ValidationError("bad_number", where="batch")
-            custom["batch_size"] = int((text or "").strip())
-            nxt = "custom_pause"
-        elif step == "custom_pause":
-            low, high = parse_range(text or "", "pause", unit=60.0)
-            custom["batch_pause_min"], custom["batch_pause_max"] = low, high
-            nxt = "custom_quiet"
-        elif step == "custom_quiet":
-            custom["quiet"] = None if text is None else parse_quiet(text).to_json()
-            nxt = "summary"
-        else:
+        if draft.step not in _CUSTOM_QUESTIONS:
             raise ValidationError("unexpected_text", where="pacing")
-        pacing = Pacing.from_json(custom)
+        take, following = _CUSTOM_QUESTIONS[draft.step]
+        if draft.custom is None:
+            draft.custom = dict(PRESETS["normal"].to_json())
+        take(draft.custom, text)
+        pacing = Pacing.from_json(draft.custom)
         pacing.validate()
-        if nxt == "summary":
-            draft.draft["preset"] = "custom"
-            draft.draft["pacing"] = pacing.to_json()
-        return await self._step(draft, nxt)
+        if following is WizardStep.SUMMARY:
+            draft.preset, draft.pacing = "custom", pacing.to_json()
+        return await self._step(draft, following)
 
     async def summary(self, owner_id: int) -> Summary:
         draft = await self._require_draft(owner_id)
@@ -424,7 +402,8 @@ class CampaignsService:
         """The extra confirmation a campaign over the advice needs."""
         draft = await self._require_draft(owner_id)
         summary = await self._summary(draft)
-        await self._step(draft, "confirm_big" if summary.asks_twice else "summary")
+        await self._step(draft, WizardStep.CONFIRM_BIG if summary.asks_twice
+                         else WizardStep.SUMMARY)
         return summary
 
     async def confirm(self, owner_id: int, *, big_ok: bool = False) -> Summary:
@@ -435,9 +414,11 @@ class CampaignsService:
             raise ValidationError("over_advice", where="recipients",
                                   limit=summary.advice_max, count=summary.recipients)
         now = self._clock()
-        campaign = summary.campaign
         seed = random.SystemRandom().randrange(1 << 31)
         async with self._db.transaction() as tx:
+            campaign = await repo.get(tx, owner_id, draft.id)
+            if campaign is None or campaign.status is not CampaignStatus.DRAFT:
+                raise NotFound("campaign_draft")  # confirmed (or dropped) meanwhile
             count = await repo.count_recipients(tx, owner_id, campaign.list_id)  # type: ignore[arg-type]
             cost = count * CREDITS_PER_MESSAGE
             available = (await ledger.balance(tx, owner_id)).available
@@ -598,54 +579,60 @@ class CampaignsService:
             raise NotFound("campaign", campaign_id=campaign_id)
         return campaign
 
-    async def _require_draft(self, owner_id: int) -> Campaign:
+    async def _require_draft(self, owner_id: int) -> CampaignDraft:
         draft = await repo.draft_of(self._db.reader, owner_id)
         if draft is None:
             raise NotFound("campaign_draft")
         return draft
 
-    async def _step(self, draft: Campaign, step: str) -> Campaign:
-        assert step in STEPS, step
-        draft.draft["step"] = step
-        draft.draft.pop("left", None)  # back at it
+    async def _step(self, draft: CampaignDraft, step: WizardStep) -> CampaignDraft:
+        """Write the draft's answers with the step it goes to."""
+        draft.step = step
+        draft.left = False  # back at it
         async with self._db.transaction() as tx:
-            await repo.save(tx, draft, self._clock())
+            await repo.save_draft(tx, draft, self._clock())
         return draft
+
+    async def _sandbox_number(self, owner_id: int) -> None:
+        """In the sandbox, the number an owner sends from until they add others
+        (``senders.sandbox_default``, the one /numbers shows too; made once)."""
+        if self._config.gateway == "sandbox":
+            await sandbox_default(self._db, owner_id, self._clock())
 
     async def _zone(self, owner_id: int) -> ZoneInfo:
         owner = await owners.get(self._db.reader, owner_id)
         name = (owner.timezone if owner else None) or self._config.default_timezone
         return ZoneInfo(name)
 
-    async def _summary(self, draft: Campaign, *, estimated: bool = True) -> Summary:
+    async def _summary(self, draft: CampaignDraft, *, estimated: bool = True) -> Summary:
+        """What confirming would do, from the draft's answers. Only reads."""
         owner_id = draft.owner_id
-        answers = draft.draft
-        if draft.list_id is None or draft.template_id is None or "pacing" not in answers \
-                or "when" not in answers:
+        start = draft.start
+        if draft.list_id is None or draft.template_id is None or draft.pacing is None \
+                or start is None:
             raise ValidationError("incomplete", where="campaign")
         contact_list = await lists.get(self._db.reader, owner_id, draft.list_id)
         template = await templates.get(self._db.reader, owner_id, draft.template_id)
         if contact_list is None or template is None:
             raise NotFound("campaign_part")
         usable = {s.id: s for s in await self.usable_senders(owner_id)}
-        chosen = [usable[s] for s in answers.get("senders", []) if s in usable]
+        chosen = [usable[s] for s in draft.senders or [] if s in usable]
         if not chosen:
             raise ValidationError("no_senders", where="senders")
         _check_cloud(template, chosen)
         zone = await self._zone(owner_id)
         now = self._clock()
-        when = answers["when"]
         recurrence = None
-        if when["kind"] == "at":
-            starts_at = datetime.fromtimestamp(when["at"], UTC)
+        if start.kind is StartKind.AT and start.at is not None:
+            starts_at = start.at
             if starts_at < now:
                 raise ValidationError("in_past", where="when")
-        elif when["kind"] == "recurring":
-            recurrence = Recurrence.from_json(when["recurrence"])
+        elif start.kind is StartKind.RECURRING and start.recurrence is not None:
+            recurrence = Recurrence.from_json(start.recurrence)
             starts_at = recurrence.next_after(now, zone)
         else:
             starts_at = datetime.fromtimestamp(math.ceil(now.timestamp()) + NOW_LEAD_SECONDS, UTC)
-        pacing = Pacing.from_json(answers["pacing"])
+        pacing = Pacing.from_json(draft.pacing)
         members, opted_out = await repo.audience(self._db.reader, owner_id, draft.list_id)
         recipients = members - opted_out
         bare = sorted(set().union(*(compile_template(v).bare for v in template.variants)))
@@ -656,12 +643,12 @@ class CampaignsService:
                              busy_until=await repo.senders_busy_until(
                                  self._db.reader, [s.id for s in chosen]), caps=caps)
         return Summary(
-            campaign=draft, contact_list=contact_list, template=template, senders=chosen,
+            draft=draft, contact_list=contact_list, template=template, senders=chosen,
             members=members, opted_out=opted_out, recipients=recipients,
             batches=math.ceil(recipients / pacing.batch_size) if recipients else 0,
             starts_at=starts_at,
             finish=guess.finish if guess else starts_at,
-            recurrence=recurrence, pacing=pacing, preset=answers.get("preset", "custom"),
+            recurrence=recurrence, pacing=pacing, preset=draft.preset or "custom",
             cost=recipients * CREDITS_PER_MESSAGE,
             balance=await ledger.balance(self._db.reader, owner_id),
             advice_max=self._config.advice_max, timezone=zone,
@@ -690,6 +677,34 @@ class CampaignsService:
         if any(i not in found for i in sender_ids):
             return {}
         return await self._capacity(conn, [found[i] for i in sender_ids], starts_at)
+
+
+def _take_delay(custom: dict, text: str | None) -> None:
+    custom["delay_min"], custom["delay_max"] = parse_range(text or "", "delay")
+
+
+def _take_batch(custom: dict, text: str | None) -> None:
+    if not (text or "").strip().isdigit():
+        raise ValidationError("bad_number", where="batch")
+    custom["batch_size"] = int((text or "").strip())
+
+
+def _take_pause(custom: dict, text: str | None) -> None:
+    custom["batch_pause_min"], custom["batch_pause_max"] = parse_range(
+        text or "", "pause", unit=60.0)
+
+
+def _take_quiet(custom: dict, text: str | None) -> None:
+    custom["quiet"] = None if text is None else parse_quiet(text).to_json()
+
+
+# A custom pace's questions: how each answer is taken, and the step after it.
+_CUSTOM_QUESTIONS: dict[WizardStep, tuple[Callable[[dict, str | None], None], WizardStep]] = {
+    WizardStep.CUSTOM_DELAY: (_take_delay, WizardStep.CUSTOM_BATCH),
+    WizardStep.CUSTOM_BATCH: (_take_batch, WizardStep.CUSTOM_PAUSE),
+    WizardStep.CUSTOM_PAUSE: (_take_pause, WizardStep.CUSTOM_QUIET),
+    WizardStep.CUSTOM_QUIET: (_take_quiet, WizardStep.SUMMARY),
+}
 
 
 def _replace(summary: Summary, **changes) -> Summary:

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 import aiosqlite
 
-from bot.domain import Campaign, CampaignProgress, CampaignStatus
+from bot.domain import (
+    Campaign,
+    CampaignDraft,
+    CampaignProgress,
+    CampaignStatus,
+    DraftStart,
+    StartKind,
+    WizardStep,
+)
 from bot.storage.db import from_ts, to_ts
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = (
     "id, owner_id, name, status, status_reason, list_id, template_id, starts_at, recurrence,"
@@ -33,7 +44,6 @@ def _campaign(row: aiosqlite.Row) -> Campaign:
         pacing=json.loads(row["pacing"]),
         seed=row["seed"],
         run=row["run"],
-        draft=json.loads(row["draft"]) if row["draft"] else {},
         created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
         started_at=from_ts(row["started_at"]),
         finished_at=from_ts(row["finished_at"]),
@@ -41,13 +51,67 @@ def _campaign(row: aiosqlite.Row) -> Campaign:
     )
 
 
+# --- the wizard's draft -----------------------------------------------------------------
+# ``campaigns.draft`` is JSON, read by every version since the wizard began (a draft may
+# wait for its owner across an upgrade): {"step": "when", "senders": [3], "when": {"kind":
+# "now" | "at" (+ "at": epoch seconds) | "recurring" (+ "recurrence": {...})}, "recurring":
+# {"every": "week", "weekdays": [0, 2]}, "preset": "normal", "pacing": {...}, "custom":
+# {...}, "left": true}; an answer not given yet has no key.
+
+def _draft(row: aiosqlite.Row) -> CampaignDraft:
+    answers = json.loads(row["draft"]) if row["draft"] else {}
+    try:
+        step = WizardStep(answers.get("step", "list"))
+    except ValueError:  # not a step of this version: start over, the answers are kept
+        log.warning("campaign %d: unknown wizard step %r", row["id"], answers.get("step"))
+        step = WizardStep.LIST
+    when, repeat = answers.get("when"), answers.get("recurring")
+    start = None
+    if when:
+        kind = StartKind(when["kind"])
+        start = DraftStart(kind, at=datetime.fromtimestamp(when["at"], UTC)
+                           if kind is StartKind.AT else None,
+                           recurrence=when.get("recurrence"))
+    return CampaignDraft(
+        id=row["id"], owner_id=row["owner_id"], step=step, list_id=row["list_id"],
+        template_id=row["template_id"], senders=answers.get("senders"), start=start,
+        repeat_every=(repeat.get("every") or "day") if repeat is not None else None,
+        weekdays=list(repeat.get("weekdays", [])) if repeat is not None else [],
+        preset=answers.get("preset"), pacing=answers.get("pacing"),
+        custom=answers.get("custom"), left=bool(answers.get("left")),
+    )
+
+
+def _answers(draft: CampaignDraft) -> str:
+    answers: dict = {"step": draft.step.value}
+    if draft.senders is not None:
+        answers["senders"] = draft.senders
+    if draft.start is not None:
+        when: dict = {"kind": draft.start.kind.value}
+        if draft.start.at is not None:
+            when["at"] = draft.start.at.timestamp()
+        if draft.start.recurrence is not None:
+            when["recurrence"] = draft.start.recurrence
+        answers["when"] = when
+    if draft.repeat_every is not None:
+        answers["recurring"] = {"every": draft.repeat_every, "weekdays": draft.weekdays}
+    for key in ("preset", "pacing", "custom"):
+        if getattr(draft, key) is not None:
+            answers[key] = getattr(draft, key)
+    if draft.left:
+        answers["left"] = True
+    return json.dumps(answers)
+
+
 async def create_draft(
-    conn: aiosqlite.Connection, owner_id: int, name: str, draft: dict, now: datetime
+    conn: aiosqlite.Connection, owner_id: int, name: str, now: datetime
 ) -> Campaign:
+    """A new campaign in status ``draft``, at the wizard's first step."""
     ts = to_ts(now)
     cur = await conn.execute(
         "INSERT INTO campaigns (owner_id, name, status, draft, created_at, updated_at)"
-        " VALUES (?, ?, 'draft', ?, ?, ?)", (owner_id, name, json.dumps(draft), ts, ts),
+        " VALUES (?, ?, 'draft', ?, ?, ?)",
+        (owner_id, name, _answers(CampaignDraft(0, owner_id)), ts, ts),
     )
     created = await get(conn, owner_id, cur.lastrowid)  # type: ignore[arg-type]
     assert created is not None
@@ -62,34 +126,50 @@ async def get(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) -> Ca
     return _campaign(row) if row else None
 
 
-async def draft_of(conn: aiosqlite.Connection, owner_id: int) -> Campaign | None:
+_DRAFT_COLUMNS = "id, owner_id, list_id, template_id, draft"
+
+
+async def draft_of(conn: aiosqlite.Connection, owner_id: int) -> CampaignDraft | None:
+    """The owner's wizard in progress (an owner has at most one)."""
     async with conn.execute(
-        f"SELECT {_COLUMNS} FROM campaigns WHERE owner_id = ? AND status = 'draft'", (owner_id,)
+        f"SELECT {_DRAFT_COLUMNS} FROM campaigns WHERE owner_id = ? AND status = 'draft'",
+        (owner_id,)
     ) as cur:
         row = await cur.fetchone()
-    return _campaign(row) if row else None
+    return _draft(row) if row else None
 
 
-async def drafts(conn: aiosqlite.Connection) -> list[tuple[int, dict]]:
-    """(owner id, draft) of every wizard in progress."""
+async def drafts(conn: aiosqlite.Connection) -> list[CampaignDraft]:
+    """Every wizard in progress."""
     async with conn.execute(
-        "SELECT owner_id, draft FROM campaigns WHERE status = 'draft'"
+        f"SELECT {_DRAFT_COLUMNS} FROM campaigns WHERE status = 'draft'"
     ) as cur:
-        return [(row[0], json.loads(row[1] or "{}")) async for row in cur]
+        return [_draft(row) async for row in cur]
+
+
+async def save_draft(conn: aiosqlite.Connection, draft: CampaignDraft, now: datetime) -> None:
+    """Write back the wizard's answers (only while the campaign is a draft)."""
+    await conn.execute(
+        "UPDATE campaigns SET list_id = ?, template_id = ?, draft = ?, updated_at = ?"
+        " WHERE owner_id = ? AND id = ? AND status = 'draft'",
+        (draft.list_id, draft.template_id, _answers(draft), to_ts(now), draft.owner_id,
+         draft.id),
+    )
 
 
 async def save(conn: aiosqlite.Connection, campaign: Campaign, now: datetime) -> None:
-    """Write back everything the wizard or a transition may change."""
+    """Write back everything confirming or a transition may change; the wizard's answers
+    go once the campaign is no longer a draft."""
     await conn.execute(
         "UPDATE campaigns SET name = ?, status = ?, status_reason = ?, list_id = ?,"
         " template_id = ?, starts_at = ?, recurrence = ?, pacing = ?, seed = ?, run = ?,"
-        " draft = ?, started_at = ?, finished_at = ?, updated_at = ?"
+        " draft = CASE WHEN ? = 'draft' THEN draft END,"
+        " started_at = ?, finished_at = ?, updated_at = ?"
         " WHERE owner_id = ? AND id = ?",
         (campaign.name, campaign.status.value, campaign.status_reason, campaign.list_id,
          campaign.template_id, to_ts(campaign.starts_at),
          json.dumps(campaign.recurrence) if campaign.recurrence else None,
-         json.dumps(campaign.pacing), campaign.seed, campaign.run,
-         json.dumps(campaign.draft) if campaign.draft else None,
+         json.dumps(campaign.pacing), campaign.seed, campaign.run, campaign.status.value,
          to_ts(campaign.started_at), to_ts(campaign.finished_at), to_ts(now),
          campaign.owner_id, campaign.id),
     )

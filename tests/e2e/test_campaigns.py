@@ -234,6 +234,20 @@ async def test_another_owner_cannot_use_or_see_my_things(harness: Harness) -> No
     assert "0 of 3 sent" in replies[0].text
 
 
+async def test_a_wizard_button_it_does_not_know_is_out_of_date(harness: Harness) -> None:
+    """Only the main steps can be jumped back to; an unknown button changes nothing."""
+    chat = await harness.active_owner(808)
+    await seed_list(harness, 808, "Customers", CUSTOMERS)
+    await compose(chat, "Promo", "Hi")
+    await chat.send("/newcampaign")
+    await chat.press("📋 Customers (3)")
+    for data in ("wiz:goto:when_at", "wiz:goto:confirm_big", "wiz:goto:nowhere", "wiz:frob",
+                 "wiz:snd", "wiz:list:x"):
+        assert "out of date" in await press_data(harness, chat, data), data
+    draft = await harness.qasid.services.campaigns.draft(await owner_id(harness, 808))
+    assert draft.step == "template" and draft.senders is None
+
+
 async def test_a_question_asked_later_gets_the_answer_not_the_composer(harness: Harness) -> None:
     chat = await harness.active_owner(807)
     await seed_list(harness, 807, "Old name", CUSTOMERS)

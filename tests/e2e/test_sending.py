@@ -154,6 +154,7 @@ async def test_low_credits_are_reported_once_and_the_alert_can_be_turned_off(
 async def test_customers_replies_stop_them_or_ask_the_owner(make_harness) -> None:
     h = await make_harness()
     chat = await prepared_owner(h, 904)
+    await chat.send("/numbers")  # the sandbox's number is there once looked at
     owner = await h.qasid.services.accounts.find(904)
     [number] = await h.qasid.services.campaigns.usable_senders(owner.id)
     contacts = h.qasid.services.contacts

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import Campaign, CampaignProgress, Language, LedgerKind, SenderStatus
+from bot.domain import (
+    Campaign,
+    CampaignProgress,
+    Language,
+    LedgerKind,
+    SenderStatus,
+    WizardStep,
+)
 from bot.storage import campaigns, contacts, ledger, lists, owners, senders
 from bot.storage.db import Database
 
@@ -35,7 +42,7 @@ async def seed(db: Database, clock, telegram_id: int, people: int,
         sender = await senders.add(tx, owner_id=owner.id, gateway="sandbox",
                                    phone=f"sandbox-{owner.id}", status=SenderStatus.ACTIVE,
                                    now=clock())
-        campaign = await campaigns.create_draft(tx, owner.id, "C", {}, clock())
+        campaign = await campaigns.create_draft(tx, owner.id, "C", clock())
         campaign.list_id = target.id
         campaign.schedule(clock())
         await campaigns.save(tx, campaign, clock())
@@ -112,7 +119,7 @@ async def test_a_run_is_written_once_and_the_next_run_again(db, clock) -> None:
 async def test_progress_counts_by_status_per_campaign(db, clock) -> None:
     oid, _, sender_id, campaign = await seed(db, clock, 1, 6)
     async with db.transaction() as tx:
-        second = await campaigns.create_draft(tx, oid, "", {}, clock())
+        second = await campaigns.create_draft(tx, oid, "", clock())
     await write(db, clock, campaign, sender_id, 6)
     async with db.transaction() as tx:
         await tx.execute(
@@ -160,8 +167,51 @@ async def test_a_campaign_reads_back_as_saved(db, clock) -> None:
     assert stored.sender_ids == [sender_id] and stored.list_id == list_id
     assert (stored.pacing, stored.recurrence, stored.seed) == (
         {"batch_size": 5}, {"every": "day", "at": "10:00", "weekdays": []}, 12345)
-    assert stored.starts_at == clock() and stored.draft == {}
+    assert stored.starts_at == clock() and await campaigns.draft_of(db.reader, oid) is None
     assert await campaigns.get(db.reader, oid + 1, campaign.id) is None
+
+
+@pytest.mark.parametrize("answers", [
+    {"step": "pacing", "senders": [3, 5],
+     "when": {"kind": "recurring", "recurrence": {"every": "week", "at": "10:00",
+                                                   "weekdays": [0, 2]}},
+     "recurring": {"every": "week", "weekdays": [0, 2]}, "left": True},
+    {"step": "custom_batch", "senders": [], "when": {"kind": "at", "at": 1_800_003_600.25},
+     "custom": {"delay_min": 10.0, "delay_max": 20.0, "batch_size": 25, "quiet": None}},
+    {"step": "confirm_big", "when": {"kind": "now"}, "preset": "safe",
+     "pacing": {"delay_min": 20.0, "delay_max": 60.0, "batch_size": 20}},
+    {"step": "list"},
+])
+async def test_a_draft_reads_and_writes_the_json_earlier_versions_stored(
+        db, clock, answers) -> None:
+    """The wizard's answers as the untyped wizard stored them load, and are written back
+    key for key (a draft may wait for its owner across an upgrade, and back)."""
+    oid, list_id, _, _ = await seed(db, clock, 1, 1)
+    async with db.transaction() as tx:
+        created = await campaigns.create_draft(tx, oid, "", clock())
+        await tx.execute("UPDATE campaigns SET list_id = ?, draft = ? WHERE id = ?",
+                         (list_id, json.dumps(answers), created.id))
+    draft = await campaigns.draft_of(db.reader, oid)
+    assert (draft.id, draft.step, draft.list_id) == (created.id, answers["step"], list_id)
+    assert draft.senders == answers.get("senders")
+    assert draft.left is bool(answers.get("left"))
+    assert await campaigns.drafts(db.reader) == [draft]
+    async with db.transaction() as tx:
+        await campaigns.save_draft(tx, draft, clock())
+    async with db.reader.execute("SELECT draft FROM campaigns WHERE id = ?",
+                                 (created.id,)) as cur:
+        assert json.loads((await cur.fetchone())[0]) == answers
+    assert await campaigns.draft_of(db.reader, oid) == draft
+
+
+async def test_a_draft_of_an_unknown_step_starts_over_with_its_answers(db, clock) -> None:
+    oid, _, _, _ = await seed(db, clock, 1, 1)
+    async with db.transaction() as tx:
+        created = await campaigns.create_draft(tx, oid, "", clock())
+        await tx.execute("UPDATE campaigns SET draft = ? WHERE id = ?",
+                         (json.dumps({"step": "audience", "senders": [4]}), created.id))
+    draft = await campaigns.draft_of(db.reader, oid)
+    assert (draft.step, draft.senders) == (WizardStep.LIST, [4])
 
 
 # --- the ledger --------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class Seeded:
 
     async def campaign(self, name: str = "Promo", *, draft: bool = False) -> int:
         async with self.db.transaction() as tx:
-            campaign = await campaigns_repo.create_draft(tx, self.owner_id, name, {},
+            campaign = await campaigns_repo.create_draft(tx, self.owner_id, name,
                                                          self.clock())
             campaign.list_id, campaign.template_id = self.list_id, self.template_id
             if not draft:

@@ -36,7 +36,7 @@ async def add_owner(db: Database, clock, telegram_id: int = 1) -> int:
 
 async def add_campaign(db: Database, clock, oid: int) -> int:
     async with db.transaction() as tx:
-        return (await campaigns_repo.create_draft(tx, oid, "", {}, clock())).id
+        return (await campaigns_repo.create_draft(tx, oid, "", clock())).id
 
 
 async def test_an_admin_credits_a_payment(billing, db, clock) -> None:

@@ -4,6 +4,7 @@ controls, on a real SQLite file with a fake clock."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -11,7 +12,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import CampaignStatus, Language, LedgerKind, SenderStatus
+from bot.domain import (
+    CampaignDraft,
+    CampaignStatus,
+    DraftStart,
+    Language,
+    LedgerKind,
+    SenderStatus,
+    StartKind,
+    WizardStep,
+)
 from bot.errors import InvalidTransition, NotFound, ValidationError
 from bot.services.campaigns import (
     CampaignsConfig,
@@ -128,7 +138,7 @@ async def test_confirm_queues_one_message_per_recipient_as_planned(service, db, 
 
     campaign = summary.campaign
     stored = await campaigns_repo.get(db.reader, oid, campaign.id)
-    assert stored.status is CampaignStatus.SCHEDULED and stored.draft == {}
+    assert stored.status is CampaignStatus.SCHEDULED and await service.draft(oid) is None
     assert stored.starts_at == clock() + timedelta(seconds=5)
     assert len(stored.sender_ids) == 2
     rows = await outbox(db, campaign.id)
@@ -197,8 +207,7 @@ async def test_confirm_without_enough_credits_changes_nothing(service, db, clock
     assert exc.value.reason == "insufficient"
     assert exc.value.params["missing"] == 1
     draft = await service.draft(oid)
-    assert draft is not None and draft.status is CampaignStatus.DRAFT
-    assert draft.draft["step"] == "summary"
+    assert draft is not None and draft.step is WizardStep.SUMMARY
     assert await outbox(db, draft.id) == []
     assert await ledger_rows(db, oid) == [("credit", 21, None)]
     assert await service.list(oid) == []
@@ -209,12 +218,12 @@ async def test_a_campaign_over_the_advice_needs_a_second_yes(db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1, people=11)
     await ready_draft(service, oid, list_id, template_id)
     summary = await service.ask_big(oid)
-    assert summary.over_advice and (await service.draft(oid)).draft["step"] == "confirm_big"
+    assert summary.over_advice and (await service.draft(oid)).step == "confirm_big"
     with pytest.raises(ValidationError) as exc:
         await service.confirm(oid)
     assert exc.value.reason == "over_advice"
     assert exc.value.params == {"limit": 10, "count": 11}
-    assert (await service.draft(oid)).status is CampaignStatus.DRAFT
+    assert await service.draft(oid) is not None  # still a draft
     confirmed = await service.confirm(oid, big_ok=True)
     assert confirmed.campaign.status is CampaignStatus.SCHEDULED
 
@@ -224,7 +233,7 @@ async def test_a_campaign_at_the_advice_needs_no_second_yes(db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1, people=10)
     await ready_draft(service, oid, list_id, template_id)
     summary = await service.ask_big(oid)
-    assert not summary.over_advice and (await service.draft(oid)).draft["step"] == "summary"
+    assert not summary.over_advice and (await service.draft(oid)).step == "summary"
     assert (await service.confirm(oid)).recipients == 10
 
 
@@ -269,7 +278,7 @@ async def test_a_pace_below_the_safe_envelope_is_flagged_and_asks_twice(
         await service.custom_value(oid, answer)
     summary = await service.ask_big(oid)
     assert summary.risky_pace is risky and summary.asks_twice is risky
-    assert (await service.draft(oid)).draft["step"] == ("confirm_big" if risky else "summary")
+    assert (await service.draft(oid)).step == ("confirm_big" if risky else "summary")
     if risky:
         with pytest.raises(ValidationError):
             await service.confirm(oid)
@@ -292,7 +301,7 @@ async def test_recipients_without_a_value_the_template_needs_are_counted(
     await ready_draft(service, oid, list_id, tagged.id, preset="fast")
     summary = await service.ask_big(oid)
     assert summary.lacking == {"tag": 4}  # a blank value is no value; names are all there
-    assert summary.asks_twice and (await service.draft(oid)).draft["step"] == "confirm_big"
+    assert summary.asks_twice and (await service.draft(oid)).step == "confirm_big"
     with pytest.raises(ValidationError):
         await service.confirm(oid)
 
@@ -328,9 +337,9 @@ async def test_a_typed_date_is_read_in_the_owners_time_zone(db, clock, zone, exp
     service = make_service(db, clock)
     oid, list_id, template_id = await seed(db, clock, 1, timezone=zone)
     await up_to_when(service, oid, list_id, template_id)
-    assert (await service.ask_date(oid)).draft["step"] == "when_at"
+    assert (await service.ask_date(oid)).step == "when_at"
     draft = await service.start_at(oid, "tomorrow 10:00")
-    assert draft.draft["step"] == "pacing"
+    assert draft.step == "pacing"
     await service.use_preset(oid, "fast")
     assert (await service.summary(oid)).starts_at == expected
     confirmed = await service.confirm(oid)
@@ -346,7 +355,7 @@ async def test_a_date_in_the_past_is_refused(service, db, clock) -> None:
     with pytest.raises(ValidationError) as exc:
         await service.start_at(oid, "25.11.2026 10:00")  # 06:00 UTC, three hours ago
     assert exc.value.reason == "in_past"
-    assert (await service.draft(oid)).draft["step"] == "when_at"
+    assert (await service.draft(oid)).step == "when_at"
 
 
 @pytest.mark.parametrize(("language", "typed", "day"), [
@@ -365,8 +374,7 @@ async def test_a_slash_date_is_read_in_the_owners_order(service, db, clock, lang
     await up_to_when(service, oid, list_id, template_id)
     await service.ask_date(oid)
     draft = await service.start_at(oid, typed)
-    at = datetime.fromtimestamp(draft.draft["when"]["at"], UTC).astimezone(
-        ZoneInfo("Asia/Baku"))
+    at = draft.start.at.astimezone(ZoneInfo("Asia/Baku"))
     assert (at.year, at.month, at.day) == day
 
 
@@ -377,7 +385,7 @@ async def test_a_weekly_time_can_be_written_10am(service, db, clock) -> None:
     await service.toggle_weekday(oid, 4)
     await service.weekdays_chosen(oid)
     draft = await service.recurring_at(oid, "10am")
-    assert draft.draft["when"]["recurrence"]["at"] == "10:00"
+    assert draft.start.recurrence["at"] == "10:00"
 
 
 async def test_a_date_that_passed_while_the_draft_waited_is_refused(service, db, clock) -> None:
@@ -389,21 +397,21 @@ async def test_a_date_that_passed_while_the_draft_waited_is_refused(service, db,
     with pytest.raises(ValidationError) as exc:
         await service.confirm(oid)
     assert exc.value.reason == "in_past"
-    assert (await service.draft(oid)).status is CampaignStatus.DRAFT
+    assert await service.draft(oid) is not None  # still a draft
     assert await ledger_rows(db, oid) == [("credit", 100, None)]
 
 
 async def test_a_weekly_campaign_starts_on_the_next_chosen_weekday(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1)  # Wednesday 25 Nov, 13:00 in Baku
     await up_to_when(service, oid, list_id, template_id)
-    assert (await service.recurring(oid, "week")).draft["step"] == "recurring_days"
+    assert (await service.recurring(oid, "week")).step == "recurring_days"
     with pytest.raises(ValidationError) as exc:
         await service.weekdays_chosen(oid)
     assert exc.value.reason == "no_weekdays"
     for day in (0, 4, 4):  # Monday, and Friday on and off again
         draft = await service.toggle_weekday(oid, day)
-    assert draft.draft["recurring"]["weekdays"] == [0]
-    assert (await service.weekdays_chosen(oid)).draft["step"] == "recurring_time"
+    assert draft.weekdays == [0]
+    assert (await service.weekdays_chosen(oid)).step == "recurring_time"
     await service.recurring_at(oid, "10:00")
     await service.use_preset(oid, "safe")
     summary = await service.confirm(oid)
@@ -416,7 +424,7 @@ async def test_a_weekly_campaign_starts_on_the_next_chosen_weekday(service, db, 
 async def test_a_daily_campaign_later_today_starts_today(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1)  # 13:00 in Baku
     await up_to_when(service, oid, list_id, template_id)
-    assert (await service.recurring(oid, "day")).draft["step"] == "recurring_time"
+    assert (await service.recurring(oid, "day")).step == "recurring_time"
     await service.recurring_at(oid, "18:30")
     await service.use_preset(oid, "fast")
     summary = await service.summary(oid)
@@ -433,10 +441,10 @@ async def test_custom_pacing_keeps_what_the_owner_typed(service, db, clock) -> N
     oid, list_id, template_id = await seed(db, clock, 1)
     await up_to_when(service, oid, list_id, template_id)
     await service.start_now(oid)
-    assert (await service.custom_pacing(oid)).draft["step"] == "custom_delay"
+    assert (await service.custom_pacing(oid)).step == "custom_delay"
     steps = []
     for answer in ("10 – 30", "25", "5-10", "23:00 - 07:30"):
-        steps.append((await service.custom_value(oid, answer)).draft["step"])
+        steps.append((await service.custom_value(oid, answer)).step)
     assert steps == ["custom_batch", "custom_pause", "custom_quiet", "summary"]
     summary = await service.confirm(oid)
     assert summary.campaign.pacing == {
@@ -484,7 +492,7 @@ async def test_a_bad_pacing_answer_is_refused_and_asked_again(
         await service.custom_value(oid, bad)
     assert exc.value.reason == reason
     after = await service.draft(oid)
-    assert after.draft == before.draft  # same step, same answers
+    assert after == before  # same step, same answers
 
 
 async def test_a_preset_is_stored_as_its_pacing(service, db, clock) -> None:
@@ -549,9 +557,9 @@ async def test_back_goes_to_the_previous_question(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1)
 
     async def back() -> str:
-        return (await service.back(oid)).draft["step"]
+        return (await service.back(oid)).step
 
-    assert (await service.begin(oid)).draft["step"] == "list"
+    assert (await service.begin(oid)).step == "list"
     assert await back() == "list"
     await service.choose_list(oid, list_id)
     assert await back() == "list"
@@ -595,7 +603,7 @@ async def test_back_from_the_big_confirmation_returns_to_the_summary(db, clock) 
     oid, list_id, template_id = await seed(db, clock, 1)
     await ready_draft(service, oid, list_id, template_id, preset="fast")
     await service.ask_big(oid)
-    assert (await service.back(oid)).draft["step"] == "summary"
+    assert (await service.back(oid)).step == "summary"
 
 
 async def test_going_back_to_change_one_answer_keeps_the_others(service, db, clock) -> None:
@@ -608,10 +616,10 @@ async def test_going_back_to_change_one_answer_keeps_the_others(service, db, clo
     with pytest.raises(ValidationError):
         await service.go_to(oid, "custom_batch")
     draft = await service.go_to(oid, "template")
-    assert draft.draft["step"] == "template"
+    assert draft.step == "template"
     assert draft.list_id == list_id and draft.template_id == template_id
-    assert draft.draft["when"] == {"kind": "now"} and draft.draft["preset"] == "fast"
-    assert (await service.go_to(oid, "summary")).draft["step"] == "summary"
+    assert draft.start == DraftStart(StartKind.NOW) and draft.preset == "fast"
+    assert (await service.go_to(oid, "summary")).step == "summary"
     assert (await service.summary(oid)).preset == "fast"
 
 
@@ -634,9 +642,9 @@ async def test_the_draft_survives_a_restart_of_the_bot(db_path, clock) -> None:
         service = make_service(second, clock)
         assert await service.drafts() == [(oid, "custom_batch")]
         draft = await service.begin(oid)  # resumes, does not start over
-        assert draft.draft["step"] == "custom_batch"
+        assert draft.step == "custom_batch"
         assert draft.list_id == list_id and draft.template_id == template_id
-        assert draft.draft["custom"]["delay_min"] == 10.0
+        assert draft.custom["delay_min"] == 10.0
         for answer in ("25", "5-10", None):
             await service.custom_value(oid, answer)
         assert (await service.summary(oid)).pacing.batch_size == 25
@@ -648,7 +656,7 @@ async def test_starting_over_forgets_the_answers(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1)
     await up_to_when(service, oid, list_id, template_id)
     fresh = await service.restart(oid)
-    assert fresh.draft == {"step": "list"}
+    assert fresh == CampaignDraft(fresh.id, oid)  # at the first step, no answer
     assert fresh.list_id is None and fresh.template_id is None
     assert await service.draft(oid) == fresh
     await service.discard(oid)
@@ -669,7 +677,7 @@ async def test_a_list_without_anyone_to_message_cannot_be_chosen(service, db, cl
 async def test_senders_can_be_left_out_but_not_all(service, db, clock) -> None:
     oid, list_id, template_id = await seed(db, clock, 1, people=12)
     draft = await up_to_when(service, oid, list_id, template_id)
-    first, second = draft.draft["senders"]
+    first, second = draft.senders
     await service.toggle_sender(oid, first)
     await service.toggle_sender(oid, second)
     with pytest.raises(ValidationError) as exc:
@@ -684,18 +692,116 @@ async def test_senders_can_be_left_out_but_not_all(service, db, clock) -> None:
     assert {r[1] for r in await outbox(db, summary.campaign.id)} == {second}
 
 
-async def test_the_sandbox_sender_is_made_once_per_owner(db, clock) -> None:
+async def test_the_sandbox_sender_is_made_once_per_owner_when_the_wizard_begins(
+        db, clock) -> None:
     service = make_service(db, clock, gateway="sandbox")
     oid, _, _ = await seed(db, clock, 1, sender_count=0)
     other, _, _ = await seed(db, clock, 2, sender_count=0)
+    assert await service.usable_senders(oid) == []  # looking makes nothing
+    await service.begin(oid)
     first = await service.usable_senders(oid)
-    again, together = await service.usable_senders(oid), await asyncio.gather(
-        service.usable_senders(other), service.usable_senders(other))
+    await service.restart(oid)
+    again = await service.usable_senders(oid)
+    await asyncio.gather(service.begin(other), service.begin(other))
+    together = await service.usable_senders(other)
     assert first == again and len(first) == 1
     assert first[0].gateway == "sandbox" and first[0].status is SenderStatus.ACTIVE
-    assert together[0] == together[1] and len(together[0]) == 1
-    assert together[0][0].id != first[0].id
+    assert len(together) == 1 and together[0].id != first[0].id
     assert len(await senders.list_for_owner(db.reader, oid)) == 1
+
+
+async def stored_by_an_earlier_version(db: Database, clock, oid: int, answers: dict, *,
+                                       list_id: int | None = None,
+                                       template_id: int | None = None) -> int:
+    """A draft row as the untyped wizard wrote it: its JSON, its step strings."""
+    async with db.transaction() as tx:
+        campaign = await campaigns_repo.create_draft(tx, oid, "", clock())
+        await tx.execute("UPDATE campaigns SET list_id = ?, template_id = ?, draft = ?"
+                         " WHERE id = ?", (list_id, template_id, json.dumps(answers),
+                                           campaign.id))
+    return campaign.id
+
+
+async def everything(db: Database) -> list[tuple]:
+    rows = []
+    for table in ("campaigns", "senders", "ledger", "messages"):
+        async with db.reader.execute(f"SELECT * FROM {table} ORDER BY id") as cur:
+            rows += [(table, *row) for row in await cur.fetchall()]
+    return rows
+
+
+async def test_building_the_summary_only_reads(db, clock) -> None:
+    """The summary, the numbers offered and the draft itself are reads: in the sandbox an
+    owner whose draft waits at the summary with no number gets "no numbers" and no number
+    is made by looking; a complete draft's summary changes nothing either."""
+    service = make_service(db, clock, gateway="sandbox")
+    oid, list_id, template_id = await seed(db, clock, 1, sender_count=0)
+    await stored_by_an_earlier_version(db, clock, oid, {
+        "step": "summary", "senders": [], "when": {"kind": "now"}, "preset": "fast",
+        "pacing": PRESETS["fast"].to_json()}, list_id=list_id, template_id=template_id)
+    before = await everything(db)
+    with pytest.raises(ValidationError) as exc:
+        await service.summary(oid)
+    assert exc.value.reason == "no_senders"
+    assert await service.usable_senders(oid) == [] and await service.draft(oid) is not None
+    assert await everything(db) == before
+
+    await service.restart(oid)  # a step that writes: the sandbox number is made here
+    await service.choose_list(oid, list_id)
+    await service.choose_template(oid, template_id)
+    await service.senders_chosen(oid)
+    await service.start_now(oid)
+    await service.use_preset(oid, "fast")
+    before = await everything(db)
+    summary = await service.summary(oid)
+    assert [s.gateway for s in summary.senders] == ["sandbox"]
+    await service.usable_senders(oid)
+    assert await everything(db) == before
+
+
+async def test_drafts_stored_by_an_earlier_version_still_load(service, db, clock) -> None:
+    """The JSON the untyped wizard stored (its step strings, its keys, a draft left for a
+    command) loads into the typed draft, resumes at its step and goes on to confirm."""
+    oid, list_id, template_id = await seed(db, clock, 1, people=5)
+    ids = sorted(s.id for s in await service.usable_senders(oid))
+    at = clock() + timedelta(hours=2)
+    custom = {**PRESETS["normal"].to_json(), "delay_min": 10.0, "delay_max": 20.0,
+              "batch_size": 4}
+    await stored_by_an_earlier_version(db, clock, oid, {
+        "step": "custom_quiet", "senders": ids, "when": {"kind": "at", "at": at.timestamp()},
+        "custom": custom, "left": True}, list_id=list_id, template_id=template_id)
+    assert await service.drafts() == []  # left for a command: not resumed at start-up
+    draft = await service.begin(oid)
+    assert (draft.step, draft.left, draft.senders) == (WizardStep.CUSTOM_QUIET, False, ids)
+    assert draft.start == DraftStart(StartKind.AT, at=at)
+    draft = await service.custom_value(oid, None)  # no quiet hours
+    assert draft.step is WizardStep.SUMMARY and draft.preset == "custom"
+    summary = await service.summary(oid)
+    assert (summary.starts_at, summary.pacing.delay_min, summary.pacing.batch_size) == (
+        at, 10.0, 4)
+    assert (await service.back(oid)).step is WizardStep.CUSTOM_QUIET
+    await service.custom_value(oid, None)
+    confirmed = await service.confirm(oid)
+    assert confirmed.campaign.status is CampaignStatus.SCHEDULED
+    assert confirmed.campaign.starts_at == at and confirmed.campaign.sender_ids == ids
+
+    # a weekly start half set up with a preset pace, and a draft of the very first days
+    # (no step stored: the first)
+    other, other_list, other_template = await seed(db, clock, 2)
+    other_ids = sorted(s.id for s in await service.usable_senders(other))
+    await stored_by_an_earlier_version(db, clock, other, {
+        "step": "recurring_time", "senders": other_ids,
+        "recurring": {"every": "week", "weekdays": [0, 2]}, "preset": "fast",
+        "pacing": PRESETS["fast"].to_json()}, list_id=other_list, template_id=other_template)
+    third, _, _ = await seed(db, clock, 3)
+    await stored_by_an_earlier_version(db, clock, third, {})
+    assert sorted(await service.drafts()) == [(other, WizardStep.RECURRING_TIME),
+                                              (third, WizardStep.LIST)]
+    assert (await service.recurring_at(other, "10:00")).step is WizardStep.PACING
+    await service.go_to(other, "summary")
+    summary = await service.summary(other)
+    assert summary.recurrence.weekdays == (0, 2) and summary.recurrence.at == time(10, 0)
+    assert summary.preset == "fast" and [s.id for s in summary.senders] == other_ids
 
 
 async def test_no_sandbox_sender_is_made_for_a_real_gateway(db, clock) -> None:
@@ -823,4 +929,4 @@ async def test_another_owners_list_template_and_sender_cannot_be_chosen(
         await service.toggle_sender(b, a_sender.id)
     draft = await service.draft(b)
     assert draft.list_id == b_list and draft.template_id == b_template
-    assert a_sender.id not in draft.draft["senders"]
+    assert a_sender.id not in draft.senders

@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus
+from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus, WizardStep
 from bot.gateways.base import ErrorCategory
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.handlers.render_campaigns import WEEKDAYS
 from bot.i18n import Translator, catalog, plural_index
 from bot.services.alerts import CHOICES as ALERT_CHOICES
-from bot.services.campaigns import STEPS
 from bot.services.dispatcher import NOT_ON_WHATSAPP
 from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.imports import UNREADABLE_REASONS
@@ -73,7 +72,7 @@ def used_keys() -> set[str]:
     keys |= {f"templates.media_{kind}" for kind in ("image", "document")}
     keys |= {f"template.{reason}" for reason in
              (*SYNTAX_REASONS, "unknown_variable", "too_long", "empty")}
-    keys |= {f"wizard.ask_{step}" for step in STEPS if step.startswith("custom_")}
+    keys |= {f"wizard.ask_{step}" for step in WizardStep if step.startswith("custom_")}
     keys |= {f"status.{s.value}" for s in CampaignStatus}
     keys |= {f"ledger.{k.value}" for k in LedgerKind}
     keys |= {f"weekday.{d}" for d in WEEKDAYS}

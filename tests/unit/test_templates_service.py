@@ -262,7 +262,7 @@ async def test_a_template_in_use_cannot_be_deleted(service, db, clock) -> None:
     oid = await add_owner(db, clock, 1)
     template = await compose(service, oid, "Promo", "Hello")
     async with db.transaction() as tx:
-        campaign = await campaigns_repo.create_draft(tx, oid, "", {}, clock())
+        campaign = await campaigns_repo.create_draft(tx, oid, "", clock())
         campaign.template_id = template.id
         campaign.schedule(clock())
         await campaigns_repo.save(tx, campaign, clock())
@@ -287,7 +287,7 @@ async def test_a_draft_campaign_does_not_keep_a_template(service, db, clock) -> 
     oid = await add_owner(db, clock, 1)
     template = await compose(service, oid, "Promo", "Hello")
     async with db.transaction() as tx:
-        draft = await campaigns_repo.create_draft(tx, oid, "", {}, clock())
+        draft = await campaigns_repo.create_draft(tx, oid, "", clock())
         draft.template_id = template.id
         await campaigns_repo.save(tx, draft, clock())
     await service.delete(oid, template.id)
