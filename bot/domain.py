@@ -349,11 +349,22 @@ class CampaignDraft:
         return WIZARD[self.step].back
 
 
+class MessageStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+    SKIPPED = "skipped"
+
+
 # The one counting rule of every screen (live progress, Details, /campaigns, the final
 # summary, /stats and its chart): a message counts as *sent* once the gateway accepted it,
 # whatever came after (sent, delivered or read), and as *delivered* once delivered or read.
-SENT_STATUSES: tuple[str, ...] = ("sent", "delivered", "read")
-DELIVERED_STATUSES: tuple[str, ...] = ("delivered", "read")
+SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ)
+DELIVERED_STATUSES = (MessageStatus.DELIVERED, MessageStatus.READ)
 
 
 @dataclass(frozen=True, slots=True)
@@ -377,13 +388,13 @@ class Tally:
         """From the number of messages in each outbox status."""
         return cls(
             total=sum(counts.values()),
-            queued=counts.get("queued", 0) + counts.get("sending", 0),
+            queued=counts.get(MessageStatus.QUEUED, 0) + counts.get(MessageStatus.SENDING, 0),
             sent=sum(counts.get(s, 0) for s in SENT_STATUSES),
             delivered=sum(counts.get(s, 0) for s in DELIVERED_STATUSES),
-            read=counts.get("read", 0),
-            failed=counts.get("failed", 0),
-            uncertain=counts.get("uncertain", 0),
-            skipped=counts.get("skipped", 0),
+            read=counts.get(MessageStatus.READ, 0),
+            failed=counts.get(MessageStatus.FAILED, 0),
+            uncertain=counts.get(MessageStatus.UNCERTAIN, 0),
+            skipped=counts.get(MessageStatus.SKIPPED, 0),
         )
 
 
@@ -417,17 +428,6 @@ class CampaignProgress:
     @property
     def unsent(self) -> int:
         return self.queued + self.sending
-
-
-class MessageStatus(StrEnum):
-    QUEUED = "queued"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    FAILED = "failed"
-    UNCERTAIN = "uncertain"
-    SKIPPED = "skipped"
 
 
 class LedgerKind(StrEnum):
@@ -482,23 +482,3 @@ class Balance:
     @property
     def available(self) -> int:
         return self.total - self.reserved
-
-
-@dataclass(frozen=True, slots=True)
-class Package:
-    id: int
-    name: str
-    credits: int
-    validity_days: int
-    price_minor: int
-    currency: str
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKey:
-    id: int
-    owner_id: int
-    name: str
-    prefix: str
-    created_at: datetime
-    revoked_at: datetime | None = None

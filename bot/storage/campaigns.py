@@ -15,6 +15,7 @@ from bot.domain import (
     CampaignProgress,
     CampaignStatus,
     DraftStart,
+    MessageStatus,
     StartKind,
     WizardStep,
 )
@@ -394,11 +395,11 @@ async def set_progress_message(conn: aiosqlite.Connection, owner_id: int, campai
 
 
 async def set_uncertain(conn: aiosqlite.Connection, owner_id: int, campaign_id: int,
-                        status: str, now: datetime) -> int:
+                        status: MessageStatus, now: datetime) -> int:
     """The owner's decision on a campaign's uncertain messages: ``queued`` (send them
     again, now) or ``sent`` (count them as sent)."""
     ts = to_ts(now)
-    if status == "queued":
+    if status == MessageStatus.QUEUED:
         cur = await conn.execute(
             "UPDATE messages SET status = 'queued', planned_at = ?, error_category = NULL,"
             " error_detail = NULL, updated_at = ? WHERE owner_id = ? AND campaign_id = ?"
