@@ -31,7 +31,7 @@ The protocols, small and side by side (an adapter implements those its gateway c
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -144,6 +144,31 @@ class IncomingMessage:
 
 GatewayEvent = Receipt | SenderStateChanged | IncomingMessage
 EventHandler = Callable[[GatewayEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookAddress:
+    """Which of our numbers a webhook body speaks of, in the gateway's own terms: read by
+    the adapter's ``webhook_address`` so that only the adapter reads its wire format."""
+
+    external_ids: tuple[str, ...] = ()  # WAHA sessions, Cloud API phone-number ids
+    by_phone: bool = False  # it names a number only by its display phone (Meta's news)
+    # only receipts (WAHA's ``message.ack``): they move messages by the gateway's id, so
+    # a sender looked up a moment ago will do (``SenderDirectory``)
+    receipts_only: bool = False
+    what: str | None = None  # what it is, for the log (WAHA's ``event``)
+
+    @property
+    def names_nobody(self) -> bool:
+        return not self.external_ids and not self.by_phone
+
+
+@dataclass(frozen=True, slots=True)
+class KnownSenders:
+    """Our senders that a webhook's address names, as the adapter's parser wants them."""
+
+    by_external_id: Mapping[str, int]  # session / phone-number id -> sender id
+    by_phone: Mapping[str, int] | None = None  # E.164 digits without "+" -> sender id
 
 
 @dataclass(frozen=True, slots=True)

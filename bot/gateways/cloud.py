@@ -84,7 +84,10 @@ Choices worth knowing:
   ``config.timeout`` is used for every request. After ``close()`` every call raises
   ``transient``.
 * Events (receipts, replies) come by Meta's webhook (``bot/web/cloud.py``);
-  ``set_event_handler`` only stores the handler. ``parse_webhook`` turns one webhook body
+  ``set_event_handler`` only stores the handler. ``webhook_address`` says whom a body is
+  for (its phone-number ids; whether it names a number by its display phone), so that
+  the web endpoint can look the senders up; ``webhook_events`` then parses it.
+  ``parse_webhook`` turns one webhook body
   ``{object: whatsapp_business_account, entry: [{id, changes: [{field, value}]}]}`` into
   events: every entry, change, status and message in it, in order. A ``messages`` change
   belongs to the sender whose phone-number id is ``value.metadata.phone_number_id``
@@ -138,6 +141,7 @@ from bot.gateways.base import (
     GatewayError,
     GatewayEvent,
     IncomingMessage,
+    KnownSenders,
     Media,
     NumberCheck,
     Receipt,
@@ -147,6 +151,7 @@ from bot.gateways.base import (
     SenderState,
     SenderStateChanged,
     SendResult,
+    WebhookAddress,
 )
 from bot.gateways.http import (
     default_client,
@@ -580,6 +585,30 @@ def parse_webhook(
                 if event is not None:
                     events.append(event)
     return events
+
+
+def webhook_address(body: Mapping[str, Any]) -> WebhookAddress:
+    """The phone-number ids a webhook body names, and whether it also carries news that
+    names a number only by its display phone (a change other than ``messages``)."""
+    return WebhookAddress(external_ids=tuple(phone_number_ids(body)),
+                          by_phone=_names_by_phone(body))
+
+
+def webhook_events(body: Mapping[str, Any], senders: KnownSenders,
+                   now: Callable[[], datetime] = utc_now) -> list[GatewayEvent]:
+    """``parse_webhook`` with the senders the address named (``bot.web``'s endpoint)."""
+    return parse_webhook(body, senders.by_external_id, now=now,
+                         sender_for_display=senders.by_phone)
+
+
+def _names_by_phone(body: Mapping[str, Any]) -> bool:
+    """Whether a change other than ``messages`` is in the body (account or quality news,
+    which carry the display phone, not the phone-number id)."""
+    for entry in _dicts(body.get("entry")):
+        for change in _dicts(entry.get("changes")):
+            if change.get("field") not in (None, "messages"):
+                return True
+    return False
 
 
 def phone_number_ids(body: Any) -> list[str]:

@@ -105,8 +105,11 @@ Choices worth knowing:
 * ``X-Api-Key`` is sent when ``api_key`` is set; the key is never logged, never in an
   exception text (it is cut out of anything WAHA echoes) and not in ``repr(config)``.
   Logs carry method, path, HTTP status and category: no text, caption or phone number.
-* Events (receipts, session changes) come by webhook; ``set_event_handler`` only stores
-  the handler for that part. ``parse_webhook`` turns one webhook body into events:
+* Events (receipts, session changes) come by webhook (``bot/web/waha.py``);
+  ``set_event_handler`` only stores the handler for that part. ``webhook_address`` says
+  whom a body is for (its ``session``; a ``message.ack`` is receipts only) so that the web
+  endpoint can look the sender up, and ``webhook_events`` / ``parse_webhook`` turn the
+  body into events:
 
   - ``message.ack`` -> ``Receipt``: ``ack`` -1 failed, 1 sent, 2 delivered, 3/4 read
     (0, pending, nothing); ``payload.id`` is the id ``_send`` kept
@@ -140,6 +143,7 @@ from bot.gateways.base import (
     GatewayError,
     GatewayEvent,
     IncomingMessage,
+    KnownSenders,
     LinkStatus,
     Media,
     NumberCheck,
@@ -150,6 +154,7 @@ from bot.gateways.base import (
     SenderState,
     SenderStateChanged,
     SendResult,
+    WebhookAddress,
 )
 from bot.gateways.http import (
     default_client,
@@ -658,6 +663,21 @@ _ACKS = {
     4: ReceiptStatus.READ,
 }
 _CHAT_SUFFIXES = ("@c.us", "@s.whatsapp.net")
+
+
+def webhook_address(body: Mapping[str, Any]) -> WebhookAddress:
+    """The session a webhook body is for (``session``; none: nobody to look up) and what
+    it is (``event``): a ``message.ack`` carries a receipt only."""
+    session, event = body.get("session"), body.get("event")
+    return WebhookAddress(
+        external_ids=(session,) if isinstance(session, str) else (),
+        receipts_only=event == "message.ack", what=event if isinstance(event, str) else None)
+
+
+def webhook_events(body: Mapping[str, Any], senders: KnownSenders,
+                   now: Callable[[], datetime] = utc_now) -> list[GatewayEvent]:
+    """``parse_webhook`` with the senders the address named (``bot.web``'s endpoint)."""
+    return parse_webhook(body, senders.by_external_id, now=now)
 
 
 def parse_webhook(
