@@ -126,7 +126,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -134,6 +134,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from bot.clock import utcnow
 from bot.gateways.base import (
     Capabilities,
     ErrorCategory,
@@ -159,7 +160,6 @@ from bot.gateways.http import (
     media_type,
     retry_after,
     transport_error,
-    utc_now,
 )
 
 logger = logging.getLogger(__name__)
@@ -238,9 +238,11 @@ class _Spacer:
     """Per-key minimum spacing: each call gets the next free slot ``interval`` after the
     previous one, and sleeps until it (no lock needed: slots are taken without awaiting)."""
 
-    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, interval: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[object]] = asyncio.sleep) -> None:
         self._interval = interval
         self._clock = clock
+        self._sleep = sleep
         self._next: dict[str, float] = {}
 
     async def wait(self, key: str) -> None:
@@ -248,7 +250,7 @@ class _Spacer:
         slot = max(now, self._next.get(key, now))
         self._next[key] = slot + self._interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await self._sleep(slot - now)
 
 
 class CloudGateway:
@@ -264,14 +266,16 @@ class CloudGateway:
         *,
         tokens: Tokens,
         clock: Callable[[], datetime] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,  # the spacing's clock and sleep
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
         self._config = config
         self._owns_client = client is None
         self._client = client if client is not None else default_client()
         self._timeout = httpx.Timeout(config.timeout)
         self._tokens = tokens
-        self._clock = clock or utc_now
-        self._spacer = _Spacer(1.0 / config.throughput)
+        self._clock = clock or utcnow
+        self._spacer = _Spacer(1.0 / config.throughput, monotonic, sleep)
         self._handler: EventHandler | None = None
         self._closed = False
 
@@ -564,7 +568,7 @@ def _int(value: Any) -> int | None:
 
 def parse_webhook(
     body: Mapping[str, Any], sender_for_number: Mapping[str, int],
-    *, now: Callable[[], datetime] = utc_now,
+    *, now: Callable[[], datetime] = utcnow,
     sender_for_display: Mapping[str, int] | None = None,
 ) -> list[GatewayEvent]:
     """The events one Meta webhook body carries (see the module docstring); never raises
@@ -595,7 +599,7 @@ def webhook_address(body: Mapping[str, Any]) -> WebhookAddress:
 
 
 def webhook_events(body: Mapping[str, Any], senders: KnownSenders,
-                   now: Callable[[], datetime] = utc_now) -> list[GatewayEvent]:
+                   now: Callable[[], datetime] = utcnow) -> list[GatewayEvent]:
     """``parse_webhook`` with the senders the address named (``bot.web``'s endpoint)."""
     return parse_webhook(body, senders.by_external_id, now=now,
                          sender_for_display=senders.by_phone)

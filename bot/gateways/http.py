@@ -46,7 +46,6 @@ import aiohttp
 import httpx
 from httpx_aiohttp import AiohttpTransport as _PlainAiohttpTransport
 
-from bot.clock import utcnow as utc_now  # noqa: F401 (the adapters import it from here)
 from bot.gateways.base import ErrorCategory, GatewayError, Media
 
 _MAGIC = (

@@ -136,6 +136,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from bot.clock import utcnow
 from bot.gateways.base import (
     Capabilities,
     ErrorCategory,
@@ -162,7 +163,6 @@ from bot.gateways.http import (
     media_type,
     retry_after,
     transport_error,
-    utc_now,
 )
 
 logger = logging.getLogger(__name__)
@@ -231,7 +231,7 @@ class WahaGateway:
         self._headers = {"Accept": "application/json"}
         if config.api_key:
             self._headers["X-Api-Key"] = config.api_key
-        self._clock = clock or utc_now
+        self._clock = clock or utcnow
         self._handler: EventHandler | None = None
         self._linked: set[str] = set()
         self._closed = False
@@ -675,14 +675,14 @@ def webhook_address(body: Mapping[str, Any]) -> WebhookAddress:
 
 
 def webhook_events(body: Mapping[str, Any], senders: KnownSenders,
-                   now: Callable[[], datetime] = utc_now) -> list[GatewayEvent]:
+                   now: Callable[[], datetime] = utcnow) -> list[GatewayEvent]:
     """``parse_webhook`` with the senders the address named (``bot.web``'s endpoint)."""
     return parse_webhook(body, senders.by_external_id, now=now)
 
 
 def parse_webhook(
     body: Mapping[str, Any], sender_for_session: Mapping[str, int],
-    *, now: Callable[[], datetime] = utc_now,
+    *, now: Callable[[], datetime] = utcnow,
 ) -> list[GatewayEvent]:
     """The events one WAHA webhook body carries (see the module docstring); never raises
     on a well-formed JSON object, whatever its fields hold."""
