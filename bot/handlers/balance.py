@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.handlers import render_campaigns as rc
+from bot.handlers import render_balance
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.replies import show
 
@@ -19,6 +19,6 @@ async def balance_command(update: Update, context: BotContext) -> None:
     owner, billing = active_owner(context), context.services.billing
     if update.callback_query is not None:
         await update.callback_query.answer()
-    await show(update, rc.balance(context.tr, await billing.balance(owner.id),
-                                  await billing.history(owner.id), _zone(context),
-                                  support=context.services.accounts.support_contact))
+    await show(update, render_balance.balance(
+        context.tr, await billing.balance(owner.id), await billing.history(owner.id),
+        _zone(context), support=context.services.accounts.support_contact))

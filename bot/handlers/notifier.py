@@ -9,10 +9,11 @@ from telegram.ext import Application
 
 from bot.domain import Language, OwnerStatus
 from bot.errors import StorageUnavailable
-from bot.handlers import render
+from bot.handlers import render, render_balance
 from bot.handlers import render_campaigns as rc
 from bot.i18n import translator
 from bot.services.notify import (
+    BalanceChanged,
     CampaignUpdate,
     ImportInterrupted,
     LowBalance,
@@ -112,7 +113,8 @@ class TelegramNotifier:
             owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
             tr = translator(owner.language)
             support = self._app.bot_data["services"].accounts.support_contact
-            await self._send(owner.chat_id, rc.low_balance_alert(tr, notice.available, support))
+            await self._send(owner.chat_id,
+                             render_balance.low_balance_alert(tr, notice.available, support))
         elif isinstance(notice, SenderLost):
             services = self._app.bot_data["services"]
             owner = await services.accounts.get(notice.owner_id)
@@ -122,6 +124,11 @@ class TelegramNotifier:
             await self._send(owner.chat_id, rc.sender_lost_alert(
                 tr, notice.sender_label, notice.state, len(notice.campaign_ids), until,
                 notice.moved_to, notice.sender_id))
+        elif isinstance(notice, BalanceChanged):
+            tr = translator(notice.owner.language)
+            await self._send(notice.owner.chat_id,
+                             render_balance.balance_changed(tr, notice.amount,
+                                                            notice.available))
         elif isinstance(notice, ImportInterrupted):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

@@ -116,6 +116,16 @@ def language_picker(tr: Translator, current: Language) -> Screen:
     return Screen(tr("language.choose"), keyboard(*rows))
 
 
+# --- settings -------------------------------------------------------------------------
+
+def settings_screen(tr: Translator, alerts: dict[str, bool], failover: bool) -> Screen:
+    rows = [[(("✅ " if alerts.get(name, True) else "⬜ ") + tr(f"settings.alert_{name}"),
+              f"set:{name}")] for name in ("finished", "failure_spike", "low_balance")]
+    rows.append([(("✅ " if failover else "⬜ ") + tr("settings.failover"), "set:failover")])
+    rows.append([(tr("menu.back"), "menu:home")])
+    return Screen(tr("settings.text"), keyboard(*rows))
+
+
 # --- registration ---------------------------------------------------------------------
 
 def registration_question(tr: Translator, step: RegistrationStep) -> Screen:

@@ -1,4 +1,4 @@
-"""Rendering for templates, the campaign wizard, campaigns and the balance. Pure."""
+"""Rendering for templates, the campaign wizard and campaigns. Pure."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import html
 from bot.domain import (
     WIZARD,
     WIZARD_STEPS_SHOWN,
-    Balance,
     ContactList,
-    LedgerLine,
     Sender,
     Template,
     WizardStep,
 )
-from bot.handlers.render import Screen, keyboard, support_text
+from bot.handlers.render import Screen, keyboard
 from bot.i18n import Safe, Translator
-from bot.services.billing import History
 from bot.services.campaigns import SAFE_BATCH_MAX, SAFE_DELAY_MIN, CampaignView, Summary
 from bot.services.planning import PRESETS, Pacing
 from bot.services.template_engine import Problem
@@ -407,36 +404,6 @@ def campaign_cancel_confirm(tr: Translator, view: CampaignView) -> Screen:
     ))
 
 
-# --- balance --------------------------------------------------------------------------------
-
-def balance(tr: Translator, value: Balance, history: History, zone: str, *,
-            support: str = "") -> Screen:
-    """The balance, then its latest changes: one line per top-up or correction, one per
-    campaign (reserved, spent, returned), and what the older ones add up to, so that the
-    lines sum to the balance shown."""
-    lines = [tr("balance.text", total=tr.number(value.total), reserved=tr.number(value.reserved),
-                available=tr.number(value.available))]
-    if history.lines:
-        lines.append(tr("balance.history"))
-        for line in history.lines:
-            lines.append(_ledger_line(tr, line, zone))
-        if history.earlier:
-            lines.append(tr("balance.earlier", amount=tr.number(history.earlier, signed=True)))
-    lines.append(tr("balance.hint", support=support_text(tr, support)))
-    return Screen("\n".join(lines), keyboard([(tr("menu.back"), "menu:home")]))
-
-
-def _ledger_line(tr: Translator, line: LedgerLine, zone: str) -> str:
-    at, amount = tr.date(line.created_at, zone), tr.number(line.amount, signed=True)
-    if line.kind is not None:
-        return tr("balance.entry", at=at, kind=tr(f"ledger.{line.kind.value}"), amount=amount,
-                  note=line.note or "")
-    return tr("balance.entry_campaign_held" if line.held else "balance.entry_campaign",
-              at=at, id=line.campaign_id or "—", name=line.campaign_name or "—", amount=amount,
-              reserved=tr.number(line.reserved), spent=tr.number(line.spent),
-              returned=tr.number(line.returned), held=tr.number(line.held))
-
-
 # --- sending: live progress and alerts --------------------------------------------------------
 
 BAR_WIDTH = 12
@@ -497,20 +464,6 @@ def sender_lost_alert(tr: Translator, label: str, state: str, campaigns: int,
                      (tr("numbers.link_new"), f"snd:new:{sender_id}")])
     rows.append([(tr("campaigns.all"), "cmp:all")])
     return Screen(text, keyboard(*rows))
-
-
-def low_balance_alert(tr: Translator, available: int, support: str = "") -> Screen:
-    return Screen(tr("alert.low_balance", available=tr.number(available),
-                     support=support_text(tr, support)),
-                  keyboard([(tr("menu.balance"), "bal:show")]))
-
-
-def settings_screen(tr: Translator, alerts: dict[str, bool], failover: bool) -> Screen:
-    rows = [[(("✅ " if alerts.get(name, True) else "⬜ ") + tr(f"settings.alert_{name}"),
-              f"set:{name}")] for name in ("finished", "failure_spike", "low_balance")]
-    rows.append([(("✅ " if failover else "⬜ ") + tr("settings.failover"), "set:failover")])
-    rows.append([(tr("menu.back"), "menu:home")])
-    return Screen(tr("settings.text"), keyboard(*rows))
 
 
 def reply_decision(tr: Translator, phone: str, text: str) -> Screen:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from telegram import Update
 
-from bot.handlers import render_campaigns as rc
+from bot.handlers import render
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.replies import show
 
@@ -24,4 +24,4 @@ async def settings_command(update: Update, context: BotContext) -> None:
         prefs = await alerts.preferences(owner.id)
     if query is not None:
         await query.answer()
-    await show(update, rc.settings_screen(context.tr, prefs.alerts, prefs.failover))
+    await show(update, render.settings_screen(context.tr, prefs.alerts, prefs.failover))

@@ -31,6 +31,16 @@ class OwnerStatusChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class BalanceChanged:
+    """An admin credited the owner (``amount`` > 0) or corrected their credits (< 0);
+    goes to the owner."""
+
+    owner: Owner
+    amount: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
 class ImportInterrupted:
     """The bot stopped during an import; nothing of it was written. Goes to the owner."""
 
@@ -88,8 +98,8 @@ class ReplyToDecide:
     text: str  # an excerpt of the reply, shown to the owner only (never logged)
 
 
-Notice = (RegistrationRequested | OwnerStatusChanged | ImportInterrupted | CampaignUpdate
-          | SenderLost | LowBalance | ReplyToDecide)
+Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportInterrupted
+          | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide)
 
 
 class Notifier(Protocol):
