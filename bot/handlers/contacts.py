@@ -14,21 +14,17 @@ from telegram.error import BadRequest, TelegramError
 from bot.domain import Owner
 from bot.errors import Interrupted, QasidError, StorageUnavailable
 from bot.handlers import render_contacts as rc
-from bot.handlers.context import BotContext
+from bot.handlers.context import BotContext, active_owner
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, reply, show
 from bot.i18n import Translator
 from bot.services.contacts import ImportReport, Progress
+from bot.services.prompts import Prompt, PromptKind
 from bot.storage.imports import ImportRecord
 
 log = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 1.5  # seconds between edits of the progress message
-
-
-def _owner(context: BotContext) -> Owner:
-    assert context.owner is not None  # the doorkeeper lets only active owners through
-    return context.owner
 
 
 def _parts(update: Update) -> list[str]:
@@ -39,7 +35,7 @@ def _parts(update: Update) -> list[str]:
 # --- uploads and imports ----------------------------------------------------------------
 
 async def document_received(update: Update, context: BotContext) -> None:
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     assert update.message is not None and update.message.document is not None
     document = update.message.document
     contacts = context.services.contacts
@@ -56,7 +52,7 @@ async def document_received(update: Update, context: BotContext) -> None:
 async def import_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None and query.message is not None
-    owner, tr, contacts = _owner(context), context.tr, context.services.contacts
+    owner, tr, contacts = active_owner(context), context.tr, context.services.contacts
     parts = _parts(update)
     try:
         import_id = int(parts[2])
@@ -173,14 +169,14 @@ async def _send_rejected(
 # --- lists ------------------------------------------------------------------------------
 
 async def lists_command(update: Update, context: BotContext) -> None:
-    lists = await context.services.contacts.lists(_owner(context).id)
+    lists = await context.services.contacts.lists(active_owner(context).id)
     await reply(update, rc.lists_overview(context.tr, lists))
 
 
 async def list_button(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
-    owner, tr, contacts = _owner(context), context.tr, context.services.contacts
+    owner, tr, contacts = active_owner(context), context.tr, context.services.contacts
     parts = _parts(update)
     action = parts[1] if len(parts) > 1 else "all"
     try:
@@ -218,7 +214,7 @@ async def list_button(update: Update, context: BotContext) -> None:
 
 
 async def _export(update: Update, context: BotContext, list_id: int, fmt: str) -> None:
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     headings = {"phone": tr("export.phone"), "name": tr("export.name"),
                 "opted_out": tr("export.opted_out"), "yes": tr("export.yes")}
     with tempfile.TemporaryDirectory(prefix="qasid-export-") as folder:
@@ -232,30 +228,35 @@ async def _export(update: Update, context: BotContext, list_id: int, fmt: str) -
 
 
 async def typed_text(update: Update, context: BotContext) -> bool:
-    """Answer a pending prompt (a list's new name). False when nothing was pending."""
-    owner, tr, contacts = _owner(context), context.tr, context.services.contacts
+    """Old: answer a pending prompt (a list's new name). False when nothing was pending."""
+    owner, contacts = active_owner(context), context.services.contacts
     prompt = await contacts.pending_prompt(owner.id)
     if prompt is None or update.message is None or not update.message.text:
         return False
-    action, payload = prompt
-    if action == "rename_list":
-        try:
-            item = await contacts.rename_list(owner.id, int(payload["list_id"]),
-                                              update.message.text)
-        except QasidError as exc:
-            await reply(update, Screen(error_text(context, exc)))
-            return True
-        await reply(update, Screen(tr("lists.renamed", name=item.name)))
-        await reply(update, rc.list_card(tr, item))
+    if prompt[0] == PromptKind.RENAME_LIST:
+        await rename_typed(update, context, Prompt(PromptKind.RENAME_LIST, prompt[1]),
+                           update.message.text)
         return True
     await contacts.clear_prompt(owner.id)
     return False
 
 
+async def rename_typed(update: Update, context: BotContext, prompt: Prompt, text: str) -> None:
+    """A list's new name, typed after Rename (``PromptKind.RENAME_LIST``)."""
+    owner, tr = active_owner(context), context.tr
+    try:
+        item = await context.services.contacts.rename_list(owner.id, prompt.id("list_id"), text)
+    except QasidError as exc:  # e.g. the name is taken: the question stays open
+        await reply(update, Screen(error_text(context, exc)))
+        return
+    await reply(update, Screen(tr("lists.renamed", name=item.name)))
+    await reply(update, rc.list_card(tr, item))
+
+
 # --- opt-outs ---------------------------------------------------------------------------
 
 async def optout_command(update: Update, context: BotContext) -> None:
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     args = context.args or []
     if not args:
         await reply(update, Screen(tr("optout.usage")))
@@ -271,7 +272,7 @@ async def optout_command(update: Update, context: BotContext) -> None:
 
 
 async def optin_command(update: Update, context: BotContext) -> None:
-    owner, tr = _owner(context), context.tr
+    owner, tr = active_owner(context), context.tr
     args = context.args or []
     if not args:
         await reply(update, Screen(tr("optin.usage")))

@@ -23,6 +23,7 @@ from typing import Literal, TypeVar
 
 from bot.domain import Contact, ContactList
 from bot.errors import Interrupted, NotFound, QasidError, StorageUnavailable, ValidationError
+from bot.services import prompts
 from bot.services.imports import PhoneNormaliser, UnreadableFile
 from bot.services.imports.report import write_rejected_csv
 from bot.services.imports.worker import ParseOptions, ParseRun
@@ -130,7 +131,7 @@ class ContactsService:
             if name != current.name and await lists_repo.name_taken(tx, owner_id, name):
                 raise ValidationError("list_name_taken", where="name", name=name)
             await lists_repo.rename(tx, owner_id, list_id, name)
-            await prompts_repo.clear(tx, owner_id)
+            await prompts.close(tx, owner_id, prompts.PromptKind.RENAME_LIST)
             renamed = await lists_repo.get(tx, owner_id, list_id)
         assert renamed is not None
         return renamed
@@ -191,7 +192,7 @@ class ContactsService:
             raise ValidationError("not_a_phone_number", where="phone")
         return phone
 
-    # --- prompts (the next typed message answers a question) --------------------------
+    # --- prompts (old helpers: bot/services/prompts.py replaces them) --------------------
 
     async def ask_rename(self, owner_id: int, list_id: int) -> ContactList:
         found = await self.get_list(owner_id, list_id)
