@@ -48,7 +48,7 @@ class TelegramNotifier:
         services = self._app.bot_data["services"]
         owner = await services.accounts.get(notice.owner_id)
         tr = translator(owner.language)
-        zone = owner.timezone or services.campaigns.config.default_timezone
+        zone = services.accounts.zone(owner)
         view = await services.campaigns.view(notice.owner_id, notice.campaign_id)
         screen = rc.campaign_progress(tr, view, zone)
         message_id = await services.campaigns.progress_message(notice.owner_id,
@@ -119,7 +119,7 @@ class TelegramNotifier:
             services = self._app.bot_data["services"]
             owner = await services.accounts.get(notice.owner_id)
             tr = translator(owner.language)
-            zone = owner.timezone or services.campaigns.config.default_timezone
+            zone = services.accounts.zone(owner)
             until = tr.datetime(notice.until, zone) if notice.until else None
             await self._send(owner.chat_id, rc.sender_lost_alert(
                 tr, notice.sender_label, notice.state, len(notice.campaign_ids), until,

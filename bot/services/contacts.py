@@ -17,10 +17,11 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from bot.clock import Clock, utcnow
 from bot.domain import Contact, ContactList
 from bot.errors import Interrupted, NotFound, QasidError, StorageUnavailable, ValidationError
 from bot.services import prompts
@@ -48,10 +49,6 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 ExportFormat = Literal["csv", "xlsx"]
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -91,7 +88,7 @@ class ImportReport:
 
 class ContactsService:
     def __init__(
-        self, db: Database, config: ContactsConfig, clock: Callable[[], datetime] = utcnow
+        self, db: Database, config: ContactsConfig, clock: Clock = utcnow
     ) -> None:
         self._db = db
         self._config = config
