@@ -73,6 +73,30 @@ async def test_unreadable_files_get_one_message_and_change_nothing(harness: Harn
     assert "no contact lists yet" in replies[0].text  # not even the new, empty lists
 
 
+async def test_a_file_over_a_limit_is_told_where_in_the_owners_language(
+    harness: Harness,
+) -> None:
+    """A vCard line folded on and on, a card of 150 numbers, an unclosed quote: refused at
+    their line, in Russian, and nothing is written."""
+    chat = await harness.active_owner(810, language="ru")
+    endless = ("BEGIN:VCARD\r\nFN:Ali\r\nTEL:0501112233\r\nEND:VCARD\r\n"
+               "BEGIN:VCARD\r\nNOTE:x\r\nFN:x" + "\r\n yyyyyyyy" * 10_000 + "\r\nEND:VCARD\r\n")
+    numbers = "BEGIN:VCARD\r\nFN:A\r\n" + "".join(
+        f"TEL:+99450{n:07d}\r\n" for n in range(150)) + "END:VCARD\r\n"
+    quote = "Имя,Телефон\nАли,0501112233\n\"Лейла,0551112233\n" + "Нигяр,0701112233\n" * 9_000
+    for name, content, words in [
+        ("phone.vcf", endless.encode(), "строка 7: строка vCard длиннее 64 КБ"),
+        ("many.vcf", numbers.encode(), "строка 1: в карточке контакта больше 100 номеров"),
+        ("quote.csv", quote.encode(), "строка 3: ячейка длиннее 128 КБ"),
+    ]:
+        await chat.upload(content, name, "application/octet-stream")
+        replies = await chat.press(chat.buttons()[0])
+        text = harness.api.message(810, replies[0].message.message_id).text
+        assert f"<b>{name}</b>" in text and words in text, text
+    replies = await chat.send("/lists")
+    assert "У вас пока нет списков контактов" in replies[0].text  # not even the empty lists
+
+
 async def test_unsupported_and_oversized_files_are_refused_at_once(make_settings) -> None:
     from bot.console.botapi import FakeBotApi
 

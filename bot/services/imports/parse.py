@@ -15,13 +15,15 @@ The contract:
 - ``parse_contacts`` opens the file, finds the columns and raises ``UnreadableFile`` for a file
   that cannot be imported at all (empty, binary, corrupt or encrypted workbook, no phone
   column, a header without rows...). ``batches()`` may still raise it in the middle of a file:
-  ``line_too_long``, ``malformed_csv``, and ``too_many_rows`` when the file has more than
+  a limit met (``line_too_long``, ``row_too_long``, ``vcard_line_too_long``... see
+  ``readers``), ``malformed_csv``, and ``too_many_rows`` when the file has more than
   ``max_rows`` data rows. Batches before the error were already yielded; the caller decides to
   roll back (one transaction over the whole import) or to keep them.
-- A batch holds at most ``batch_size`` rows (contacts + rejected), in file order. Blank rows
-  are skipped and not counted. Each phone appears at most once in a batch: a later row with
-  the same phone replaces the earlier contact in place, keeping the earlier name and
-  values where the later row has none.
+- A batch holds at most ``batch_size`` rows (contacts + rejected; fewer when its rejected
+  rows hold over ``HELD_CHARS`` characters), in file order. Blank rows are skipped and not
+  counted. Each phone appears at most once in a batch: a later row with the same phone
+  replaces the earlier contact in place, keeping the earlier name and values where the
+  later row has none.
 - A phone repeated in a *later* batch comes again (``duplicate=True``): write batches with an
   upsert where the later row wins (its name and non-empty attributes replace the stored
   ones; a row without a name, or an empty cell, erases nothing).
@@ -78,6 +80,10 @@ __all__ = [
 ]
 
 BATCH_SIZE: Final = 5_000
+# characters (with cells) of the rows a batch holds at most, and the sample: a batch of long
+# rows is smaller (a workbook's shared strings can make rows far longer than the file)
+HELD_CHARS: Final = 8 * 1024 * 1024
+SAMPLE_CHARS: Final = 4 * 1024 * 1024
 SAMPLE_ROWS: Final = 50  # non-blank rows looked at to find the columns
 _VCARD_COLUMNS: Final = ["name", "phone"]
 
@@ -143,6 +149,18 @@ def _decode(row: str) -> ParsedContact:
 def _merge(earlier: str, later: str) -> str:
     """A phone repeated within a batch: the later row, but what it leaves empty (its name,
     a column's cell) keeps the earlier row's value, as the upsert does across batches."""
+    # Without JSON when the earlier row had no cells (a list of numbers, a vCard): the
+    # later row, with the earlier name when it has none. Rows are
+    # '["+994...",name or null,{attributes},seq,line,duplicate]', the phone without quotes.
+    old = earlier.rsplit(",", 3)[0]  # '["+994...",name,{attributes}'
+    if old.endswith(",{}"):
+        after_phone = later.index('"', 2) + 1
+        if not later.startswith(",null,", after_phone):
+            return later
+        old_name = old[after_phone + 1 : -3]
+        if old_name == "null":
+            return later
+        return f"{later[:after_phone]},{old_name}{later[after_phone + 5 :]}"
     old, new = json.loads(earlier), json.loads(later)
     if new[1] is None:
         new[1] = old[1]
@@ -182,10 +200,12 @@ def _is_blank(values: list[str]) -> bool:
 
 def _sample(rows: Iterator[Row]) -> list[Row]:
     sample: list[Row] = []
+    chars = 0
     for row in rows:
         if not _is_blank(row[1]):
             sample.append(row)
-            if len(sample) >= SAMPLE_ROWS:
+            chars += sum(map(len, row[1])) + len(row[1])
+            if len(sample) >= SAMPLE_ROWS or chars > SAMPLE_CHARS:
                 break
     return sample
 
@@ -347,7 +367,7 @@ class ContactImport:
         fresh: list[str] = []
         rejected: list[Rejected] = []
         in_batch: dict[str, int] | None = None  # phone -> index in encoded
-        pending = 0
+        pending = held = 0  # rows and characters in the batch (names, cells, rejected rows)
         limit = max_rows + 1  # 0 (never reached) without a limit
         for line, values in self._rows:
             try:
@@ -365,6 +385,7 @@ class ContactImport:
                         text = ""
                     if text:
                         name = encode(text)
+                        held += len(name)
                 if keys:
                     parts = []
                     try:
@@ -375,6 +396,7 @@ class ContactImport:
                     except IndexError:
                         pass
                     attributes = "{" + ",".join(parts) + "}"
+                    held += len(attributes)
                 else:
                     attributes = "{}"
                 seq += 1
@@ -402,16 +424,17 @@ class ContactImport:
                 invalid += 1
                 reasons[reason] += 1
                 rejected.append(Rejected(line, values, reason))
+                held += sum(map(len, values)) + len(values)
             rows += 1
             if rows == limit:
                 raise self._too_many()
             pending += 1
-            if pending >= batch_size:
+            if pending >= batch_size or held > HELD_CHARS:
                 summary.rows, summary.duplicates, summary.invalid = rows, duplicates, invalid
                 summary.valid_unique = len(seen)
                 self._seq = seq
                 yield Batch(encoded, fresh, rejected, [], rows)
-                encoded, fresh, rejected, in_batch, pending = [], [], [], None, 0
+                encoded, fresh, rejected, in_batch, pending, held = [], [], [], None, 0, 0
         summary.rows, summary.duplicates, summary.invalid = rows, duplicates, invalid
         summary.valid_unique = len(seen)
         self._seq = seq

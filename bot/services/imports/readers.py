@@ -23,10 +23,13 @@ the owner is told the file is not what its name says rather than "no phone colum
   (``9.94501112233e11`` -> ``"994501112233"``), dates as ISO dates.
 - ``VcardReader``: ``cards()`` yields one ``Vcard`` (name, TEL entries with their types) per
   card, for vCard 2.1 (quoted-printable, bare ``CELL`` types), 3.0 and 4.0 (``tel:`` URIs).
+  Only FN, N and TEL are kept; pictures and every other property are skipped line by line.
 
 Text files are read through a guard that refuses a line longer than ``max_line_bytes``
 (5 MiB by default) without holding it in memory. Nothing reads a whole file: memory stays
-bounded by one record (or one sheet for workbooks).
+bounded by one record (or one sheet for workbooks, checked by ``workbooks`` before calamine
+opens them), and every record, cell, vCard property and card has a limit (``limits.py``),
+refused with its line as soon as it is met.
 
 Every failure to read the file as a whole is ``UnreadableFile`` (see ``errors.py``).
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 import base64
 import binascii
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
@@ -52,6 +56,14 @@ from typing import BinaryIO, Final
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError, SheetVisibleEnum
 
 from bot.services.imports.errors import UnreadableFile
+from bot.services.imports.limits import (
+    MAX_CARD_PHONES,
+    MAX_COLUMNS,
+    MAX_LINE_BYTES,
+    MAX_ROW_CHARS,
+    MAX_VCARD_LINE,
+)
+from bot.services.imports.workbooks import check_workbook
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +80,6 @@ __all__ = [
     "open_contacts",
 ]
 
-MAX_LINE_BYTES: Final = 5 * 1024 * 1024
 SNIFF_BYTES: Final = 64 * 1024
 
 #: ``(line, values)``: a record and the line (or sheet row) where it starts, 1-based.
@@ -272,6 +283,10 @@ class _LineGuard(io.RawIOBase):
         super().close()
 
 
+class _RowTooLong(Exception):
+    """Raised by the lines under ``csv.reader``; ``CsvReader.rows`` says which line."""
+
+
 @dataclass(slots=True)
 class _TextSource:
     path: Path
@@ -299,20 +314,37 @@ class CsvReader:
 
     def rows(self) -> Iterator[Row]:
         with self.source.open() as text:
-            reader = csv.reader(text, delimiter=self.delimiter)
+            used = [0]  # characters of the record being read (a record may span lines)
+
+            def lines() -> Iterator[str]:
+                for line in text:
+                    used[0] += len(line)
+                    if used[0] > MAX_ROW_CHARS:  # e.g. an unclosed quote, a million cells
+                        raise _RowTooLong
+                    yield line
+
+            reader = csv.reader(lines(), delimiter=self.delimiter)
             end = 0
             try:
                 for values in reader:
                     start = end + 1
                     end = reader.line_num
+                    used[0] = 0
                     if values:
+                        if len(values) > MAX_COLUMNS:
+                            raise UnreadableFile("too_many_columns", line=start,
+                                                 limit=MAX_COLUMNS)
                         yield start, values
+            except _RowTooLong:
+                raise UnreadableFile("row_too_long", line=end + 1,
+                                     limit=MAX_ROW_CHARS // 1024) from None
             except csv.Error as exc:
                 message = str(exc)
                 if "field larger than field limit" in message:
-                    # a cell over csv's limit (128 KiB unless changed): a line too long to read
+                    # a cell over csv's limit (128 KiB unless changed), often an unclosed quote
                     raise UnreadableFile(
-                        "line_too_long", message, line=end + 1, limit=csv.field_size_limit()
+                        "field_too_long", message, line=end + 1,
+                        limit=csv.field_size_limit() // 1024,
                     ) from exc
                 reason = "binary" if "NUL" in message else "malformed_csv"
                 raise UnreadableFile(reason, message, line=end + 1) from exc
@@ -334,6 +366,9 @@ class LinesReader:
     def rows(self) -> Iterator[Row]:
         with self.source.open() as text:
             for number, line in enumerate(text, 1):
+                if len(line) > MAX_ROW_CHARS:
+                    raise UnreadableFile("row_too_long", line=number,
+                                         limit=MAX_ROW_CHARS // 1024)
                 value = line.strip()
                 if value:
                     yield number, [value]
@@ -372,38 +407,58 @@ class WorkbookReader:
 
     def _workbook(self) -> CalamineWorkbook:
         if self._book is None:
-            try:
+            with _calamine_errors():
                 self._book = CalamineWorkbook.from_path(str(self.path))
-            except PasswordError as exc:
-                raise UnreadableFile("encrypted", str(exc)) from exc
-            except (CalamineError, OSError, ValueError) as exc:
-                raise UnreadableFile("corrupt_xlsx", str(exc)) from exc
         return self._book
 
     def sheet_names(self) -> list[str]:
         """Worksheets, visible ones first, each group in workbook order."""
-        sheets = self._workbook().sheets_metadata
+        with _calamine_errors():
+            sheets = self._workbook().sheets_metadata
         visible = [s.name for s in sheets if s.visible == SheetVisibleEnum.Visible]
         return visible + [s.name for s in sheets if s.visible != SheetVisibleEnum.Visible]
 
     def rows(self, sheet_name: str) -> Iterator[Row]:
-        try:
+        with _calamine_errors():
             sheet = self._workbook().get_sheet_by_name(sheet_name)
-        except PasswordError as exc:
-            raise UnreadableFile("encrypted", str(exc)) from exc
-        except (CalamineError, ValueError) as exc:
-            raise UnreadableFile("corrupt_xlsx", str(exc)) from exc
-        start = sheet.start
+            start = sheet.start
+            width = sheet.width
         if start is None:
             return
         first = start[0] + 1
-        for offset, cells in enumerate(sheet.iter_rows()):
-            yield first + offset, [c if c.__class__ is str else _cell_text(c) for c in cells]
+        if width > MAX_COLUMNS:  # (``workbooks`` looked before it was loaded)
+            raise UnreadableFile("too_many_columns", line=first, limit=MAX_COLUMNS)
+        with _calamine_errors():
+            for offset, cells in enumerate(sheet.iter_rows()):
+                values = [c if c.__class__ is str else _cell_text(c) for c in cells]
+                # a shared string (or an ODS repeat) may fill many cells: rows can be far
+                # longer than the file
+                if sum(map(len, values)) > MAX_ROW_CHARS:
+                    raise UnreadableFile("row_too_long", line=first + offset,
+                                         limit=MAX_ROW_CHARS // 1024)
+                yield first + offset, values
 
     def close(self) -> None:
         if self._book is not None:
-            self._book.close()
+            with contextlib.suppress(Exception):
+                self._book.close()
             self._book = None
+
+
+@contextlib.contextmanager
+def _calamine_errors() -> Iterator[None]:
+    """calamine's failures as ``UnreadableFile``; a panic of its Rust code too (pyo3 raises
+    ``PanicException``, a ``BaseException``, for instance on a damaged XLS)."""
+    try:
+        yield
+    except PasswordError as exc:
+        raise UnreadableFile("encrypted", str(exc)) from exc
+    except (CalamineError, OSError, ValueError, OverflowError) as exc:
+        raise UnreadableFile("corrupt_xlsx", str(exc)) from exc
+    except BaseException as exc:
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise UnreadableFile("corrupt_xlsx", f"calamine: {exc}") from None
 
 
 # --- vCard ----------------------------------------------------------------------------------
@@ -422,15 +477,30 @@ class Vcard:
     tels: list[VcardTel] = field(default_factory=list)
 
 
-_IGNORED_PROPERTIES: Final = ("PHOTO", "LOGO", "SOUND", "KEY")
+# The properties read (``item1.TEL;TYPE=CELL:...`` is a TEL); the others are skipped.
+_READ_PROPERTY: Final = re.compile(
+    r"(?:[^;:\r\n]{0,100}\.)?[ \t]*(BEGIN|END|FN|N|TEL)[ \t]*(?=[;:\r\n]|$)", re.IGNORECASE
+)
+_SOFT_BREAK: Final = ("=\r\n", "=\n", "=\r", "=")  # a line ending like this may continue
 _UNESCAPE: Final = re.compile(r"\\(.)")
 
 
+def _quoted_printable(line: str) -> bool:
+    """Whether the first line of a property says its value is quoted-printable."""
+    colon = line.find(":")
+    head = (line if colon < 0 else line[:colon]).upper()
+    return "QUOTED-PRINTABLE" in head or "ENCODING=QP" in head
+
+
 def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
     return _UNESCAPE.sub(lambda m: " " if m.group(1) in "nN" else m.group(1), text)
 
 
 def _split_unescaped(text: str, separator: str) -> list[str]:
+    if "\\" not in text:
+        return text.split(separator)
     parts, current, escaped = [], [], False
     for char in text:
         if escaped:
@@ -449,6 +519,9 @@ def _split_unescaped(text: str, separator: str) -> list[str]:
 
 def _property_head(line: str) -> tuple[str, str]:
     """``(name and parameters, value)`` of a content line (a ``:`` in quotes is not it)."""
+    colon = line.find(":")
+    if colon >= 0 and line.find('"', 0, colon) < 0:
+        return line[:colon], line[colon + 1 :]
     quoted = False
     for index, char in enumerate(line):
         if char == '"':
@@ -459,6 +532,8 @@ def _property_head(line: str) -> tuple[str, str]:
 
 
 def _parse_parameters(head: str) -> tuple[str, dict[str, list[str]]]:
+    if ";" not in head:
+        return head.rsplit(".", 1)[-1].strip().upper(), {}
     name, *raw_parameters = head.split(";")
     parameters: dict[str, list[str]] = {}
     for parameter in raw_parameters:
@@ -471,7 +546,9 @@ def _parse_parameters(head: str) -> tuple[str, dict[str, list[str]]]:
 
 
 def _decode_value(value: str, parameters: dict[str, list[str]]) -> str:
-    encoding = {e.upper() for e in parameters.get("ENCODING", [])}
+    if "ENCODING" not in parameters:
+        return value
+    encoding = {e.upper() for e in parameters["ENCODING"]}
     charset = (parameters.get("CHARSET") or ["utf-8"])[0]
     try:
         codecs.lookup(charset)
@@ -499,75 +576,124 @@ class VcardReader:
     def encoding(self) -> str:
         return self.source.encoding
 
-    def _logical_lines(self, text: io.TextIOWrapper) -> Iterator[tuple[int, str]]:
-        """Unfold continuation lines (a leading space/tab, or a quoted-printable ``=``)."""
-        current: str | None = None
-        start = 0
-        ignored = False
+    @staticmethod
+    def _properties(text: io.TextIOWrapper) -> Iterator[tuple[int, str, str]]:
+        """``(line, name, content line)`` of each property read (``_READ_PROPERTY``), its
+        continuation lines unfolded (a leading space or tab, or a quoted-printable soft line
+        break ``=``). Other properties (pictures, addresses, notes...) are skipped line by
+        line, whatever their size, without keeping them. A property read that is longer than
+        ``MAX_VCARD_LINE`` once unfolded is refused at the line where it begins."""
+        limit = MAX_VCARD_LINE
+        read = _READ_PROPERTY.match
+        parts: list[str] = []  # the open property's pieces, when it is one we read
+        name = ""
+        start = size = 0
+        keep = False
+        quoted_printable = soft_break = False  # soft_break: its last line ends in "="
         for number, physical in enumerate(text, 1):
-            line = physical.rstrip("\r\n")
-            if current is not None:
-                if line[:1] in (" ", "\t"):
-                    if not ignored:
-                        current += line[1:]
-                    continue
-                if current.endswith("=") and not ignored:
-                    head = current[: current.find(":")].upper()
-                    if "QUOTED-PRINTABLE" in head or "ENCODING=QP" in head:
-                        current = current[:-1] + line
-                        continue
-                yield start, current
-            current, start = line, number
-            ignored = current.upper().lstrip().startswith(_IGNORED_PROPERTIES)
-            if ignored:
-                current = ""
-        if current is not None:
-            yield start, current
+            lead = physical[:1]
+            if lead == " " or lead == "\t":
+                if keep:
+                    line = physical.rstrip("\r\n")
+                    size += len(line) - 1
+                    if size > limit:
+                        raise UnreadableFile("vcard_line_too_long", line=start,
+                                             limit=limit // 1024)
+                    parts.append(line[1:])
+                soft_break = quoted_printable and physical.endswith(_SOFT_BREAK)
+                continue
+            if soft_break:
+                if keep:
+                    line = physical.rstrip("\r\n")
+                    size += len(line)
+                    if size > limit:
+                        raise UnreadableFile("vcard_line_too_long", line=start,
+                                             limit=limit // 1024)
+                    parts[-1] = parts[-1][:-1]
+                    parts.append(line)
+                soft_break = physical.endswith(_SOFT_BREAK)
+                continue
+            if keep:
+                yield start, name, parts[0] if len(parts) == 1 else "".join(parts)
+            start = number
+            # only a quoted-printable value continues on a line after a "=" (a soft break)
+            quoted_printable = soft_break = (physical.endswith(_SOFT_BREAK)
+                                             and _quoted_printable(physical))
+            match = read(physical)
+            keep = match is not None
+            if match is not None:
+                name = match.group(1).upper()
+                line = physical.rstrip("\r\n")
+                size = len(line)
+                if size > limit:
+                    raise UnreadableFile("vcard_line_too_long", line=number, limit=limit // 1024)
+                parts = [line]
+        if keep:
+            yield start, name, parts[0] if len(parts) == 1 else "".join(parts)
 
     def cards(self) -> Iterator[Vcard]:
         with self.source.open() as text:
             card: Vcard | None = None
-            structured_name = ""
-            for number, line in self._logical_lines(text):
-                if not line.strip():
-                    continue
-                head, value = _property_head(line)
-                name, parameters = _parse_parameters(head)
-                if name == "BEGIN" and value.strip().upper() == "VCARD":
+            structured: tuple[str, str] | None = None  # N (head, value): read if no FN
+            phones = 0  # TEL properties in the card
+            known: dict[str, dict[str, list[str]]] = {}  # parameters by head: cards repeat them
+            for number, name, line in self._properties(text):
+                colon = line.find(":")
+                if colon >= 0 and line.find('"', 0, colon) < 0:
+                    head, value = line[:colon], line[colon + 1 :]
+                else:
+                    head, value = _property_head(line)
+                if name == "TEL":
+                    if card is None:
+                        continue
+                    phones += 1
+                    if phones > MAX_CARD_PHONES:
+                        raise UnreadableFile("too_many_phones", line=card.line,
+                                             limit=MAX_CARD_PHONES)
+                    parameters = known.get(head)  # read only, never changed
+                    if parameters is None:
+                        if len(known) > 64:
+                            known.clear()
+                        parameters = known[head] = _parse_parameters(head)[1]
+                    self._add_tel(card, _decode_value(value, parameters), parameters)
+                elif name == "BEGIN":
+                    if value.strip().upper() != "VCARD":
+                        continue
                     if card is not None:  # a card without END
-                        yield self._finish(card, structured_name)
-                    card, structured_name = Vcard(line=number, name=""), ""
+                        yield self._finish(card, structured)
+                    card, structured, phones = Vcard(line=number, name=""), None, 0
                 elif card is None:
                     continue
-                elif name == "END" and value.strip().upper() == "VCARD":
-                    yield self._finish(card, structured_name)
-                    card = None
                 elif name == "FN":
+                    parameters = _parse_parameters(head)[1]
                     card.name = _unescape(_decode_value(value, parameters)).strip()
                 elif name == "N":
-                    parts = _split_unescaped(_decode_value(value, parameters), ";")
-                    family, given, additional = [*parts, "", "", ""][:3]
-                    structured_name = " ".join(
-                        _unescape(p).strip() for p in (given, additional, family) if p.strip()
-                    )
-                elif name == "TEL":
-                    self._add_tel(card, _decode_value(value, parameters), parameters)
+                    structured = head, value
+                elif value.strip().upper() == "VCARD":  # END
+                    yield self._finish(card, structured)
+                    card = None
             if card is not None:
-                yield self._finish(card, structured_name)
+                yield self._finish(card, structured)
 
     @staticmethod
     def _add_tel(card: Vcard, value: str, parameters: dict[str, list[str]]) -> None:
         text = value.strip()
         if text[:4].lower() == "tel:":
             text = text[4:].split(";", 1)[0]
-        types = frozenset(t.upper() for t in parameters.get("TYPE", []))
+        types = frozenset(map(str.upper, parameters.get("TYPE", ())))
         if text:
             card.tels.append(VcardTel(value=_unescape(text).strip(), types=types))
 
     @staticmethod
-    def _finish(card: Vcard, structured_name: str) -> Vcard:
-        if not card.name:
-            card.name = structured_name
+    def _finish(card: Vcard, structured: tuple[str, str] | None) -> Vcard:
+        """The card, named after its N ("Family;Given;Additional") when it has no FN."""
+        if not card.name and structured is not None:
+            head, value = structured
+            parts = _split_unescaped(_decode_value(value, _parse_parameters(head)[1]), ";")
+            family, given, additional = [*parts, "", "", ""][:3]
+            card.name = " ".join(
+                _unescape(p).strip() for p in (given, additional, family) if p.strip()
+            )
         return card
 
 
@@ -590,9 +716,13 @@ def open_contacts(
         raise UnreadableFile("empty")
     try:
         if head.startswith(_ZIP_MAGICS):
-            return WorkbookReader(path=path, kind=_zip_kind(path))
+            kind = _zip_kind(path)
+            check_workbook(path, kind)
+            return WorkbookReader(path=path, kind=kind)
         if head.startswith(_OLE_MAGIC):
-            return WorkbookReader(path=path, kind=_ole_kind(path))
+            kind = _ole_kind(path)
+            check_workbook(path, kind)
+            return WorkbookReader(path=path, kind=kind)
         for magic, kind in _OTHER_MAGICS:
             if head.startswith(magic):
                 raise UnreadableFile("unsupported_type", kind)

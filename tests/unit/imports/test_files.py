@@ -306,12 +306,13 @@ def test_a_line_over_the_limit_is_refused_without_reading_it_whole(
     assert caught.value.limit == 5 * 1024 * 1024
 
 
-def test_a_cell_too_big_for_the_csv_module_is_a_line_too_long(tmp_path: Path) -> None:
+def test_a_cell_too_big_for_the_csv_module_is_a_field_too_long(tmp_path: Path) -> None:
     size = csv.field_size_limit() + 1000  # 128 KiB unless someone changed it
     path = write(tmp_path, "cell.csv", "Name,Phone\n" + "x" * size + ",0501112233\n")
     with pytest.raises(UnreadableFile) as caught:
         parse_all(path, max_line_bytes=2 * size)
-    assert (caught.value.reason, caught.value.line) == ("line_too_long", 2)
+    assert (caught.value.reason, caught.value.line) == ("field_too_long", 2)
+    assert caught.value.limit == csv.field_size_limit() // 1024  # in KB, as the owner reads it
 
 
 def test_more_rows_than_allowed_is_an_error_with_the_limit(tmp_path: Path) -> None:
