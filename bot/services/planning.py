@@ -312,12 +312,6 @@ def estimate(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo, *,
                     waits)
 
 
-def estimate_finish(count: int, pacing: Pacing, start: datetime, tz: ZoneInfo,
-                    **kwargs: Any) -> datetime:
-    """``estimate(...).finish``."""
-    return estimate(count, pacing, start, tz, **kwargs).finish
-
-
 class _Window:
     """One number's last 24 hours of messages on the timeline, against its daily cap."""
 

@@ -20,7 +20,6 @@ from bot.services.planning import (
     QuietHours,
     assign,
     estimate,
-    estimate_finish,
     plan,
 )
 
@@ -280,7 +279,7 @@ def test_quiet_hours_starting_in_the_skipped_dst_hour_begin_when_clocks_jump() -
 def test_presets_are_valid_and_safer_ones_are_slower() -> None:
     for pacing in PRESETS.values():
         pacing.validate()
-    finish = {name: estimate_finish(1000, pacing, START, BAKU)
+    finish = {name: estimate(1000, pacing, START, BAKU).finish
               for name, pacing in PRESETS.items()}
     assert finish["safe"] > finish["normal"] > finish["fast"]
     assert all(p.batch_size <= 100 for p in PRESETS.values())
@@ -289,11 +288,11 @@ def test_presets_are_valid_and_safer_ones_are_slower() -> None:
 
 
 def test_estimate_is_stable_and_close_to_a_real_plan() -> None:
-    estimate = estimate_finish(3000, PRESETS["normal"], START, BAKU, senders=2)
-    assert estimate == estimate_finish(3000, PRESETS["normal"], START, BAKU, senders=2)
+    finish = estimate(3000, PRESETS["normal"], START, BAKU, senders=2).finish
+    assert finish == estimate(3000, PRESETS["normal"], START, BAKU, senders=2).finish
     planned = plan(3000, PRESETS["normal"], START, seed=9, tz=BAKU, senders=2).finish
-    assert abs((planned - estimate).total_seconds()) < 3600
-    assert estimate_finish(0, PRESETS["normal"], START, BAKU) == START
+    assert abs((planned - finish).total_seconds()) < 3600
+    assert estimate(0, PRESETS["normal"], START, BAKU).finish == START
 
 
 def test_planning_a_hundred_thousand_recipients_gives_each_a_slot() -> None:
@@ -463,7 +462,7 @@ def test_a_new_number_sends_its_warm_up_and_the_plan_ends_when_it_really_can() -
 
 def test_a_big_list_from_one_new_number_takes_months_not_weeks() -> None:
     new = DailyCap(1000, START.timestamp(), RAMP)
-    finish = estimate_finish(100_000, PRESETS["normal"], START, BAKU, caps=[new])
+    finish = estimate(100_000, PRESETS["normal"], START, BAKU, caps=[new]).finish
     # 1,260 in the warm-up's six days, then 1,000 a day: about 105 days
     assert timedelta(days=100) < finish - START < timedelta(days=110)
 
