@@ -32,6 +32,7 @@ from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
+from bot.services.prompts import PromptsService
 from bot.services.replies import (
     DEFAULT_START_WORDS,
     DEFAULT_STOP_WORDS,
@@ -62,6 +63,7 @@ class Services:
     analytics: AnalyticsService
     alerts: Alerts
     senders: SendersService
+    prompts: PromptsService
 
 
 def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
@@ -205,6 +207,7 @@ class Qasid:
                 tokens=self.tokens,
             ),
             analytics=AnalyticsService(self.db, settings.default_timezone),
+            prompts=PromptsService(self.db, clock),
         )
         self.gateway.set_event_handler(self.services.dispatcher.on_event)
         self.persistence.services = self.services

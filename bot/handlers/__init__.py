@@ -34,7 +34,6 @@ from bot.handlers import (
     templates,
 )
 from bot.handlers.commands import visible_commands
-from bot.handlers.context import BotContext
 from bot.handlers.conversations import Leaving
 from bot.handlers.errors import on_error
 from bot.handlers.registration import doorkeeper
@@ -96,17 +95,9 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))
-    app.add_handler(MessageHandler(filters.TEXT, text_message))
+    # typed text that answers an open question never gets here (registration.doorkeeper)
     app.add_handler(MessageHandler(filters.ALL, menu.unknown_text))
     app.add_error_handler(on_error)
-
-
-async def text_message(update: Update, context: BotContext) -> None:
-    """Typed text: the answer to a pending prompt, else a hint to use the menu."""
-    if await numbers.typed_text(update, context) or await templates.typed_text(update, context):
-        return
-    if not await contacts.typed_text(update, context):
-        await menu.unknown_text(update, context)
 
 
 async def publish_commands(app: Application, admin_ids: frozenset[int]) -> None:

@@ -13,6 +13,7 @@ from bot.handlers import render
 from bot.handlers.context import BotContext
 from bot.handlers.replies import error_text, reply
 from bot.i18n import Safe, translator
+from bot.services.prompts import Prompt, PromptKind
 
 log = logging.getLogger(__name__)
 
@@ -28,25 +29,29 @@ async def decide(update: Update, context: BotContext) -> None:
     query = update.callback_query
     assert query is not None
     _, verdict, raw_id = (query.data or "adm:?:0").split(":", 2)
-    accounts, tr = context.services.accounts, context.tr
+    accounts, prompts, tr = context.services.accounts, context.services.prompts, context.tr
+    admin_id = _admin_id(update)
     message_id = query.message.message_id if query.message else None
     try:
         owner_id = int(raw_id)
         if verdict == "ok":
-            owner = await accounts.approve(_admin_id(update), owner_id)
+            owner = await accounts.approve(admin_id, owner_id)
         elif verdict == "no":
-            owner = await accounts.ask_reject_reason(_admin_id(update), owner_id, message_id)
+            owner = await accounts.rejectable(admin_id, owner_id)
+            await prompts.ask_admin(admin_id, PromptKind.REJECT_REASON, owner_id=owner_id,
+                                    message_id=message_id)
             await query.answer()
             await query.edit_message_text(**render.reject_reason_question(tr, owner).kwargs)
             return
         elif verdict == "back":
-            await accounts.drop_reject_prompt(_admin_id(update))
+            accounts.require_admin(admin_id)
+            await prompts.drop_admin(admin_id)
             owner = await accounts.get(owner_id)
             await query.answer()
             await query.edit_message_text(**render.registration_request(tr, owner).kwargs)
             return
         else:  # "skip": no reason
-            owner = await accounts.reject(_admin_id(update), owner_id)
+            owner = await accounts.reject(admin_id, owner_id)
     except (QasidError, ValueError) as exc:
         text = error_text(context, exc) if isinstance(exc, QasidError) else tr("error.generic")
         await query.answer(text, show_alert=True)
@@ -56,32 +61,23 @@ async def decide(update: Update, context: BotContext) -> None:
     await query.edit_message_text(done, parse_mode="HTML")
 
 
-async def typed_reason(update: Update, context: BotContext) -> bool:
-    """The reason an admin types after pressing Reject: the owner is rejected with it.
-    False when no reason was asked for. A command instead drops the question (and runs)."""
-    message, accounts, tr = update.message, context.services.accounts, context.tr
-    if message is None or not message.text:
-        return False
-    asked = await accounts.reject_prompt(_admin_id(update))
-    if asked is None:
-        return False
-    if message.text.startswith("/"):
-        await accounts.drop_reject_prompt(_admin_id(update))
-        return False
-    owner_id, question_id = asked
+async def reason_typed(update: Update, context: BotContext, prompt: Prompt, text: str) -> None:
+    """The reason an admin types after pressing Reject (``PromptKind.REJECT_REASON``): the
+    owner is rejected with it (``handlers/prompts.py`` routes it here)."""
+    admin_id, tr = _admin_id(update), context.tr
+    question_id = prompt.payload.get("message_id")
     try:
-        owner = await accounts.reject(_admin_id(update), owner_id, message.text)
+        owner = await context.services.accounts.reject(admin_id, prompt.id("owner_id"), text)
     except QasidError as exc:
-        await accounts.drop_reject_prompt(_admin_id(update))
+        await context.services.prompts.drop_admin(admin_id)
         await reply(update, render.Screen(error_text(context, exc)))
-        return True
+        return
     if question_id is not None and update.effective_chat is not None:
         try:  # Skip and Cancel are moot now
             await context.bot.edit_message_reply_markup(update.effective_chat.id, question_id)
         except TelegramError:
             pass
     await reply(update, render.Screen(render.rejected_line(tr, owner)))
-    return True
 
 
 async def pending(update: Update, context: BotContext) -> None:

@@ -24,7 +24,6 @@ from telegram.warnings import PTBUserWarning
 from bot.domain import WIZARD, CampaignDraft, WizardStep
 from bot.errors import QasidError, ValidationError
 from bot.gateways.base import GatewayError
-from bot.handlers import contacts as contacts_handlers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.conversations import leave_when
@@ -109,6 +108,7 @@ async def new_campaign(update: Update, context: BotContext) -> WizardStep:
     owner = active_owner(context)
     if update.callback_query is not None:
         await update.callback_query.answer()
+    await context.services.prompts.drop(owner.id)  # the wizard's questions are the newer ones
     existing = await context.services.campaigns.draft(owner.id)
     draft = await context.services.campaigns.begin(owner.id)
     if existing is not None and existing.step is not WizardStep.LIST:
@@ -261,8 +261,6 @@ async def typed(update: Update, context: BotContext) -> WizardStep | int:
     """A typed answer: a date, a time of day, or a custom pacing value."""
     owner, service = active_owner(context), context.services.campaigns
     assert update.message is not None
-    if await contacts_handlers.typed_text(update, context):
-        return await _stay(context)  # it answered a question asked since (a list's name)
     text = update.message.text or ""
     draft = await service.draft(owner.id)
     answer = _TYPED_ANSWERS.get(draft.step) if draft else None

@@ -185,13 +185,16 @@ async def list_button(update: Update, context: BotContext) -> None:
             screen = rc.lists_overview(tr, await contacts.lists(owner.id))
         elif action == "open":
             item = await contacts.get_list(owner.id, list_id)
-            await contacts.clear_prompt(owner.id)  # "Cancel" of a rename lands here
+            # "Cancel" of a rename lands here
+            await context.services.prompts.drop(owner.id, PromptKind.RENAME_LIST)
             screen = rc.list_card(tr, item)
         elif action == "sample":
             item = await contacts.get_list(owner.id, list_id)
             screen = rc.list_sample(tr, item, await contacts.sample(owner.id, list_id))
         elif action == "rename":
-            screen = rc.rename_prompt(tr, await contacts.ask_rename(owner.id, list_id))
+            item = await contacts.get_list(owner.id, list_id)
+            await context.services.prompts.ask(owner.id, PromptKind.RENAME_LIST, list_id=list_id)
+            screen = rc.rename_prompt(tr, item)
         elif action in ("csv", "xlsx"):
             await contacts.get_list(owner.id, list_id)
             await query.answer(tr("lists.exporting"))
@@ -225,20 +228,6 @@ async def _export(update: Update, context: BotContext, list_id: int, fmt: str) -
         with path.open("rb") as fh:
             await update.effective_chat.send_document(
                 fh, filename=path.name, caption=tr("lists.exported", count=rows))
-
-
-async def typed_text(update: Update, context: BotContext) -> bool:
-    """Old: answer a pending prompt (a list's new name). False when nothing was pending."""
-    owner, contacts = active_owner(context), context.services.contacts
-    prompt = await contacts.pending_prompt(owner.id)
-    if prompt is None or update.message is None or not update.message.text:
-        return False
-    if prompt[0] == PromptKind.RENAME_LIST:
-        await rename_typed(update, context, Prompt(PromptKind.RENAME_LIST, prompt[1]),
-                           update.message.text)
-        return True
-    await contacts.clear_prompt(owner.id)
-    return False
 
 
 async def rename_typed(update: Update, context: BotContext, prompt: Prompt, text: str) -> None:

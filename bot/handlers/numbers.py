@@ -4,8 +4,8 @@ Cloud API number, remove one.
 The QR code is a photo in the chat, refreshed by a job while WAHA waits for the scan
 (``num-link-<sender>``); the job says when the number is linked, or that the code
 expired (one tap for a new one). Typed answers (the phone for a pairing code, a Cloud
-API id and token) are chat prompts, so they survive a restart; the message holding a
-token is deleted as soon as it is read.
+API id and token) are prompts (``PromptKind.PAIR_PHONE``, ``CLOUD_NUMBER``), so they
+survive a restart; the message holding a token is deleted as soon as it is read.
 """
 
 from __future__ import annotations
@@ -27,11 +27,9 @@ from bot.handlers.context import BotContext, active_owner
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
 from bot.i18n import translator
+from bot.services.prompts import Prompt, PromptKind
 
 log = logging.getLogger(__name__)
-
-PAIR_PROMPT = "pair_phone"
-CLOUD_PROMPT = "cloud_number"
 
 
 def _zone(context: BotContext) -> str:
@@ -83,7 +81,8 @@ async def number_button(update: Update, context: BotContext) -> None:
             await _send_qr(update, context, sender_id)
         elif action == "code":
             await service.get(owner.id, sender_id)
-            await service.ask(owner.id, PAIR_PROMPT, sender_id)
+            await context.services.prompts.ask(owner.id, PromptKind.PAIR_PHONE,
+                                               sender_id=sender_id)
             await query.answer()
             await reply(update, Screen(tr("numbers.ask_pair_phone")))
         elif action == "relink":
@@ -134,7 +133,7 @@ async def _add(update: Update, context: BotContext, kind: str) -> None:
         await reply(update, Screen(tr("numbers.linked", number=rn.label(tr, added)),
                                    keyboard([(tr("numbers.all"), "num:all")])))
     elif kind == "cloud":
-        await service.ask(owner.id, CLOUD_PROMPT)
+        await context.services.prompts.ask(owner.id, PromptKind.CLOUD_NUMBER)
         await query.answer()
         await reply(update, Screen(tr("numbers.ask_cloud")))
     else:
@@ -298,41 +297,33 @@ async def _finish_qr(context, chat_id: int, message_id: int | None, caption: str
 
 # --- typed answers ------------------------------------------------------------------------
 
-async def typed_text(update: Update, context: BotContext) -> bool:
-    """The phone for a pairing code, or a Cloud API id and token. False: not ours."""
+async def pair_phone_typed(update: Update, context: BotContext, prompt: Prompt,
+                           text: str) -> None:
+    """The phone a WAHA pairing code is for (``PromptKind.PAIR_PHONE``)."""
     owner, tr, service = active_owner(context), context.tr, context.services.senders
-    message = update.message
-    if message is None or not message.text:
-        return False
-    prompt = await service.pending_prompt(owner.id)
-    if prompt is None or prompt[0] not in (PAIR_PROMPT, CLOUD_PROMPT):
-        return False
-    action, payload = prompt
-    text = message.text.strip()
-    if action == CLOUD_PROMPT:
-        try:  # the token must not stay in the chat, whatever happens next
-            await message.delete()
-        except TelegramError as exc:
-            log.warning("could not delete the message with a token: %s", exc)
-        await _add_cloud(update, context, text)
-        return True
     try:
-        code = await service.waha_pairing_code(owner.id, int(payload["sender_id"]), text,
+        code = await service.waha_pairing_code(owner.id, prompt.id("sender_id"), text.strip(),
                                                owner.region)
     except QasidError as exc:
         await reply(update, Screen(error_text(context, exc)))
-        return True
+        return
     except GatewayError as exc:
         log.warning("pairing code: gateway %s", exc.category)
         await reply(update, Screen(tr("numbers.gateway_down")))
-        return True
-    await service.clear_prompt(owner.id)
+        return
+    await context.services.prompts.drop(owner.id, PromptKind.PAIR_PHONE)
     await reply(update, Screen(tr("numbers.pair_code", code=code)))
-    return True
 
 
-async def _add_cloud(update: Update, context: BotContext, text: str) -> None:
+async def cloud_number_typed(update: Update, context: BotContext, prompt: Prompt,
+                             text: str) -> None:
+    """A Cloud API number's id and token (``PromptKind.CLOUD_NUMBER``)."""
     owner, tr, service = active_owner(context), context.tr, context.services.senders
+    assert update.message is not None
+    try:  # the token must not stay in the chat, whatever happens next
+        await update.message.delete()
+    except TelegramError as exc:
+        log.warning("could not delete the message with a token: %s", exc)
     words = text.split()
     if len(words) != 2:
         await reply(update, Screen(tr("numbers.cloud_format")))
@@ -342,6 +333,6 @@ async def _add_cloud(update: Update, context: BotContext, text: str) -> None:
     except QasidError as exc:
         await reply(update, Screen(error_text(context, exc) + "\n" + tr("numbers.cloud_again")))
         return
-    await service.clear_prompt(owner.id)
+    await context.services.prompts.drop(owner.id, PromptKind.CLOUD_NUMBER)
     await reply(update, Screen(tr("numbers.linked", number=rn.label(tr, sender)),
                                keyboard([(tr("numbers.all"), "num:all")])))

@@ -3,8 +3,8 @@
 A button asks the question (the time zone's also offers its country's zones as buttons);
 the next typed message is the answer, checked by the accounts service. A wrong answer says
 what was wrong and keeps the old value, and the question stays open; a command instead
-drops the question and runs. The question is stored (``chat_prompts``), so it survives a
-restart. The doorkeeper hands typed text here before any conversation sees it.
+drops the question and runs. The question is a prompt (``PromptKind.PROFILE``), so it
+survives a restart; ``handlers/prompts.py`` hands the typed answer here.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from bot.handlers import render
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.replies import error_text, reply, show
 from bot.services import zones
+from bot.services.accounts import PROFILE_FIELDS
+from bot.services.prompts import Prompt, PromptKind
 
 
 def _question(context: BotContext, owner, item: str) -> render.Screen:
@@ -36,13 +38,16 @@ async def profile_button(update: Update, context: BotContext) -> None:
     action, _, value = (query.data or "").removeprefix("prof:").partition(":")
     try:
         if action == "ask":
-            await accounts.ask_profile(owner.id, value)
+            if value not in PROFILE_FIELDS:
+                await query.answer(tr("help.stale_button"), show_alert=True)
+                return
+            await context.services.prompts.ask(owner.id, PromptKind.PROFILE, field=value)
             screen = _question(context, owner, value)
         elif action == "tz":
             owner = await accounts.update_profile(owner.id, "timezone", value)
             screen = render.profile(tr, owner, tr("profile.saved"), zone=accounts.zone(owner))
         else:  # cancel
-            await accounts.cancel_profile_edit(owner.id)
+            await context.services.prompts.drop(owner.id, PromptKind.PROFILE)
             screen = render.profile(tr, owner, zone=accounts.zone(owner))
     except QasidError as exc:
         await query.answer(error_text(context, exc)[:200], show_alert=True)
@@ -51,25 +56,15 @@ async def profile_button(update: Update, context: BotContext) -> None:
     await show(update, screen)
 
 
-async def typed_answer(update: Update, context: BotContext) -> bool:
-    """A new name, business or time zone typed after its button. False: none was asked
-    (or a command came instead, which drops the question)."""
-    message, owner = update.message, context.owner
-    if message is None or not message.text or owner is None:
-        return False
-    accounts, tr = context.services.accounts, context.tr
-    item = await accounts.profile_prompt(owner.id)
-    if item is None:
-        return False
-    if message.text.startswith("/"):
-        await accounts.cancel_profile_edit(owner.id)
-        return False
+async def profile_typed(update: Update, context: BotContext, prompt: Prompt, text: str) -> None:
+    """A new name, business or time zone typed after its button (``PromptKind.PROFILE``)."""
+    owner, accounts, tr = active_owner(context), context.services.accounts, context.tr
+    item = str(prompt.payload.get("field"))
     try:
-        owner = await accounts.update_profile(owner.id, item, message.text)
+        owner = await accounts.update_profile(owner.id, item, text)
     except QasidError as exc:
         await reply(update, render.Screen(error_text(context, exc) + "\n" + tr("profile.kept")))
         await reply(update, _question(context, owner, item))
-        return True
+        return
     context.owner = owner
     await reply(update, render.profile(tr, owner, tr("profile.saved"), zone=accounts.zone(owner)))
-    return True

@@ -4,9 +4,9 @@ It finds the owner behind the user and picks their language. Active owners go on
 the ordinary handlers. Everyone else is handled here and stops here: new users are
 registered (name -> company -> phone via the share-contact button -> terms), and
 pending, rejected or suspended owners are told why they cannot go further. Admins'
-own commands and the language picker pass for everyone. Two typed answers are taken here,
-before any conversation could take them for its own: an admin's reason for declining a
-registration, and an owner's new name, business or time zone (My account).
+own commands and the language picker pass for everyone. Typed text that answers an open
+question (a list's new name, a Cloud API token, an admin's reason for declining, ...) is
+taken here, before any conversation could take it for its own (``prompts.py``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.domain import Language, Owner, OwnerStatus
 from bot.errors import QasidError
-from bot.handlers import admin, profile, render
+from bot.handlers import prompts, render
 from bot.handlers.commands import COMMANDS
 from bot.handlers.context import BotContext
 from bot.handlers.replies import reply, say_error
@@ -57,11 +57,9 @@ async def doorkeeper(update: Update, context: BotContext) -> None:
     owner = await accounts.find(user.id)
     context.owner = owner
     context.tr = translator(owner.language if owner else Language.from_telegram(user.language_code))
-    if accounts.is_admin(user.id) and await admin.typed_reason(update, context):
-        raise ApplicationHandlerStop  # the reason for declining a registration
+    if await prompts.answer(update, context):
+        raise ApplicationHandlerStop  # the answer to an open question
     if owner is not None and owner.is_active:
-        if await profile.typed_answer(update, context):
-            raise ApplicationHandlerStop  # a new name, business or time zone (My account)
         return
     if passes_for_everyone(update, accounts.is_admin(user.id)):
         return

@@ -19,7 +19,6 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.errors import QasidError
-from bot.handlers import contacts as contacts_handlers
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.conversations import leave_when
@@ -28,7 +27,8 @@ from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, reply, show
 from bot.i18n import Translator
 from bot.services.formatting import Entity, to_whatsapp
-from bot.services.templates import CLOUD_PROMPT, TemplateDraft, TemplateProblems
+from bot.services.prompts import Prompt, PromptKind
+from bot.services.templates import TemplateDraft, TemplateProblems
 
 END = ConversationHandler.END
 
@@ -73,7 +73,9 @@ async def template_button(update: Update, context: BotContext) -> None:
             screen = rc.template_card(tr, template, distinct,
                                       cloud="cloud" in context.services.senders.kinds)
         elif action == "cloud":
-            template = await service.ask_cloud(owner.id, template_id)
+            template = await service.get(owner.id, template_id)
+            await context.services.prompts.ask(owner.id, PromptKind.CLOUD_TEMPLATE,
+                                               template_id=template_id)
             screen = Screen(tr("templates.ask_cloud", name=template.name,
                                known=", ".join(sorted(await service.known_variables(owner.id)))))
             await _answer(update)
@@ -107,6 +109,7 @@ async def compose_new(update: Update, context: BotContext) -> str:
     """/newtemplate: a new template, or the one the owner left unfinished, where it was."""
     owner, tr, service = active_owner(context), context.tr, context.services.templates
     await _answer(update)
+    await context.services.prompts.drop(owner.id)  # the composer's question is the newer one
     draft = await service.draft(owner.id)
     if draft is not None and draft.has_work:
         draft = await service.resume(owner.id)
@@ -125,6 +128,7 @@ async def compose_edit(update: Update, context: BotContext) -> str | int:
     except QasidError as exc:
         await update.callback_query.answer(error_text(context, exc), show_alert=True)  # type: ignore[union-attr]
         return END
+    await context.services.prompts.drop(owner.id)  # the composer's question is the newer one
     await _answer(update)
     await reply(update, Screen(context.tr("composer.editing", name=draft.name)))
     await reply(update, rc.composer(context.tr, draft))
@@ -155,8 +159,6 @@ async def compose_text(update: Update, context: BotContext) -> str:
     owner, tr, service = active_owner(context), context.tr, context.services.templates
     message = update.message
     assert message is not None
-    if message.text is not None and await contacts_handlers.typed_text(update, context):
-        return "text"  # it answered a question asked since (a list's new name)
     media_kind = media_id = None
     if message.photo:
         media_kind, media_id = "image", message.photo[-1].file_id
@@ -272,22 +274,15 @@ def composer_handler() -> ConversationHandler:
         )
 
 
-async def typed_text(update: Update, context: BotContext) -> bool:
-    """The approved Cloud API template a template stands for. False: not ours."""
+async def cloud_template_typed(update: Update, context: BotContext, prompt: Prompt,
+                               text: str) -> None:
+    """The approved Cloud API template a template stands for (``PromptKind.CLOUD_TEMPLATE``)."""
     owner, tr, service = active_owner(context), context.tr, context.services.templates
-    message = update.message
-    if message is None or not message.text:
-        return False
-    prompt = await context.services.senders.pending_prompt(owner.id)
-    if prompt is None or prompt[0] != CLOUD_PROMPT:
-        return False
     try:
-        template = await service.link_cloud(owner.id, int(prompt[1]["template_id"]),
-                                            message.text)
+        template = await service.link_cloud(owner.id, prompt.id("template_id"), text)
     except QasidError as exc:
         await reply(update, Screen(error_text(context, exc) + "\n" + tr("templates.cloud_again")))
-        return True
-    text = (tr("templates.cloud_saved", name=template.cloud.name) if template.cloud
+        return
+    done = (tr("templates.cloud_saved", name=template.cloud.name) if template.cloud
             else tr("templates.cloud_removed"))
-    await reply(update, Screen(text, keyboard([(tr("templates.open"), f"tpl:open:{template.id}")])))
-    return True
+    await reply(update, Screen(done, keyboard([(tr("templates.open"), f"tpl:open:{template.id}")])))

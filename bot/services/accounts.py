@@ -17,10 +17,9 @@ import phonenumbers
 from bot.clock import Clock, utcnow
 from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
 from bot.errors import InvalidTransition, NotAllowed, NotFound, ValidationError
-from bot.services import zones
+from bot.services import prompts, zones
 from bot.services.notify import Notifier, OwnerStatusChanged, RegistrationRequested
 from bot.storage import owners
-from bot.storage import prompts as prompts_repo
 from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
@@ -29,8 +28,6 @@ NAME_MAX = 100
 COMPANY_MAX = 150
 REASON_MAX = 300
 PROFILE_FIELDS = ("name", "company", "timezone")  # what an owner can change on My account
-PROFILE_PROMPT = "profile"  # the chat prompt: the next typed message is the new value
-REJECT_PROMPT = "reject"  # the admin prompt: the next typed message is the reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,34 +150,11 @@ class AccountsService:
 
     # --- My account: name, business and time zone ------------------------------------
 
-    async def ask_profile(self, owner_id: int, field: str) -> Owner:
-        """The owner's next typed message is the new value of `field`."""
-        if field not in PROFILE_FIELDS:
-            raise ValidationError("unknown_field", where=field)
-        owner = await self.get(owner_id)
-        async with self._db.transaction() as tx:
-            await prompts_repo.set(tx, owner_id, PROFILE_PROMPT, {"field": field}, self._clock())
-        return owner
-
-    async def profile_prompt(self, owner_id: int) -> str | None:
-        """The field the owner's next typed message changes, if they asked to change one."""
-        prompt = await prompts_repo.get(self._db.reader, owner_id)
-        if prompt is None or prompt[0] != PROFILE_PROMPT:
-            return None
-        field = prompt[1].get("field")
-        return field if field in PROFILE_FIELDS else None
-
-    async def cancel_profile_edit(self, owner_id: int) -> None:
-        async with self._db.transaction() as tx:
-            prompt = await prompts_repo.get(tx, owner_id)
-            if prompt is not None and prompt[0] == PROFILE_PROMPT:
-                await prompts_repo.clear(tx, owner_id)
-
     async def update_profile(self, owner_id: int, field: str, text: str) -> Owner:
         """Set the owner's name, business or time zone (typed, or a zone's button).
 
         A value that does not do raises ValidationError and changes nothing, the question
-        stays open; a good one is saved and closes it.
+        (``PromptKind.PROFILE``) stays open; a good one is saved and closes it.
         """
         value = " ".join(text.split())
         if field == "name":
@@ -197,9 +171,7 @@ class AccountsService:
                 raise NotFound("owner", owner_id=owner_id)
             setattr(owner, field, value)
             await owners.save(tx, owner, self._clock())
-            prompt = await prompts_repo.get(tx, owner_id)
-            if prompt is not None and prompt[0] == PROFILE_PROMPT:
-                await prompts_repo.clear(tx, owner_id)
+            await prompts.close(tx, owner_id, prompts.PromptKind.PROFILE)
         log.info("owner %s changed their %s", owner.id, field)
         return owner
 
@@ -228,52 +200,35 @@ class AccountsService:
         return await self._decide(admin_id, owner_id, lambda o: o.unsuspend())
 
     async def pending(self, admin_id: int) -> list[Owner]:
-        self._require_admin(admin_id)
+        self.require_admin(admin_id)
         return await owners.list_by_status(self._db.reader, OwnerStatus.PENDING)
 
-    async def ask_reject_reason(self, admin_id: int, owner_id: int,
-                                message_id: int | None = None) -> Owner:
-        """Reject was pressed: the admin's next typed message is the reason (or Skip)."""
-        self._require_admin(admin_id)
-        async with self._db.transaction() as tx:
-            owner = await owners.get(tx, owner_id)
-            if owner is None:
-                raise NotFound("owner", owner_id=owner_id)
-            if owner.status is not OwnerStatus.PENDING:
-                raise InvalidTransition("owner", owner.status, OwnerStatus.REJECTED)
-            await prompts_repo.set_admin(tx, admin_id, REJECT_PROMPT,
-                                         {"owner_id": owner_id, "message_id": message_id},
-                                         self._clock())
+    async def rejectable(self, admin_id: int, owner_id: int) -> Owner:
+        """The owner an admin may still decline (one waiting for approval): Reject was
+        pressed, the admin is asked for the reason (``PromptKind.REJECT_REASON``)."""
+        self.require_admin(admin_id)
+        owner = await owners.get(self._db.reader, owner_id)
+        if owner is None:
+            raise NotFound("owner", owner_id=owner_id)
+        if owner.status is not OwnerStatus.PENDING:
+            raise InvalidTransition("owner", owner.status, OwnerStatus.REJECTED)
         return owner
 
-    async def reject_prompt(self, admin_id: int) -> tuple[int, int | None] | None:
-        """(owner id, message id of the question) when the admin was asked for a reason."""
-        if not self.is_admin(admin_id):
-            return None
-        prompt = await prompts_repo.get_admin(self._db.reader, admin_id)
-        if prompt is None or prompt[0] != REJECT_PROMPT:
-            return None
-        return int(prompt[1]["owner_id"]), prompt[1].get("message_id")
-
-    async def drop_reject_prompt(self, admin_id: int) -> None:
-        self._require_admin(admin_id)
-        async with self._db.transaction() as tx:
-            await prompts_repo.clear_admin(tx, admin_id)
-
     async def _decide(self, admin_id: int, owner_id: int, change: Callable[[Owner], None]) -> Owner:
-        self._require_admin(admin_id)
+        self.require_admin(admin_id)
         async with self._db.transaction() as tx:
             owner = await owners.get(tx, owner_id)
             if owner is None:
                 raise NotFound("owner", owner_id=owner_id)
             change(owner)  # raises InvalidTransition when the status does not allow it
             await owners.save(tx, owner, self._clock())
-            await prompts_repo.clear_admins_about(tx, owner.id)  # asked for a reason: moot
+            await prompts.close_admins_about(tx, owner.id)  # asked for a reason: moot
         log.info("admin %s set owner %s to %s", admin_id, owner.id, owner.status.value)
         await self._notifier.notify(OwnerStatusChanged(owner))
         return owner
 
-    def _require_admin(self, telegram_id: int) -> None:
+    def require_admin(self, telegram_id: int) -> None:
+        """NotAllowed unless `telegram_id` is one of ADMIN_IDS."""
         if not self.is_admin(telegram_id):
             raise NotAllowed("not_admin")
 

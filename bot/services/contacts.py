@@ -33,7 +33,6 @@ from bot.storage import contacts as contacts_repo
 from bot.storage import imports as imports_repo
 from bot.storage import lists as lists_repo
 from bot.storage import owners as owners_repo
-from bot.storage import prompts as prompts_repo
 from bot.storage.bulk import ImportWriter
 from bot.storage.db import Database
 from bot.storage.imports import ImportRecord
@@ -188,22 +187,6 @@ class ContactsService:
         if phone is None:
             raise ValidationError("not_a_phone_number", where="phone")
         return phone
-
-    # --- prompts (old helpers: bot/services/prompts.py replaces them) --------------------
-
-    async def ask_rename(self, owner_id: int, list_id: int) -> ContactList:
-        found = await self.get_list(owner_id, list_id)
-        async with self._db.transaction() as tx:
-            await prompts_repo.set(tx, owner_id, "rename_list", {"list_id": list_id},
-                                   self._clock())
-        return found
-
-    async def pending_prompt(self, owner_id: int) -> tuple[str, dict] | None:
-        return await prompts_repo.get(self._db.reader, owner_id)
-
-    async def clear_prompt(self, owner_id: int) -> None:
-        async with self._db.transaction() as tx:
-            await prompts_repo.clear(tx, owner_id)
 
     # --- exports ----------------------------------------------------------------------
 

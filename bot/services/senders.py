@@ -42,7 +42,6 @@ from bot.services.accounts import normalise_phone
 from bot.services.planning import DailyCap
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, senders
-from bot.storage import prompts as prompts_repo
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -406,20 +405,6 @@ class SendersService:
     async def linked_sessions(self) -> list[str]:
         """WAHA sessions that were linked (so a later QR request reads as logged out)."""
         return await senders.linked_external_ids(self._db.reader, "waha")
-
-    # --- what the owner's next message answers (survives a restart) ------------------------
-
-    async def ask(self, owner_id: int, action: str, sender_id: int | None = None) -> None:
-        async with self._db.transaction() as tx:
-            await prompts_repo.set(tx, owner_id, action, {"sender_id": sender_id},
-                                   self._clock())
-
-    async def pending_prompt(self, owner_id: int) -> tuple[str, dict] | None:
-        return await prompts_repo.get(self._db.reader, owner_id)
-
-    async def clear_prompt(self, owner_id: int) -> None:
-        async with self._db.transaction() as tx:
-            await prompts_repo.clear(tx, owner_id)
 
     # --- moving away and removing ---------------------------------------------------------
 

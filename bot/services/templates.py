@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 from bot.clock import Clock, utcnow
 from bot.domain import CloudTemplate, Contact, Template
 from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.services import prompts
 from bot.services.template_engine import CompiledTemplate, Problem, check, compile_template
 from bot.storage import contacts as contacts_repo
 from bot.storage import lists, templates
-from bot.storage import prompts as prompts_repo
 from bot.storage.db import Database
 
 NAME_MAX = 64
 VARIANTS_MAX = 10
 BUILTIN_VARIABLES = ("name", "first_name", "phone")
 PREVIEW_CONTACTS = 3
-CLOUD_PROMPT = "cloud_template"
 _META_NAME = re.compile(r"[a-z0-9_]{1,512}")
 _META_LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Z]{2})?")
 
@@ -232,14 +231,6 @@ class TemplatesService:
 
     # --- the approved twin for Cloud API numbers ---------------------------------------
 
-    async def ask_cloud(self, owner_id: int, template_id: int) -> Template:
-        """The owner's next message names the template's approved twin."""
-        template = await self.get(owner_id, template_id)
-        async with self._db.transaction() as tx:
-            await prompts_repo.set(tx, owner_id, CLOUD_PROMPT, {"template_id": template_id},
-                                   self._clock())
-        return template
-
     async def link_cloud(self, owner_id: int, template_id: int, text: str) -> Template:
         """``name language [variable ...]`` (e.g. ``spring_sale az name city``): the
         template Meta approved, its language, and which of our variables fill its
@@ -265,7 +256,7 @@ class TemplatesService:
             cloud = CloudTemplate(name, language, tuple(cleaned))
         async with self._db.transaction() as tx:
             await templates.set_cloud(tx, owner_id, template.id, cloud, self._clock())
-            await prompts_repo.clear(tx, owner_id)
+            await prompts.close(tx, owner_id, prompts.PromptKind.CLOUD_TEMPLATE)
         return await self.get(owner_id, template_id)
 
     # --- using --------------------------------------------------------------------------

@@ -134,7 +134,7 @@ async def test_another_owner_cannot_open_or_remove_a_number(make_harness) -> Non
     assert all("Sandbox" not in (m.text or "") and "queued" not in (m.text or "")
                for m in shown)
     intruder_id = (await h.qasid.services.accounts.find(945)).id
-    assert await h.qasid.services.senders.pending_prompt(intruder_id) is None
+    assert await h.qasid.services.prompts.pending(intruder_id) is None
     theirs = await h.qasid.services.senders.list(intruder_id)
     assert [s.label for s in theirs] == ["Sandbox"] and theirs[0].id != number  # their own
 

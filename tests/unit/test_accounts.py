@@ -8,6 +8,7 @@ from bot.domain import Language, OwnerStatus, RegistrationStep
 from bot.errors import InvalidTransition, NotAllowed, NotFound, ValidationError
 from bot.services.accounts import AccountsConfig, AccountsService, normalise_phone
 from bot.services.notify import OwnerStatusChanged, RegistrationRequested
+from bot.services.prompts import PromptKind, PromptsService
 from tests.fakes import RecordingNotifier
 
 ADMIN = 900
@@ -124,36 +125,36 @@ async def test_reject_suspend_unsuspend(db, clock) -> None:
         OwnerStatus.REJECTED, OwnerStatus.ACTIVE, OwnerStatus.SUSPENDED, OwnerStatus.ACTIVE]
 
 
-async def test_a_question_for_a_reason_ends_when_another_admin_decides(db, clock) -> None:
+async def test_only_an_admin_may_decline_and_only_a_waiting_owner(db, clock) -> None:
     notifier = RecordingNotifier()
     config = AccountsConfig(admin_ids=frozenset({ADMIN, ADMIN + 1}), needs_approval=True,
                             default_region="AZ", default_timezone="Asia/Baku")
     service = AccountsService(db, config, notifier, clock)
     owner = await register(service)
-    await service.ask_reject_reason(ADMIN, owner.id, message_id=5)
-    assert await service.reject_prompt(ADMIN) == (owner.id, 5)
-    assert await service.reject_prompt(owner.telegram_id) is None  # owners are asked nothing
-    await service.approve(ADMIN + 1, owner.id)
-    assert await service.reject_prompt(ADMIN) is None  # what ADMIN types now is no reason
-    with pytest.raises(InvalidTransition):
-        await service.ask_reject_reason(ADMIN, owner.id)  # decided already
+    assert (await service.rejectable(ADMIN, owner.id)).id == owner.id
     with pytest.raises(NotAllowed):
-        await service.ask_reject_reason(owner.telegram_id, owner.id)
+        await service.rejectable(owner.telegram_id, owner.id)
+    await service.approve(ADMIN + 1, owner.id)
+    with pytest.raises(InvalidTransition):
+        await service.rejectable(ADMIN, owner.id)  # decided already
+    with pytest.raises(NotFound):
+        await service.rejectable(ADMIN, owner.id + 100)
 
 
 async def test_a_wrong_profile_value_changes_nothing_and_a_good_one_is_kept(db, clock) -> None:
     service, _ = make_service(db, clock, approval=False)
+    prompts = PromptsService(db, clock)
     owner = await register(service)
-    await service.ask_profile(owner.id, "timezone")
+    await prompts.ask(owner.id, PromptKind.PROFILE, field="timezone")
     with pytest.raises(ValidationError) as exc:
         await service.update_profile(owner.id, "timezone", "Atlantis")
     assert exc.value.reason == "unknown_timezone"
     assert (await service.get(owner.id)).timezone == "Asia/Baku"
-    assert await service.profile_prompt(owner.id) == "timezone"  # still asked
+    assert (await prompts.pending(owner.id)).payload == {"field": "timezone"}  # still asked
     changed = await service.update_profile(owner.id, "timezone", "Москва")
     assert changed.timezone == "Europe/Moscow" and (await service.get(owner.id)).timezone == (
         "Europe/Moscow")
-    assert await service.profile_prompt(owner.id) is None
+    assert await prompts.pending(owner.id) is None
     with pytest.raises(ValidationError):
         await service.update_profile(owner.id, "phone", "+994501234567")  # not on My account
 

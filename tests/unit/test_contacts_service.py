@@ -67,18 +67,10 @@ async def test_rename_checks_the_name(service, db, clock) -> None:
     assert renamed.name == "Regular customers"
 
 
-async def test_a_rename_prompt_survives_until_answered(service, db, clock) -> None:
-    oid, list_id = await seed(db, clock, 1, [])
-    await service.ask_rename(oid, list_id)
-    assert await service.pending_prompt(oid) == ("rename_list", {"list_id": list_id})
-    await service.rename_list(oid, list_id, "New")
-    assert await service.pending_prompt(oid) is None
-
-
 async def test_another_owner_cannot_touch_the_list(service, db, clock) -> None:
     _, list_id = await seed(db, clock, 1, [("+994501234567", "A", "{}")])
     other, _ = await seed(db, clock, 2, [])
-    for action in (service.get_list, service.sample, service.delete_list, service.ask_rename,
+    for action in (service.get_list, service.sample, service.delete_list,
                    service.delete_preview):
         with pytest.raises(NotFound):
             await action(other, list_id)

@@ -568,17 +568,3 @@ async def test_another_owners_number_is_not_found(db, clock) -> None:
     assert (await service.get(theirs, their_number.id)).status is SenderStatus.LINKING
     assert waha.deleted == [] and waha.codes == []
 
-
-# --- what the next message answers ----------------------------------------------------------
-
-async def test_a_pending_prompt_survives_a_restart_and_is_cleared(db, clock) -> None:
-    owner = await new_owner(db, clock, 1)
-    other = await new_owner(db, clock, 2)
-    await SendersService(db, "sandbox", clock).ask(owner, "pair_phone", 7)
-    restarted = SendersService(db, "sandbox", clock)
-    assert await restarted.pending_prompt(owner) == ("pair_phone", {"sender_id": 7})
-    assert await restarted.pending_prompt(other) is None
-    await restarted.ask(owner, "cloud_number")  # the newer question replaces it
-    assert await restarted.pending_prompt(owner) == ("cloud_number", {"sender_id": None})
-    await restarted.clear_prompt(owner)
-    assert await restarted.pending_prompt(owner) is None

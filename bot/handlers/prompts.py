@@ -1,0 +1,60 @@
+"""Typed text that answers an open question: the one dispatch.
+
+The doorkeeper hands every update here before any conversation or command sees it. When
+the user has an open question (``bot/services/prompts.py``) and types text, the feature
+that asked gets the text (``ANSWERS``) and nothing else sees it; a typed command instead
+drops the question and goes on to run. An admin's question (the reason for declining a
+registration) comes before their own as an owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from telegram import Update
+
+from bot.handlers import admin, contacts, numbers, profile, templates
+from bot.handlers.context import BotContext
+from bot.services.prompts import Prompt, PromptKind
+
+# (update, context, the open question, the text typed) -> the answer shown
+Answer = Callable[[Update, BotContext, Prompt, str], Awaitable[None]]
+
+ANSWERS: dict[PromptKind, Answer] = {
+    PromptKind.RENAME_LIST: contacts.rename_typed,
+    PromptKind.PAIR_PHONE: numbers.pair_phone_typed,
+    PromptKind.CLOUD_NUMBER: numbers.cloud_number_typed,
+    PromptKind.CLOUD_TEMPLATE: templates.cloud_template_typed,
+    PromptKind.PROFILE: profile.profile_typed,
+    PromptKind.REJECT_REASON: admin.reason_typed,
+}
+
+
+def _is_command(text: str) -> bool:
+    return text.startswith("/")
+
+
+async def answer(update: Update, context: BotContext) -> bool:
+    """True when the update was the answer to an open question (and has been answered)."""
+    message, user = update.message, update.effective_user
+    if message is None or not message.text or user is None:
+        return False
+    text, prompts = message.text, context.services.prompts
+    if context.services.accounts.is_admin(user.id):
+        asked = await prompts.pending_admin(user.id)
+        if asked is not None:
+            if not _is_command(text):
+                await ANSWERS[asked.kind](update, context, asked, text)
+                return True
+            await prompts.drop_admin(user.id)
+    owner = context.owner
+    if owner is None or not owner.is_active:
+        return False
+    asked = await prompts.pending(owner.id)
+    if asked is None:
+        return False
+    if _is_command(text):
+        await prompts.drop(owner.id)
+        return False
+    await ANSWERS[asked.kind](update, context, asked, text)
+    return True
