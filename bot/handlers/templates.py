@@ -234,17 +234,6 @@ def _cancelled(tr: Translator, dropped: TemplateDraft | None) -> str:
     return tr("composer.cancelled")
 
 
-async def compose_other(update: Update, context: BotContext) -> None:
-    """Something the current step does not take: say what it waits for."""
-    owner = active_owner(context)
-    if update.callback_query is not None:
-        await update.callback_query.answer(context.tr("help.stale_button"), show_alert=True)
-        return
-    draft = await context.services.templates.draft(owner.id)
-    if draft is not None:
-        await reply(update, rc.composer(context.tr, draft))
-
-
 def composer_handler() -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND
     content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
