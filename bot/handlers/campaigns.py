@@ -22,8 +22,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.domain import WIZARD, CampaignDraft, WizardStep
-from bot.errors import QasidError, ValidationError
-from bot.gateways.base import GatewayError
+from bot.errors import GatewayFailed, QasidError, ValidationError
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.conversations import leave_when
@@ -236,13 +235,13 @@ async def _send_test(update: Update, context: BotContext) -> WizardStep | int:
         sample = await context.services.campaigns.test_message(owner.id)
         await query.answer(tr("summary.test_sending"))
         await context.services.dispatcher.send_test(sample)
+    except GatewayFailed as exc:
+        log.warning("test message: gateway %s", exc.reason)
+        await reply(update, Screen(tr("summary.test_failed",
+                                      reason=tr(f"stats.reason.{exc.reason}"))))
+        return await _stay(context)
     except QasidError as exc:
         return await _current(update, context, exc)
-    except GatewayError as exc:
-        log.warning("test message: gateway %s", exc.category)
-        await reply(update, Screen(tr("summary.test_failed",
-                                      reason=tr(f"stats.reason.{exc.category.value}"))))
-        return await _stay(context)
     await reply(update, Screen(tr("summary.test_sent", phone=sample.to,
                                   number=rc.sender_label(sample.sender))))
     return await _stay(context)

@@ -19,8 +19,8 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.domain import Language, SenderStatus
-from bot.errors import QasidError
-from bot.gateways.base import GatewayError, SenderState
+from bot.errors import GatewayFailed, QasidError
+from bot.gateways.base import SenderState
 from bot.handlers import render_campaigns as rc
 from bot.handlers import render_numbers as rn
 from bot.handlers.context import BotContext, active_owner
@@ -112,12 +112,12 @@ async def number_button(update: Update, context: BotContext) -> None:
     except (ValueError, IndexError) as exc:
         log.info("stale numbers button %r: %s", query.data, exc)
         await query.answer(tr("help.stale_button")[:200], show_alert=True)
-    except QasidError as exc:
-        await query.answer(error_text(context, exc)[:200], show_alert=True)
-    except GatewayError as exc:
-        log.warning("numbers: gateway %s (%s)", exc.category, query.data)
+    except GatewayFailed as exc:
+        log.warning("numbers: gateway %s (%s)", exc.reason, query.data)
         await query.answer()
         await reply(update, Screen(tr("numbers.gateway_down")))
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
 
 
 async def _add(update: Update, context: BotContext, kind: str) -> None:
@@ -156,12 +156,12 @@ async def link_new(update: Update, context: BotContext, replaces: int | None = N
             await _add(update, context, kinds[0])
         else:
             await query.answer(tr("help.stale_button")[:200], show_alert=True)
-    except QasidError as exc:
-        await query.answer(error_text(context, exc)[:200], show_alert=True)
-    except GatewayError as exc:
-        log.warning("numbers: gateway %s while linking", exc.category)
+    except GatewayFailed as exc:
+        log.warning("numbers: gateway %s while linking", exc.reason)
         await query.answer()
         await reply(update, Screen(tr("numbers.gateway_down")))
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
 
 
 async def sender_button(update: Update, context: BotContext) -> None:
@@ -218,7 +218,7 @@ async def _send_qr(update: Update, context: BotContext, sender_id: int) -> None:
     assert chat is not None
     try:
         png = await service.waha_qr(owner.id, sender_id)
-    except GatewayError:
+    except GatewayFailed:
         # already scanned (or WAHA between states): the job tells which
         png = None
     _stop_link_job(context, sender_id)
@@ -279,7 +279,7 @@ async def link_job(context: ContextTypes.DEFAULT_TYPE) -> None:
                 chat_id=chat_id, message_id=message_id,
                 reply_markup=rn.qr_keyboard(tr, data["sender_id"]))
             data["qr"] = digest
-    except (GatewayError, TelegramError) as exc:
+    except (GatewayFailed, TelegramError) as exc:
         log.warning("linking sender %s: %s", data["sender_id"], exc)  # next round tries again
     except QasidError:  # removed meanwhile
         job.schedule_removal()
@@ -304,12 +304,12 @@ async def pair_phone_typed(update: Update, context: BotContext, prompt: Prompt,
     try:
         code = await service.waha_pairing_code(owner.id, prompt.id("sender_id"), text.strip(),
                                                owner.region)
+    except GatewayFailed as exc:
+        log.warning("pairing code: gateway %s", exc.reason)
+        await reply(update, Screen(tr("numbers.gateway_down")))
+        return
     except QasidError as exc:
         await reply(update, Screen(error_text(context, exc)))
-        return
-    except GatewayError as exc:
-        log.warning("pairing code: gateway %s", exc.category)
-        await reply(update, Screen(tr("numbers.gateway_down")))
         return
     await context.services.prompts.drop(owner.id, PromptKind.PAIR_PHONE)
     await reply(update, Screen(tr("numbers.pair_code", code=code)))

@@ -53,6 +53,7 @@ from bot.domain import CampaignStatus, CloudTemplate, SenderStatus
 from bot.errors import StorageUnavailable, ValidationError
 from bot.gateways.base import (
     ErrorCategory,
+    Gateway,
     GatewayError,
     GatewayEvent,
     IncomingMessage,
@@ -61,14 +62,14 @@ from bot.gateways.base import (
     SenderRef,
     SenderState,
     SenderStateChanged,
-    WhatsAppGateway,
 )
 from bot.services import billing
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
+from bot.services.gateway_calls import gateway_call
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
 from bot.services.planning import Pacing, quiet_end
-from bot.services.senders import allowance
+from bot.services.senders import allowance, sender_ref
 from bot.services.templates import TemplatesService, contact_values
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts as contacts_repo
@@ -108,8 +109,8 @@ class DispatcherConfig:
     lookahead: float = 0.0  # claim messages due this many seconds ahead, send each on time
     receipt_delay: float = 0.05  # receipts are applied in batches gathered this long
     default_timezone: str = "Asia/Baku"  # for owners who did not choose one
-    # gateways whose numbers ask "is this phone on WhatsApp?" before a first message
-    check_gateways: frozenset[str] = frozenset({"waha"})
+    # numbers whose gateway ``checks_numbers`` ask "is this phone on WhatsApp?" before a
+    # first message; the answer is trusted this long
     check_valid_for: float = 30 * 86400.0  # an answer is trusted this long
 
 
@@ -168,7 +169,7 @@ class _Outcome:
 
 class Dispatcher:
     def __init__(
-        self, db: Database, gateway: WhatsAppGateway, templates_service: TemplatesService,
+        self, db: Database, gateway: Gateway, templates_service: TemplatesService,
         notifier: Notifier, config: DispatcherConfig | None = None,
         clock: Callable[[], datetime] = utcnow, media: MediaSource | None = None,
         campaigns_service: CampaignsService | None = None,
@@ -454,7 +455,7 @@ class Dispatcher:
                 raise
 
     def _checks_numbers(self, ref: SenderRef) -> bool:
-        return ref.gateway in self._config.check_gateways
+        return self._gateway.capabilities(ref).checks_numbers
 
     async def _on_whatsapp(self, ref: SenderRef, due: outbox.Due, known: dict[str, bool]) -> bool:
         """Ask the gateway once whether the phone is on WhatsApp (the answer is kept for
@@ -490,7 +491,7 @@ class Dispatcher:
         approved = self._approved(ref, due)
         try:
             if approved is not None:  # a Cloud API number: the template Meta approved
-                result = await self._gateway.send_template(  # type: ignore[attr-defined]
+                result = await self._gateway.send_template(
                     ref, due.phone, approved.name, approved.language,
                     [values.get(p) or "-" for p in approved.params])
             elif media is not None:
@@ -507,9 +508,9 @@ class Dispatcher:
         return _Outcome(due, "sent", gateway_id=result.message_id)
 
     def _approved(self, ref: SenderRef, due: outbox.Due) -> CloudTemplate | None:
-        """The approved twin of the campaign's template, when the number is a Cloud API
-        one (which may not open a conversation with free text)."""
-        if ref.gateway != "cloud":
+        """The approved twin of the campaign's template, when the number's gateway may not
+        open a conversation with free text (a Cloud API number)."""
+        if not self._gateway.capabilities(ref).needs_approved_template:
             return None
         found = self._tick_cache.get(due.campaign_id)
         template = found[1] if found is not None else None
@@ -555,23 +556,26 @@ class Dispatcher:
     async def send_test(self, test: SampleMessage) -> None:
         """*Send a test to me*: the campaign's first message, now, to the owner's own phone,
         from the chosen number; written to the outbox as sent (it counts against the
-        number's daily cap) and charged 1 credit. A gateway that refuses raises its
-        ``GatewayError``: nothing is charged."""
+        number's daily cap) and charged 1 credit. A gateway that refuses raises
+        ``GatewayFailed`` (its error category the reason): nothing is charged."""
         sender, template = test.sender, test.template
-        ref = SenderRef(sender_id=sender.id, phone=sender.phone, external_id=sender.external_id,
-                        gateway=sender.gateway)
+        ref = sender_ref(sender)
         if await self._room(sender, self._clock().timestamp()) <= 0:
             raise ValidationError("cap_reached", where="senders")
         text = self._templates.compiled(template, 0).render(test.values, random.Random())
-        if sender.gateway == "cloud" and template.cloud is not None:
-            result = await self._gateway.send_template(  # type: ignore[attr-defined]
-                ref, test.to, template.cloud.name, template.cloud.language,
-                [test.values.get(p) or "-" for p in template.cloud.params])
-        elif template.media_file_id and self._media is not None:
-            media = await self._media(template.media_kind or "document", template.media_file_id)
-            result = await self._gateway.send_media(ref, test.to, media, caption=text)
-        else:
-            result = await self._gateway.send_text(ref, test.to, text)
+        approved = (template.cloud
+                    if self._gateway.capabilities(ref).needs_approved_template else None)
+        with gateway_call():
+            if approved is not None:
+                result = await self._gateway.send_template(
+                    ref, test.to, approved.name, approved.language,
+                    [test.values.get(p) or "-" for p in approved.params])
+            elif template.media_file_id and self._media is not None:
+                media = await self._media(template.media_kind or "document",
+                                          template.media_file_id)
+                result = await self._gateway.send_media(ref, test.to, media, caption=text)
+            else:
+                result = await self._gateway.send_text(ref, test.to, text)
         now = self._clock()
         async with self._db.transaction() as tx:
             await outbox.record_test(tx, test.owner_id, sender.id, test.to, result.message_id,

@@ -25,20 +25,22 @@ import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from bot.clock import Clock, utcnow
 from bot.domain import CampaignStatus, Sender, SenderStatus
-from bot.errors import NotFound, ValidationError
+from bot.errors import GatewayFailed, NotFound, ValidationError
 from bot.gateways.base import (
+    CloudNumbers,
     ErrorCategory,
     GatewayError,
+    Linker,
     SenderHealth,
     SenderRef,
     SenderState,
     WhatsAppGateway,
 )
 from bot.services.accounts import normalise_phone
+from bot.services.gateway_calls import gateway_call
 from bot.services.planning import DailyCap
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, senders
@@ -50,35 +52,6 @@ DAY = 86_400.0
 HEALTH_TIMEOUT = 5.0
 _CLOUD_ID = re.compile(r"\d{6,20}")
 _TOKEN = re.compile(r"[A-Za-z0-9_\-|.]{20,600}")
-
-
-class WahaLinker(Protocol):
-    """What linking needs of the WAHA adapter (``bot.gateways.waha.WahaGateway``)."""
-
-    async def start_session(self, session: str, *, webhook_url: str | None = None,
-                            webhook_key: str | None = None) -> None: ...
-
-    async def link_status(self, session: str) -> LinkStatusLike: ...
-
-    async def qr_code(self, session: str) -> bytes: ...
-
-    async def request_code(self, session: str, phone: str) -> str: ...
-
-    async def delete_session(self, session: str) -> None: ...
-
-
-class LinkStatusLike(Protocol):
-    state: SenderState
-    phone: str | None
-    detail: str
-
-
-class CloudNumbers(Protocol):
-    """What adding a number needs of the Cloud API adapter."""
-
-    async def sender_status(self, sender: SenderRef) -> SenderHealth: ...
-
-    async def phone_number(self, sender: SenderRef) -> str | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +118,12 @@ async def sandbox_default(db: Database, owner_id: int, now: datetime) -> Sender 
                                  now=now, label=SANDBOX_LABEL)
 
 
+def sender_ref(sender: Sender) -> SenderRef:
+    """What a gateway needs to know of the number: its ids and which gateway serves it."""
+    return SenderRef(sender_id=sender.id, phone=sender.phone,
+                     external_id=sender.external_id, gateway=sender.gateway)
+
+
 def session_name(owner_id: int, sender_id: int) -> str:
     return f"qasid-{owner_id}-{sender_id}"
 
@@ -153,7 +132,7 @@ class SendersService:
     def __init__(
         self, db: Database, config: SendersConfig | str = "sandbox",
         clock: Clock = utcnow, *,
-        gateway: WhatsAppGateway | None = None, waha: WahaLinker | None = None,
+        gateway: WhatsAppGateway | None = None, waha: Linker | None = None,
         cloud: CloudNumbers | None = None, tokens: MutableMapping[int, str] | None = None,
     ) -> None:
         self._db = db
@@ -176,9 +155,9 @@ class SendersService:
         """The kinds of number an owner can add here, in the order offered."""
         kinds = []
         if self._waha is not None:
-            kinds.append("waha")
+            kinds.append(self._waha.kind)
         if self._cloud is not None:
-            kinds.append("cloud")
+            kinds.append(self._cloud.kind)
         if self._config.default_gateway == "sandbox":
             kinds.append("sandbox")
         return tuple(kinds)
@@ -228,8 +207,7 @@ class SendersService:
 
     @staticmethod
     def ref(sender: Sender) -> SenderRef:
-        return SenderRef(sender_id=sender.id, phone=sender.phone,
-                         external_id=sender.external_id, gateway=sender.gateway)
+        return sender_ref(sender)
 
     # --- sandbox --------------------------------------------------------------------------
 
@@ -248,14 +226,15 @@ class SendersService:
 
     async def start_waha(self, owner_id: int, *, replaces: int | None = None) -> Sender:
         """A new number waiting to be linked, and its WAHA session started (it shows a QR
-        code next). A WAHA that cannot be reached leaves nothing behind. With ``replaces``
-        (a lost number), the new one takes over its queue and campaigns once linked."""
+        code next). A WAHA that cannot be reached leaves nothing behind (``GatewayFailed``).
+        With ``replaces`` (a lost number), the new one takes over its queue and campaigns
+        once linked."""
         waha = self._need_waha()
         now = self._clock()
         if replaces is not None:
             await self.get(owner_id, replaces)  # the owner's own, or NotFound
         async with self._db.transaction() as tx:
-            sender = await senders.add(tx, owner_id=owner_id, gateway="waha",
+            sender = await senders.add(tx, owner_id=owner_id, gateway=waha.kind,
                                        phone=f"linking-{now.timestamp():.6f}",
                                        status=SenderStatus.LINKING, now=now)
             session = session_name(owner_id, sender.id)
@@ -266,16 +245,19 @@ class SendersService:
         try:
             await waha.start_session(session, webhook_url=self._config.webhook_url,
                                      webhook_key=self._config.webhook_key)
-        except GatewayError:
+        except GatewayError as exc:
             async with self._db.transaction() as tx:
                 await senders.set_status(tx, sender.id, SenderStatus.REMOVED, self._clock(),
                                          detail="WAHA could not start the session")
-            raise
+            raise GatewayFailed(exc.category.value, exc.detail) from exc
         return await self.get(owner_id, sender.id)
 
     async def waha_qr(self, owner_id: int, sender_id: int) -> bytes:
+        """The QR code to scan now; ``GatewayFailed`` when WAHA has none (scanned already,
+        between states) or does not answer."""
         sender = await self._linking(owner_id, sender_id)
-        return await self._need_waha().qr_code(sender.external_id or "")
+        with gateway_call():
+            return await self._need_waha().qr_code(sender.external_id or "")
 
     async def waha_pairing_code(self, owner_id: int, sender_id: int, phone: str,
                                 region: str | None = None) -> str:
@@ -283,7 +265,8 @@ class SendersService:
         number instead). ``phone`` is the number being linked, as typed."""
         sender = await self._linking(owner_id, sender_id)
         e164 = normalise_phone(phone, region or self._config.default_region)
-        return await self._need_waha().request_code(sender.external_id or "", e164)
+        with gateway_call():
+            return await self._need_waha().request_code(sender.external_id or "", e164)
 
     async def waha_poll(self, owner_id: int, sender_id: int) -> tuple[Sender, SenderState]:
         """Ask WAHA how the linking goes. Once ``WORKING`` the sender is ``active`` with its
@@ -292,7 +275,8 @@ class SendersService:
         if sender.status is not SenderStatus.LINKING:
             return sender, SenderState.WORKING if sender.status is SenderStatus.ACTIVE \
                 else SenderState.BANNED
-        status = await self._need_waha().link_status(sender.external_id or "")
+        with gateway_call():
+            status = await self._need_waha().link_status(sender.external_id or "")
         if status.state is not SenderState.WORKING:
             return sender, status.state
         return await self._linked(sender, status.phone), SenderState.WORKING
@@ -321,11 +305,11 @@ class SendersService:
 
     async def _linking(self, owner_id: int, sender_id: int) -> Sender:
         sender = await self.get(owner_id, sender_id)
-        if sender.gateway != "waha" or sender.status is not SenderStatus.LINKING:
+        if sender.gateway != self._need_waha().kind or sender.status is not SenderStatus.LINKING:
             raise ValidationError("not_linking", where="sender")
         return sender
 
-    def _need_waha(self) -> WahaLinker:
+    def _need_waha(self) -> Linker:
         if self._waha is None:
             raise ValidationError("waha_not_configured", where="sender")
         return self._waha
@@ -335,7 +319,8 @@ class SendersService:
     async def add_cloud(self, owner_id: int, phone_number_id: str, token: str) -> Sender:
         """A Cloud API number by its phone-number id and access token, checked with Meta
         first: a wrong id or token is refused and nothing is kept."""
-        if self._cloud is None:
+        cloud = self._cloud
+        if cloud is None:
             raise ValidationError("cloud_not_configured", where="sender")
         phone_number_id, token = phone_number_id.strip(), token.strip()
         if not _CLOUD_ID.fullmatch(phone_number_id):
@@ -345,23 +330,23 @@ class SendersService:
         now = self._clock()
         async with self._db.transaction() as tx:
             for old in await senders.list_for_owner(tx, owner_id):
-                if old.gateway == "cloud" and old.external_id == phone_number_id:
+                if old.gateway == cloud.kind and old.external_id == phone_number_id:
                     raise ValidationError("cloud_already_added", where="phone_number_id",
                                           number=old.label or old.phone)
-            sender = await senders.add(tx, owner_id=owner_id, gateway="cloud",
+            sender = await senders.add(tx, owner_id=owner_id, gateway=cloud.kind,
                                        phone=f"cloud-{phone_number_id}",
                                        status=SenderStatus.LINKING, now=now,
                                        external_id=phone_number_id)
             await senders.set_secret(tx, sender.id, token)
         self._tokens[sender.id] = token
-        ref = SenderRef(sender.id, sender.phone, phone_number_id, "cloud")
+        ref = SenderRef(sender.id, sender.phone, phone_number_id, cloud.kind)
         try:
-            health = await self._cloud.sender_status(ref)
-            phone = await self._cloud.phone_number(ref)
-        except GatewayError as exc:
+            health = await cloud.sender_status(ref)
+            phone = await cloud.phone_number(ref)
+        except GatewayError as exc:  # refused (a wrong id or token: ``auth``), or no answer
             await self._forget(sender.id)
-            reason = "cloud_auth" if exc.detail.startswith("auth") or \
-                exc.category is ErrorCategory.REJECTED else "cloud_unreachable"
+            reason = ("cloud_auth" if exc.category is ErrorCategory.REJECTED
+                      else "cloud_unreachable")
             raise ValidationError(reason, where="token") from exc
         if health.state is SenderState.BANNED:
             await self._forget(sender.id)
@@ -387,24 +372,28 @@ class SendersService:
         if self._waha is None:
             return 0
         linked = 0
-        for sender in await senders.linking(self._db.reader, "waha"):
+        for sender in await senders.linking(self._db.reader, self._waha.kind):
             try:
                 _, state = await self.waha_poll(sender.owner_id, sender.id)
-            except GatewayError as exc:
-                log.info("linking sender %d not resumed: %s", sender.id, exc.category)
+            except GatewayFailed as exc:
+                log.info("linking sender %d not resumed: %s", sender.id, exc.reason)
                 continue
             linked += state is SenderState.WORKING
         return linked
 
     async def load_tokens(self) -> int:
         """At start-up: the Cloud API tokens of the numbers in use, for the adapter."""
-        found = await senders.secrets(self._db.reader, "cloud")
+        if self._cloud is None:
+            return 0
+        found = await senders.secrets(self._db.reader, self._cloud.kind)
         self._tokens.update(found)
         return len(found)
 
     async def linked_sessions(self) -> list[str]:
         """WAHA sessions that were linked (so a later QR request reads as logged out)."""
-        return await senders.linked_external_ids(self._db.reader, "waha")
+        if self._waha is None:
+            return []
+        return await senders.linked_external_ids(self._db.reader, self._waha.kind)
 
     # --- moving away and removing ---------------------------------------------------------
 
@@ -467,7 +456,7 @@ class SendersService:
             await senders.set_status(tx, sender.id, SenderStatus.REMOVED, now)
             await senders.set_secret(tx, sender.id, None)
         self._tokens.pop(sender.id, None)
-        if sender.gateway == "waha" and self._waha is not None and sender.external_id:
+        if self._waha is not None and sender.gateway == self._waha.kind and sender.external_id:
             try:
                 await self._waha.delete_session(sender.external_id)
             except GatewayError as exc:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from bot.domain import CampaignStatus, Language, LedgerKind, Sender, SenderStatus
-from bot.errors import NotFound, ValidationError
+from bot.errors import GatewayFailed, NotFound, ValidationError
 from bot.gateways.base import ErrorCategory, GatewayError, SenderHealth, SenderRef, SenderState
 from bot.services import senders as senders_module
 from bot.services.campaigns import CampaignsConfig, CampaignsService
@@ -36,6 +36,8 @@ class LinkStatus:
 
 class FakeWaha:
     """Sessions in memory; ``scan`` is the phone scanning the QR code."""
+
+    kind = "waha"
 
     def __init__(self) -> None:
         self.sessions: dict[str, tuple[str | None, str | None]] = {}
@@ -72,6 +74,7 @@ class FakeWaha:
 
 @dataclass
 class FakeCloud:
+    kind = "cloud"
     health: SenderHealth = field(default_factory=lambda: SenderHealth(SenderState.WORKING))
     phone: str | None = "+994709998877"
     error: GatewayError | None = None
@@ -269,8 +272,9 @@ async def test_a_waha_that_cannot_start_the_session_leaves_no_number(db, clock) 
     waha = FakeWaha()
     waha.fail_start = GatewayError(ErrorCategory.TRANSIENT, "connection refused")
     service = waha_service(db, clock, waha)
-    with pytest.raises(GatewayError):
+    with pytest.raises(GatewayFailed) as failed:
         await service.start_waha(owner)
+    assert failed.value.reason == "transient"  # a domain error the handler renders
     assert await service.list(owner) == []
     assert [v for v in await service.overview(owner)] == []
     campaigns = CampaignsService(db, CampaignsConfig(gateway="waha"), clock)
@@ -567,4 +571,5 @@ async def test_another_owners_number_is_not_found(db, clock) -> None:
     assert [s.id for s in await service.list(theirs)] == [their_number.id]
     assert (await service.get(theirs, their_number.id)).status is SenderStatus.LINKING
     assert waha.deleted == [] and waha.codes == []
+
 
