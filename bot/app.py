@@ -167,7 +167,7 @@ class Qasid:
                 clock,
             ),
             templates=templates,
-            billing=BillingService(self.db, settings.admin_ids, clock),
+            billing=BillingService(self.db, settings.admin_ids, notifier, clock),
             campaigns=campaigns,
             dispatcher=Dispatcher(
                 self.db, self.gateway, templates, alerts,

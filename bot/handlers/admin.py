@@ -3,8 +3,6 @@ suspend and unsuspend owners, credit an owner's balance."""
 
 from __future__ import annotations
 
-import logging
-
 from telegram import Update
 from telegram.error import TelegramError
 
@@ -12,10 +10,8 @@ from bot.errors import QasidError
 from bot.handlers import render
 from bot.handlers.context import BotContext
 from bot.handlers.replies import error_text, reply
-from bot.i18n import Safe, translator
+from bot.i18n import Safe
 from bot.services.prompts import Prompt, PromptKind
-
-log = logging.getLogger(__name__)
 
 
 def _admin_id(update: Update) -> int:
@@ -139,15 +135,7 @@ async def credit(update: Update, context: BotContext) -> None:
     except QasidError as exc:
         await reply(update, render.Screen(error_text(context, exc)))
         return
+    # the owner is told by the billing service's notice (``BalanceChanged``)
     await reply(update, render.Screen(tr("admin.credited", amount=tr.number(amount, signed=True),
                                          id=owner.id, name=owner.name or "—",
                                          available=tr.number(balance.available))))
-    owner_tr = translator(owner.language)
-    try:
-        await context.bot.send_message(owner.chat_id, owner_tr(
-            "balance.credited" if amount > 0 else "balance.adjusted",
-            count=abs(amount), amount=owner_tr.number(amount, signed=True),
-            available=owner_tr.number(balance.available)),
-            parse_mode="HTML")
-    except Exception as exc:  # the owner blocked the bot: the credit stands all the same
-        log.warning("could not tell owner %d about a credit: %s", owner.id, exc)

@@ -17,6 +17,7 @@ from datetime import datetime
 from bot.clock import Clock, utcnow
 from bot.domain import Balance, LedgerKind, LedgerLine, Owner
 from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.services.notify import BalanceChanged, Notifier
 from bot.storage import ledger, owners
 from bot.storage.db import Connection, Database
 
@@ -84,10 +85,11 @@ class History:
 
 class BillingService:
     def __init__(
-        self, db: Database, admin_ids: frozenset[int], clock: Clock = utcnow
+        self, db: Database, admin_ids: frozenset[int], notifier: Notifier, clock: Clock = utcnow
     ) -> None:
         self._db = db
         self._admin_ids = admin_ids
+        self._notifier = notifier
         self._clock = clock
 
     async def balance(self, owner_id: int) -> Balance:
@@ -102,7 +104,8 @@ class BillingService:
     async def credit(
         self, admin_id: int, owner_id: int, amount: int, note: str | None
     ) -> tuple[Owner, Balance]:
-        """An admin adds (or, with a negative amount, corrects) an owner's credits."""
+        """An admin adds (or, with a negative amount, corrects) an owner's credits; the
+        owner is told (``BalanceChanged``)."""
         if admin_id not in self._admin_ids:
             raise NotAllowed("not_admin")
         if amount == 0 or abs(amount) > CREDIT_MAX:
@@ -123,4 +126,6 @@ class BillingService:
             else:
                 await adjust(tx, owner_id, amount, self._clock(), note=note,
                              actor_id=admin_id)
-            return owner, await ledger.balance(tx, owner_id)
+            balance = await ledger.balance(tx, owner_id)
+        await self._notifier.notify(BalanceChanged(owner, amount, balance.available))
+        return owner, balance

@@ -15,16 +15,23 @@ from bot.services.billing import (
     release,
     reserve,
 )
+from bot.services.notify import BalanceChanged
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import ledger, owners
 from bot.storage.db import Database
+from tests.fakes import RecordingNotifier
 
 ADMIN = 4242
 
 
 @pytest.fixture
-def billing(db, clock) -> BillingService:
-    return BillingService(db, frozenset({ADMIN}), clock)
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def billing(db, clock, notifier) -> BillingService:
+    return BillingService(db, frozenset({ADMIN}), notifier, clock)
 
 
 async def add_owner(db: Database, clock, telegram_id: int = 1) -> int:
@@ -48,6 +55,18 @@ async def test_an_admin_credits_a_payment(billing, db, clock) -> None:
     [entry] = (await billing.history(oid)).lines
     assert (entry.kind, entry.amount, entry.note) == (LedgerKind.CREDIT, 500, "bank transfer #17")
     assert entry.created_at == clock()
+
+
+async def test_the_owner_is_told_of_a_credit_and_of_a_correction(billing, notifier, db,
+                                                                  clock) -> None:
+    oid = await add_owner(db, clock)
+    await billing.credit(ADMIN, oid, 500, "bank transfer")
+    await billing.credit(ADMIN, oid, -20, "typo")
+    with pytest.raises(ValidationError):
+        await billing.credit(ADMIN, oid, -1000, None)  # below zero: refused, nobody told
+    assert [(n.owner.id, n.amount, n.available) for n in notifier.notices] == [
+        (oid, 500, 500), (oid, -20, 480)]
+    assert all(isinstance(n, BalanceChanged) for n in notifier.notices)
 
 
 async def test_someone_who_is_not_an_admin_cannot_credit(billing, db, clock) -> None:
