@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import handlers, logs
@@ -242,6 +243,8 @@ class Qasid:
             .base_url(self.settings.telegram_api_url)
             .base_file_url(self.settings.telegram_file_url)
             .context_types(ContextTypes(context=BotContext))
+            # every text and caption is HTML (bot/i18n.py escapes what goes into it)
+            .defaults(Defaults(parse_mode=ParseMode.HTML))
             .persistence(self.persistence)
         )
         if request is not None:

@@ -54,7 +54,7 @@ async def decide(update: Update, context: BotContext) -> None:
         return
     await query.answer()
     done = tr("admin.decided", line=Safe(render.owner_line(tr, owner)))
-    await query.edit_message_text(done, parse_mode="HTML")
+    await query.edit_message_text(done)
 
 
 async def reason_typed(update: Update, context: BotContext, prompt: Prompt, text: str) -> None:

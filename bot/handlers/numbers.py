@@ -224,7 +224,7 @@ async def _send_qr(update: Update, context: BotContext, sender_id: int) -> None:
     _stop_link_job(context, sender_id)
     message_id = None
     if png is not None:
-        message = await chat.send_photo(png, caption=rn.qr_caption(tr), parse_mode="HTML",
+        message = await chat.send_photo(png, caption=rn.qr_caption(tr),
                                         reply_markup=rn.qr_keyboard(tr, sender_id))
         message_id = message.message_id
     else:
@@ -254,7 +254,7 @@ async def link_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             job.schedule_removal()
             await _finish_qr(context, chat_id, message_id, tr("numbers.qr_done"))
             await context.bot.send_message(
-                chat_id, tr("numbers.linked", number=rn.label(tr, sender)), parse_mode="HTML",
+                chat_id, tr("numbers.linked", number=rn.label(tr, sender)),
                 reply_markup=keyboard([(tr("numbers.all"), "num:all")]))
             return
         if state in (SenderState.BANNED, SenderState.STOPPED):
@@ -266,7 +266,6 @@ async def link_job(context: ContextTypes.DEFAULT_TYPE) -> None:
             if message_id is not None:
                 await context.bot.edit_message_caption(
                     chat_id, message_id, caption=rn.qr_caption(tr, expired=True),
-                    parse_mode="HTML",
                     reply_markup=rn.qr_keyboard(tr, data["sender_id"], expired=True))
             return
         if message_id is None:
@@ -275,7 +274,7 @@ async def link_job(context: ContextTypes.DEFAULT_TYPE) -> None:
         digest = hashlib.sha256(png).hexdigest()
         if digest != data["qr"]:
             await context.bot.edit_message_media(
-                InputMediaPhoto(png, caption=rn.qr_caption(tr), parse_mode="HTML"),
+                InputMediaPhoto(png, caption=rn.qr_caption(tr)),
                 chat_id=chat_id, message_id=message_id,
                 reply_markup=rn.qr_keyboard(tr, data["sender_id"]))
             data["qr"] = digest
@@ -290,7 +289,7 @@ async def _finish_qr(context, chat_id: int, message_id: int | None, caption: str
         return
     try:
         await context.bot.edit_message_caption(chat_id, message_id, caption=caption,
-                                               parse_mode="HTML", reply_markup=None)
+                                               reply_markup=None)
     except TelegramError as exc:
         log.info("QR message not updated: %s", exc)
 

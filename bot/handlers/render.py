@@ -21,7 +21,8 @@ from bot.i18n import LANGUAGE_NAMES, Safe, Translator
 
 @dataclass(slots=True)
 class Screen:
-    """What to send: ``await message.reply_text(**screen.kwargs)``."""
+    """What to send: ``await message.reply_text(**screen.kwargs)``. The text is HTML: the
+    application's default parse mode (``bot/app.py``)."""
 
     text: str
     reply_markup: Any = None
@@ -29,8 +30,7 @@ class Screen:
 
     @property
     def kwargs(self) -> dict[str, Any]:
-        return {"text": self.text, "reply_markup": self.reply_markup, "parse_mode": "HTML",
-                **self.extra}
+        return {"text": self.text, "reply_markup": self.reply_markup, **self.extra}
 
 
 def keyboard(*rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:

@@ -75,7 +75,7 @@ async def _send_chart(update: Update, context: BotContext, chart: Chart | None) 
     await query.answer()
     await chat.send_chat_action(ChatAction.UPLOAD_PHOTO)
     png = await asyncio.to_thread(render, chart, chart_text(tr, chart))
-    await chat.send_photo(png, caption=chart_caption(tr, chart), parse_mode="HTML")
+    await chat.send_photo(png, caption=chart_caption(tr, chart))
 
 
 # --- rendering: pure ---------------------------------------------------------------------

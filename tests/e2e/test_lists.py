@@ -107,3 +107,28 @@ async def test_another_owner_cannot_open_or_change_a_list(harness: Harness) -> N
         assert "Not found" in answers[-1].get("text", "")
     owner = await harness.qasid.services.accounts.find(704)
     assert [x.name for x in await harness.qasid.services.contacts.lists(owner.id)] == ["Private"]
+
+
+TEXT_METHODS = {"sendMessage": "text", "editMessageText": "text", "sendDocument": "caption",
+                "sendPhoto": "caption", "editMessageCaption": "caption"}
+
+
+async def test_every_text_and_caption_is_sent_as_html(harness: Harness) -> None:
+    """The application's default parse mode: an export's caption, a rejected-rows file and
+    an apology are read as HTML like every other message (a name like "A & B" shows as
+    typed)."""
+    chat = await harness.active_owner(706)
+    await chat.upload(b"Name,Phone\nA & B <Ltd>,+994501234567\nbad,12\n", "shop.csv",
+                      "text/csv")
+    await chat.press("➕ New list “shop”")
+    await chat.send("/lists")
+    await chat.press("📋 shop")
+    await chat.press("👀 Sample")
+    await chat.press("« Back to the list")
+    await chat.press("⬇️ CSV")
+    sent = [c for c in harness.api.calls if c.method in TEXT_METHODS and c.error is None
+            and c.params.get(TEXT_METHODS[c.method])]
+    assert {c.method for c in sent} >= {"sendMessage", "editMessageText", "sendDocument"}
+    assert [c.method for c in sent if c.params.get("parse_mode") != "HTML"] == []
+    assert any("A &amp; B &lt;Ltd&gt;" in c.params["text"] for c in sent
+               if c.method != "sendDocument")
