@@ -48,6 +48,7 @@ import logging
 import quopri
 import re
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -211,8 +212,9 @@ def _zip_kind(path: Path) -> str:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
             mimetype = archive.read("mimetype")[:64] if "mimetype" in names else b""
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError) as exc:
-        raise UnreadableFile("corrupt_xlsx", f"zip: {exc}") from exc
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, ValueError, zlib.error,
+            NotImplementedError, RuntimeError) as exc:  # a zip version or method unknown,
+        raise UnreadableFile("corrupt_xlsx", f"zip: {exc}") from exc  # a password
     if "xl/workbook.xml" in names or "xl/workbook.bin" in names:
         return "xlsx"
     if b"opendocument.spreadsheet" in mimetype:
@@ -401,6 +403,7 @@ class WorkbookReader:
 
     path: Path
     kind: str
+    data: bytes | None = field(default=None, repr=False)  # what to open instead (an XLS)
     _book: CalamineWorkbook | None = field(default=None, repr=False)
     encoding: str | None = None
     delimiter: str | None = None
@@ -408,7 +411,10 @@ class WorkbookReader:
     def _workbook(self) -> CalamineWorkbook:
         if self._book is None:
             with _calamine_errors():
-                self._book = CalamineWorkbook.from_path(str(self.path))
+                if self.data is not None:
+                    self._book = CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+                else:
+                    self._book = CalamineWorkbook.from_path(str(self.path))
         return self._book
 
     def sheet_names(self) -> list[str]:
@@ -721,8 +727,7 @@ def open_contacts(
             return WorkbookReader(path=path, kind=kind)
         if head.startswith(_OLE_MAGIC):
             kind = _ole_kind(path)
-            check_workbook(path, kind)
-            return WorkbookReader(path=path, kind=kind)
+            return WorkbookReader(path=path, kind=kind, data=check_workbook(path, kind))
         for magic, kind in _OTHER_MAGICS:
             if head.startswith(magic):
                 raise UnreadableFile("unsupported_type", kind)

@@ -47,6 +47,7 @@ from bot.services.imports.limits import (
 __all__ = ["check_workbook"]
 
 _CHUNK: Final = 1 << 20
+_MAX_TEXT: Final = MAX_UNZIPPED_MB * 1024 * 1024  # shared strings copied into cells, bytes
 _MAX_RUN: Final = MAX_CELL_KB * 1024  # bytes between two tags
 _WINDOW: Final = _MAX_RUN // 4
 _CDATA: Final = b"<![CDATA["
@@ -54,11 +55,14 @@ _ZIP_ERRORS: Final = (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSEr
                       ValueError, NotImplementedError, RuntimeError)  # RuntimeError: encrypted
 
 
-def check_workbook(path: Path, kind: str) -> None:
-    """Raise ``UnreadableFile`` when calamine could not open the workbook in bounded memory."""
+def check_workbook(path: Path, kind: str) -> bytes | None:
+    """Raise ``UnreadableFile`` when calamine could not open the workbook in bounded memory.
+
+    For an XLS, the workbook to open instead: its stream in a new, sound OLE2 file (the OLE2
+    reader of calamine believes the sizes a file gives, and one damaged byte there can make
+    it ask for gigabytes)."""
     if kind == "xls":
-        _check_xls(path)
-        return
+        return _check_xls(path)
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
@@ -70,14 +74,17 @@ def check_workbook(path: Path, kind: str) -> None:
                     with archive.open("content.xml") as stream:
                         _check_ods_content(stream)
                 return
-            for name in sorted(_cell_parts(archive, names)):
+            sheets, strings = _cell_parts(archive, names)
+            shared: list[int] = []  # the size of each shared string
+            for name in sorted(strings):
                 with archive.open(name) as stream:
-                    if name.endswith("sharedStrings.xml"):
-                        _check_shared_strings(stream)
-                    else:
-                        _check_xlsx_sheet(stream)
+                    shared += _shared_string_sizes(stream)
+            for name in sorted(sheets - strings):
+                with archive.open(name) as stream:
+                    _check_xlsx_sheet(stream, shared)
     except _ZIP_ERRORS as exc:
         raise UnreadableFile("corrupt_xlsx", f"zip: {exc}") from exc
+    return None
 
 
 def _too_big(detail: str) -> UnreadableFile:
@@ -105,25 +112,26 @@ _TYPE: Final = re.compile(rb'\bType="([^"]*)"')
 _TARGET: Final = re.compile(rb'\bTarget="([^"]*)"')
 
 
-def _cell_parts(archive: zipfile.ZipFile, names: set[str]) -> set[str]:
-    """The parts calamine reads cells from: the sheets and shared strings the workbook's
-    relationships name (wherever they are), and those at their usual places."""
-    parts = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
-    parts |= {n for n in ("xl/sharedStrings.xml",) if n in names}
+def _cell_parts(archive: zipfile.ZipFile, names: set[str]) -> tuple[set[str], set[str]]:
+    """The parts calamine reads cells from, sheets and shared strings: those the
+    workbook's relationships name (wherever they are), and those at their usual places."""
+    sheets = {n for n in names if n.startswith("xl/worksheets/") and n.endswith(".xml")}
+    strings = {n for n in ("xl/sharedStrings.xml",) if n in names}
     rels = "xl/_rels/workbook.xml.rels"
     if rels in names:
         for match in _RELATIONSHIP.finditer(archive.read(rels)):
             kind, target = _TYPE.search(match.group()), _TARGET.search(match.group())
             if kind is None or target is None:
                 continue
-            if not kind.group(1).endswith((b"sheet", b"sharedStrings")):
+            relation = kind.group(1)
+            if not relation.endswith((b"sheet", b"sharedStrings")):
                 continue
             where = target.group(1).decode("utf-8", "replace")
             name = (where.lstrip("/") if where.startswith("/")
                     else posixpath.normpath(posixpath.join("xl", where)))
             if name in names:
-                parts.add(name)
-    return parts
+                (strings if relation.endswith(b"sharedStrings") else sheets).add(name)
+    return sheets, strings
 
 
 def _sheet_too_big(rows: int, columns: int) -> UnreadableFile:
@@ -198,11 +206,13 @@ def _column_number(letters: bytes) -> int:
     return number
 
 
-def _check_xlsx_sheet(stream: IO[bytes]) -> None:
+def _check_xlsx_sheet(stream: IO[bytes], shared: list[int]) -> None:
     """A worksheet's grid: calamine places a cell at its reference (``r="C7"``), and one
     without a reference after the cell before it, in the row of its ``<row>`` (a row without
-    a number after the row before it). Some 0.1 s per 10 MB of XML."""
-    rows = columns = 0
+    a number after the row before it). And the text of its shared strings: calamine copies
+    a shared string into every cell naming it. Some 0.1 s per 10 MB of XML."""
+    rows = columns = text = 0
+    names_shared: re.Pattern[bytes] | None = None
     tag = b"<c"
     tags: tuple[bytes, bytes, bytes] = (b"<c ", b"<c>", b"<c/")
     row_tag = b"<row"
@@ -215,6 +225,8 @@ def _check_xlsx_sheet(stream: IO[bytes]) -> None:
             prefix = (found.group(1) or b"") if found else b""
             tag, row_tag = b"<" + prefix + b"c", b"<" + prefix + b"row"
             tags = (tag + b" ", tag + b">", tag + b"/")
+            names_shared = re.compile(re.escape(tag) + rb'\b[^>]*\bt="s"[^>]*>\s*<'
+                                      + re.escape(prefix) + rb"v>([0-9]{1,10})<")
         numbers = _CELL_ROW.findall(piece)
         if numbers:
             rows = max(rows, max(map(int, numbers)))
@@ -223,6 +235,11 @@ def _check_xlsx_sheet(stream: IO[bytes]) -> None:
         if not unplaced and piece.count(tag) > len(numbers):
             cells = piece.count(tags[0]) + piece.count(tags[1]) + piece.count(tags[2])
             unplaced = cells > len(numbers)
+        if shared and names_shared is not None and b't="s"' in piece:
+            size = len(shared)
+            text += sum(shared[n] for n in map(int, names_shared.findall(piece)) if n < size)
+            if text > _MAX_TEXT:
+                raise _too_big(f"{text} bytes of shared strings in cells")
         if unplaced:
             row_numbers = _ROW_NUMBER.findall(piece)
             if row_numbers:
@@ -241,12 +258,28 @@ def _check_xlsx_sheet(stream: IO[bytes]) -> None:
             _check_grid(rows, columns)
 
 
-def _check_shared_strings(stream: IO[bytes]) -> None:
-    strings = 0
+def _shared_string_sizes(stream: IO[bytes]) -> list[int]:
+    """The size of each shared string, its tags included (at least its text's size)."""
+    sizes: list[int] = []
+    carry = 0  # the bytes of the string a piece ended in
+    tag: bytes | None = None
     for piece in _pieces(stream):
-        strings += piece.count(b"<si>") + piece.count(b"<si ") + piece.count(b":si>")
-        if strings > MAX_SHEET_CELLS:
-            raise UnreadableFile("too_many_strings", f"{strings}", limit=MAX_SHEET_CELLS)
+        if tag is None:
+            found = re.search(rb"<([A-Za-z_][\w.-]*:)?sst\b", piece)
+            tag = b"<" + ((found.group(1) or b"") if found else b"") + b"si"
+        parts = piece.split(tag)
+        if sizes:
+            carry += len(parts[0])
+        if len(parts) > 1:
+            if sizes:
+                sizes[-1] += carry
+            sizes.extend(map(len, parts[1:]))
+            carry = 0
+            if len(sizes) > MAX_SHEET_CELLS:
+                raise UnreadableFile("too_many_strings", f"{len(sizes)}", limit=MAX_SHEET_CELLS)
+    if sizes:
+        sizes[-1] += carry
+    return sizes
 
 
 # --- ODS ------------------------------------------------------------------------------------
@@ -359,15 +392,18 @@ _MULTI_RECORDS: Final = frozenset((0x00BD, 0x00BE))  # MULRK, MULBLANK: row, fir
 _MAX_XLS_TEXT: Final = MAX_UNZIPPED_MB * 1024 * 1024 // 2
 
 
-def _check_xls(path: Path) -> None:
+def _check_xls(path: Path) -> bytes:
     """Every sheet of a BIFF workbook, as calamine reads them all when it opens it: their
-    cells' rows and columns make the grids, the shared strings their cells copy the text."""
+    cells' rows and columns make the grids, the shared strings their cells copy the text.
+    Returns the workbook stream in a new OLE2 file."""
     try:
         stream = _ole_stream(path.read_bytes(), ("Workbook", "Book"))
-        if stream is not None:
-            _check_biff(stream)
+        if stream is None:
+            raise UnreadableFile("corrupt_xlsx", "xls: no Workbook stream")
+        _check_biff(stream)
     except (struct.error, IndexError, ValueError, EOFError) as exc:
         raise UnreadableFile("corrupt_xlsx", f"xls: {exc}") from exc
+    return _ole_file(stream)
 
 
 def _check_biff(stream: bytes) -> None:
@@ -534,7 +570,10 @@ def _ole_stream(data: bytes, names: tuple[str, ...]) -> bytes | None:
             root_start, root_size = start, size
         elif kind == 2 and name in names:
             if size >= mini_cutoff:
-                return chain(start)[:size]
+                found = chain(start)[:size]
+                if len(found) < size:
+                    raise ValueError("the stream is cut short")
+                return found
             mini_stream = chain(root_start)[:root_size]
             minifat_bytes = chain(minifat_start)
             minifat = unpack(f"<{len(minifat_bytes) // 4}I", minifat_bytes)
@@ -542,5 +581,56 @@ def _ole_stream(data: bytes, names: tuple[str, ...]) -> bytes | None:
             while number < len(minifat) and seen <= len(minifat):
                 parts.append(mini_stream[number * mini_size : (number + 1) * mini_size])
                 number, seen = minifat[number], seen + 1
-            return b"".join(parts)[:size]
+            found = b"".join(parts)[:size]
+            if len(found) < size:
+                raise ValueError("the stream is cut short")
+            return found
     return None
+
+
+def _ole_file(stream: bytes) -> bytes:
+    """An OLE2 file (version 3, 512-byte sectors) holding ``stream`` as ``Workbook``: the
+    stream's sectors (padded to 4 KiB at least, so not in a mini stream), the directory, an
+    empty mini stream and its table, then the FAT (and DIFAT sectors when it needs them)."""
+    end, free, fat_mark, difat_mark = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD, 0xFFFFFFFC
+    stream = stream.ljust(max(4096, -(-len(stream) // 512) * 512), b"\0")
+    data_sectors = len(stream) // 512
+    directory, mini, minifat = data_sectors, data_sectors + 1, data_sectors + 2
+    fat_count = difat_count = 0
+    while True:  # the FAT covers every sector, itself and the DIFAT sectors too
+        total = data_sectors + 3 + fat_count + difat_count
+        needed_fat = -(-total // 128)
+        needed_difat = -(-max(0, needed_fat - 109) // 127)
+        if (needed_fat, needed_difat) == (fat_count, difat_count):
+            break
+        fat_count, difat_count = needed_fat, needed_difat
+    first_fat = minifat + 1
+    first_difat = first_fat + fat_count
+    fat = [n + 1 for n in range(data_sectors - 1)] + [end, end, end, end]
+    fat += [fat_mark] * fat_count + [difat_mark] * difat_count
+    fat += [free] * (fat_count * 128 - len(fat))
+    fat_sectors = list(range(first_fat, first_fat + fat_count))
+    header_difat = fat_sectors[:109] + [free] * (109 - min(109, fat_count))
+    header = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(16)
+              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + bytes(6)
+              + struct.pack("<9I", 0, fat_count, directory, 0, 4096, minifat, 1,
+                            first_difat if difat_count else end, difat_count)
+              + struct.pack("<109I", *header_difat))
+
+    def entry(name: str, kind: int, child: int, start: int, size: int) -> bytes:
+        encoded = (name + "\0").encode("utf-16-le") if name else b""
+        return (encoded.ljust(64, b"\0") + struct.pack("<HBB", len(encoded), kind, 1)
+                + struct.pack("<3I", free, free, child) + bytes(36)
+                + struct.pack("<3I", start, size, 0))
+
+    entries = (entry("Root Entry", 5, 1, mini, 64) + entry("Workbook", 2, free, 0, len(stream))
+               + entry("", 0, free, free, 0) * 2)
+    minitable = struct.pack("<128I", end, *([free] * 127))
+    difat = b""
+    rest = fat_sectors[109:]
+    for number in range(difat_count):
+        chunk = rest[number * 127 : (number + 1) * 127]
+        following = first_difat + number + 1 if number + 1 < difat_count else end
+        difat += struct.pack("<128I", *chunk, *([free] * (127 - len(chunk))), following)
+    return (header + stream + entries + bytes(512) + minitable
+            + struct.pack(f"<{len(fat)}I", *fat) + difat)

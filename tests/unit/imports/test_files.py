@@ -250,6 +250,15 @@ def _zip(members: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def _zip_of_a_later_version() -> bytes:
+    """A zip whose parts need a zip version Python cannot read (6.7)."""
+    data = bytearray(_zip({"mimetype": "application/vnd.oasis.opendocument.spreadsheet"}))
+    for signature, offset in ((b"PK\x03\x04", 4), (b"PK\x01\x02", 6)):
+        at = data.find(signature)
+        data[at + offset] = 67
+    return bytes(data)
+
+
 @pytest.mark.parametrize(
     ("name", "content", "reason"),
     [
@@ -275,6 +284,7 @@ def _zip(members: dict[str, str]) -> bytes:
         ("letter.xlsx", _zip({"word/document.xml": "<w/>"}), "not_excel"),
         ("archive.xlsx", _zip({"photo.jpg": "x"}), "not_excel"),
         ("broken.xlsx", b"PK\x03\x04" + bytes(200), "corrupt_xlsx"),  # a damaged zip
+        ("later.xlsx", _zip_of_a_later_version(), "corrupt_xlsx"),  # found by the file fuzz
         ("notes.vcf", b"Ali\nLeyla\n", "not_vcard"),
         ("picture.vcf", b"\x89PNG\r\n\x1a\n" + bytes(100), "not_vcard"),
     ],

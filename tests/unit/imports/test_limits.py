@@ -18,7 +18,7 @@ from bot.services.imports.limits import (
     MAX_VCARD_LINE,
 )
 
-from .helpers import _MAIN, column_letter, write_xls, write_xlsx, xls_stream
+from .helpers import _MAIN, _record, column_letter, write_xls, write_xlsx, xls_stream
 
 
 def refused(path: Path, name: str | None = None) -> UnreadableFile:
@@ -167,16 +167,25 @@ def test_a_zip_bomb_is_refused_from_the_zip_directory(tmp_path: Path) -> None:
     assert (error.reason, error.limit) == ("workbook_too_big", 100)
 
 
-def test_a_shared_string_repeated_in_a_row_cannot_make_it_longer_than_the_limit(
+def _shared_string_in_many_cells(path: Path, rows: int) -> Path:
+    """A 30 KB text, 40 cells naming it in each row: 1.2 MB a row from 30 KB."""
+    cells = "".join(f'<c r="{column_letter(c)}{{r}}" t="s"><v>0</v></c>' for c in range(1, 41))
+    body = "".join(f'<row r="{r}"><c r="A{r}"><v>99450111{r:04d}</v></c>{cells.format(r=r)}'
+                   "</row>" for r in range(2, rows + 2))
+    return _xlsx(path, HEADER_ROW + body, shared=["x" * 30_000])
+
+
+def test_a_row_made_long_by_a_shared_string_is_refused(tmp_path: Path) -> None:
+    error = refused(_shared_string_in_many_cells(tmp_path / "shared.xlsx", rows=2))
+    assert (error.reason, error.line) == ("row_too_long", 2)
+
+
+def test_a_shared_string_in_more_cells_than_memory_allows_is_refused_before_loading(
     tmp_path: Path,
 ) -> None:
-    """A 30 KB text, 40 cells naming it in each of 100 rows: 120 MB of text from 30 KB."""
-    cells = "".join(f'<c r="{column_letter(c)}{{r}}" t="s"><v>0</v></c>' for c in range(1, 41))
-    rows = "".join(f'<row r="{r}"><c r="A{r}"><v>99450111{r:04d}</v></c>{cells.format(r=r)}'
-                   "</row>" for r in range(2, 102))
-    path = _xlsx(tmp_path / "shared.xlsx", HEADER_ROW + rows, shared=["x" * 30_000])
-    error = refused(path)
-    assert (error.reason, error.line) == ("row_too_long", 2)
+    """calamine copies a shared string into every cell naming it: 120 MB from 30 KB."""
+    error = refused(_shared_string_in_many_cells(tmp_path / "shared.xlsx", rows=100))
+    assert (error.reason, error.limit) == ("workbook_too_big", 100)
 
 
 def test_an_xls_with_cells_far_apart_is_refused(tmp_path: Path) -> None:
@@ -186,7 +195,17 @@ def test_an_xls_with_cells_far_apart_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_xls_that_makes_calamine_panic_is_a_damaged_file(tmp_path: Path) -> None:
-    """pyo3 turns a panic of calamine's Rust code into a ``BaseException``."""
+    """pyo3 turns a panic of calamine's Rust code into a ``BaseException``: here a defined
+    name (Lbl) record too short for what calamine reads from it."""
+    stream = xls_stream([(0, 0, "Phone"), (1, 0, 1)])
+    stream = stream[:20] + _record(0x0018, b"\x00") + stream[20:]  # after the first BOF
+    assert refused(write_xls(tmp_path / "broken.xls", stream)).reason == "corrupt_xlsx"
+
+
+def test_an_xls_whose_container_lies_about_its_stream_is_a_damaged_file(tmp_path: Path) -> None:
+    """calamine believes the sizes of the OLE2 container (one damaged byte there made it
+    ask for gigabytes): the stream is read by the checks and given to calamine in a new
+    container; here the Workbook says it lives in a mini stream that is not there."""
     path = write_xls(tmp_path / "broken.xls", xls_stream([(0, 0, "Phone"), (1, 0, 1)]))
     data = bytearray(path.read_bytes())
     sectors = len(data) // 512 - 1
