@@ -139,6 +139,7 @@ async def run(messages: int, connections: int) -> float:
 
     from bot.gateways.sandbox import SandboxConfig, SandboxGateway
     from bot.services.dispatcher import Dispatcher, DispatcherConfig
+    from bot.services.sender_directory import SenderDirectory
     from bot.services.templates import TemplatesService
     from bot.storage.db import Database
     from bot.web.app import create_web_app
@@ -158,7 +159,7 @@ async def run(messages: int, connections: int) -> float:
         async def health() -> dict[str, bool]:
             return {"database": True}
 
-        app = create_web_app(health, waha_webhook=WahaWebhook(db, dispatcher, KEY))
+        app = create_web_app(health, waha_webhook=WahaWebhook(SenderDirectory(db), dispatcher, KEY))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

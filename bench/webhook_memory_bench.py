@@ -46,6 +46,7 @@ async def serve() -> None:
     from bot.config import Settings
     from bot.gateways.sandbox import SandboxConfig, SandboxGateway
     from bot.services.dispatcher import Dispatcher, DispatcherConfig
+    from bot.services.sender_directory import SenderDirectory
     from bot.services.templates import TemplatesService
     from bot.storage.db import Database
     from bot.web.app import WebLimits, create_web_app
@@ -63,7 +64,8 @@ async def serve() -> None:
             return {"database": True}
 
         app = create_web_app(
-            health, cloud_webhook=CloudWebhook(db, dispatcher, "bench-secret", "token"),
+            health, cloud_webhook=CloudWebhook(SenderDirectory(db), dispatcher, "bench-secret",
+                                                  "token"),
             limits=WebLimits(inflight_bytes=settings.webhook_inflight_mb * 1024 * 1024,
                              per_client=settings.webhook_per_client,
                              body_seconds=settings.webhook_body_seconds))

@@ -40,6 +40,7 @@ from bot.services.replies import (
     OptOutWords,
     RepliesService,
 )
+from bot.services.sender_directory import SenderDirectory
 from bot.services.senders import SendersConfig, SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
@@ -143,6 +144,7 @@ class Qasid:
                 warmup=settings.sender_warmup,
             ),
             clock,
+            gateway=self.gateway,
         )
         self.services = Services(
             accounts=AccountsService(
@@ -203,8 +205,8 @@ class Qasid:
                 ),
                 clock,
                 gateway=self.gateway,
-                waha=self.gateway.get("waha"),  # type: ignore[arg-type]
-                cloud=self.gateway.get("cloud"),  # type: ignore[arg-type]
+                waha=self.gateway.linker,
+                cloud=self.gateway.cloud_numbers,
                 tokens=self.tokens,
             ),
             analytics=AnalyticsService(self.db, settings.default_timezone),
@@ -215,14 +217,15 @@ class Qasid:
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
         app_secret, verify_token = settings.cloud_app_secret, settings.cloud_verify_token
+        directory = SenderDirectory(self.db)  # which sender a webhook's session / id is
         self.web = create_web_app(
             self.health,
             waha_webhook=WahaWebhook(
-                self.db, self.services.dispatcher,
+                directory, self.services.dispatcher,
                 webhook_key.get_secret_value() if webhook_key else None, clock=clock,
             ),
             cloud_webhook=CloudWebhook(
-                self.db, self.services.dispatcher,
+                directory, self.services.dispatcher,
                 app_secret.get_secret_value() if app_secret else None,
                 verify_token.get_secret_value() if verify_token else None, clock=clock,
             ) if settings.cloud_enabled else None,
@@ -269,9 +272,9 @@ class Qasid:
         await self.services.senders.load_tokens()
         # in the background: a WAHA that hangs must not hold the start-up
         self._linking = asyncio.create_task(self._resume_linking(), name="qasid-linking")
-        waha = self.gateway.get("waha")
-        if waha is not None:
-            waha.remember_linked(*await self.services.senders.linked_sessions())  # type: ignore[attr-defined]
+        linker = self.gateway.linker
+        if linker is not None:
+            linker.remember_linked(*await self.services.senders.linked_sessions())
         if self.settings.dispatch_interval > 0 and self.application.job_queue is not None:
             self.application.job_queue.run_repeating(
                 self._dispatch, interval=self.settings.dispatch_interval, first=0.5,

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from bot.clock import Clock, utcnow
 from bot.domain import (
     WIZARD,
     Balance,
@@ -41,10 +42,11 @@ from bot.domain import (
     WizardStep,
 )
 from bot.errors import NotFound, ValidationError
-from bot.services import billing
+from bot.gateways.base import WhatsAppGateway
+from bot.services import billing, zones
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.planning import PRESETS, Pacing, QuietHours, estimate, plan
-from bot.services.senders import DAY, daily_cap_of, sandbox_default
+from bot.services.senders import DAY, daily_cap_of, sandbox_default, sender_ref
 from bot.services.template_engine import compile_template
 from bot.services.templates import contact_values
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
@@ -59,10 +61,6 @@ NOW_LEAD_SECONDS = 5  # "now" starts this soon after confirming
 # most this many messages a batch (the platform's advice); a pace outside it is flagged.
 SAFE_DELAY_MIN = 3.0
 SAFE_BATCH_MAX = 100
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,10 +180,11 @@ def parse_quiet(text: str) -> QuietHours:
 
 class CampaignsService:
     def __init__(self, db: Database, config: CampaignsConfig,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Clock = utcnow, *, gateway: WhatsAppGateway | None = None) -> None:
         self._db = db
         self._config = config
         self._clock = clock
+        self._gateway = gateway  # asked what the chosen numbers' gateways need
 
     @property
     def config(self) -> CampaignsConfig:
@@ -299,7 +298,7 @@ class CampaignsService:
             raise ValidationError("no_senders", where="senders")
         template = (await templates.get(self._db.reader, owner_id, draft.template_id)
                     if draft.template_id is not None else None)
-        _check_cloud(template, chosen)
+        _check_cloud(template, self._need_approved(chosen))
         return await self._step(draft, WizardStep.WHEN)
 
     async def start_now(self, owner_id: int) -> CampaignDraft:
@@ -601,8 +600,7 @@ class CampaignsService:
 
     async def _zone(self, owner_id: int) -> ZoneInfo:
         owner = await owners.get(self._db.reader, owner_id)
-        name = (owner.timezone if owner else None) or self._config.default_timezone
-        return ZoneInfo(name)
+        return ZoneInfo(zones.owner_zone(owner, self._config.default_timezone))
 
     async def _summary(self, draft: CampaignDraft, *, estimated: bool = True) -> Summary:
         """What confirming would do, from the draft's answers. Only reads."""
@@ -619,7 +617,7 @@ class CampaignsService:
         chosen = [usable[s] for s in draft.senders or [] if s in usable]
         if not chosen:
             raise ValidationError("no_senders", where="senders")
-        _check_cloud(template, chosen)
+        _check_cloud(template, self._need_approved(chosen))
         zone = await self._zone(owner_id)
         now = self._clock()
         recurrence = None
@@ -658,6 +656,14 @@ class CampaignsService:
             lacking=await repo.lacking_values(self._db.reader, owner_id, draft.list_id, bare),
         )
 
+
+    def _need_approved(self, chosen: Sequence[Sender]) -> list[Sender]:
+        """The chosen numbers that may open a conversation only with an approved template."""
+        gateway = self._gateway
+        if gateway is None:
+            return []
+        return [s for s in chosen
+                if gateway.capabilities(sender_ref(s)).needs_approved_template]
 
     async def _capacity(self, conn, chosen: Sequence[Sender], starts_at: datetime,
                         ) -> dict[str, list]:
@@ -712,11 +718,10 @@ def _replace(summary: Summary, **changes) -> Summary:
 
 
 
-
-def _check_cloud(template: Template | None, chosen: list[Sender]) -> None:
-    """Cloud API numbers may start a conversation only with a template Meta approved
-    (outside the customer's 24-hour window free text is refused, error 131047)."""
-    cloud = [s for s in chosen if s.gateway == "cloud"]
+def _check_cloud(template: Template | None, cloud: list[Sender]) -> None:
+    """``cloud``: the chosen numbers whose gateway ``needs_approved_template`` (Cloud API
+    numbers may start a conversation only with a template Meta approved: outside the
+    customer's 24-hour window free text is refused, error 131047)."""
     if cloud and template is not None and template.cloud is None:
         raise ValidationError("cloud_needs_template", where="senders",
                               number=cloud[0].label or cloud[0].phone, template=template.name)

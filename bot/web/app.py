@@ -1,4 +1,28 @@
-"""The web app: webhook POSTs straight on ASGI, the rest (health, handshakes) on Starlette."""
+"""The web app: webhook POSTs straight on ASGI, the rest (health, handshakes) on Starlette.
+
+Every gateway's webhook is one ``WebhookEndpoint``, parameterised by its adapter's
+functions (``bot/web/waha.py``, ``bot/web/cloud.py`` give them); in order, each step
+answered with a status code and nothing changed before a 200:
+
+=============================================================  ======
+a body over ``max_body`` bytes                                  413
+not signed as the gateway signs (``signed`` says why in the     401
+log)
+not JSON, or not a JSON object                                  400
+names none of our numbers (the adapter's ``webhook_address``,  200
+looked up by ``SenderDirectory``), or nothing we handle
+the events (the adapter's ``webhook_events``) handed to the     200
+dispatcher, receipts committed (``flush_receipts(strict)``)
+the database cannot save now (disk full, locked): nothing       503
+applied, one warning line; the gateway sends it again
+something failed while applying them (the gateway retries;      500
+every step is idempotent)
+=============================================================  ======
+
+A 200 for receipts means they are committed. Concurrent webhooks share one transaction
+(the dispatcher's group commit): each request waits for the batch holding its receipts,
+and a batch that fails answers 500 to every request in it, with nothing of it written.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +39,10 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
+
+from bot.clock import Clock
+from bot.errors import StorageUnavailable
+from bot.gateways.base import GatewayEvent, KnownSenders, Receipt, WebhookAddress
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +74,82 @@ class VerifiedWebhookHandler(WebhookHandler, Protocol):
     ``verify`` takes the query parameters and answers (status, plain-text body)."""
 
     async def verify(self, params: Mapping[str, str]) -> tuple[int, str]: ...
+
+
+class EventSink(Protocol):
+    """What a webhook hands events to: the dispatcher."""
+
+    async def on_event(self, event: GatewayEvent) -> None: ...
+
+    async def flush_receipts(self, *, strict: bool = False) -> int: ...
+
+
+class SenderFinder(Protocol):
+    """Our senders a webhook's address names: ``bot.services.sender_directory``."""
+
+    async def find(self, gateway: str, address: WebhookAddress) -> KnownSenders: ...
+
+
+Signed = Callable[[bytes, Mapping[str, str]], bool]
+Address = Callable[[Mapping[str, Any]], WebhookAddress]
+Events = Callable[[Mapping[str, Any], KnownSenders, Clock], list[GatewayEvent]]
+
+
+class WebhookEndpoint:
+    """One gateway's webhook POST (see the module docstring): ``name`` for the log,
+    ``gateway`` the kind of its senders; ``signed`` checks the signature (and logs why
+    not), ``address`` and ``events`` are its adapter's ``webhook_address`` and
+    ``webhook_events``; ``log`` is the logger of the module that made it."""
+
+    def __init__(
+        self, name: str, gateway: str, *, signed: Signed, address: Address, events: Events,
+        senders: SenderFinder, dispatcher: EventSink, max_body: int,
+        clock: Clock, log: logging.Logger,
+    ) -> None:
+        self.name = name
+        self.gateway = gateway
+        self._signed = signed
+        self._address = address
+        self._events = events
+        self._senders = senders
+        self._dispatcher = dispatcher
+        self.max_body = max_body
+        self._clock = clock
+        self._log = log
+
+    async def __call__(self, raw: bytes, headers: Mapping[str, str]) -> int:
+        if len(raw) > self.max_body:
+            self._log.warning("%s webhook: body of %d bytes refused", self.name, len(raw))
+            return 413
+        if not self._signed(raw, headers):
+            return 401
+        body = json_object(raw)
+        if body is None:
+            return 400
+        address: WebhookAddress | None = None
+        try:
+            address = self._address(body)
+            if address.names_nobody:
+                return 200
+            known = await self._senders.find(self.gateway, address)
+            events = self._events(body, known, self._clock)
+            for event in events:
+                await self._dispatcher.on_event(event)
+            if any(isinstance(event, Receipt) for event in events):
+                await self._dispatcher.flush_receipts(strict=True)  # raises if not applied
+        except StorageUnavailable as exc:  # nothing applied: the gateway sends it again
+            self._log.warning("%s answered 503, the database cannot save: %s",
+                              self._which(address), exc)
+            return 503
+        except Exception:
+            self._log.exception("%s could not be applied", self._which(address))
+            return 500
+        return 200
+
+    def _which(self, address: WebhookAddress | None) -> str:
+        """"WAHA webhook 'message.ack'", "Cloud webhook": what the log names."""
+        what = address.what if address is not None else None
+        return f"{self.name} webhook" + (f" {what!r}" if what is not None else "")
 
 
 def json_object(raw: bytes) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from jsonschema import Draft202012Validator
 from bot.gateways.base import SendResult
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway
 from bot.services.replies import RepliesService
+from bot.services.sender_directory import SenderDirectory
 from bot.storage import contacts, senders
 from bot.storage.db import Database
 from bot.web.app import create_web_app
@@ -251,7 +252,8 @@ async def _world(db: Database, clock: FakeClock, check: Draft202012Validator,
         await tx.execute("UPDATE senders SET gateway = 'cloud', external_id = ?",
                          (PHONE_NUMBER_ID,))
     [sender] = await senders.list_for_owner(db.reader, h.owner_id)
-    webhook = CloudWebhook(db, h.dispatcher, app_secret, verify_token, clock=clock)
+    webhook = CloudWebhook(SenderDirectory(db), h.dispatcher, app_secret, verify_token,
+                           clock=clock)
     app = create_web_app(_health, cloud_webhook=webhook)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://qasid") as client:

@@ -23,6 +23,7 @@ from bot.gateways.sandbox import SandboxConfig, SandboxGateway
 from bot.gateways.waha import parse_webhook
 from bot.services.notify import SenderLost
 from bot.services.replies import RepliesService
+from bot.services.sender_directory import SenderDirectory
 from bot.storage import contacts, senders
 from bot.storage.db import Database
 from bot.web.app import create_web_app
@@ -146,7 +147,8 @@ async def make_world(db: Database, clock: FakeClock) -> AsyncIterator[World]:
     async with db.transaction() as tx:  # the number is a linked WAHA session
         await tx.execute("UPDATE senders SET gateway = 'waha', external_id = ?", (SESSION,))
     [sender] = await senders.list_for_owner(db.reader, h.owner_id)
-    app = create_web_app(_health, waha_webhook=WahaWebhook(db, h.dispatcher, KEY, clock=clock))
+    app = create_web_app(_health, waha_webhook=WahaWebhook(SenderDirectory(db), h.dispatcher, KEY,
+                                                                 clock=clock))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://qasid") as client:
         yield World(db, clock, h, client, campaign_id, sender.id)
