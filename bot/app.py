@@ -10,15 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import handlers, logs
+from bot.clock import Clock, utcnow
 from bot.config import GatewayKind, RegistrationMode, Settings
 from bot.gateways.base import WhatsAppGateway
 from bot.gateways.router import GatewayRouter
@@ -26,7 +25,7 @@ from bot.handlers.context import BotContext
 from bot.handlers.media import telegram_media
 from bot.handlers.notifier import TelegramNotifier
 from bot.handlers.persistence import DraftPersistence
-from bot.services.accounts import AccountsConfig, AccountsService, utcnow
+from bot.services.accounts import AccountsConfig, AccountsService
 from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
 from bot.services.billing import BillingService
@@ -111,7 +110,7 @@ class Qasid:
         *,
         request: BaseRequest | None = None,
         token: str | None = None,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Clock = utcnow,
         rate_limit: bool = True,
     ) -> None:
         self.settings = settings

@@ -45,8 +45,7 @@ def _parts(update: Update) -> list[str]:
 
 
 def _zone(context: BotContext) -> str:
-    owner = active_owner(context)
-    return owner.timezone or context.services.campaigns.config.default_timezone
+    return context.services.accounts.zone(active_owner(context))
 
 
 async def _screen_for(context: BotContext, draft: CampaignDraft) -> Screen:

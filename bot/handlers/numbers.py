@@ -33,8 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def _zone(context: BotContext) -> str:
-    owner = active_owner(context)
-    return owner.timezone or context.services.campaigns.config.default_timezone
+    return context.services.accounts.zone(active_owner(context))
 
 
 async def numbers_command(update: Update, context: BotContext) -> None:

@@ -35,6 +35,7 @@ from bot.domain import (
     ContactList,
     DraftStart,
     Language,
+    MessageStatus,
     Sender,
     SenderStatus,
     StartKind,
@@ -46,7 +47,8 @@ from bot.gateways.base import WhatsAppGateway
 from bot.services import billing, zones
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.planning import PRESETS, Pacing, QuietHours, estimate, plan
-from bot.services.senders import DAY, daily_cap_of, sandbox_default, sender_ref
+from bot.services.senders import DAY, sandbox_default, sender_ref
+from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
 from bot.services.template_engine import compile_template
 from bot.services.templates import contact_values
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
@@ -68,8 +70,8 @@ class CampaignsConfig:
     advice_max: int = 100  # recipients per campaign above which the owner confirms twice
     gateway: str = "sandbox"
     default_timezone: str = "Asia/Baku"
-    daily_cap: int = 1000  # per number, unless the number has its own (as the dispatcher)
-    warmup: tuple[int, ...] = (20, 40, 80, 160, 320, 640)  # a new number's first days
+    daily_cap: int = DAILY_CAP  # per number, unless the number has its own (as the dispatcher)
+    warmup: tuple[int, ...] = WARMUP  # a new number's first days (bot/services/sending.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +185,7 @@ class CampaignsService:
                  clock: Clock = utcnow, *, gateway: WhatsAppGateway | None = None) -> None:
         self._db = db
         self._config = config
+        self._sending = SendingPolicy(config.daily_cap, config.warmup)
         self._clock = clock
         self._gateway = gateway  # asked what the chosen numbers' gateways need
 
@@ -552,8 +555,9 @@ class CampaignsService:
                 raise NotFound("campaign", campaign_id=campaign_id)
             if resend and campaign.status is CampaignStatus.CANCELLED:
                 raise ValidationError("campaign_cancelled", where="campaign")
-            count = await repo.set_uncertain(tx, owner_id, campaign_id,
-                                             "queued" if resend else "sent", now)
+            count = await repo.set_uncertain(
+                tx, owner_id, campaign_id,
+                MessageStatus.QUEUED if resend else MessageStatus.SENT, now)
             if count and resend and campaign.status is CampaignStatus.COMPLETED:
                 campaign.reopen()
                 await repo.save(tx, campaign, now)
@@ -671,8 +675,8 @@ class CampaignsService:
         times of what already counts against it (sent in the 24 hours before the start or
         now, whichever is earlier; sending; queued by other campaigns)."""
         since = min(starts_at, self._clock()).timestamp() - DAY
-        return {"caps": [daily_cap_of(sender, self._config.daily_cap, self._config.warmup,
-                                      await outbox.counting_times(conn, sender.id, since))
+        return {"caps": [self._sending.cap_of(sender,
+                                              await outbox.counting_times(conn, sender.id, since))
                          for sender in chosen]}
 
     async def _capacity_of(self, conn, owner_id: int, sender_ids: Sequence[int],

@@ -46,10 +46,11 @@ import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import CampaignStatus, CloudTemplate, SenderStatus
+from bot.clock import Clock, utcnow
+from bot.domain import CampaignStatus, CloudTemplate, MessageStatus, SenderStatus
 from bot.errors import StorageUnavailable, ValidationError
 from bot.gateways.base import (
     ErrorCategory,
@@ -63,13 +64,14 @@ from bot.gateways.base import (
     SenderState,
     SenderStateChanged,
 )
-from bot.services import billing
+from bot.services import billing, zones
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.gateway_calls import gateway_call
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
 from bot.services.planning import Pacing, quiet_end
-from bot.services.senders import allowance, sender_ref
+from bot.services.senders import sender_ref
+from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
 from bot.services.templates import TemplatesService, contact_values
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts as contacts_repo
@@ -88,10 +90,6 @@ OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refu
 _STORAGE_DOWN = GatewayError(ErrorCategory.TRANSIENT, "the database cannot save")
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class DispatcherConfig:
     lease_seconds: float = 300.0
@@ -99,8 +97,8 @@ class DispatcherConfig:
     backoff_seconds: float = 30.0  # doubled per attempt
     backoff_cap: float = 3600.0
     claim_limit: int = 2000  # messages looked at per tick
-    daily_cap: int = 1000  # per sender, unless the sender has its own
-    warmup: tuple[int, ...] = (20, 40, 80, 160, 320, 640)  # a new sender's first days
+    daily_cap: int = DAILY_CAP  # per sender, unless the sender has its own
+    warmup: tuple[int, ...] = WARMUP  # a new sender's first days (bot/services/sending.py)
     spike_window: int = 20  # the last N sends of a campaign ...
     spike_share: float = 0.5  # ... of which more than this share failed: pause it
     progress_every: float = 5.0  # seconds between two progress notices of a campaign
@@ -160,18 +158,19 @@ class _Outage:
 @dataclass(slots=True)
 class _Outcome:
     due: outbox.Due
-    status: str  # sent | failed | queued | uncertain | held (back to queued, not counted)
+    status: MessageStatus  # sent | failed | queued (again) | uncertain
     gateway_id: str | None = None
     category: str | None = None
     detail: str | None = None
     retry_at: float | None = None
+    held: bool = False  # queued again unsent, the attempt not counted (its number was lost)
 
 
 class Dispatcher:
     def __init__(
         self, db: Database, gateway: Gateway, templates_service: TemplatesService,
         notifier: Notifier, config: DispatcherConfig | None = None,
-        clock: Callable[[], datetime] = utcnow, media: MediaSource | None = None,
+        clock: Clock = utcnow, media: MediaSource | None = None,
         campaigns_service: CampaignsService | None = None,
         replies: ReplyHandler | None = None,
     ) -> None:
@@ -182,6 +181,7 @@ class Dispatcher:
         self._templates = templates_service
         self._notifier = notifier
         self._config = config or DispatcherConfig()
+        self._sending = SendingPolicy(self._config.daily_cap, self._config.warmup)
         self._clock = clock
         self._media = media
         self._last_sent: dict[int, float] = {}
@@ -368,9 +368,8 @@ class Dispatcher:
 
     async def _room(self, sender, ts: float) -> int:
         """How many more messages the sender may send in the current 24 hours."""
-        cap = allowance(sender, ts, self._config.daily_cap, self._config.warmup).cap
         used = await outbox.sent_since(self._db.reader, sender.id, ts - 86400)
-        return cap - used
+        return self._sending.room(sender, ts, used)
 
     async def _defer(self, owner_id: int, campaign_id: int | None, sender_id: int | None,
                      until: float, now: float) -> None:
@@ -388,7 +387,7 @@ class Dispatcher:
         zone = self._zones.get(owner_id)
         if zone is None:
             owner = await owners.get(self._db.reader, owner_id)
-            name = (owner.timezone if owner else None) or self._config.default_timezone
+            name = zones.owner_zone(owner, self._config.default_timezone)
             zone = self._zones[owner_id] = ZoneInfo(name)
         return zone
 
@@ -411,10 +410,10 @@ class Dispatcher:
         lost: GatewayError | None = None
         for due in items:
             if lost is not None:  # the number is gone: the rest goes back unsent
-                outcomes.append(_Outcome(due, "held"))
+                outcomes.append(_Outcome(due, MessageStatus.QUEUED, held=True))
                 continue
             if known is not None and not await self._on_whatsapp(ref, due, known):
-                outcomes.append(_Outcome(due, "failed", category=NOT_ON_WHATSAPP,
+                outcomes.append(_Outcome(due, MessageStatus.FAILED, category=NOT_ON_WHATSAPP,
                                          detail="not on WhatsApp (checked before sending)"))
                 continue
             outcome = await self._send_one(ref, due, values.get(due.contact_id or 0, {}))
@@ -486,7 +485,7 @@ class Dispatcher:
             text, media = await self._render(due, values)
         except Exception as exc:  # a template gone or broken: that message fails, not the tick
             log.exception("message %d could not be rendered", due.id)
-            return _Outcome(due, "failed", category=ErrorCategory.REJECTED,
+            return _Outcome(due, MessageStatus.FAILED, category=ErrorCategory.REJECTED,
                             detail=f"render: {type(exc).__name__}")
         approved = self._approved(ref, due)
         try:
@@ -502,10 +501,10 @@ class Dispatcher:
             return self._failure(due, exc)
         except Exception as exc:  # an adapter bug: the request may have left
             log.exception("gateway failed on message %d", due.id)
-            return _Outcome(due, "uncertain", category=ErrorCategory.UNCERTAIN,
+            return _Outcome(due, MessageStatus.UNCERTAIN, category=ErrorCategory.UNCERTAIN,
                             detail=type(exc).__name__)
         self._last_sent[ref.sender_id] = self._clock().timestamp()
-        return _Outcome(due, "sent", gateway_id=result.message_id)
+        return _Outcome(due, MessageStatus.SENT, gateway_id=result.message_id)
 
     def _approved(self, ref: SenderRef, due: outbox.Due) -> CloudTemplate | None:
         """The approved twin of the campaign's template, when the number's gateway may not
@@ -520,17 +519,18 @@ class Dispatcher:
         category = exc.category
         detail = exc.detail[:300] or category.value
         if category in (ErrorCategory.RECIPIENT_INVALID, ErrorCategory.REJECTED):
-            return _Outcome(due, "failed", category=category, detail=detail)
+            return _Outcome(due, MessageStatus.FAILED, category=category, detail=detail)
         if category in (ErrorCategory.RATE_LIMITED, ErrorCategory.TRANSIENT):
             if due.attempts + 1 >= self._config.max_attempts:
-                return _Outcome(due, "failed", category=category, detail=detail)
+                return _Outcome(due, MessageStatus.FAILED, category=category, detail=detail)
             wait = exc.retry_after if exc.retry_after is not None else min(
                 self._config.backoff_cap, self._config.backoff_seconds * 2 ** due.attempts)
-            return _Outcome(due, "queued", category=category, detail=detail,
+            return _Outcome(due, MessageStatus.QUEUED, category=category, detail=detail,
                             retry_at=self._clock().timestamp() + wait)
         if category is ErrorCategory.UNCERTAIN:
-            return _Outcome(due, "uncertain", category=category, detail=detail)
-        return _Outcome(due, "held", category=category, detail=detail)  # banned, restricted
+            return _Outcome(due, MessageStatus.UNCERTAIN, category=category, detail=detail)
+        return _Outcome(due, MessageStatus.QUEUED, category=category, detail=detail,
+                        held=True)  # banned, restricted
 
     async def _render(self, due: outbox.Due, values: dict[str, str]) -> tuple[str, Media | None]:
         found = self._tick_cache.get(due.campaign_id)
@@ -588,8 +588,9 @@ class Dispatcher:
 
     async def _record(self, outcomes: list[_Outcome], report: TickReport) -> None:
         now = self._clock().timestamp()
+        charged = {o.due.owner_id for o in outcomes if o.status is MessageStatus.SENT}
         before = {owner_id: (await ledger.balance(self._db.reader, owner_id)).total
-                  for owner_id in {o.due.owner_id for o in outcomes if o.status == "sent"}}
+                  for owner_id in charged}
         charge: dict[tuple[int, int], int] = defaultdict(int)
         release: dict[tuple[int, int], int] = defaultdict(int)
         sent: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
@@ -599,16 +600,15 @@ class Dispatcher:
         held: list[int] = []
         for o in outcomes:
             key = (o.due.owner_id, o.due.campaign_id)
-            if o.status == "sent":
+            if o.status is MessageStatus.SENT:
                 sent[key].append((o.gateway_id or "", o.due.id))
-            elif o.status == "failed":
+            elif o.status is MessageStatus.FAILED:
                 failed[key].append((o.category, o.detail, o.due.id))
             else:  # queued again (retry or held back), or uncertain
-                status = "uncertain" if o.status == "uncertain" else "queued"
-                others.append((status, o.category, o.detail, o.retry_at, o.due.id))
-                if o.status == "held":
+                others.append((o.status, o.category, o.detail, o.retry_at, o.due.id))
+                if o.held:
                     held.append(o.due.id)
-                elif o.status == "queued":
+                elif o.status is MessageStatus.QUEUED:
                     report.retried += 1
                 else:
                     report.uncertain += 1
@@ -618,7 +618,7 @@ class Dispatcher:
                 report.sent += charge[key]
             for key, failures in failed.items():
                 release[key] = await outbox.mark_many(
-                    tx, [("failed", c, d, None, i) for c, d, i in failures], now)
+                    tx, [(MessageStatus.FAILED, c, d, None, i) for c, d, i in failures], now)
                 report.failed += release[key]
             if others:
                 await outbox.mark_many(tx, others, now)
@@ -665,7 +665,7 @@ class Dispatcher:
         recent = await outbox.recent_outcomes(self._db.reader, campaign_id, window)
         if len(recent) < window:
             return False
-        return recent.count("failed") / window > self._config.spike_share
+        return recent.count(MessageStatus.FAILED) / window > self._config.spike_share
 
     async def _pause(self, owner_id: int, campaign_id: int, reason: str) -> bool:
         async with self._db.transaction() as tx:
@@ -874,14 +874,15 @@ class Dispatcher:
                 if receipt.sender_id is None or receipt.sender_id != sender_id:
                     stray += 1  # another number's message (or nobody's): never applied
                     continue
-                new = receipt.status.value
-                if new == "failed":
-                    if status not in ("sent", "uncertain"):
+                new = MessageStatus(receipt.status.value)
+                if new is MessageStatus.FAILED:
+                    if status not in (MessageStatus.SENT, MessageStatus.UNCERTAIN):
                         continue
                 elif outbox.RANK.get(new, -1) <= outbox.RANK.get(status, 99):
                     continue
-                if status == "uncertain":
-                    (release if new == "failed" else charge)[(owner_id, campaign_id)] += 1
+                if status == MessageStatus.UNCERTAIN:
+                    settled = release if new is MessageStatus.FAILED else charge
+                    settled[(owner_id, campaign_id)] += 1
                 current[receipt.message_id] = (message_id, campaign_id, owner_id, new,
                                                sender_id)
                 moves.append((message_id, new, receipt.at.timestamp(), receipt.error))

@@ -41,7 +41,7 @@ from bot.gateways.base import (
 )
 from bot.services.accounts import normalise_phone
 from bot.services.gateway_calls import gateway_call
-from bot.services.planning import DailyCap
+from bot.services.sending import DAILY_CAP, WARMUP, Allowance, SendingPolicy
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, senders
 from bot.storage.db import Database
@@ -57,19 +57,13 @@ _TOKEN = re.compile(r"[A-Za-z0-9_\-|.]{20,600}")
 @dataclass(frozen=True, slots=True)
 class SendersConfig:
     default_gateway: str = "sandbox"
-    daily_cap: int = 1000
-    warmup: tuple[int, ...] = (20, 40, 80, 160, 320, 640)
+    daily_cap: int = DAILY_CAP  # the sending policy's (bot/services/sending.py)
+    warmup: tuple[int, ...] = WARMUP
     webhook_url: str | None = None  # where new WAHA sessions send their webhooks
     webhook_key: str | None = None  # and the HMAC key they sign them with
     default_region: str = "AZ"  # for a phone typed without its country code
     link_poll: float = 3.0  # seconds between looks at a linking WAHA session
     link_timeout: float = 300.0  # a QR code shown this long without a scan expires
-
-
-@dataclass(frozen=True, slots=True)
-class Allowance:
-    cap: int  # messages the number may send in 24 hours today
-    warmup_day: int | None  # 1-based day of its warm-up, None once warmed up
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,21 +73,6 @@ class NumberView:
     allowance: Allowance
     health: SenderHealth | None  # None: the gateway did not answer in time
     queued: int
-
-
-def allowance(sender: Sender, ts: float, daily_cap: int, warmup: tuple[int, ...]) -> Allowance:
-    """The number's cap for the 24 hours ending at ``ts``: its own or the default, held
-    lower by the warm-up ramp during its first days after linking."""
-    cap, day, _until = daily_cap_of(sender, daily_cap, warmup).at(ts)
-    return Allowance(cap, day)
-
-
-def daily_cap_of(sender: Sender, daily_cap: int, warmup: tuple[int, ...],
-                 recent: tuple[float, ...] = ()) -> DailyCap:
-    """The number's ``planning.DailyCap``: its own cap or the default, its warm-up from
-    when it was linked."""
-    return DailyCap(sender.daily_cap or daily_cap,
-                    (sender.linked_at or sender.created_at).timestamp(), warmup, recent)
 
 
 SANDBOX_LABEL = "Sandbox"  # the number the sandbox gives an owner who has none
@@ -138,6 +117,7 @@ class SendersService:
         self._db = db
         self._config = (config if isinstance(config, SendersConfig)
                         else SendersConfig(default_gateway=config))
+        self._sending = SendingPolicy(self._config.daily_cap, self._config.warmup)
         self._clock = clock
         self._gateway = gateway
         self._waha = waha
@@ -196,8 +176,7 @@ class SendersService:
             sent = await outbox.sent_since(self._db.reader, sender.id, now - DAY)
             queued = await outbox.queued_for_sender(self._db.reader, sender.id)
             views.append(NumberView(
-                sender, sent, allowance(sender, now, self._config.daily_cap,
-                                        self._config.warmup), health, queued))
+                sender, sent, self._sending.allowance(sender, now), health, queued))
         return views
 
     async def _health(self, sender: Sender) -> SenderHealth:

@@ -5,9 +5,9 @@ plan (each number's caps when a campaign is confirmed) and /numbers (today's all
 the number's own cap, else ``daily_cap`` (``SENDER_DAILY_CAP``), held lower by the
 ``warmup`` ramp (``SENDER_WARMUP``, one figure a day) during its first days after it was
 linked (or added, if it never was). ``planning.DailyCap`` does the arithmetic on plain
-numbers; this module says which numbers a sender gives it. ``bot/app.py`` builds one
-``SendingPolicy`` from the settings and hands the same one to every service that sends or
-plans.
+numbers; this module says which numbers a sender gives it. The dispatcher, the campaigns
+service and the senders service each hold a ``SendingPolicy`` made from their config's
+``daily_cap`` and ``warmup`` (the same two settings, wired in ``bot/app.py``).
 """
 
 from __future__ import annotations

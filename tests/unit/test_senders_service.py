@@ -14,7 +14,8 @@ from bot.errors import GatewayFailed, NotFound, ValidationError
 from bot.gateways.base import ErrorCategory, GatewayError, SenderHealth, SenderRef, SenderState
 from bot.services import senders as senders_module
 from bot.services.campaigns import CampaignsConfig, CampaignsService
-from bot.services.senders import Allowance, SendersConfig, SendersService, allowance
+from bot.services.senders import SendersConfig, SendersService
+from bot.services.sending import Allowance
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts, ledger, lists, owners, templates
 from bot.storage import senders as senders_repo
@@ -166,38 +167,7 @@ async def linked_waha(service: SendersService, waha: FakeWaha, owner_id: int, ph
     return linked
 
 
-# --- allowance and kinds --------------------------------------------------------------------
-
-def _sender(clock: FakeClock, daily_cap: int | None = None, linked: bool = True) -> Sender:
-    return Sender(id=1, owner_id=1, gateway="waha", phone=PHONE, status=SenderStatus.ACTIVE,
-                  created_at=clock() - timedelta(days=30), daily_cap=daily_cap,
-                  linked_at=clock() if linked else None)
-
-
-def test_a_new_number_warms_up_day_by_day(clock) -> None:
-    sender = _sender(clock)
-    ramp = (20, 40, 80)
-    at = clock().timestamp()
-    assert allowance(sender, at + 3600, 1000, ramp) == Allowance(20, 1)
-    assert allowance(sender, at + 86_400 + 1, 1000, ramp) == Allowance(40, 2)
-    assert allowance(sender, at + 2 * 86_400 + 1, 1000, ramp) == Allowance(80, 3)
-    assert allowance(sender, at + 3 * 86_400 + 1, 1000, ramp) == Allowance(1000, None)
-
-
-def test_a_number_with_its_own_cap_is_held_to_it(clock) -> None:
-    at = clock().timestamp()
-    # its own cap under the ramp's step: the cap holds, the ramp no longer does
-    assert allowance(_sender(clock, daily_cap=30), at + 86_400 + 1, 1000, (20, 40)) == \
-        Allowance(30, None)
-    assert allowance(_sender(clock, daily_cap=30), at + 10, 1000, (20, 40)) == Allowance(20, 1)
-    assert allowance(_sender(clock, daily_cap=500), at + 9 * 86_400, 1000, (20, 40)) == \
-        Allowance(500, None)
-
-
-def test_a_number_never_linked_warms_up_from_when_it_was_added(clock) -> None:
-    sender = _sender(clock, linked=False)  # added 30 days ago
-    assert allowance(sender, clock().timestamp(), 1000, (20, 40)) == Allowance(1000, None)
-
+# --- allowance (its rule: test_sending_policy.py) and kinds --------------------------------
 
 async def test_overview_counts_todays_sends_against_the_warm_up(db, clock) -> None:
     owner = await new_owner(db, clock, 1)
