@@ -11,9 +11,9 @@ from telegram.request import HTTPXRequest
 
 from bot.app import Qasid
 from bot.console.botapi import FakeBotApi, FakeUser
-from tests.conftest import FakeClock
 from tests.e2e.conftest import ADMIN_ID, Harness
 from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
+from tests.fakes import FakeClock
 
 
 class ClockedHarness(Harness):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
@@ -17,24 +17,12 @@ import uvicorn
 from bot.console.botapi import FakeBotApi, SentMessage
 from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
 from tests.e2e.test_sending import ClockedHarness
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, wait_until
 from tests.gateways.fake_waha import FakeWaha, serve_fake_waha
 
 OWNER = 931
 PHONE = "+994501110000"
 KEY = "webhook-key"
-
-
-async def eventually(check: Callable[[], object], within: float = 10.0) -> object:
-    """Wait for something the bot does on its own (a job, a webhook)."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        found = check()
-        if found:
-            return found
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("it did not happen in time")
-        await asyncio.sleep(0.05)
 
 
 @pytest.fixture
@@ -65,7 +53,7 @@ async def world(make_settings) -> AsyncIterator[tuple[ClockedHarness, FakeWaha]]
         server = Server(uvicorn.Config(h.qasid.web, log_config=None, lifespan="off",
                                        access_log=False))
         task = asyncio.create_task(server.serve(sockets=[sock]))
-        await eventually(lambda: server.started)
+        await wait_until(lambda: server.started)
         try:
             yield h, waha
         finally:
@@ -86,7 +74,7 @@ async def link_number(h: ClockedHarness, waha: FakeWaha, chat) -> str:
     assert "➕ Add a sandbox number" not in replies[0].buttons  # real numbers only
 
     await chat.press("➕ Link a WhatsApp number (QR code)")
-    [qr] = await eventually(lambda: photos(h.api))
+    [qr] = await wait_until(lambda: photos(h.api))
     assert qr.file.content.startswith(b"\x89PNG")
     assert "Linked devices" in qr.caption
     assert qr.buttons == ["🔢 Use a pairing code instead", "✖️ Cancel"]
@@ -96,7 +84,7 @@ async def link_number(h: ClockedHarness, waha: FakeWaha, chat) -> str:
 
     first = qr.file.content
     waha.refresh_qr(session)  # WhatsApp renewed the code: the photo follows
-    await eventually(lambda: photos(h.api)[0].file.content != first)
+    await wait_until(lambda: photos(h.api)[0].file.content != first)
     assert len(photos(h.api)) == 1  # the same message, edited
 
     replies = await chat.press("🔢 Use a pairing code instead")
@@ -106,7 +94,7 @@ async def link_number(h: ClockedHarness, waha: FakeWaha, chat) -> str:
     assert waha.sessions[session].pairing_phone in ("994501110000", "+994501110000")
 
     waha.scan(session, PHONE)
-    await eventually(lambda: any("is linked and ready to send" in m.text
+    await wait_until(lambda: any("is linked and ready to send" in m.text
                                  for m in h.api.messages(OWNER) if m.text))
     assert "Scanned: the number is linked." in photos(h.api)[0].caption
     return session
@@ -162,7 +150,7 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
     await chat.press("✅ Confirm")
     waha.set_status(session, "FAILED")
     await waha.wait_webhooks_idle()
-    alert = await eventually(lambda: [m for m in h.api.messages(OWNER)
+    alert = await wait_until(lambda: [m for m in h.api.messages(OWNER)
                                       if m.text and "banned" in m.text.lower()
                                       and "Remove this number" in " ".join(m.buttons)])
     assert "🔀 Move its campaigns to another number" in alert[-1].buttons
@@ -180,14 +168,14 @@ async def test_a_scan_while_the_bot_was_down_is_found_at_start_up(world) -> None
     chat = await h.active_owner(OWNER)
     await chat.send("/numbers")
     await chat.press("➕ Link a WhatsApp number (QR code)")
-    await eventually(lambda: photos(h.api))
+    await wait_until(lambda: photos(h.api))
     [session] = waha.sessions
     await h.qasid.stop()
     waha.scan(session, PHONE)  # scanned while nothing was watching
     await h.start()
     owner = await h.qasid.services.accounts.find(OWNER)
     numbers = h.qasid.services.senders
-    await eventually(lambda: h.qasid._linking is not None and h.qasid._linking.done())
+    await wait_until(lambda: h.qasid._linking is not None and h.qasid._linking.done())
     [number] = await numbers.list(owner.id)
     assert (number.phone, number.status.value) == (PHONE, "active")
     replies = await h.chat(OWNER).send("/numbers")  # the new process's chat

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-LIMIT = 5.0  # seconds; far above what any awaited thing takes, so only a bug reaches it
+LIMIT = 10.0  # seconds; far above what any awaited thing takes, so only a bug reaches it
 
 
 async def wait_until(done: Callable[[], object], within: float = LIMIT,

@@ -33,7 +33,7 @@ from bot.services.planning import PRESETS, Pacing, QuietHours, plan
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts, ledger, lists, owners, senders, templates
 from bot.storage.db import Database
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 
 VARIANTS = ["Salam {{ name | dostum }}!", "Hello {{ name | friend }}!", "Hi {{ first_name }}"]
 

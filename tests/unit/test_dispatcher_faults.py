@@ -20,7 +20,7 @@ from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.storage import db as db_module
 from bot.storage import ledger
 from bot.storage.db import Database
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.faults import disk_freed, disk_full
 from tests.unit.test_dispatcher import Harness
 

@@ -10,7 +10,7 @@ from bot.gateways.base import KnownSenders, WebhookAddress
 from bot.services.sender_directory import SenderDirectory
 from bot.storage import owners, senders
 from bot.storage.db import Database
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 
 ACK = WebhookAddress(("shop",), receipts_only=True, what="message.ack")
 MESSAGE = WebhookAddress(("shop",), what="message")

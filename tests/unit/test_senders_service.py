@@ -20,7 +20,7 @@ from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts, ledger, lists, owners, templates
 from bot.storage import senders as senders_repo
 from bot.storage.db import Database
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 
 PHONE = "+994501110000"
 OTHER_PHONE = "+994552220000"

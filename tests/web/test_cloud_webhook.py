@@ -30,7 +30,7 @@ from bot.storage import contacts, senders
 from bot.storage.db import Database
 from bot.web.app import create_web_app
 from bot.web.cloud import CloudWebhook
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.gateways.test_cloud_contract import SPEC_FILE, component, errors_of
 from tests.unit.test_dispatcher import Harness
 

@@ -28,7 +28,7 @@ from bot.storage import contacts, senders
 from bot.storage.db import Database
 from bot.web.app import create_web_app
 from bot.web.waha import WahaWebhook
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.gateways.test_waha_contract import (
     SPEC_FILE,
     boolean_required_into_parent,

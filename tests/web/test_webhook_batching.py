@@ -17,7 +17,7 @@ from bot.storage import outbox
 from bot.storage.db import Database
 from bot.web.app import create_web_app
 from bot.web.waha import WahaWebhook
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.unit.test_dispatcher import Harness
 from tests.web.test_waha_webhook import KEY, SESSION, WahaIds, ack, sign
 

@@ -11,7 +11,7 @@ import pytest
 
 from bot.storage import db as db_module
 from bot.storage.db import Database
-from tests.conftest import FakeClock
+from tests.fakes import FakeClock
 from tests.faults import locked_by_another
 from tests.web import test_cloud_webhook as cloud
 from tests.web import test_waha_webhook as waha
