@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.storage.db import Database
-from tests.fakes import FakeClock  # also imported from here by older tests
+from tests.fakes import FakeClock
 
 # The gateways' published specifications (tests/contracts/specs/README.md says where each
 # comes from) and realistic contact files with their expected counts and generator.
