@@ -158,10 +158,6 @@ class WebhookAddress:
     receipts_only: bool = False
     what: str | None = None  # what it is, for the log (WAHA's ``event``)
 
-    @property
-    def names_nobody(self) -> bool:
-        return not self.external_ids and not self.by_phone
-
 
 @dataclass(frozen=True, slots=True)
 class KnownSenders:

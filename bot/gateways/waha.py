@@ -126,6 +126,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -669,9 +670,17 @@ def webhook_address(body: Mapping[str, Any]) -> WebhookAddress:
     """The session a webhook body is for (``session``; none: nobody to look up) and what
     it is (``event``): a ``message.ack`` carries a receipt only."""
     session, event = body.get("session"), body.get("event")
-    return WebhookAddress(
-        external_ids=(session,) if isinstance(session, str) else (),
-        receipts_only=event == "message.ack", what=event if isinstance(event, str) else None)
+    if not isinstance(session, str):
+        return _NOBODY
+    return _address(session, event if isinstance(event, str) else None)
+
+
+_NOBODY = WebhookAddress()
+
+
+@functools.lru_cache(maxsize=1024)  # a receipt a message: the same few, thousands a second
+def _address(session: str, event: str | None) -> WebhookAddress:
+    return WebhookAddress((session,), receipts_only=event == "message.ack", what=event)
 
 
 def webhook_events(body: Mapping[str, Any], senders: KnownSenders,

@@ -33,34 +33,25 @@ class SenderDirectory:
         self._db = db
         self._remember_for = remember_for
         self._monotonic = monotonic
-        self._known: dict[tuple[str, str], tuple[float, int]] = {}  # -> (until, sender id)
+        # (gateway, ids) -> (until, what they were): only when every one was known
+        self._known: dict[tuple[str, tuple[str, ...]], tuple[float, KnownSenders]] = {}
 
     async def find(self, gateway: str, address: WebhookAddress) -> KnownSenders:
         """The ``gateway``'s senders that ``address`` names (every sender of that gateway
         by its phone digits, when the address names a number by its phone)."""
-        by_id = await self._by_external_id(gateway, address.external_ids,
-                                           remember=address.receipts_only)
+        key = (gateway, address.external_ids)
+        now = self._monotonic()
+        if address.receipts_only and not address.by_phone:  # thousands a second: no query
+            hit = self._known.get(key)
+            if hit is not None and hit[0] > now:
+                return hit[1]
+        by_id = await senders.ids_by_external_id(self._db.reader, gateway,
+                                                 list(address.external_ids))
         by_phone = (await senders.ids_by_phone_digits(self._db.reader, gateway)
                     if address.by_phone else None)
-        return KnownSenders(by_id, by_phone)
-
-    async def _by_external_id(self, gateway: str, ids: tuple[str, ...], *,
-                              remember: bool) -> dict[str, int]:
-        now = self._monotonic()
-        if remember and ids:
-            found = {}
-            for external_id in ids:
-                hit = self._known.get((gateway, external_id))
-                if hit is None or hit[0] <= now:
-                    break
-                found[external_id] = hit[1]
-            else:
-                return found
-        known = await senders.ids_by_external_id(self._db.reader, gateway, list(ids))
-        for external_id in ids:
-            if external_id in known:
-                self._known[gateway, external_id] = (now + self._remember_for,
-                                                     known[external_id])
-            else:
-                self._known.pop((gateway, external_id), None)
-        return known
+        found = KnownSenders(by_id, by_phone)
+        if address.external_ids and len(by_id) == len(address.external_ids):
+            self._known[key] = (now + self._remember_for, KnownSenders(by_id))
+        else:
+            self._known.pop(key, None)
+        return found

@@ -129,7 +129,7 @@ class WebhookEndpoint:
         address: WebhookAddress | None = None
         try:
             address = self._address(body)
-            if address.names_nobody:
+            if not address.external_ids and not address.by_phone:  # nobody of ours
                 return 200
             known = await self._senders.find(self.gateway, address)
             events = self._events(body, known, self._clock)
