@@ -29,6 +29,7 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/parse_bench.py
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/file_fuzz_bench.py
 	$(BIN)/python bench/plan_bench.py
 	$(BIN)/python bench/delete_bench.py
 	$(BIN)/python bench/render_bench.py
