@@ -9,7 +9,7 @@ from telegram.error import TelegramError
 from bot.errors import QasidError
 from bot.handlers import render
 from bot.handlers.context import BotContext
-from bot.handlers.replies import error_text, reply
+from bot.handlers.replies import error_text, reply, say_error
 from bot.i18n import Safe
 from bot.services.prompts import Prompt, PromptKind
 
@@ -77,7 +77,11 @@ async def reason_typed(update: Update, context: BotContext, prompt: Prompt, text
 
 
 async def pending(update: Update, context: BotContext) -> None:
-    owners = await context.services.accounts.pending(_admin_id(update))
+    try:
+        owners = await context.services.accounts.pending(_admin_id(update))
+    except QasidError as exc:  # not an admin
+        await say_error(update, context, exc)
+        return
     if not owners:
         await reply(update, render.Screen(context.tr("admin.none_pending")))
         return

@@ -349,9 +349,9 @@ async def campaign_button(update: Update, context: BotContext) -> None:
         elif action == "resume":
             view = await service.resume(owner.id, campaign_id)
         elif action == "cancel":
+            view = await service.view(owner.id, campaign_id)  # refused before any answer
             await query.answer()
-            await show(update, rc.campaign_cancel_confirm(tr, await service.view(owner.id,
-                                                                                campaign_id)))
+            await show(update, rc.campaign_cancel_confirm(tr, view))
             return
         elif action in ("resend", "countsent"):
             view, count = await service.resolve_uncertain(owner.id, campaign_id,

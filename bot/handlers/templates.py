@@ -24,7 +24,7 @@ from bot.handlers.context import BotContext, active_owner
 from bot.handlers.conversations import leave_when
 from bot.handlers.persistence import TEMPLATE_COMPOSER
 from bot.handlers.render import Screen, keyboard
-from bot.handlers.replies import error_text, reply, show
+from bot.handlers.replies import error_text, refuse, reply, show
 from bot.i18n import Translator
 from bot.services.formatting import Entity, to_whatsapp
 from bot.services.prompts import Prompt, PromptKind
@@ -96,8 +96,9 @@ async def template_button(update: Update, context: BotContext) -> None:
             await show(update, Screen(tr("templates.deleted", name=template.name)))
             await reply(update, rc.templates_overview(tr, await service.list(owner.id)))
             return
-    except QasidError as exc:
-        await update.callback_query.answer(error_text(context, exc), show_alert=True)  # type: ignore[union-attr]
+    except (QasidError, ValueError, IndexError) as exc:  # a forged or stale button too
+        assert update.callback_query is not None
+        await refuse(update.callback_query, context, exc)
         return
     await _answer(update)
     await show(update, screen)

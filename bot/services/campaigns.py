@@ -589,7 +589,11 @@ class CampaignsService:
         return draft
 
     async def _step(self, draft: CampaignDraft, step: WizardStep) -> CampaignDraft:
-        """Write the draft's answers with the step it goes to."""
+        """Write the draft's answers with the step it goes to; the summary only once every
+        answer it needs is there (a forged or stale button cannot strand a draft there)."""
+        if step is WizardStep.SUMMARY and (draft.list_id is None or draft.template_id is None
+                                           or draft.pacing is None or draft.start is None):
+            raise ValidationError("incomplete", where="campaign")
         draft.step = step
         draft.left = False  # back at it
         async with self._db.transaction() as tx:

@@ -271,3 +271,6 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
              for secret in A_SECRETS}
     assert not {s: t for s, t in leaks.items() if t}, leaks
     assert a_calls_after == a_calls_before  # nothing reached A's chat
+    # and every refusal is in words ("out of date", "not found", "only administrators"),
+    # never the generic apology of an error: a forged button neither leaks nor breaks
+    assert apologies == []
