@@ -54,6 +54,14 @@ async def credit(harness: Harness, telegram_id: int, amount: int) -> list:
     return await harness.admin.send(f"/credit {await owner_id(harness, telegram_id)} {amount}"
                                     " bank transfer")
 
+async def up_to_pace(chat, list_button: str, template_button: str) -> None:
+    """/newcampaign through list, template, the numbers offered and "Now", to the pace."""
+    await chat.send("/newcampaign")
+    await chat.press(list_button)
+    await chat.press(template_button)
+    await chat.press("Next ➡️")
+    await chat.press("▶️ Now")
+
 
 async def test_compose_preview_schedule_resume_and_cancel(harness: Harness) -> None:
     chat = await harness.active_owner(801)
@@ -156,11 +164,7 @@ async def test_a_big_campaign_needs_a_second_yes(make_settings) -> None:
         await seed_list(harness, 802, "Hamı", CUSTOMERS)
         await compose(chat, "Salam", "Salam {{name|dostum}}")
         await credit(harness, 802, 10)
-        await chat.send("/newcampaign")
-        await chat.press("📋 Hamı (3)")
-        await chat.press("📝 Salam")
-        await chat.press("Next ➡️")
-        await chat.press("▶️ Now")
+        await up_to_pace(chat, "📋 Hamı (3)", "📝 Salam")
         replies = await chat.press("🐢 Safe")
         assert "3 recipients is more than the 2 we advise" in replies[0].text
         replies = await chat.press("✅ Confirm")
@@ -176,11 +180,7 @@ async def test_an_unaffordable_campaign_cannot_be_confirmed(harness: Harness) ->
     await seed_list(harness, 803, "Hamı", CUSTOMERS)
     await compose(chat, "Salam", "Salam!")
     await credit(harness, 803, 2)
-    await chat.send("/newcampaign")
-    await chat.press("📋 Hamı (3)")
-    await chat.press("📝 Salam")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 Hamı (3)", "📝 Salam")
     replies = await chat.press("🚶 Normal")
     assert "Not enough credits: <b>1</b> more is needed" in replies[0].text
     assert "✅ Confirm" not in replies[0].buttons
@@ -274,11 +274,7 @@ async def test_the_summary_is_honest_about_a_new_number_and_a_test_reaches_the_o
     await seed_list(harness, 803, "New", many(36))
     await compose(chat, "Hi", "Hi {{name}}, see you in {{city}}")
     await credit(harness, 803, 50)
-    await chat.send("/newcampaign")
-    await chat.press("📋 New (36)")
-    await chat.press("📝 Hi")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 New (36)", "📝 Hi")
     replies = await chat.press("🐇 Fast")
     summary = replies[0].text
     # the sandbox number is new: 20 today, the rest tomorrow

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.console.botapi import FakeBotApi
-from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
+from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list, up_to_pace
 from tests.e2e.test_sending import ClockedHarness
 from tests.fakes import FakeClock
 from tests.gateways.fake_cloud import FakeCloud, serve_fake_cloud
@@ -83,11 +83,7 @@ async def test_add_a_cloud_number_and_send_an_approved_template(world) -> None:
     replies = await chat.send("spring_sale az name city")
     assert "<b>spring_sale</b>" in replies[0].text
 
-    await chat.send("/newcampaign")
-    await chat.press("📋 Müştərilər (3)")
-    await chat.press("📝 Promo")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 Müştərilər (3)", "📝 Promo")
     await chat.press("🐇 Fast")
     replies = await chat.press("✅ Confirm")
     assert "is scheduled" in replies[0].text

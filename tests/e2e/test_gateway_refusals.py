@@ -10,7 +10,7 @@ import pytest
 
 from bot.console.botapi import FakeBotApi
 from tests.e2e.conftest import Harness
-from tests.e2e.test_campaigns import compose, credit, many, press_data, seed_list
+from tests.e2e.test_campaigns import compose, credit, many, press_data, seed_list, up_to_pace
 
 OWNER, OTHER = 861, 862
 
@@ -37,11 +37,7 @@ async def test_a_test_message_the_gateway_refuses_says_why_and_costs_nothing(
     await seed_list(h, OWNER, "New", many(4))
     await compose(chat, "Hi", "Hi {{name}}")
     await credit(h, OWNER, 50)
-    await chat.send("/newcampaign")
-    await chat.press("📋 New (4)")
-    await chat.press("📝 Hi")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 New (4)", "📝 Hi")
     await chat.press("🐇 Fast")
 
     replies = await chat.press("📲 Send a test to me")

@@ -12,7 +12,7 @@ from telegram.request import HTTPXRequest
 from bot.app import Qasid
 from bot.console.botapi import FakeBotApi, FakeUser
 from tests.e2e.conftest import ADMIN_ID, Harness
-from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
+from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list, up_to_pace
 from tests.fakes import FakeClock
 
 
@@ -54,11 +54,7 @@ async def make_harness(make_settings) -> AsyncIterator:
 
 
 async def confirm_fast_campaign(h: Harness, chat) -> None:
-    await chat.send("/newcampaign")
-    await chat.press("📋 Müştərilər (3)")
-    await chat.press("📝 Promo")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 Müştərilər (3)", "📝 Promo")
     await chat.press("🐇 Fast")
     replies = await chat.press("✅ Confirm")
     assert "is scheduled" in replies[0].text

@@ -7,7 +7,7 @@ import pytest
 
 from bot.console.botapi import FakeBotApi
 from tests.e2e.conftest import Harness
-from tests.e2e.test_campaigns import compose, credit, owner_id, press_data, seed_list
+from tests.e2e.test_campaigns import compose, credit, owner_id, press_data, seed_list, up_to_pace
 
 SPRING = [
     ("+994501110001", "Aysu", '{"city": "Bakı"}'),
@@ -40,11 +40,7 @@ async def confirmed_campaign(harness: Harness, telegram_id: int):
     await seed_list(harness, telegram_id, "Spring", SPRING)
     await compose(chat, "Promo", "Salam {{name|dostum}}!")
     await credit(harness, telegram_id, 10)
-    await chat.send("/newcampaign")
-    await chat.press("📋 Spring (4)")
-    await chat.press("📝 Promo")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 Spring (4)", "📝 Promo")
     await chat.press("🚶 Normal")
     replies = await chat.press("✅ Confirm")
     assert "is scheduled: 4 messages" in replies[0].text

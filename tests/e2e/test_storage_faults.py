@@ -17,7 +17,7 @@ from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.driver import ChatDriver
 from bot.storage import db as db_module
 from tests.e2e.conftest import Harness
-from tests.e2e.test_campaigns import compose, credit, seed_list
+from tests.e2e.test_campaigns import compose, credit, seed_list, up_to_pace
 from tests.faults import disk_freed, disk_full, import_writers_disk_full, locked_by_another
 
 COULD_NOT_SAVE = ("Could not save just now: the bot's storage is full or busy. Nothing was"
@@ -58,11 +58,7 @@ async def test_a_full_disk_at_confirm_changes_nothing_and_confirm_works_once_the
         await seed_list(harness, 811, "Hamı", CUSTOMERS)
         await compose(chat, "Salam", "Salam {{name|dostum}}")
         await credit(harness, 811, 1000)
-        await chat.send("/newcampaign")
-        await chat.press("📋 Hamı (500)")
-        await chat.press("📝 Salam")
-        await chat.press("Next ➡️")
-        await chat.press("▶️ Now")
+        await up_to_pace(chat, "📋 Hamı (500)", "📝 Salam")
         await chat.press("🐢 Safe")
 
         await disk_full(harness.qasid.db)

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from bot.console.botapi import FakeBotApi, SentMessage
-from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list
+from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list, up_to_pace
 from tests.e2e.test_sending import ClockedHarness
 from tests.fakes import FakeClock, wait_until
 from tests.gateways.fake_waha import FakeWaha, serve_fake_waha
@@ -141,11 +141,7 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
     assert "not on WhatsApp" in replies[0].text
 
     # a second campaign; WhatsApp drops the number while it runs
-    await chat.send("/newcampaign")
-    await chat.press("📋 Müştərilər (3)")
-    await chat.press("📝 Promo")
-    await chat.press("Next ➡️")
-    await chat.press("▶️ Now")
+    await up_to_pace(chat, "📋 Müştərilər (3)", "📝 Promo")
     await chat.press("🐢 Safe")
     await chat.press("✅ Confirm")
     waha.set_status(session, "FAILED")
