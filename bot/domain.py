@@ -6,10 +6,11 @@ Datetimes are timezone-aware UTC. State transitions live on the entities and rai
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any, Self
 
 from bot.errors import InvalidTransition
 
@@ -367,8 +368,37 @@ SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ
 DELIVERED_STATUSES = (MessageStatus.DELIVERED, MessageStatus.READ)
 
 
+def rate(part: int, whole: int) -> float | None:
+    """``part`` of ``whole`` (0..1), or None when there is nothing to divide."""
+    return part / whole if whole else None
+
+
+class Rates:
+    """The shares every screen shows, of anything that counts ``sent`` (delivered and read
+    included), ``delivered``, ``read`` and ``failed`` as ``Tally`` does: delivered and read
+    of what was sent, failed of what was tried."""
+
+    __slots__ = ()
+    sent: int
+    delivered: int
+    read: int
+    failed: int
+
+    @property
+    def delivered_rate(self) -> float | None:
+        return rate(self.delivered, self.sent)
+
+    @property
+    def read_rate(self) -> float | None:
+        return rate(self.read, self.sent)
+
+    @property
+    def failed_rate(self) -> float | None:
+        return rate(self.failed, self.sent + self.failed)
+
+
 @dataclass(frozen=True, slots=True)
-class Tally:
+class Tally(Rates):
     """Messages as the owner counts them (``SENT_STATUSES``, ``DELIVERED_STATUSES``):
     ``sent`` includes the delivered and read ones, ``delivered`` the read ones; ``queued``
     is what has not gone out yet (waiting, or being sent right now); ``failed``,
@@ -384,8 +414,9 @@ class Tally:
     skipped: int = 0
 
     @classmethod
-    def of(cls, counts: Mapping[str, int]) -> Tally:
-        """From the number of messages in each outbox status."""
+    def of(cls, counts: Mapping[str, int], **more: Any) -> Self:
+        """From the number of messages in each outbox status (``more``: a subclass's own
+        fields)."""
         return cls(
             total=sum(counts.values()),
             queued=counts.get(MessageStatus.QUEUED, 0) + counts.get(MessageStatus.SENDING, 0),
@@ -395,6 +426,7 @@ class Tally:
             failed=counts.get(MessageStatus.FAILED, 0),
             uncertain=counts.get(MessageStatus.UNCERTAIN, 0),
             skipped=counts.get(MessageStatus.SKIPPED, 0),
+            **more,
         )
 
 
@@ -482,3 +514,91 @@ class Balance:
     @property
     def available(self) -> int:
         return self.total - self.reserved
+
+
+class Scope(StrEnum):
+    """What an API key may do: read or write one area. A write scope implies the read
+    scope of its area (``Scope.with_implied``)."""
+
+    CONTACTS_READ = "contacts:read"
+    CONTACTS_WRITE = "contacts:write"
+    MESSAGES_READ = "messages:read"
+    MESSAGES_WRITE = "messages:write"
+    CAMPAIGNS_READ = "campaigns:read"
+    CAMPAIGNS_WRITE = "campaigns:write"
+    STATS_READ = "stats:read"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"
+
+    @property
+    def area(self) -> str:
+        """``contacts``, ``messages``, ``campaigns``, ``stats`` or ``webhooks``."""
+        return self.value.partition(":")[0]
+
+    @property
+    def writes(self) -> bool:
+        return self.value.endswith(":write")
+
+    @property
+    def reading(self) -> Scope:
+        """The read scope of the same area (itself for a read scope)."""
+        return Scope(f"{self.area}:read")
+
+    @classmethod
+    def with_implied(cls, scopes: Iterable[Scope]) -> frozenset[Scope]:
+        """The scopes, and the read scope each write scope implies."""
+        return frozenset(s for scope in scopes for s in (scope, scope.reading))
+
+    @classmethod
+    def parse(cls, text: str) -> frozenset[Scope]:
+        """Space-separated values as stored; one this version does not know is left out."""
+        known = {scope.value: scope for scope in cls}
+        return frozenset(known[word] for word in text.split() if word in known)
+
+    @staticmethod
+    def dump(scopes: Iterable[Scope]) -> str:
+        """As stored: space-separated, in the enum's order."""
+        chosen = set(scopes)
+        return " ".join(scope.value for scope in Scope if scope in chosen)
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    """An API key as its owner sees it: never the secret, only its prefix
+    (``qsd_1a2b3c4d``); ``scopes`` include the reads that its writes imply."""
+
+    id: int
+    owner_id: int
+    name: str
+    prefix: str
+    scopes: frozenset[Scope]
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyDraft:
+    """A key being made in the chat: its name typed, its scopes being chosen."""
+
+    owner_id: int
+    name: str
+    scopes: frozenset[Scope] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ApiPrincipal:
+    """Who an API request is: the owner behind a valid key, and what the key may do
+    (``scopes`` include the reads its writes imply)."""
+
+    owner_id: int
+    key_id: int
+    prefix: str
+    scopes: frozenset[Scope]
+
+    def allows(self, scope: Scope) -> bool:
+        return scope in self.scopes

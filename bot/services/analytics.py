@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.domain import Campaign, CampaignStatus, Tally
+from bot.domain import Campaign, CampaignStatus, Rates, Tally, rate
 from bot.errors import NotFound
 from bot.gateways.base import ErrorCategory
 from bot.services import zones
@@ -49,10 +49,6 @@ HOURLY_UP_TO = 2 * DAY  # a span up to this long is drawn by the hour, a longer 
 CHART_DAYS = 60  # the longest span a chart shows: the latest days
 
 
-def _rate(part: int, whole: int) -> float | None:
-    return part / whole if whole else None
-
-
 @dataclass(frozen=True, slots=True)
 class FailureReason:
     category: str  # one of REASONS
@@ -73,34 +69,17 @@ class CampaignLine:
 
     @property
     def delivered_rate(self) -> float | None:
-        return _rate(self.delivered, self.sent)
+        return rate(self.delivered, self.sent)
 
 
 @dataclass(frozen=True, slots=True)
-class Stats:
-    total: int = 0
-    queued: int = 0
-    sent: int = 0
-    delivered: int = 0
-    read: int = 0
-    failed: int = 0
-    uncertain: int = 0
-    skipped: int = 0
+class Stats(Tally):
+    """The owner's messages as ``Tally`` counts them, with their rates, the commonest
+    failure reasons and (overall only) the latest campaigns."""
+
     reasons: tuple[FailureReason, ...] = ()
     campaigns: tuple[CampaignLine, ...] = ()  # overall only: the latest campaigns
     campaign: Campaign | None = None  # whose stats these are; None: all the owner's
-
-    @property
-    def delivered_rate(self) -> float | None:
-        return _rate(self.delivered, self.sent)
-
-    @property
-    def read_rate(self) -> float | None:
-        return _rate(self.read, self.sent)
-
-    @property
-    def failed_rate(self) -> float | None:
-        return _rate(self.failed, self.sent + self.failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,22 +95,14 @@ class Series:
 
 
 @dataclass(frozen=True, slots=True)
-class NumberLine:
-    """One number's share of the messages."""
+class NumberLine(Rates):
+    """One number's share of the messages, and its rates."""
 
     label: str
     sent: int  # sent, as Tally counts it (delivered and read included)
     delivered: int
     read: int
     failed: int
-
-    @property
-    def delivered_rate(self) -> float | None:
-        return _rate(self.delivered, self.sent)
-
-    @property
-    def failed_rate(self) -> float | None:
-        return _rate(self.failed, self.sent + self.failed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,13 +114,8 @@ class Chart:
 
 def _stats(counts: dict[str, int], reasons: list[tuple[str, int, str | None, int]],
            **extra: object) -> Stats:
-    t = Tally.of(counts)  # the counting rule every campaign screen uses too
-    return Stats(
-        total=t.total, queued=t.queued, sent=t.sent, delivered=t.delivered, read=t.read,
-        failed=t.failed, uncertain=t.uncertain, skipped=t.skipped,
-        reasons=tuple(FailureReason(*row) for row in reasons),
-        **extra,  # type: ignore[arg-type]
-    )
+    # the counting rule every campaign screen uses too
+    return Stats.of(counts, reasons=tuple(FailureReason(*row) for row in reasons), **extra)
 
 
 class AnalyticsService:
@@ -218,7 +184,7 @@ def _points(since: float, last: float, zone: ZoneInfo, hourly: bool) -> list[flo
         count = int((last - start) // HOUR) + 1
         return [start + k * HOUR for k in range(count + 1)]
     day = local.date()
-    bounds = []
+    bounds: list[float] = []
     while not bounds or bounds[-1] <= last:
         bounds.append(datetime(day.year, day.month, day.day, tzinfo=zone).timestamp())
         day += timedelta(days=1)
