@@ -10,7 +10,7 @@ draft the owner left for a command (``conversations.py``) is kept but not handed
 
 from __future__ import annotations
 
-from collections.abc import MutableMapping
+from collections.abc import MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from telegram.ext import BasePersistence, PersistenceInput
@@ -36,6 +36,7 @@ class DraftPersistence(BasePersistence[dict, dict, dict]):
 
     async def get_conversations(self, name: str) -> ConversationDict:
         assert self.services is not None
+        steps: Sequence[tuple[int, object]]
         if name == CAMPAIGN_WIZARD:
             steps = await self.services.campaigns.drafts()
         elif name == TEMPLATE_COMPOSER:

@@ -15,6 +15,7 @@ and the campaign's seed) and reserves the credits, all in one transaction.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import math
 import random
@@ -665,7 +666,7 @@ class CampaignsService:
         )
 
 
-    def _need_approved(self, chosen: Sequence[Sender]) -> list[Sender]:
+    def _need_approved(self, chosen: Sequence[Sender]) -> builtins.list[Sender]:
         """The chosen numbers that may open a conversation only with an approved template."""
         gateway = self._gateway
         if gateway is None:
@@ -674,7 +675,7 @@ class CampaignsService:
                 if gateway.capabilities(sender_ref(s)).needs_approved_template]
 
     async def _capacity(self, conn, chosen: Sequence[Sender], starts_at: datetime,
-                        ) -> dict[str, list]:
+                        ) -> dict[str, builtins.list]:
         """``plan``'s ``caps`` of the numbers: each one's daily cap and warm-up, and the
         times of what already counts against it (sent in the 24 hours before the start or
         now, whichever is earlier; sending; queued by other campaigns)."""
@@ -684,7 +685,7 @@ class CampaignsService:
                          for sender in chosen]}
 
     async def _capacity_of(self, conn, owner_id: int, sender_ids: Sequence[int],
-                           starts_at: datetime) -> dict[str, list]:
+                           starts_at: datetime) -> dict[str, builtins.list]:
         """``_capacity`` of a campaign's numbers by id (none if one is gone: take turns)."""
         found = {s.id: s for s in await senders.list_for_owner(conn, owner_id,
                                                                include_removed=True)}

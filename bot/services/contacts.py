@@ -420,9 +420,10 @@ class _ImportJob:
 
     def _target(self, writer: ImportWriter) -> tuple[int, str]:
         if self.record.list_id is not None:
-            if writer.list_name(self.owner_id, self.record.list_id) is None:
+            existing = writer.list_name(self.owner_id, self.record.list_id)
+            if existing is None:
                 raise NotFound("list", list_id=self.record.list_id)
-            return self.record.list_id, writer.list_name(self.owner_id, self.record.list_id)
+            return self.record.list_id, existing
         base = _list_name(Path(self.record.file_name).stem.replace("_", " ") or "contacts")
         name, n = base, 2
         while writer.name_taken(self.owner_id, name):

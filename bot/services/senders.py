@@ -20,6 +20,7 @@ campaigns pause, as the owner chooses; a WAHA session is logged out and deleted.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import re
 from collections.abc import MutableMapping
@@ -44,7 +45,7 @@ from bot.services.gateway_calls import gateway_call
 from bot.services.sending import DAILY_CAP, WARMUP, Allowance, SendingPolicy
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, senders
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class SendersService:
             raise NotFound("sender", sender_id=sender_id)
         return sender
 
-    async def overview(self, owner_id: int, *, live: bool = True) -> list[NumberView]:
+    async def overview(self, owner_id: int, *, live: bool = True) -> builtins.list[NumberView]:
         """Each number with today's sends against its cap, its queue and, when ``live``,
         its health as the gateway reports it now (all asked at once, 5 s at most)."""
         found = await self.list(owner_id)
@@ -368,7 +369,7 @@ class SendersService:
         self._tokens.update(found)
         return len(found)
 
-    async def linked_sessions(self) -> list[str]:
+    async def linked_sessions(self) -> builtins.list[str]:
         """WAHA sessions that were linked (so a later QR request reads as logged out)."""
         if self._waha is None:
             return []
@@ -376,7 +377,8 @@ class SendersService:
 
     # --- moving away and removing ---------------------------------------------------------
 
-    async def move_campaigns(self, owner_id: int, sender_id: int) -> tuple[Sender, list[int]]:
+    async def move_campaigns(self, owner_id: int,
+                             sender_id: int) -> tuple[Sender, builtins.list[int]]:
         """The queued messages of a (lost) number go to another working number, and the
         campaigns paused for its loss go on. Returns the new number and the campaigns."""
         lost = await self.get(owner_id, sender_id)
@@ -396,7 +398,8 @@ class SendersService:
             raise ValidationError("no_other_sender", where="sender")
         return others[0]
 
-    async def _resume_lost(self, tx, affected: list[tuple[int, int]], now: datetime) -> list[int]:
+    async def _resume_lost(self, tx: Connection, affected: builtins.list[tuple[int, int]],
+                           now: datetime) -> builtins.list[int]:
         resumed = []
         for campaign_owner, campaign_id in affected:
             campaign = await campaigns_repo.get(tx, campaign_owner, campaign_id)
@@ -408,7 +411,7 @@ class SendersService:
         return resumed
 
     async def remove(self, owner_id: int, sender_id: int, *,
-                     move: bool = False) -> tuple[Sender, Sender | None, list[int]]:
+                     move: bool = False) -> tuple[Sender, Sender | None, builtins.list[int]]:
         """The number is no longer used. With ``move`` its queued messages go to another
         working number (returned); otherwise the campaigns still sending on it pause
         (returned) until the owner moves them. A WAHA session is logged out and deleted

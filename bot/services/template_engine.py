@@ -422,7 +422,7 @@ class CompiledTemplate:
                 compiled[id(item)] = tuple(compiled[id(option)] for option in item.options)
                 counts[id(item)] = sum(counts[id(option)] for option in item.options)
                 continue
-            ops = []
+            ops: list[tuple] = []
             product = 1
             for node in item:
                 kind = type(node)
@@ -473,7 +473,7 @@ class CompiledTemplate:
                     pieces.append(None)
                     slots.append((None, None, options, len(options)))
         self._patterns = tuple(
-            "".join("%s" if piece is None else piece if type(piece) is str else choice[piece]
+            "".join("%s" if piece is None else piece if isinstance(piece, str) else choice[piece]
                     for piece in pieces)
             for choice in itertools.product(*baked)
         )
@@ -492,7 +492,7 @@ class CompiledTemplate:
         patterns = self._patterns
         pattern = patterns[int(rng.random() * self._choices)] if self._choices > 1 else (
             patterns[0])
-        args = []
+        args: list[str] = []
         add = args.append
         if self._only_vars:  # a plain loop: faster than a comprehension on Python 3.11
             for name, fallback in self._vars:

@@ -9,6 +9,7 @@ and, when clean, added as a variant; ``save`` checks them all again and stores t
 
 from __future__ import annotations
 
+import builtins
 import random
 import re
 from collections.abc import Mapping
@@ -110,7 +111,7 @@ class TemplatesService:
         data = await templates.get_draft(self._db.reader, owner_id)
         return TemplateDraft.from_json(data) if data is not None else None
 
-    async def drafts(self) -> list[tuple[int, TemplateDraft]]:
+    async def drafts(self) -> builtins.list[tuple[int, TemplateDraft]]:
         """Every composer waiting for the owner (to resume the conversations at start);
         not those the owner left for a command."""
         found = [(owner_id, TemplateDraft.from_json(d))

@@ -52,11 +52,11 @@ from phonenumbers import (
 )
 
 try:  # the regex parser of the standard library (private, stable since 3.11)
-    from re import _constants as _sre
-    from re import _parser as _sre_parse
+    from re import _constants as _sre  # type: ignore[attr-defined]  # private, not in typeshed
+    from re import _parser as _sre_parse  # type: ignore[attr-defined]  # private, not in typeshed
 except ImportError:  # pragma: no cover - then nothing is memoised, results stay exact
-    _sre = None  # type: ignore[assignment]
-    _sre_parse = None  # type: ignore[assignment]
+    _sre = None
+    _sre_parse = None
 
 log = logging.getLogger(__name__)
 
@@ -387,14 +387,17 @@ class _Region:
         metadata = PhoneMetadata.metadata_for_region(code, None)
         if metadata is None:
             return None
-        general = metadata.general_desc.national_number_pattern or None
+        general_desc, country_code = metadata.general_desc, metadata.country_code
+        # every region's metadata has both (phonenumbers types them optional)
+        assert general_desc is not None and country_code is not None
+        general = general_desc.national_number_pattern or None
         idd = metadata.international_prefix
         prefix = metadata.national_prefix_for_parsing
         leading = metadata.leading_digits
         region = cls(
             code=code,
-            country_code=metadata.country_code,
-            country_code_str=str(metadata.country_code),
+            country_code=country_code,
+            country_code_str=str(country_code),
             metadata=metadata,
             idd=re.compile(idd) if idd else None,
             idd_width=_match_width(idd) if idd else 0,
@@ -415,6 +418,7 @@ class _Region:
     def _test_length(self, length: int) -> int:
         """_test_number_length(n, metadata) for the UNKNOWN type, where len(n) == length."""
         general = self.metadata.general_desc
+        assert general is not None  # checked by load
         lengths = tuple(general.possible_length)
         if length in tuple(general.possible_length_local_only):
             return _LOCAL_ONLY
@@ -649,8 +653,8 @@ class PhoneNormaliser:
             for width in self._widths[key]:
                 known = memo.get(digits[:width])
                 if known is not None:
-                    prefix, start, reason = known
-                    return prefix + digits[start:].decode(), reason
+                    prefix, begin, reason = known
+                    return prefix + digits[begin:].decode(), reason
         found = self._fast(digits.decode(), key < 0)
         if found is None:
             return self._slow(raw)
@@ -732,9 +736,10 @@ class PhoneNormaliser:
                         start = None if transformed else total - len(candidate)
         # -- parse: strip the national prefix with the metadata of the default region when no
         # country code was found, else of the country code's main region
+        number_region: _Region | None
         if country_code == 0:
             assert home is not None
-            number_region: _Region | None = home
+            number_region = home
             country_code = home.country_code
         else:
             number_region = _main_region(country_code)

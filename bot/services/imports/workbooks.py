@@ -73,7 +73,7 @@ def check_workbook(path: Path, kind: str) -> bytes | None:
                 if "content.xml" in names:
                     with archive.open("content.xml") as stream:
                         _check_ods_content(stream)
-                return
+                return None
             sheets, strings = _cell_parts(archive, names)
             shared: list[int] = []  # the size of each shared string
             for name in sorted(strings):
