@@ -86,7 +86,7 @@ async def history(conn: aiosqlite.Connection, owner_id: int,
         " LEFT JOIN campaigns c ON c.id = l.campaign_id AND c.owner_id = ?"
         " ORDER BY l.last DESC", (owner_id, limit, owner_id),
     ) as cur:
-        rows = await cur.fetchall()
+        rows = list(await cur.fetchall())
     lines = [
         LedgerLine(kind=LedgerKind(r[0]) if r[0] else None, amount=int(r[1]),
                    created_at=from_ts(r[2]),  # type: ignore[arg-type]
