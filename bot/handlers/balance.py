@@ -6,12 +6,8 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.handlers import render_balance
-from bot.handlers.context import BotContext, active_owner
+from bot.handlers.context import BotContext, active_owner, owner_zone
 from bot.handlers.replies import show
-
-
-def _zone(context: BotContext) -> str:
-    return context.services.accounts.zone(active_owner(context))
 
 
 async def balance_command(update: Update, context: BotContext) -> None:
@@ -21,4 +17,4 @@ async def balance_command(update: Update, context: BotContext) -> None:
         await update.callback_query.answer()
     await show(update, render_balance.balance(
         context.tr, await billing.balance(owner.id), await billing.history(owner.id),
-        _zone(context), support=context.services.accounts.support_contact))
+        owner_zone(context), support=context.services.accounts.support_contact))

@@ -8,7 +8,6 @@ draft lives in the database, so a restart or a day away resumes it (``persistenc
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
@@ -19,13 +18,12 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.domain import WIZARD, CampaignDraft, WizardStep
 from bot.errors import GatewayFailed, QasidError, ValidationError
 from bot.handlers import render_campaigns as rc
-from bot.handlers.context import BotContext, active_owner
-from bot.handlers.conversations import leave_when
+from bot.handlers.context import BotContext, active_owner, owner_zone
+from bot.handlers.conversations import draft_conversation
 from bot.handlers.persistence import CAMPAIGN_WIZARD
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
@@ -44,10 +42,6 @@ def _parts(update: Update) -> list[str]:
     return (update.callback_query.data or "").split(":")
 
 
-def _zone(context: BotContext) -> str:
-    return context.services.accounts.zone(active_owner(context))
-
-
 async def _screen_for(context: BotContext, draft: CampaignDraft) -> Screen:
     """The screen of the step the draft is at (showing it only reads)."""
     owner, tr, services = active_owner(context), context.tr, context.services
@@ -62,11 +56,11 @@ async def _screen_for(context: BotContext, draft: CampaignDraft) -> Screen:
     if step is WizardStep.WHEN:
         return rc.wizard_when(tr)
     if step is WizardStep.WHEN_AT:
-        return rc.wizard_when_at(tr, _zone(context))
+        return rc.wizard_when_at(tr, owner_zone(context))
     if step is WizardStep.RECURRING_DAYS:
         return rc.wizard_weekdays(tr, draft.weekdays)
     if step is WizardStep.RECURRING_TIME:
-        return rc.wizard_time(tr, _zone(context))
+        return rc.wizard_time(tr, owner_zone(context))
     if step is WizardStep.PACING:
         return rc.wizard_pacing(tr)
     if step in _CUSTOM_PACE:
@@ -271,7 +265,7 @@ async def typed(update: Update, context: BotContext) -> WizardStep | int:
         state = await _current(update, context, exc)  # why first
         if isinstance(exc, ValidationError) and exc.reason == "unparseable":
             # then what works (a time in the past or without a time needs no examples)
-            await reply(update, Screen(context.tr("wizard.date_help", zone=_zone(context))))
+            await reply(update, Screen(context.tr("wizard.date_help", zone=owner_zone(context))))
         return state
     return await _show_step(update, context, draft, new_message=True)
 
@@ -299,25 +293,17 @@ def wizard_handler() -> ConversationHandler:
     cancel_button = CallbackQueryHandler(cancel, pattern=r"^wiz:cancel$")
     restart_button = CallbackQueryHandler(restart, pattern=r"^wiz:restart$")
     typed_answer = MessageHandler(text, typed)
-    with warnings.catch_warnings():
-        # Button presses are tracked per chat, as intended (PTB warns about per_message).
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler("newcampaign", new_campaign),
-                CallbackQueryHandler(new_campaign, pattern=r"^menu:newcampaign$"),
-                # the wizard's buttons take it up again after a command left it
-                buttons, cancel_button, restart_button,
-            ],
-            states={step: [buttons, typed_answer] for step in WizardStep},
-            fallbacks=[
-                CommandHandler("cancel", cancel),
-                leave_when(leave),  # any other command (last: see conversations.py)
-            ],
-            name=CAMPAIGN_WIZARD,
-            persistent=True,
-            allow_reentry=True,
-        )
+    return draft_conversation(
+        CAMPAIGN_WIZARD,
+        entry_points=[
+            CommandHandler("newcampaign", new_campaign),
+            CallbackQueryHandler(new_campaign, pattern=r"^menu:newcampaign$"),
+            # the wizard's buttons take it up again after a command left it
+            buttons, cancel_button, restart_button,
+        ],
+        states={step: [buttons, typed_answer] for step in WizardStep},
+        cancel=cancel, leave=leave,
+    )
 
 
 # --- /campaigns --------------------------------------------------------------------------------
@@ -357,12 +343,12 @@ async def campaign_button(update: Update, context: BotContext) -> None:
             view, count = await service.resolve_uncertain(owner.id, campaign_id,
                                                           resend=action == "resend")
             await query.answer(tr(f"campaigns.{action}_done", count=count), show_alert=True)
-            await show(update, rc.campaign_card(tr, view, _zone(context)))
+            await show(update, rc.campaign_card(tr, view, owner_zone(context)))
             return
         elif action == "cancelyes":
             view, released = await service.cancel(owner.id, campaign_id)
             await query.answer(tr("campaigns.cancelled", count=released), show_alert=True)
-            await show(update, rc.campaign_card(tr, view, _zone(context)))
+            await show(update, rc.campaign_card(tr, view, owner_zone(context)))
             return
         else:
             raise ValueError(action)
@@ -370,4 +356,4 @@ async def campaign_button(update: Update, context: BotContext) -> None:
         await refuse(query, context, exc)
         return
     await query.answer()
-    await show(update, rc.campaign_card(tr, view, _zone(context)))
+    await show(update, rc.campaign_card(tr, view, owner_zone(context)))

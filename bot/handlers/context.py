@@ -37,3 +37,8 @@ def active_owner(context: BotContext) -> Owner:
     active owner's updates reach the handlers that call this, so there always is one."""
     assert context.owner is not None, "the doorkeeper lets no update in without an owner"
     return context.owner
+
+
+def owner_zone(context: BotContext) -> str:
+    """The time zone the active owner's times are shown in (``AccountsService.zone``)."""
+    return context.services.accounts.zone(active_owner(context))

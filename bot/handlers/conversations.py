@@ -15,11 +15,13 @@ the text typed next is the template's name, not a wrong answer to the wizard.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import warnings
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseHandler, ConversationHandler, filters
+from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, filters
+from telegram.warnings import PTBUserWarning
 
 from bot.handlers.context import BotContext
 
@@ -44,6 +46,28 @@ def leave_when(callback: Callable[[Update, BotContext], Awaitable[object]]) -> _
     """The fallback to put last in a conversation's fallbacks; ``callback`` keeps the draft
     and returns ``ConversationHandler.END``."""
     return _Leave(callback)
+
+
+def draft_conversation(
+    name: str, entry_points: list[BaseHandler[Update, BotContext, Any]],
+    states: Mapping[object, list[BaseHandler[Update, BotContext, Any]]],
+    cancel: Callable[[Update, BotContext], Awaitable[object]],
+    leave: Callable[[Update, BotContext], Awaitable[object]],
+) -> ConversationHandler[BotContext]:
+    """A conversation whose state is a draft's step stored in the database (persistent,
+    re-entered by its entry points): ``/cancel`` ends it with ``cancel``, and any other
+    command leaves it with ``leave`` (``leave_when``, last)."""
+    with warnings.catch_warnings():
+        # Button presses are tracked per chat, as intended (PTB warns about per_message).
+        warnings.simplefilter("ignore", PTBUserWarning)
+        return ConversationHandler(
+            entry_points=entry_points,
+            states=dict(states),
+            fallbacks=[CommandHandler("cancel", cancel), leave_when(leave)],
+            name=name,
+            persistent=True,
+            allow_reentry=True,
+        )
 
 
 class Leaving(BaseHandler[Update, BotContext, object]):

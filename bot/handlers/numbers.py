@@ -23,7 +23,7 @@ from bot.errors import GatewayFailed, QasidError
 from bot.gateways.base import SenderState
 from bot.handlers import render_campaigns as rc
 from bot.handlers import render_numbers as rn
-from bot.handlers.context import BotContext, active_owner
+from bot.handlers.context import BotContext, active_owner, owner_zone
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
 from bot.i18n import translator
@@ -32,17 +32,13 @@ from bot.services.prompts import Prompt, PromptKind
 log = logging.getLogger(__name__)
 
 
-def _zone(context: BotContext) -> str:
-    return context.services.accounts.zone(active_owner(context))
-
-
 async def numbers_command(update: Update, context: BotContext) -> None:
     owner, service = active_owner(context), context.services.senders
     if update.callback_query is not None:
         await update.callback_query.answer()
     await service.provide_default(owner.id)  # the sandbox number the wizard would use
     views = await service.overview(owner.id)
-    await show(update, rn.numbers_screen(context.tr, views, service.kinds, _zone(context)))
+    await show(update, rn.numbers_screen(context.tr, views, service.kinds, owner_zone(context)))
 
 
 async def _view(context: BotContext, sender_id: int):
@@ -73,7 +69,8 @@ async def number_button(update: Update, context: BotContext) -> None:
         if action == "open":
             view = await _view(context, sender_id)
             await query.answer()
-            await show(update, rn.number_card(tr, view, _zone(context), "waha" in service.kinds))
+            await show(update, rn.number_card(tr, view, owner_zone(context),
+                                              "waha" in service.kinds))
         elif action == "qr":
             await service.get(owner.id, sender_id)
             await query.answer()

@@ -6,8 +6,6 @@ database by the templates service (see ``persistence.py``): a restart resumes it
 
 from __future__ import annotations
 
-import warnings
-
 from telegram import Message, Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -16,12 +14,11 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.errors import QasidError
 from bot.handlers import render_campaigns as rc
 from bot.handlers.context import BotContext, active_owner
-from bot.handlers.conversations import leave_when
+from bot.handlers.conversations import draft_conversation
 from bot.handlers.persistence import TEMPLATE_COMPOSER
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
@@ -240,28 +237,20 @@ def composer_handler() -> ConversationHandler:
     content = (filters.TEXT | filters.PHOTO | filters.Document.ALL) & ~filters.COMMAND
     buttons = CallbackQueryHandler(compose_button,
                                    pattern=r"^tpl:c:(save|undo|nomedia|cancel|new)$")
-    with warnings.catch_warnings():
-        # Button presses are tracked per chat, as intended (PTB warns about per_message).
-        warnings.simplefilter("ignore", PTBUserWarning)
-        return ConversationHandler(
-            entry_points=[
-                CommandHandler("newtemplate", compose_new),
-                CallbackQueryHandler(compose_new, pattern=r"^tpl:new$"),
-                CallbackQueryHandler(compose_edit, pattern=r"^tpl:edit:\d+$"),
-                buttons,  # the composer's buttons take it up again after a command left it
-            ],
-            states={
-                "name": [MessageHandler(text, compose_name)],
-                "text": [MessageHandler(content, compose_text)],
-            },
-            fallbacks=[
-                CommandHandler("cancel", compose_cancel),
-                leave_when(compose_leave),  # any other command (last: see conversations.py)
-            ],
-            name=TEMPLATE_COMPOSER,
-            persistent=True,
-            allow_reentry=True,
-        )
+    return draft_conversation(
+        TEMPLATE_COMPOSER,
+        entry_points=[
+            CommandHandler("newtemplate", compose_new),
+            CallbackQueryHandler(compose_new, pattern=r"^tpl:new$"),
+            CallbackQueryHandler(compose_edit, pattern=r"^tpl:edit:\d+$"),
+            buttons,  # the composer's buttons take it up again after a command left it
+        ],
+        states={
+            "name": [MessageHandler(text, compose_name)],
+            "text": [MessageHandler(content, compose_text)],
+        },
+        cancel=compose_cancel, leave=compose_leave,
+    )
 
 
 async def cloud_template_typed(update: Update, context: BotContext, prompt: Prompt,
