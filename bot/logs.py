@@ -6,8 +6,8 @@ handler, formatter and test capture sees the same redacted text:
 
 - known secrets (the bot token, gateway keys, app secrets, and each Cloud API access
   token an owner types, registered as it becomes known: ``REDACTOR.add`` or
-  ``SecretTokens``) become ``[secret]``, and so do strings shaped like a bot token or a
-  Meta access token;
+  ``SecretTokens``) become ``[secret]``, and so do strings shaped like a bot token, a
+  Meta access token or a Qasid API key (``qsd_1a2b3c4d_...``);
 - phone numbers (``+`` and 7-15 digits, or digits before ``@`` as in WhatsApp's
   ``994501234567@c.us``) keep only their last four digits: ``+•••••••4567``;
 - message bodies, Telegram updates, Bot API parameters and SQL parameters logged by
@@ -44,6 +44,7 @@ _SHAPES = re.compile(
     r"(?<!\d)\d{6,12}:[A-Za-z0-9_-]{30,}"  # a Telegram bot token (also inside a URL)
     r"|\bEAA[A-Za-z0-9]{20,}\b"  # a Meta access token
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{16,}"  # any bearer token
+    r"|qsd_[0-9a-f]{8}_[A-Za-z0-9_-]{32,}"  # a Qasid API key (bot/services/api_keys.py)
 )
 # ``+`` and digits, or digits before ``@`` (a WhatsApp id: 994501234567@c.us); a bare run
 # of digits is left alone (Meta's phone-number ids, times, Telegram ids look the same)
