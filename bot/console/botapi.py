@@ -185,7 +185,8 @@ def decode_body(
         head = f"Content-Type: {content_type}\r\n\r\n".encode()
         for part in BytesParser(policy=HTTP).parsebytes(head + body).iter_parts():
             name = str(part.get_param("name", header="content-disposition"))
-            payload = part.get_payload(decode=True) or b""
+            raw = part.get_payload(decode=True)  # bytes (None when empty) for a leaf part
+            payload = raw if isinstance(raw, bytes) else b""
             if (file_name := part.get_filename()) is None:
                 fields.append((name, payload.decode()))
             else:  # httpx escapes names the HTML5 way
@@ -364,7 +365,7 @@ class FakeBotApi:
     def contact_update(
         self, user: FakeUser, phone_number: str, first_name: str, user_id: int | None = None
     ) -> dict[str, Any]:
-        contact = {"phone_number": phone_number, "first_name": first_name}
+        contact: dict[str, Any] = {"phone_number": phone_number, "first_name": first_name}
         if user_id is not None:
             contact["user_id"] = user_id
         return self._user_message(user, contact=contact)
@@ -503,6 +504,7 @@ class FakeBotApi:
 
     def _send_file(self, p: dict, f: dict, kind: Literal["document", "photo"]) -> dict:
         chat_id = self._chat(p)
+        stored: _StoredFile | None
         if kind in f:
             if not f[kind].content:
                 raise bad_request("file must be non-empty")
@@ -552,6 +554,7 @@ class FakeBotApi:
         if message.kind == "text" or media["type"] != message.kind:
             raise bad_request("message can't be edited: wrong media type")
         source = str(media.get("media", ""))
+        stored: _StoredFile | None
         if source.startswith("attach://"):
             upload = f.get(source.removeprefix("attach://"))
             if upload is None or not upload.content:
@@ -569,7 +572,7 @@ class FakeBotApi:
         return self._edit(self._editable(p), p)
 
     def _api_delete_message(self, p: dict, f: dict) -> bool:
-        chat_id, message_id = self._chat(p, check_blocked=False), p.get("message_id")
+        chat_id, message_id = self._chat(p, check_blocked=False), p.get("message_id", 0)
         message = self.message(chat_id, message_id)
         if message is not None and not message.deleted:
             message.deleted = True

@@ -86,9 +86,14 @@ class TerminalInput:
 
     async def _read(self) -> bytes:
         loop = asyncio.get_running_loop()
-        ready = loop.create_future()
+        ready: asyncio.Future[None] = loop.create_future()
+
+        def wake() -> None:
+            if not ready.done():
+                ready.set_result(None)
+
         try:
-            loop.add_reader(self._fd, lambda: ready.done() or ready.set_result(None))
+            loop.add_reader(self._fd, wake)
         except (NotImplementedError, OSError, ValueError):
             return await asyncio.to_thread(os.read, self._fd, 65536)
         try:
@@ -153,7 +158,7 @@ class Console:
 
     def _file_note(self, call: ApiCall) -> str:
         result = call.result if isinstance(call.result, dict) else {}
-        message = self.api.message(call.params.get("chat_id"), result.get("message_id", 0))
+        message = self.api.message(call.params.get("chat_id", 0), result.get("message_id", 0))
         if message is None or message.file is None:
             return "file: ?"
         try:
