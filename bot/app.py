@@ -28,6 +28,7 @@ from bot.handlers.persistence import DraftPersistence
 from bot.services.accounts import AccountsConfig, AccountsService
 from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
+from bot.services.api_keys import ApiKeysService
 from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
@@ -65,6 +66,7 @@ class Services:
     alerts: Alerts
     senders: SendersService
     prompts: PromptsService
+    api_keys: ApiKeysService
 
 
 def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
@@ -210,6 +212,7 @@ class Qasid:
             ),
             analytics=AnalyticsService(self.db, settings.default_timezone),
             prompts=PromptsService(self.db, clock),
+            api_keys=ApiKeysService(self.db, clock),
         )
         self.gateway.set_event_handler(self.services.dispatcher.on_event)
         self.persistence.services = self.services
