@@ -14,7 +14,6 @@ a second for 100,000, and no owner waiting long.
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -23,35 +22,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+from campaign_setup import campaign_ready_to_confirm  # noqa: E402
 
 
 async def _owner_with_campaign(db, telegram_id: int, size: int, now: datetime,
                                first_phone: int) -> tuple[int, int]:
     """(owner id, list id): a list of ``size`` contacts and a confirmed campaign to it."""
-    from bot.domain import Language, LedgerKind
-    from bot.services.campaigns import CampaignsConfig, CampaignsService
-    from bot.storage import contacts, ledger, lists, owners, templates
-
-    async with db.transaction() as tx:
-        owner = await owners.add(tx, telegram_id=telegram_id, chat_id=telegram_id,
-                                 language=Language.EN, now=now)
-        people = await lists.create(tx, owner.id, "everyone", now)
-        rows = [(f"+99450{first_phone + n:07d}", f"Name {n}", json.dumps({"city": "Bakı"}))
-                for n in range(size)]
-        await contacts.upsert(tx, owner.id, rows, now)
-        await contacts.add_to_list(tx, owner.id, people.id, [r[0] for r in rows], now)
-        template = await templates.add(tx, owner.id, "promo", ["Salam {{name}}"], None, None,
-                                       now)
-        await ledger.add(tx, owner.id, LedgerKind.CREDIT, size, now)
-    service = CampaignsService(db, CampaignsConfig(advice_max=size))
-    await service.begin(owner.id)
-    await service.choose_list(owner.id, people.id)
-    await service.choose_template(owner.id, template.id)
-    await service.senders_chosen(owner.id)
-    await service.start_now(owner.id)
-    await service.use_preset(owner.id, "normal")
-    await service.confirm(owner.id, big_ok=True)
-    return owner.id, people.id
+    ready = await campaign_ready_to_confirm(db, size=size, now=now, telegram_id=telegram_id,
+                                            first_phone=first_phone)
+    await ready.service.confirm(ready.owner_id, big_ok=True)
+    return ready.owner_id, ready.list_id
 
 
 async def measure(size: int) -> dict[str, float]:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 import tempfile
 import time
@@ -23,39 +22,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
+from campaign_setup import campaign_ready_to_confirm  # noqa: E402
 
 
 async def confirm_campaign(recipients: int) -> dict[str, float]:
-    from bot.domain import Language, LedgerKind
-    from bot.services.campaigns import CampaignsConfig, CampaignsService
-    from bot.storage import contacts, ledger, lists, owners, templates
     from bot.storage.db import Database
 
     now = datetime.now(UTC)
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(Path(tmp) / "plan.sqlite3")
         await db.connect()
-        async with db.transaction() as tx:
-            owner = await owners.add(tx, telegram_id=1, chat_id=1, language=Language.EN,
-                                     now=now)
-            people = await lists.create(tx, owner.id, "everyone", now)
-            rows = [(f"+99450{n:07d}", f"Name {n}", json.dumps({"city": "Bakı"}))
-                    for n in range(recipients)]
-            await contacts.upsert(tx, owner.id, rows, now)
-            await contacts.add_to_list(tx, owner.id, people.id, [r[0] for r in rows], now)
-            template = await templates.add(tx, owner.id, "promo",
-                                           ["{Salam|Hello} {{name}} from {{city}}"], None, None,
-                                           now)
-            await ledger.add(tx, owner.id, LedgerKind.CREDIT, recipients, now)
-        service = CampaignsService(db, CampaignsConfig(advice_max=recipients))
-        await service.begin(owner.id)
-        await service.choose_list(owner.id, people.id)
-        await service.choose_template(owner.id, template.id)
-        await service.senders_chosen(owner.id)
-        await service.start_now(owner.id)
-        await service.use_preset(owner.id, "normal")
+        ready = await campaign_ready_to_confirm(
+            db, size=recipients, now=now, text="{Salam|Hello} {{name}} from {{city}}")
         started = time.perf_counter()
-        summary = await service.confirm(owner.id)
+        summary = await ready.service.confirm(ready.owner_id)
         seconds = time.perf_counter() - started
         await db.close()
     return {"seconds": seconds, "messages": summary.recipients, "batches": summary.batches}
