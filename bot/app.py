@@ -258,8 +258,8 @@ class Qasid:
             builder = builder.request(HTTPXRequest(connection_pool_size=16)).get_updates_request(
                 HTTPXRequest(read_timeout=40)
             )
-        if rate_limit:
-            builder = builder.rate_limiter(AIORateLimiter(max_retries=2))
+        if rate_limit:  # the builder's bot type changes with a rate limiter: built here
+            return builder.rate_limiter(AIORateLimiter(max_retries=2)).build()
         return builder.build()
 
     async def start(self) -> None:

@@ -65,10 +65,12 @@ def catalog(language: Language) -> dict[str, str | tuple[str, ...]]:
         po = read_po(fh, locale=language.value)
     texts: dict[str, str | tuple[str, ...]] = {}
     for m in po:
-        if isinstance(m.id, tuple) and m.id[0] and any(m.string):
-            texts[m.id[0]] = tuple(m.string)
-        elif m.id and isinstance(m.id, str) and m.string:
-            texts[m.id] = m.string
+        string = m.string  # a plural entry's forms are a tuple (or list), else a str
+        if (isinstance(m.id, tuple) and m.id[0] and isinstance(string, tuple | list)
+                and any(string)):
+            texts[m.id[0]] = tuple(string)
+        elif m.id and isinstance(m.id, str) and isinstance(string, str) and string:
+            texts[m.id] = string
     return texts
 
 

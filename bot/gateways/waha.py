@@ -560,7 +560,8 @@ class WahaGateway:
         return GatewayError(ErrorCategory.REJECTED, f"unexpected HTTP {status}: {message}")
 
     async def _working_health(self, session: str, info: dict[str, Any]) -> SenderHealth:
-        me = info.get("me") if isinstance(info.get("me"), dict) else {}
+        found = info.get("me")
+        me: dict[str, Any] = found if isinstance(found, dict) else {}
         capping = await self._get_json(f"{_session_path(session)}/capping", session,
                                        tolerate=_NOT_SUPPORTED)
         timelock = await self._get_json(f"{_session_path(session)}/timelock", session,
