@@ -36,10 +36,11 @@ import pytest
 
 from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.http import serving
-from bot.domain import Language, LedgerKind, SenderStatus
+from bot.domain import LedgerKind, SenderStatus
 from bot.services.campaigns import CampaignsConfig, CampaignsService
-from bot.storage import contacts, ledger, lists, owners, senders, templates
+from bot.storage import contacts, ledger, lists, senders, templates
 from bot.storage.db import Database
+from tests.fakes.owners import add_active_owner
 
 RECIPIENTS = 40
 KILLS = 20
@@ -66,12 +67,7 @@ async def prepare(path: Path) -> int:
     await db.connect()
     try:
         async with db.transaction() as tx:
-            owner = await owners.add(tx, telegram_id=OWNER_TELEGRAM_ID,
-                                     chat_id=OWNER_TELEGRAM_ID, language=Language.EN, now=now)
-            owner.name, owner.company, owner.phone = "Aysel", "Gül Evi", "+994501234567"
-            owner.submit(now, needs_approval=True)
-            owner.approve(now)
-            await owners.save(tx, owner, now)
+            owner = await add_active_owner(tx, OWNER_TELEGRAM_ID, now)
             people = await lists.create(tx, owner.id, "Customers", now)
             rows = [(f"+99450{n:07d}", f"Name {n}", "{}") for n in range(RECIPIENTS)]
             await contacts.upsert(tx, owner.id, rows, now)

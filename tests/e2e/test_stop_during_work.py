@@ -25,8 +25,6 @@ import pytest
 
 from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.http import serving
-from bot.domain import Language
-from bot.storage import owners
 from bot.storage.db import Database
 from tests.e2e.test_crash_safety import (
     OWNER_TELEGRAM_ID,
@@ -37,6 +35,7 @@ from tests.e2e.test_crash_safety import (
     read_journal,
     read_text,
 )
+from tests.fakes.owners import add_active_owner
 
 pytestmark = pytest.mark.slow  # real processes: some seconds each
 
@@ -51,12 +50,7 @@ async def active_owner(path: Path) -> None:
     await db.connect()
     try:
         async with db.transaction() as tx:
-            owner = await owners.add(tx, telegram_id=OWNER_TELEGRAM_ID,
-                                     chat_id=OWNER_TELEGRAM_ID, language=Language.EN, now=now)
-            owner.name, owner.company, owner.phone = "Aysel", "Gül Evi", "+994501234567"
-            owner.submit(now, needs_approval=True)
-            owner.approve(now)
-            await owners.save(tx, owner, now)
+            await add_active_owner(tx, OWNER_TELEGRAM_ID, now)
     finally:
         await db.close()
 
