@@ -26,8 +26,9 @@ Each ``tick`` (a short repeating job on the bot's scheduler):
    mostly failed (a failure spike).
 
 ``recover`` runs at start-up: a ``sending`` claim left by a dead process may have reached
-the gateway, so it becomes ``uncertain``, never ``queued``. Receipts (``on_event``) move
-messages forward only; an ``uncertain`` message that gets one is resolved (and charged).
+the gateway, so it becomes ``uncertain``, never ``queued``. Receipts move messages
+forward only (``self.receipts``, ``bot/services/receipts.py``, flushed first at every
+tick); an ``uncertain`` message that gets one is resolved (and charged).
 
 When the database cannot save (``StorageUnavailable``: the disk is full, another process
 holds it locked), nothing is lost and nothing is sent twice: a tick that cannot claim
@@ -50,7 +51,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, utcnow
-from bot.domain import CampaignStatus, CloudTemplate, MessageStatus, SenderStatus
+from bot.domain import CampaignStatus, CloudTemplate, MessageStatus, Sender, SenderStatus
 from bot.errors import StorageUnavailable, ValidationError
 from bot.gateways.base import (
     ErrorCategory,
@@ -70,6 +71,7 @@ from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.gateway_calls import gateway_call
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
 from bot.services.planning import Pacing, quiet_end
+from bot.services.receipts import ReceiptsService, settle
 from bot.services.senders import sender_ref
 from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
 from bot.services.templates import TemplatesService, contact_values
@@ -196,15 +198,12 @@ class Dispatcher:
         self._booked: dict[int, float] = {}  # sender id -> the latest send time claimed
         self._sender_locks: dict[int, asyncio.Lock] = {}
         self._inflight: set[asyncio.Task[None]] = set()
-        self._receipts: list[Receipt] = []  # gathered for the next batch
-        self._receipt_task: asyncio.Task[None] | None = None  # flushes them after a delay
-        self._receipt_batch: asyncio.Future[int] | None = None  # the next batch's answer
-        self._receipt_applying: asyncio.Future[int] | None = None  # the one being applied
-        self._receipt_flush: asyncio.Task[None] | None = None  # applies batch after batch
-        self._receipts_kept: list[tuple[int, Receipt]] = []  # (tries, receipt) that failed
-        self.receipts_ignored = 0  # receipts for a message of another number, never applied
         self._outcomes_kept: list[_Outcome] = []  # sent, but the database refused them
         self._outage = _Outage(db)
+        # delivered / read / failed, gathered and applied in batches (bot/services/receipts.py)
+        self.receipts = ReceiptsService(db, clock, delay=self._config.receipt_delay,
+                                        refused=self._outage.failed,
+                                        moved=self._progress_owed.update)
 
     @property
     def config(self) -> DispatcherConfig:
@@ -232,7 +231,7 @@ class Dispatcher:
             booked, picked = dict(self._booked), []
             try:
                 await self._record_kept(report)  # first: what was sent and not yet written
-                await self.flush_receipts()
+                await self.receipts.flush()
                 await self._owed_progress()
                 now = self._clock()
                 # a campaign starts a little ahead, so its first messages are claimed on time
@@ -315,7 +314,7 @@ class Dispatcher:
         if not candidates:
             return []
         pacing: dict[int, Pacing] = {}
-        sender_rows = {}
+        sender_rows: dict[int, Sender | None] = {}
         allowed: dict[int, int] = {}
         deferred: set[int] = set()
         paced: set[int] = set()
@@ -349,13 +348,12 @@ class Dispatcher:
             if allowed[due.sender_id] <= 0:
                 continue
             last = max(self._last_sent.get(due.sender_id, -1.0),
-                       self._booked.get(due.sender_id, -1.0))
-            last = None if last < 0 else last
+                       self._booked.get(due.sender_id, -1.0))  # below 0: none yet
             send_at = max(ts, due.planned_at)
             if gap > 0:
                 if due.sender_id in paced:
                     continue  # one message per sender and tick when paced
-                if last is not None:
+                if last >= 0:
                     send_at = max(send_at, last + gap)
                 if send_at > horizon:
                     continue
@@ -366,7 +364,7 @@ class Dispatcher:
             allowed[due.sender_id] -= 1
         return picked
 
-    async def _room(self, sender, ts: float) -> int:
+    async def _room(self, sender: Sender, ts: float) -> int:
         """How many more messages the sender may send in the current 24 hours."""
         used = await outbox.sent_since(self._db.reader, sender.id, ts - 86400)
         return self._sending.room(sender, ts, used)
@@ -591,8 +589,8 @@ class Dispatcher:
         charged = {o.due.owner_id for o in outcomes if o.status is MessageStatus.SENT}
         before = {owner_id: (await ledger.balance(self._db.reader, owner_id)).total
                   for owner_id in charged}
-        charge: dict[tuple[int, int], int] = defaultdict(int)
-        release: dict[tuple[int, int], int] = defaultdict(int)
+        charge: dict[tuple[int, int | None], int] = defaultdict(int)
+        release: dict[tuple[int, int | None], int] = defaultdict(int)
         sent: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
         failed: dict[tuple[int, int], list[tuple[str | None, str | None, int]]] = \
             defaultdict(list)
@@ -624,7 +622,7 @@ class Dispatcher:
                 await outbox.mark_many(tx, others, now)
             if held:
                 await outbox.uncount_attempts(tx, held)
-            await self._settle(tx, charge, release, "")
+            await settle(tx, charge, release, self._clock(), "")
         for owner_id, campaign_id in {(o.due.owner_id, o.due.campaign_id) for o in outcomes}:
             await self._maybe_progress(owner_id, campaign_id)
         threshold = self._config.low_balance
@@ -734,11 +732,7 @@ class Dispatcher:
 
     async def on_event(self, event: GatewayEvent) -> None:
         if isinstance(event, Receipt):
-            # gathered for a moment and applied together: one transaction, not one each
-            self._receipts.append(event)
-            if self._receipt_task is None or self._receipt_task.done():
-                self._receipt_task = asyncio.create_task(self._flush_later(),
-                                                         name="qasid-receipts")
+            self.receipts.gather(event)
         elif isinstance(event, SenderStateChanged):
             state = event.health.state
             if state in (SenderState.BANNED, SenderState.RESTRICTED):
@@ -755,170 +749,9 @@ class Dispatcher:
             if self._replies is not None:
                 await self._replies(event)
 
-    async def _flush_later(self) -> None:
-        await asyncio.sleep(self._config.receipt_delay)
-        await self.flush_receipts()
-
     async def flush_receipts(self, *, strict: bool = False) -> int:
-        """Apply the receipts gathered so far and return once they are committed; how many
-        of their batch moved a message.
-
-        Group commit: receipts gathered while a batch is being applied wait and form the
-        next batch, one transaction for all the callers waiting on it. A batch that fails
-        writes nothing: its receipts are kept and tried again, in a transaction of their
-        own, at later flushes (``KEPT_TRIES`` in all), and a ``strict`` caller gets the
-        error instead of 0 (the webhook answers 500 and WAHA sends the receipts again:
-        applying a receipt twice changes nothing)."""
-        if self._receipts or self._receipts_kept:
-            if self._receipt_batch is None:
-                self._receipt_batch = asyncio.get_running_loop().create_future()
-            waiting = self._receipt_batch
-            if self._receipt_flush is None or self._receipt_flush.done():
-                self._receipt_flush = asyncio.create_task(self._flush_batches(),
-                                                          name="qasid-receipts-flush")
-        elif self._receipt_applying is not None:  # the caller's receipts may be in it
-            waiting = self._receipt_applying
-        else:
-            return 0
-        try:
-            # shielded: a caller that gives up must not cancel the batch of the others
-            return await asyncio.shield(waiting)
-        except Exception:
-            if strict:
-                raise
-            return 0
-
-    KEPT_TRIES = 5  # a failed batch's receipts are given up after this many tries
-
-    async def _flush_batches(self) -> None:
-        """The flush in progress: batch after batch, as long as callers are waiting."""
-        loop = asyncio.get_running_loop()
-        while self._receipt_batch is not None or self._receipts:
-            done = self._receipt_batch or loop.create_future()
-            batch, self._receipts, self._receipt_batch = self._receipts, [], None
-            self._receipt_applying = done
-            try:
-                moved = await self._retry_kept()
-                if batch:
-                    moved += await self.apply_receipts(batch)
-            except Exception as exc:
-                if isinstance(exc, StorageUnavailable):  # kept, without counting a try
-                    self._outage.failed(f"{len(batch)} receipts", exc)
-                    self._keep_receipts([(0, receipt) for receipt in batch])
-                else:
-                    log.exception("%d receipts could not be applied yet", len(batch))
-                    self._receipts_kept.extend((1, receipt) for receipt in batch)
-                done.set_exception(exc)
-                done.exception()  # logged here, once: not again as "never retrieved"
-            except BaseException:  # cancelled: nothing written, the receipts kept
-                self._receipts[:0] = batch
-                done.cancel()
-                raise
-            else:
-                done.set_result(moved)
-            finally:
-                self._receipt_applying = None
-
-    async def _retry_kept(self) -> int:
-        """Receipts of a failed batch, tried again on their own so that they cannot fail
-        a new batch's callers."""
-        if not self._receipts_kept:
-            return 0
-        kept, self._receipts_kept = self._receipts_kept, []
-        try:
-            return await self.apply_receipts([receipt for _, receipt in kept])
-        except StorageUnavailable:  # not their fault: kept as they are, the batch waits too
-            self._receipts_kept[:0] = kept
-            raise
-        except Exception:
-            again = [(tries + 1, r) for tries, r in kept if tries + 1 < self.KEPT_TRIES]
-            log.exception("%d kept receipts failed again (%d given up)", len(kept),
-                          len(kept) - len(again))
-            self._receipts_kept[:0] = again
-            return 0
-
-    KEPT_MAX = 100_000  # receipts kept while the database refuses them; the oldest go first
-
-    def _keep_receipts(self, kept: list[tuple[int, Receipt]]) -> None:
-        """Keep receipts for later, after the ones already kept; bounded (a webhook's are
-        sent again by its gateway, which got a 503)."""
-        self._receipts_kept.extend(kept)
-        extra = len(self._receipts_kept) - self.KEPT_MAX
-        if extra > 0:
-            del self._receipts_kept[:extra]
-            log.warning("%d kept receipts given up: more than %d waited for the database",
-                        extra, self.KEPT_MAX)
-
-    async def apply_receipt(self, receipt: Receipt) -> bool:
-        return await self.apply_receipts([receipt]) == 1
-
-    async def apply_receipts(self, receipts: list[Receipt]) -> int:
-        """Move messages forward by their gateway ids, in one transaction. Duplicates, late
-        and unknown receipts change nothing; an uncertain message that gets one is settled
-        (its reserved credit charged, or released when it failed). A receipt is applied
-        only to a message of the number it came for (``Receipt.sender_id``): one for
-        another number's message, or for none, is ignored and counted
-        (``receipts_ignored``)."""
-        stray = 0
-        async with self._db.transaction() as tx:
-            current = await outbox.by_gateway_ids(tx, list({r.message_id for r in receipts}))
-            moves: list[tuple[int, str, float, str | None]] = []
-            touched: dict[int, int] = {}  # campaign id -> owner id
-            charge: dict[tuple[int, int], int] = defaultdict(int)
-            release: dict[tuple[int, int], int] = defaultdict(int)
-            for receipt in sorted(receipts, key=lambda r: r.at):
-                found = current.get(receipt.message_id)
-                if found is None:
-                    continue
-                message_id, campaign_id, owner_id, status, sender_id = found
-                if receipt.sender_id is None or receipt.sender_id != sender_id:
-                    stray += 1  # another number's message (or nobody's): never applied
-                    continue
-                new = MessageStatus(receipt.status.value)
-                if new is MessageStatus.FAILED:
-                    if status not in (MessageStatus.SENT, MessageStatus.UNCERTAIN):
-                        continue
-                elif outbox.RANK.get(new, -1) <= outbox.RANK.get(status, 99):
-                    continue
-                if status == MessageStatus.UNCERTAIN:
-                    settled = release if new is MessageStatus.FAILED else charge
-                    settled[(owner_id, campaign_id)] += 1
-                current[receipt.message_id] = (message_id, campaign_id, owner_id, new,
-                                               sender_id)
-                moves.append((message_id, new, receipt.at.timestamp(), receipt.error))
-                if campaign_id is not None:
-                    touched[campaign_id] = owner_id
-            if moves:
-                await outbox.advance_many(tx, moves)
-            await self._settle(tx, charge, release, " (receipt)")
-        if stray:
-            self.receipts_ignored += stray
-            log.warning("%d receipts ignored: not for a message of the number they came for",
-                        stray)
-        self._progress_owed.update(touched)  # shown by the next ticks (``_owed_progress``)
-        return len(moves)
-
-    async def _settle(self, tx, charge: dict[tuple[int, int], int],
-                      release: dict[tuple[int, int], int], why: str) -> None:
-        """Ledger rows for reserved credits now spent (sent) or given back (failed), one
-        per (owner, campaign)."""
-        at = self._clock()
-        for (owner_id, campaign_id), n in charge.items():
-            await billing.charge(tx, owner_id, n, at, campaign_id=campaign_id,
-                                 note="sent" + why)
-        for (owner_id, campaign_id), n in release.items():
-            await billing.release(tx, owner_id, n, at, campaign_id=campaign_id,
-                                  note="failed" + why)
+        return await self.receipts.flush(strict=strict)
 
     async def close(self) -> None:
         """Apply the receipts still gathered (at shutdown)."""
-        if self._receipt_task is not None and not self._receipt_task.done():
-            self._receipt_task.cancel()
-            try:
-                await self._receipt_task
-            except asyncio.CancelledError:
-                pass
-        await self.flush_receipts()
-        if self._receipt_flush is not None:  # ends once no caller is waiting
-            await self._receipt_flush
-
+        await self.receipts.close()

@@ -171,9 +171,9 @@ async def test_a_receipt_resolves_an_uncertain_message_and_is_forward_only(db, c
         read = Receipt(accepted[0].message_id, ReceiptStatus.READ, clock(), sender_id=sender_id)
         delivered = Receipt(accepted[0].message_id, ReceiptStatus.DELIVERED, clock(),
                             sender_id=sender_id)
-        assert await h.dispatcher.apply_receipt(read)
-        assert not await h.dispatcher.apply_receipt(delivered)  # late: ignored
-        assert not await h.dispatcher.apply_receipt(read)  # duplicate: ignored
+        assert await h.dispatcher.receipts.apply_one(read)
+        assert not await h.dispatcher.receipts.apply_one(delivered)  # late: ignored
+        assert not await h.dispatcher.receipts.apply_one(read)  # duplicate: ignored
         assert await h.statuses(campaign_id) == {"read": 1}
         balance = await ledger.balance(db.reader, h.owner_id)
         assert (balance.total, balance.reserved) == (10_000 - 1, 0)

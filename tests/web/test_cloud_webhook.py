@@ -300,7 +300,7 @@ async def test_a_status_for_another_owners_number_never_moves_this_message(
                          " WHERE id = ?", (world.sender_id,))
     assert await world.post(statuses("read", number_id="222333444555666")) == 200
     assert (await world.message())[0] == "sent"
-    assert world.h.dispatcher.receipts_ignored == 3
+    assert world.h.dispatcher.receipts.ignored == 3
 
 
 async def test_the_handshake_with_the_right_token_answers_the_challenge(world: World) -> None:
@@ -519,7 +519,7 @@ async def test_a_failure_while_applying_answers_500_so_meta_sends_it_again(
     async def broken(receipts):
         raise RuntimeError("database is locked")
 
-    monkeypatch.setattr(world.h.dispatcher, "apply_receipts", broken)
+    monkeypatch.setattr(world.h.dispatcher.receipts, "apply", broken)
     assert await world.post(statuses("read")) == 500
     assert (await world.message())[0] == "sent"
     monkeypatch.undo()

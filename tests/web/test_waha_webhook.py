@@ -186,7 +186,7 @@ async def test_a_signed_receipt_for_another_owners_session_never_moves_this_mess
         forged["session"] = "intruder"
         assert await world.post(forged) == 200
     assert (await world.message())[0] == "sent"
-    assert world.h.dispatcher.receipts_ignored == 2
+    assert world.h.dispatcher.receipts.ignored == 2
     assert await world.post(ack(3, "READ")) == 200  # its own session's ack still works
     assert (await world.message())[0] == "read"
 

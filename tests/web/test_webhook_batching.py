@@ -60,12 +60,12 @@ class Seen:
 
 
 class Batches:
-    """Counts the dispatcher's receipt transactions and their sizes."""
+    """Counts the receipts service's transactions and their sizes."""
 
     def __init__(self, harness: Harness) -> None:
         self.sizes: list[int] = []
-        self._apply = harness.dispatcher.apply_receipts
-        harness.dispatcher.apply_receipts = self  # type: ignore[method-assign]
+        self._apply = harness.dispatcher.receipts.apply
+        harness.dispatcher.receipts.apply = self  # type: ignore[method-assign]  # counts them
 
     async def __call__(self, receipts):
         self.sizes.append(len(receipts))

@@ -185,7 +185,7 @@ async def test_waha_webhook_fuzz_changes_nothing_and_never_fails(waha_world, cap
     assert sum(answers.values()) == BODIES
     assert not [code for code in answers if code >= 500], answers
     assert await state(waha_world) == before
-    assert waha_world.h.dispatcher.receipts_ignored > 100
+    assert waha_world.h.dispatcher.receipts.ignored > 100
     check_log(caplog)
 
 
@@ -206,5 +206,5 @@ async def test_cloud_webhook_fuzz_changes_nothing_and_never_fails(cloud_world, c
     assert sum(answers.values()) == BODIES
     assert not [code for code in answers if code >= 500], answers
     assert await state(cloud_world) == before
-    assert cloud_world.h.dispatcher.receipts_ignored > 100
+    assert cloud_world.h.dispatcher.receipts.ignored > 100
     check_log(caplog)
