@@ -18,10 +18,7 @@ from pathlib import Path
 from bot.storage import contacts, lists
 from bot.storage.db import BUSY_TIMEOUT_MS, to_ts
 
-_ADD_IDS_TO_LIST = (
-    "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
-    " SELECT ?, value, ? FROM json_each(?)"
-)
+_ADD_IDS_TO_LIST = contacts.ADD_IDS_TO_LIST_SQL
 # Known contacts whose name the import changes, with the name they had: a trigger of this
 # connection only (TEMP), fired by the upsert's update. Only a change of a name costs a row;
 # the other updates pay the WHEN alone.

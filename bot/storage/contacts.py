@@ -53,6 +53,14 @@ UPSERT_RETURNING_IDS_SQL = (
     " SELECT ? + (r.value ->> 3), ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?, ?"
     + _UPSERT[_UPSERT.index(" FROM json_each"):] + " RETURNING id"
 )
+# The API's upsert (``services.contacts_api``): the import's statement, each row also
+# saying the contact's phone and whether it is opted out once written.
+UPSERT_RETURNING_STATE_SQL = UPSERT_RETURNING_IDS_SQL + ", phone, opted_out_at IS NOT NULL"
+# Contact ids (a JSON array; the caller's own, from the upsert) into a list.
+ADD_IDS_TO_LIST_SQL = (
+    "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
+    " SELECT ?, value, ? FROM json_each(?)"
+)
 ADD_TO_LIST_SQL = (
     "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
     " SELECT ?, id, ? FROM contacts WHERE owner_id = ?"
@@ -223,3 +231,104 @@ async def remember_whatsapp(
         " on_whatsapp = excluded.on_whatsapp, checked_at = excluded.checked_at",
         [(o, p, int(w), t) for o, p, w, t in rows],
     )
+
+
+# --- the API's contacts (``services.contacts_api``) --------------------------------------
+
+async def max_id(conn: aiosqlite.Connection) -> int:
+    """The largest contact id of any owner (new ids are above it: see ``upsert_returning``)."""
+    async with conn.execute("SELECT COALESCE(MAX(id), 0) FROM contacts") as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+async def upsert_returning(
+    conn: aiosqlite.Connection, owner_id: int, rows: str, base: int, now: datetime
+) -> list[tuple[int, str, bool]]:
+    """The import's upsert of ``rows`` (a JSON array of ``[phone, name, attributes, seq]``,
+    sorted by phone: see ``UPSERT_RETURNING_IDS_SQL``; ``base`` is ``max_id`` read in the
+    same transaction). Returns (id, phone, opted out) of every row; ids above ``base`` are
+    the contacts it created."""
+    ts = to_ts(now)
+    async with conn.execute(UPSERT_RETURNING_STATE_SQL, (base, owner_id, ts, ts, rows)) as cur:
+        return [(int(row[0]), row[1], bool(row[2])) for row in await cur.fetchall()]
+
+
+async def add_ids_to_list(
+    conn: aiosqlite.Connection, list_id: int, contact_ids: Sequence[int], now: datetime
+) -> int:
+    """Add the contacts (ids the caller got for this owner) to the owner's list; returns
+    how many were not in it yet."""
+    cur = await conn.execute(ADD_IDS_TO_LIST_SQL,
+                             (list_id, to_ts(now), json.dumps(sorted(contact_ids))))
+    return cur.rowcount
+
+
+async def opt_out_many(
+    conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str], reason: str | None,
+    now: datetime,
+) -> None:
+    """Opt the owner's known ``phones`` out as ``opt_out`` does (an earlier opt-out keeps its
+    time; a reason given replaces the one stored)."""
+    ts = to_ts(now)
+    await conn.execute(
+        "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, ?),"
+        " opt_out_reason = COALESCE(?, opt_out_reason), updated_at = ?"
+        " WHERE owner_id = ? AND phone IN (SELECT value FROM json_each(?))",
+        (ts, reason, ts, owner_id, json.dumps(list(phones))),
+    )
+
+
+async def page(
+    conn: aiosqlite.Connection, owner_id: int, after: int, limit: int,
+    list_id: int | None = None,
+) -> list[Contact]:
+    """The owner's contacts (of ``list_id`` only, when given) with ids above ``after``, by
+    id, at most ``limit``."""
+    if list_id is None:
+        sql = (f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = ? AND id > ?"
+               " ORDER BY id LIMIT ?")
+        params: tuple[int, ...] = (owner_id, after, limit)
+    else:
+        sql = ("SELECT c.id, c.owner_id, c.phone, c.name, c.attributes, c.opted_out_at,"
+               " c.opt_out_reason FROM list_members m JOIN contacts c ON c.id = m.contact_id"
+               " WHERE m.list_id = ? AND c.owner_id = ? AND m.contact_id > ?"
+               " ORDER BY m.contact_id LIMIT ?")
+        params = (list_id, owner_id, after, limit)
+    async with conn.execute(sql, params) as cur:
+        return [_contact(row) async for row in cur]
+
+
+async def memberships(
+    conn: aiosqlite.Connection, owner_id: int, contact_ids: Sequence[int]
+) -> dict[int, list[int]]:
+    """The owner's lists each of these contacts is in (contacts in none are absent)."""
+    found: dict[int, list[int]] = {}
+    async with conn.execute(
+        "SELECT m.contact_id, m.list_id FROM list_members m"
+        " JOIN contact_lists l ON l.id = m.list_id"
+        " WHERE l.owner_id = ? AND m.contact_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY m.contact_id, m.list_id",
+        (owner_id, json.dumps(list(contact_ids))),
+    ) as cur:
+        async for row in cur:
+            found.setdefault(int(row[0]), []).append(int(row[1]))
+    return found
+
+
+async def delete(conn: aiosqlite.Connection, owner_id: int, phone: str) -> Contact | None:
+    """Delete the owner's contact as deleting its list would: a contact that is not opted out
+    goes (campaigns keep their messages, ``contact_id`` becomes NULL); an opted-out number
+    is kept so that it stays opted out, without its name, variables and lists. Returns the
+    contact as it was, None when the owner has no such contact."""
+    contact = await get_by_phone(conn, owner_id, phone)
+    if contact is None:
+        return None
+    if contact.opted_out_at is None:
+        await conn.execute("DELETE FROM contacts WHERE owner_id = ? AND id = ?",
+                           (owner_id, contact.id))
+    else:
+        await conn.execute("DELETE FROM list_members WHERE contact_id = ?", (contact.id,))
+        await conn.execute("UPDATE contacts SET name = NULL, attributes = '{}'"
+                           " WHERE owner_id = ? AND id = ?", (owner_id, contact.id))
+    return contact

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiosqlite
@@ -148,3 +149,46 @@ async def delete(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> int
     await conn.execute("DELETE FROM contact_lists WHERE owner_id = ? AND id = ?",
                        (owner_id, list_id))
     return removed
+
+
+# --- the API's lists (``services.contacts_api``) -----------------------------------------
+
+async def owned(conn: aiosqlite.Connection, owner_id: int, list_ids: Sequence[int]) -> set[int]:
+    """Which of ``list_ids`` are the owner's lists."""
+    async with conn.execute(
+        "SELECT id FROM contact_lists WHERE owner_id = ?"
+        " AND id IN (SELECT value FROM json_each(?))", (owner_id, json.dumps(list(list_ids)))
+    ) as cur:
+        return {int(row[0]) async for row in cur}
+
+
+async def page(
+    conn: aiosqlite.Connection, owner_id: int, after: int, limit: int
+) -> list[ContactList]:
+    """The owner's lists with ids above ``after``, by id, with their sizes."""
+    async with conn.execute(
+        _SELECT + " WHERE l.owner_id = ? AND l.id > ? GROUP BY l.id ORDER BY l.id LIMIT ?",
+        (owner_id, after, limit),
+    ) as cur:
+        return [_list(row) async for row in cur]
+
+
+async def add_variables(
+    conn: aiosqlite.Connection, owner_id: int, list_id: int, names: Sequence[str]
+) -> None:
+    """Variable names its contacts now have, added to the list's (as an import does)."""
+    await conn.execute(ADD_VARIABLES_SQL, (json.dumps(list(names)), owner_id, list_id))
+
+
+async def remove_members(
+    conn: aiosqlite.Connection, owner_id: int, list_id: int, phones: Sequence[str]
+) -> int:
+    """Take the owner's contacts with these phones out of the list (they stay contacts);
+    returns how many were in it."""
+    cur = await conn.execute(
+        "DELETE FROM list_members WHERE list_id = ? AND contact_id IN ("
+        " SELECT id FROM contacts WHERE owner_id = ?"
+        " AND phone IN (SELECT value FROM json_each(?)))",
+        (list_id, owner_id, json.dumps(list(phones))),
+    )
+    return cur.rowcount

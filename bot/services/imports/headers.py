@@ -35,6 +35,7 @@ __all__ = [
     "fold",
     "looks_like_phone",
     "variable_name",
+    "variable_names",
 ]
 
 HEADER_SCAN_ROWS: Final = 20  # a header is looked for in this many first non-blank rows
@@ -205,6 +206,18 @@ def variable_name(header: str) -> str:
     if name and name[0].isdigit():
         name = f"col_{name}"
     return name
+
+
+def variable_names(headings: Sequence[str]) -> list[str | None]:
+    """The variable each heading becomes as a file's column headings do beside the phone and
+    name columns (``_build``: unique within the row, ``name`` and ``phone`` left to the
+    contact itself); None for a blank heading. Contacts added through the API name their
+    variables by this rule, so ``{"City": ...}`` is ``{{city}}`` as a file's column is."""
+    mapping = _build(-1, None, list(headings), None, [])
+    names: list[str | None] = [None] * len(headings)
+    for index, variable in mapping.attributes:
+        names[index] = variable
+    return names
 
 
 def looks_like_phone(value: str) -> bool:
