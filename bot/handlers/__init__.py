@@ -21,6 +21,7 @@ from telegram.ext import (
 from bot.domain import Language
 from bot.handlers import (
     admin,
+    api,
     balance,
     campaigns,
     contacts,
@@ -55,6 +56,7 @@ _CALLBACKS = {
     "balance": balance.balance_command,
     "credit": admin.credit,
     "settings": settings.settings_command,
+    "api": api.api_command,
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
@@ -92,6 +94,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(numbers.number_button, pattern=r"^num:"))
     app.add_handler(CallbackQueryHandler(inbox.reply_button, pattern=r"^rep:"))
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
+    app.add_handler(CallbackQueryHandler(api.api_button, pattern=r"^api:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))

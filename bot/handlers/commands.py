@@ -37,6 +37,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("stats", "cmd.stats"),
     Command("balance", "cmd.balance"),
     Command("settings", "cmd.settings"),
+    Command("api", "cmd.api"),
     Command("cancel", "cmd.cancel"),
     Command("language", "cmd.language"),
     Command("pending", "cmd.pending", admin=True),
