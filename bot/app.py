@@ -33,6 +33,7 @@ from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
+from bot.services.idempotency import IdempotencyService
 from bot.services.prompts import PromptsService
 from bot.services.replies import (
     DEFAULT_START_WORDS,
@@ -44,6 +45,7 @@ from bot.services.sender_directory import SenderDirectory
 from bot.services.senders import SendersConfig, SendersService
 from bot.services.templates import TemplatesService
 from bot.storage.db import Database
+from bot.web.api import ApiConfig, ApiServices, api_app
 from bot.web.app import WebLimits, create_web_app
 from bot.web.cloud import CloudWebhook
 from bot.web.waha import WahaWebhook
@@ -214,26 +216,40 @@ class Qasid:
             prompts=PromptsService(self.db, clock),
             api_keys=ApiKeysService(self.db, clock),
         )
-        self.gateway.set_event_handler(self.services.dispatcher.on_event)
+        # receipts and sender events, the one entry point (bot/services/gateway_events.py)
+        events = self.services.dispatcher.events
+        self.gateway.set_event_handler(events.on_event)
         self.persistence.services = self.services
         self.application.bot_data["services"] = self.services
         handlers.register(self.application)
         app_secret, verify_token = settings.cloud_app_secret, settings.cloud_verify_token
         directory = SenderDirectory(self.db)  # which sender a webhook's session / id is
+        self.api = api_app(
+            ApiServices(
+                keys=self.services.api_keys,
+                idempotency=IdempotencyService(self.db, clock),
+                templates=templates,
+                analytics=self.services.analytics,
+                billing=self.services.billing,
+            ),
+            ApiConfig(rate=settings.api_rate_per_second, burst=settings.api_burst,
+                      max_body=settings.api_max_body_mb * 1024 * 1024),
+        )
         self.web = create_web_app(
             self.health,
             waha_webhook=WahaWebhook(
-                directory, self.services.dispatcher,
+                directory, events,
                 webhook_key.get_secret_value() if webhook_key else None, clock=clock,
             ),
             cloud_webhook=CloudWebhook(
-                directory, self.services.dispatcher,
+                directory, events,
                 app_secret.get_secret_value() if app_secret else None,
                 verify_token.get_secret_value() if verify_token else None, clock=clock,
             ) if settings.cloud_enabled else None,
             limits=WebLimits(inflight_bytes=settings.webhook_inflight_mb * 1024 * 1024,
                              per_client=settings.webhook_per_client,
                              body_seconds=settings.webhook_body_seconds),
+            api=self.api,
         )
         self._started = False
         self._linking: asyncio.Task | None = None

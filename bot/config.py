@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     webhook_inflight_mb: int = Field(default=64, ge=1)
     webhook_per_client: int = Field(default=128, ge=1)
     webhook_body_seconds: float = Field(default=30.0, gt=0)
+    # The integration API (/api/v1): requests a second per key and the burst above it
+    # (429 beyond), and the largest request body (413 beyond).
+    api_rate_per_second: float = Field(default=50.0, gt=0)
+    api_burst: int = Field(default=100, ge=1)
+    api_max_body_mb: int = Field(default=8, ge=1)
     default_region: str = "AZ"
     default_timezone: str = "Asia/Baku"
     registration_mode: RegistrationMode = RegistrationMode.APPROVAL
@@ -229,9 +234,9 @@ class SettingsError(Exception):
         self.lines = lines
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -8,6 +8,10 @@ user. ``code`` is a catalog key suffix, ``where`` says where the problem is.
     ├── NotFound             the thing does not exist *for this owner*
     ├── NotAllowed           the caller may not do this (not an admin, not active, ...)
     ├── InvalidTransition    a status change that the entity refuses
+    ├── Conflict             the request collides with the state of things (the same
+    │   │                    Idempotency-Key still at work, a name already taken, ...)
+    │   └── IdempotencyMismatch  an Idempotency-Key used again with another request
+    ├── InsufficientCredits  not enough credits available: ``needed`` and ``available``
     ├── GatewayFailed        the WhatsApp gateway did not do it (unreachable, refused):
     │                        ``reason`` is its error category, nothing was changed
     └── Interrupted          the bot is stopping: the work was rolled back, nothing written
@@ -61,6 +65,39 @@ class InvalidTransition(QasidError):
         self.entity = entity
         self.current = current
         self.wanted = wanted
+
+
+class Conflict(QasidError):
+    """The request collides with the state of things: ``reason`` says how (a code)."""
+
+    code = "conflict"
+
+    def __init__(self, reason: str, **params: object) -> None:
+        super().__init__(reason, **params)
+        self.reason = reason
+
+
+class IdempotencyMismatch(Conflict):
+    """An ``Idempotency-Key`` already used, within its day, for another request (another
+    method, path or body): the first request's answer stands, this one is not done."""
+
+    code = "idempotency_mismatch"
+
+    def __init__(self) -> None:
+        super().__init__("idempotency_mismatch")
+
+
+class InsufficientCredits(QasidError):
+    """Not enough credits available for what was asked: ``needed`` credits, of which the
+    owner has ``available``; nothing was queued."""
+
+    code = "insufficient_credits"
+
+    def __init__(self, needed: int, available: int) -> None:
+        super().__init__(f"needed {needed}, available {available}", needed=needed,
+                         available=available)
+        self.needed = needed
+        self.available = available
 
 
 class GatewayFailed(QasidError):

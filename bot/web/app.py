@@ -90,6 +90,7 @@ class SenderFinder(Protocol):
     async def find(self, gateway: str, address: WebhookAddress) -> KnownSenders: ...
 
 
+AsgiApp = Callable[[Any, Any, Any], Awaitable[None]]  # scope, receive, send
 Signed = Callable[[bytes, Mapping[str, str]], bool]
 Address = Callable[[Mapping[str, Any]], WebhookAddress]
 Events = Callable[[Mapping[str, Any], KnownSenders, Clock], list[GatewayEvent]]
@@ -174,7 +175,10 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 def create_web_app(
     health: HealthCheck, waha_webhook: WebhookHandler | None = None,
     cloud_webhook: VerifiedWebhookHandler | None = None, limits: WebLimits | None = None,
+    api: AsgiApp | None = None,
 ) -> WebhookPosts:
+    """The server's app: webhooks, health and, given ``api`` (``bot.web.api.api_app``),
+    everything under ``/api/`` (``/api/v1`` and ``/api/docs``), served straight on ASGI."""
     async def healthz(request: Request) -> JSONResponse:
         checks = await health()
         ok = all(checks.values())
@@ -188,7 +192,7 @@ def create_web_app(
     if cloud_webhook is not None:
         routes += _cloud_routes(cloud_webhook)
         posts["/webhooks/cloud"] = cloud_webhook
-    return WebhookPosts(Starlette(routes=routes), posts, limits or WebLimits())
+    return WebhookPosts(Starlette(routes=routes), posts, limits or WebLimits(), api=api)
 
 
 class WebhookPosts:
@@ -203,8 +207,9 @@ class WebhookPosts:
     body may take (408); health and the rest never wait on them."""
 
     def __init__(self, app: Starlette, posts: Mapping[str, WebhookHandler],
-                 limits: WebLimits | None = None) -> None:
+                 limits: WebLimits | None = None, api: AsgiApp | None = None) -> None:
         self.app = app
+        self.api = api  # everything under /api/ (bot/web/api), past Starlette too
         self._posts = {path: (handler, int(getattr(handler, "max_body", DEFAULT_MAX_BODY)))
                        for path, handler in posts.items()}
         self.limits = limits or WebLimits()
@@ -216,7 +221,11 @@ class WebhookPosts:
         found = (self._posts.get(scope["path"])
                  if scope["type"] == "http" and scope["method"] == "POST" else None)
         if found is None:
-            await self.app(scope, receive, send)
+            if self.api is not None and scope["type"] == "http" and \
+                    scope["path"].startswith("/api/"):
+                await self.api(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
             return
         handler, limit = found
         client = (scope.get("client") or ("?", 0))[0]

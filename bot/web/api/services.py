@@ -1,0 +1,22 @@
+"""What the API's routes reach: the same services as the chat (``bot/app.py`` hands them).
+
+Each area adds the services its routes need as a field here (one line each)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.services.analytics import AnalyticsService
+from bot.services.billing import BillingService
+from bot.services.idempotency import IdempotencyService
+from bot.services.templates import TemplatesService
+from bot.web.api.auth import Authenticator
+
+
+@dataclass(slots=True)
+class ApiServices:
+    keys: Authenticator  # bot.services.api_keys.ApiKeysService
+    idempotency: IdempotencyService
+    templates: TemplatesService
+    analytics: AnalyticsService
+    billing: BillingService
