@@ -422,7 +422,8 @@ class CampaignsService:
             campaign = await repo.get(tx, owner_id, draft.id)
             if campaign is None or campaign.status is not CampaignStatus.DRAFT:
                 raise NotFound("campaign_draft")  # confirmed (or dropped) meanwhile
-            count = await repo.count_recipients(tx, owner_id, campaign.list_id)  # type: ignore[arg-type]
+            list_id = campaign.list_id  # None: its list was deleted meanwhile (no recipients)
+            count = 0 if list_id is None else await repo.count_recipients(tx, owner_id, list_id)
             cost = count * CREDITS_PER_MESSAGE
             available = (await ledger.balance(tx, owner_id)).available
             if cost > available:
@@ -430,6 +431,7 @@ class CampaignsService:
                                       available=available, missing=cost - available)
             if not count:
                 raise ValidationError("no_recipients", where="list")
+            assert list_id is not None  # it has recipients
             sender_ids = [s.id for s in summary.senders]
             schedule = plan(count, summary.pacing, summary.starts_at, seed,
                             summary.timezone, senders=len(summary.senders),
@@ -446,7 +448,7 @@ class CampaignsService:
             await repo.set_senders(tx, campaign.id, sender_ids)
             campaign.sender_ids = sorted(sender_ids)  # as stored (and read back)
             written = await repo.write_outbox(
-                tx, campaign, 0, campaign.list_id,  # type: ignore[arg-type]
+                tx, campaign, 0, list_id,
                 [sender_ids[s] for s in schedule.sender], schedule.batch, schedule.variant,
                 schedule.at, now)
             if written != count:  # cannot happen inside the transaction; never silently

@@ -213,6 +213,7 @@ class TemplatesService:
             if problems:
                 raise TemplateProblems(problems, variant=n)
         now = self._clock()
+        saved: Template | None
         async with self._db.transaction() as tx:
             if await templates.name_taken(tx, owner_id, draft.name, other_than=draft.template_id):
                 raise ValidationError("template_name_taken", where="name", name=draft.name)
@@ -225,7 +226,7 @@ class TemplatesService:
                 await templates.update(tx, owner_id, draft.template_id, draft.name,
                                        draft.variants, draft.media_kind, draft.media_file_id,
                                        now)
-                saved = await templates.get(tx, owner_id, draft.template_id)  # type: ignore[assignment]
+                saved = await templates.get(tx, owner_id, draft.template_id)
             await templates.drop_draft(tx, owner_id)
         assert saved is not None
         return saved

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -114,10 +114,10 @@ def suggestions(region: str | None, phone: str | None, current: str | None,
             by_phone = ()
     main = set(get_global("windows_zone_mapping").values())
     ranked = sorted(country, key=lambda z: (z not in by_phone, z not in main, z))
-    chosen: dict[object, str] = {}
-    for zone in ranked:
-        chosen.setdefault(now.astimezone(ZoneInfo(zone)).utcoffset(), zone)
-    zones = [chosen[offset] for offset in sorted(chosen)][:MAX_SUGGESTIONS]  # type: ignore[type-var]
+    chosen: dict[timedelta, str] = {}
+    for zone in ranked:  # an aware time's offset is never None
+        chosen.setdefault(now.astimezone(ZoneInfo(zone)).utcoffset() or timedelta(0), zone)
+    zones = [chosen[offset] for offset in sorted(chosen)][:MAX_SUGGESTIONS]
     if current and current not in zones:
         zones.insert(0, current)
     for zone in NEARBY:

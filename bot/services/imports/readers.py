@@ -262,7 +262,7 @@ class _LineGuard(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
+    def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]  # io passes only these
         data = self._raw.read(len(buffer))
         size = len(data)
         buffer[:size] = data
