@@ -156,13 +156,13 @@ def transport_error(exc: httpx.HTTPError, sends: bool, gateway: str) -> GatewayE
     """A request that got no HTTP answer. Not connected: it never left (``transient``).
     Any later failure of a send: it may have arrived (``uncertain``); of a read:
     ``transient``. An aiohttp cause counts as its httpx equivalent (module docstring)."""
-    exc = _corrected(exc)  # type: ignore[assignment]
-    name = type(exc).__name__
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
+    error = _corrected(exc)
+    name = type(error).__name__
+    if isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout
                   | httpx.ProxyError):
         return GatewayError(ErrorCategory.TRANSIENT,
                             f"{gateway} not reached ({name}): nothing sent")
-    if isinstance(exc, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+    if isinstance(error, httpx.UnsupportedProtocol | httpx.LocalProtocolError):
         return GatewayError(ErrorCategory.REJECTED, f"request not sendable ({name})")
     if sends:
         return GatewayError(ErrorCategory.UNCERTAIN,
