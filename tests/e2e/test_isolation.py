@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.console.botapi import FakeBotApi, SentMessage
 from bot.console.driver import ChatDriver
+from bot.services.api_keys import KEY_SHAPE
 from tests.e2e.conftest import ADMIN_ID, Harness
 from tests.e2e.test_campaigns import compose, credit
 
@@ -33,12 +34,13 @@ A_ID, B_ID = 831, 832
 A_PHONES = [f"+99470100{n:04d}" for n in range(6)]
 A_SECRETS = ["Aynur", "Alpha Shop", "+994501110001", "alpha vip", "alpha second",
              "Alpha promo", "Alpha secret offer", "Alpha Customer", "Alpha waiting",
-             "alpha_waiting.csv", *A_PHONES, *(p.removeprefix("+") for p in A_PHONES)]
+             "alpha_waiting.csv", "Alpha integration", *A_PHONES,
+             *(p.removeprefix("+") for p in A_PHONES)]
 # A's own actions that would undo what A built (B replays them all the same)
 A_SKIPS = (":delok:", ":delyes:", ":cancelyes:", "num:rmp:", "num:rmm:", "snd:", "rep:",
            ":countsent:", ":resend:", "lang:", "menu:language", "wiz:cancel", "imp:",
            "prof:", "reg:", "adm:", "wiz:ok", "wiz:big", "tpl:edit:", "cmp:cancel:",
-           "num:rm:")
+           "num:rm:", "api:rvok:")
 A_PRESSES = 160  # A's walk through its own screens, at most
 
 
@@ -126,6 +128,11 @@ async def build_owner_a(harness: Harness) -> ChatDriver:
     await a.send(f"/optout {A_PHONES[1]} asked by phone")
     await compose(a, "Alpha promo", "Alpha secret offer {{name|friend}}")
     await credit(harness, A_ID, 100)
+    await a.send("/api")  # an API key
+    await a.press("➕ New key")
+    await a.send("Alpha integration")
+    await a.press("⬜ Contacts: write")
+    await a.press("✅ Create key")
     await a.send("/numbers")
     await a.press("➕ Add a sandbox number")
     for when in ("📅 At a date and time", "📅 At a date and time"):
@@ -154,7 +161,7 @@ async def walk(harness: Harness, a: ChatDriver) -> int:
     start = 0
     presses = 0
     for command in ("/start", "/lists", "/templates", "/campaigns", "/numbers", "/stats",
-                    "/balance", "/settings", "/help"):
+                    "/balance", "/settings", "/api", "/help"):
         await a.send(command)
     while presses < A_PRESSES:
         for data, message_id in datas_shown(harness, {A_ID}, start).items():
@@ -212,7 +219,7 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
         commands = [f"/optout {p} mine now" for p in A_PHONES] + \
             [f"/optin {p}" for p in A_PHONES] + \
             [f"/{name} {i}" for name in ("campaigns", "lists", "templates", "numbers",
-                                         "stats", "balance", "settings", "start")
+                                         "stats", "balance", "settings", "api", "start")
              for i in sorted(a_ids)] + \
             [f"/{name} {a_owner.id}" for name in ("pending", "reject", "suspend",
                                                    "unsuspend")] + \
@@ -252,6 +259,7 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
             tried += 1
         after = await snapshot(harness, a_owner.id)
         shown_to_a = " ".join(texts_to(harness, A_ID, 0)).lower()
+        a_keys = {m.group(0) for m in KEY_SHAPE.finditer(" ".join(texts_to(harness, A_ID, 0)))}
         a_calls_after = len([c for c in harness.api.calls if c.params.get("chat_id") == A_ID])
     finally:
         await harness.stop()
@@ -263,6 +271,7 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
           f" commands); A's rows: {sum(len(rows) for rows in before.values())}; answered with"
           f" the generic apology (an error, no leak): {apologies}")
     assert len(replays) >= 100 and tried >= 400  # the suite does reach A's things
+    assert {"api:new", "api:mk"} <= set(replays) and any(d.startswith("api:rvok:") for d in replays)
     # the search can find what it looks for: A was shown its secrets, B its own things
     assert [s for s in A_SECRETS if s.lower() not in shown_to_a] == ["Alpha waiting"]
     assert any("Beta promo" in text for text in shown_to_b)
@@ -270,6 +279,8 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
     leaks = {secret: [t for t in shown_to_b if secret.lower() in t.lower()][:2]
              for secret in A_SECRETS}
     assert not {s: t for s, t in leaks.items() if t}, leaks
+    [a_key] = a_keys  # A's API key, shown to A once: B never sees it, nor its prefix
+    assert not [t for t in shown_to_b if a_key in t or a_key[:12] in t]
     assert a_calls_after == a_calls_before  # nothing reached A's chat
     # and every refusal is in words ("out of date", "not found", "only administrators"),
     # never the generic apology of an error: a forged button neither leaks nor breaks
