@@ -222,7 +222,7 @@ async def _export(update: Update, context: BotContext, list_id: int, fmt: str) -
                 "opted_out": tr("export.opted_out"), "yes": tr("export.yes")}
     with tempfile.TemporaryDirectory(prefix="qasid-export-") as folder:
         path, rows = await context.services.contacts.export(
-            owner.id, list_id, fmt, Path(folder), headings  # type: ignore[arg-type]
+            owner.id, list_id, fmt, Path(folder), headings  # type: ignore[arg-type]  # "csv" or "xlsx": checked by the caller
         )
         assert update.effective_chat is not None
         with path.open("rb") as fh:
@@ -277,7 +277,7 @@ async def optin_command(update: Update, context: BotContext) -> None:
 
 def _phone_and_rest(args: list[str]) -> tuple[str, str]:
     """'/optout +994 50 123 45 67 asked by phone': the phone may contain spaces."""
-    taken = []
+    taken: list[str] = []
     for word in args:
         if any(ch.isalpha() for ch in word) and taken:
             break

@@ -16,8 +16,8 @@ the text typed next is the template's name, not a wrong answer to the wizard.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from typing import Any, cast
 
 from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler, ConversationHandler, filters
@@ -25,11 +25,14 @@ from telegram.warnings import PTBUserWarning
 
 from bot.handlers.context import BotContext
 
+# a handler's callback, as PTB types it (a coroutine function)
+Callback = Callable[[Update, BotContext], Coroutine[Any, Any, object]]
+
 
 class _Leave(BaseHandler[Update, BotContext, object]):
     """A conversation's last fallback: the owner went elsewhere."""
 
-    def __init__(self, callback: Callable[[Update, BotContext], Awaitable[object]]) -> None:
+    def __init__(self, callback: Callback) -> None:
         super().__init__(callback)
         self.other_entries: list[BaseHandler[Any, Any, Any]] = []  # set by ``Leaving``
 
@@ -42,7 +45,7 @@ class _Leave(BaseHandler[Update, BotContext, object]):
                    for entry in self.other_entries)
 
 
-def leave_when(callback: Callable[[Update, BotContext], Awaitable[object]]) -> _Leave:
+def leave_when(callback: Callback) -> _Leave:
     """The fallback to put last in a conversation's fallbacks; ``callback`` keeps the draft
     and returns ``ConversationHandler.END``."""
     return _Leave(callback)
@@ -51,8 +54,8 @@ def leave_when(callback: Callable[[Update, BotContext], Awaitable[object]]) -> _
 def draft_conversation(
     name: str, entry_points: list[BaseHandler[Update, BotContext, Any]],
     states: Mapping[object, list[BaseHandler[Update, BotContext, Any]]],
-    cancel: Callable[[Update, BotContext], Awaitable[object]],
-    leave: Callable[[Update, BotContext], Awaitable[object]],
+    cancel: Callback,
+    leave: Callback,
 ) -> ConversationHandler[BotContext]:
     """A conversation whose state is a draft's step stored in the database (persistent,
     re-entered by its entry points): ``/cancel`` ends it with ``cancel``, and any other
@@ -89,7 +92,7 @@ class Leaving(BaseHandler[Update, BotContext, object]):
         return leave
 
     def check_update(self, update: object) -> list[tuple[ConversationHandler, object]] | None:
-        leaving = []
+        leaving: list[tuple[ConversationHandler, object]] = []
         for conversation in self.conversations:
             check = conversation.check_update(update)
             # (state, key, handler, its check): the handler the conversation would run
@@ -97,10 +100,12 @@ class Leaving(BaseHandler[Update, BotContext, object]):
                 leaving.append((conversation, check))
         return leaving or None
 
-    async def handle_update(self, update: Update, application: Any,
-                            check_result: list[tuple[ConversationHandler, Any]],
+    async def handle_update(self, update: Update, application: Any, check_result: object,
                             context: BotContext) -> None:
-        for conversation, check in check_result:
+        # what check_update returned: each conversation left and its own check (whose type
+        # PTB keeps in a private module)
+        leaving = cast(list[tuple[ConversationHandler, Any]], check_result)
+        for conversation, check in leaving:
             await conversation.handle_update(update, application, check, context)
 
 

@@ -60,7 +60,8 @@ async def template_button(update: Update, context: BotContext) -> None:
             await templates_command(update, context)
             return
         if action not in ("open", "pv", "pvl", "del", "delyes", "cloud") or len(parts) < 3:
-            await update.callback_query.answer(tr("help.stale_button"), show_alert=True)  # type: ignore[union-attr]
+            assert update.callback_query is not None  # a tpl: button's handler
+            await update.callback_query.answer(tr("help.stale_button"), show_alert=True)
             return
         template_id = int(parts[2])
         if action == "open":
@@ -124,7 +125,8 @@ async def compose_edit(update: Update, context: BotContext) -> str | int:
     try:
         draft = await context.services.templates.start(owner.id, int(_parts(update)[2]))
     except QasidError as exc:
-        await update.callback_query.answer(error_text(context, exc), show_alert=True)  # type: ignore[union-attr]
+        assert update.callback_query is not None  # the tpl:edit: button's handler
+        await update.callback_query.answer(error_text(context, exc), show_alert=True)
         return END
     await context.services.prompts.drop(owner.id)  # the composer's question is the newer one
     await _answer(update)
@@ -206,8 +208,8 @@ async def compose_button(update: Update, context: BotContext) -> str | int:
         return "text"
     except QasidError as exc:
         await reply(update, Screen(error_text(context, exc)))
-        draft = await service.draft(owner.id)
-        return draft.step if draft else END
+        kept = await service.draft(owner.id)
+        return kept.step if kept else END
     await show(update, rc.composer(tr, draft))
     return draft.step
 
