@@ -8,6 +8,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.storage import dialect
 from bot.storage.db import to_ts
 
 
@@ -15,9 +16,8 @@ async def set(
     conn: aiosqlite.Connection, owner_id: int, action: str, payload: dict, now: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO chat_prompts (owner_id, action, payload, created_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (owner_id) DO UPDATE SET action = excluded.action,"
-        " payload = excluded.payload, created_at = excluded.created_at",
+        "INSERT INTO chat_prompts (owner_id, action, payload, created_at) VALUES (?, ?, ?, ?) "
+        + dialect.of(conn).upsert(["owner_id"], ["action", "payload", "created_at"]),
         (owner_id, action, json.dumps(payload), to_ts(now)),
     )
 
@@ -45,9 +45,8 @@ async def set_admin(
     conn: aiosqlite.Connection, admin_id: int, action: str, payload: dict, now: datetime
 ) -> None:
     await conn.execute(
-        "INSERT INTO admin_prompts (admin_id, action, payload, created_at) VALUES (?, ?, ?, ?)"
-        " ON CONFLICT (admin_id) DO UPDATE SET action = excluded.action,"
-        " payload = excluded.payload, created_at = excluded.created_at",
+        "INSERT INTO admin_prompts (admin_id, action, payload, created_at) VALUES (?, ?, ?, ?) "
+        + dialect.of(conn).upsert(["admin_id"], ["action", "payload", "created_at"]),
         (admin_id, action, json.dumps(payload), to_ts(now)),
     )
 
@@ -67,5 +66,6 @@ async def clear_admin(conn: aiosqlite.Connection, admin_id: int) -> None:
 async def clear_admins_about(conn: aiosqlite.Connection, owner_id: int) -> None:
     """Every admin's question about this owner (it has been decided)."""
     await conn.execute(
-        "DELETE FROM admin_prompts WHERE json_extract(payload, '$.owner_id') = ?", (owner_id,)
+        f"DELETE FROM admin_prompts WHERE {dialect.of(conn).json_get('payload', 'owner_id')} = ?",
+        (owner_id,),
     )
