@@ -163,8 +163,8 @@ async def unpaced(messages: int, n_senders: int, waha_url: str | None = None,
         applied = 0
         for n in range(0, len(receipts), 500):
             for receipt in receipts[n:n + 500]:
-                await dispatcher.on_event(receipt)
-            applied += await dispatcher.flush_receipts()
+                await dispatcher.events.on_event(receipt)
+            applied += await dispatcher.events.flush_receipts()
         seconds = time.perf_counter() - started
         print(f"receipts: {applied:,} of {len(receipts):,} applied in {seconds:.2f} s = "
               f"{applied / seconds:,.0f} receipts/s (target 5,000)")

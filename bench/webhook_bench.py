@@ -159,7 +159,8 @@ async def run(messages: int, connections: int) -> float:
         async def health() -> dict[str, bool]:
             return {"database": True}
 
-        app = create_web_app(health, waha_webhook=WahaWebhook(SenderDirectory(db), dispatcher, KEY))
+        app = create_web_app(health, waha_webhook=WahaWebhook(SenderDirectory(db),
+                                                              dispatcher.events, KEY))
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", 0))

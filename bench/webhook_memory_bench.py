@@ -64,8 +64,8 @@ async def serve() -> None:
             return {"database": True}
 
         app = create_web_app(
-            health, cloud_webhook=CloudWebhook(SenderDirectory(db), dispatcher, "bench-secret",
-                                                  "token"),
+            health, cloud_webhook=CloudWebhook(SenderDirectory(db), dispatcher.events,
+                                               "bench-secret", "token"),
             limits=WebLimits(inflight_bytes=settings.webhook_inflight_mb * 1024 * 1024,
                              per_client=settings.webhook_per_client,
                              body_seconds=settings.webhook_body_seconds))

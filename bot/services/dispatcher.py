@@ -57,21 +57,18 @@ from bot.gateways.base import (
     ErrorCategory,
     Gateway,
     GatewayError,
-    GatewayEvent,
-    IncomingMessage,
     Media,
-    Receipt,
     SenderRef,
-    SenderState,
-    SenderStateChanged,
 )
 from bot.services import billing, zones
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.gateway_calls import gateway_call
-from bot.services.notify import CampaignUpdate, LowBalance, Notifier, SenderLost
+from bot.services.gateway_events import GatewayEvents
+from bot.services.notify import CampaignUpdate, LowBalance, Notifier
 from bot.services.planning import Pacing, quiet_end
 from bot.services.receipts import ReceiptsService, settle
+from bot.services.sender_events import ReplyHandler, SenderEvents
 from bot.services.senders import sender_ref
 from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
 from bot.services.templates import TemplatesService, contact_values
@@ -83,7 +80,6 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the attachment
-ReplyHandler = Callable[[IncomingMessage], Awaitable[object]]  # a customer's reply
 
 
 NOT_ON_WHATSAPP = "not_on_whatsapp"  # failed by the check, never sent: no ban signal
@@ -177,7 +173,6 @@ class Dispatcher:
         replies: ReplyHandler | None = None,
     ) -> None:
         self._campaigns = campaigns_service
-        self._replies = replies
         self._db = db
         self._gateway = gateway
         self._templates = templates_service
@@ -204,6 +199,10 @@ class Dispatcher:
         self.receipts = ReceiptsService(db, clock, delay=self._config.receipt_delay,
                                         refused=self._outage.failed,
                                         moved=self._progress_owed.update)
+        # bans, restrictions and failover, customers' replies (bot/services/sender_events.py)
+        self.sender_events = SenderEvents(db, notifier, self._pause, clock, replies=replies)
+        # what the gateways report enters here: the web's webhooks, the sandbox's events
+        self.events = GatewayEvents(self.receipts, self.sender_events)
 
     @property
     def config(self) -> DispatcherConfig:
@@ -427,8 +426,10 @@ class Dispatcher:
         if lost is _STORAGE_DOWN:
             return
         if lost is not None:
-            await self._sender_lost(sender.owner_id, sender.id, lost.category,
-                                    None, sender.label or sender.phone)
+            state = (SenderStatus.BANNED if lost.category is ErrorCategory.SENDER_BANNED
+                     else SenderStatus.RESTRICTED)
+            await self.sender_events.lost(sender.owner_id, sender.id, state, None,
+                                          sender.label or sender.phone)
 
     async def _record_or_keep(self, outcomes: list[_Outcome], report: TickReport) -> bool:
         """Write the outcomes; when the database refuses, keep them for a later tick (the
@@ -676,34 +677,6 @@ class Dispatcher:
         await self._update(owner_id, campaign_id, "paused", name=campaign.name, reason=reason)
         return True
 
-    async def _sender_lost(self, owner_id: int, sender_id: int, category: ErrorCategory,
-                           until: datetime | None, label: str) -> None:
-        state = (SenderStatus.BANNED if category is ErrorCategory.SENDER_BANNED
-                 else SenderStatus.RESTRICTED)
-        _alerts, failover = await owners.preferences(self._db.reader, owner_id)
-        moved_to = None
-        async with self._db.transaction() as tx:
-            await senders.set_status(tx, sender_id, state, self._clock(), until=until)
-            affected = await campaigns_repo.using_sender(tx, sender_id)
-            if failover:
-                others = [s for s in await senders.list_for_owner(tx, owner_id)
-                          if s.id != sender_id and s.status is SenderStatus.ACTIVE]
-                if others:
-                    moved_to = others[0]
-                    await outbox.move_sender(tx, sender_id, moved_to.id, self._clock().timestamp())
-                    await campaigns_repo.replace_sender(tx, sender_id, moved_to.id)
-        if moved_to is not None:
-            await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value, (),
-                                                   until, moved_to=moved_to.label
-                                                   or moved_to.phone))
-            return
-        paused = []
-        for campaign_owner, campaign_id in affected:
-            if await self._pause(campaign_owner, campaign_id, f"sender_{state.value}"):
-                paused.append(campaign_id)
-        await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value,
-                                               tuple(paused), until))
-
     async def _update(self, owner_id: int, campaign_id: int, kind: str, *, name: str = "",
                       reason: str | None = None, finish: datetime | None = None) -> None:
         self._progress_owed.pop(campaign_id, None)  # the counts read next include them
@@ -727,30 +700,6 @@ class Dispatcher:
         for campaign_id, owner_id in list(self._progress_owed.items()):
             if now - self._last_progress.get(campaign_id, 0.0) >= self._config.progress_every:
                 await self._update(owner_id, campaign_id, "progress")
-
-    # --- what the gateway tells --------------------------------------------------------------
-
-    async def on_event(self, event: GatewayEvent) -> None:
-        if isinstance(event, Receipt):
-            self.receipts.gather(event)
-        elif isinstance(event, SenderStateChanged):
-            state = event.health.state
-            if state in (SenderState.BANNED, SenderState.RESTRICTED):
-                sender = await senders.get_any(self._db.reader, event.sender_id)
-                if sender is None or sender.status.value == state.value:
-                    return
-                category = (ErrorCategory.SENDER_BANNED if state is SenderState.BANNED
-                            else ErrorCategory.SENDER_RESTRICTED)
-                await self._sender_lost(sender.owner_id, sender.id, category,
-                                        event.health.until, sender.label or sender.phone)
-            # WORKING again after a ban or restriction: left as it is, never unbanned by
-            # itself (the owner re-links or resumes); STOPPED changes nothing either
-        elif isinstance(event, IncomingMessage):
-            if self._replies is not None:
-                await self._replies(event)
-
-    async def flush_receipts(self, *, strict: bool = False) -> int:
-        return await self.receipts.flush(strict=strict)
 
     async def close(self) -> None:
         """Apply the receipts still gathered (at shutdown)."""

@@ -29,9 +29,9 @@ async def receive(h: ClockedHarness, *receipts: tuple[str, str]) -> None:
                 "SELECT sender_id FROM messages WHERE gateway_message_id = ?",
                 (gateway_id,)) as cur:
             [(sender_id,)] = await cur.fetchall()
-        await h.qasid.services.dispatcher.on_event(
+        await h.qasid.services.dispatcher.events.on_event(
             Receipt(gateway_id, ReceiptStatus(status), h.clock(), sender_id=sender_id))
-    await h.qasid.services.dispatcher.flush_receipts()
+    await h.qasid.services.dispatcher.events.flush_receipts()
 
 
 def progress_message(h: ClockedHarness, user_id: int):

@@ -133,7 +133,7 @@ async def test_link_by_qr_send_receive_receipts_and_a_ban(world) -> None:
         p.removeprefix("+") + "@c.us" for p, _, _ in CUSTOMERS[:2])
     await waha.wait_webhooks_idle()  # acks 1, 2, 3 for each, posted to /webhooks/waha
     assert waha.webhook_failures == []
-    await h.qasid.services.dispatcher.flush_receipts()
+    await h.qasid.services.dispatcher.events.flush_receipts()
 
     replies = await chat.send("/stats")
     assert "📬 delivered 2 (100% of sent)" in replies[0].text

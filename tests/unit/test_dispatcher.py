@@ -14,6 +14,7 @@ from bot.gateways.sandbox import SandboxConfig, SandboxGateway
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.notify import CampaignUpdate, SenderLost
+from bot.services.sender_events import ReplyHandler
 from bot.services.templates import TemplatesService
 from bot.storage import contacts, ledger, lists, owners, templates
 from bot.storage.db import Database
@@ -23,15 +24,16 @@ from tests.fakes import FakeClock, RecordingGateway, RecordingNotifier
 class Harness:
     """An owner with a list, a template, credits and a confirmed campaign."""
 
-    def __init__(self, db: Database, clock: FakeClock, gateway, **config) -> None:
+    def __init__(self, db: Database, clock: FakeClock, gateway, *,
+                 replies: ReplyHandler | None = None, **config) -> None:
         self.db, self.clock, self.gateway = db, clock, gateway
         self.notifier = RecordingNotifier()
         self.templates = TemplatesService(db, clock)
         self.campaigns = CampaignsService(db, CampaignsConfig(advice_max=10_000), clock)
         self.dispatcher = Dispatcher(db, gateway, self.templates, self.notifier,
                                      DispatcherConfig(progress_every=0, **config), clock,
-                                     campaigns_service=self.campaigns)
-        gateway.set_event_handler(self.dispatcher.on_event)
+                                     campaigns_service=self.campaigns, replies=replies)
+        gateway.set_event_handler(self.dispatcher.events.on_event)
 
     async def campaign(self, recipients: int, *, preset: str = "fast", credits: int = 10_000,
                        telegram_id: int = 1, text: str = "Salam {{name|dostum}}",

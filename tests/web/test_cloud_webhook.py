@@ -242,9 +242,9 @@ async def _health() -> dict[str, bool]:
 async def _world(db: Database, clock: FakeClock, check: Draft202012Validator,
                  app_secret: str | None, verify_token: str | None) -> AsyncIterator[World]:
     gateway = WamidIds(SandboxConfig(delivery_delay=3600, read_delay=0, invalid_share=0))
-    h = Harness(db, clock, gateway)
     replies = RepliesService(db, clock=clock)
-    h.dispatcher._replies = lambda m: replies.handle(m.sender_id, m.from_phone, m.text)
+    h = Harness(db, clock, gateway,
+                replies=lambda m: replies.handle(m.sender_id, m.from_phone, m.text))
     campaign_id = await h.campaign(1)
     await h.run(20)
     assert await h.statuses(campaign_id) == {"sent": 1}
@@ -252,7 +252,7 @@ async def _world(db: Database, clock: FakeClock, check: Draft202012Validator,
         await tx.execute("UPDATE senders SET gateway = 'cloud', external_id = ?",
                          (PHONE_NUMBER_ID,))
     [sender] = await senders.list_for_owner(db.reader, h.owner_id)
-    webhook = CloudWebhook(SenderDirectory(db), h.dispatcher, app_secret, verify_token,
+    webhook = CloudWebhook(SenderDirectory(db), h.dispatcher.events, app_secret, verify_token,
                            clock=clock)
     app = create_web_app(_health, cloud_webhook=webhook)
     transport = httpx.ASGITransport(app=app)

@@ -138,17 +138,17 @@ async def make_world(db: Database, clock: FakeClock) -> AsyncIterator[World]:
     """An owner whose one message (to CUSTOMER, id MESSAGE_ID) was sent from a WAHA
     session, and the web app with the signed WAHA webhook."""
     gateway = WahaIds(SandboxConfig(delivery_delay=3600, read_delay=0, invalid_share=0))
-    h = Harness(db, clock, gateway)
     replies = RepliesService(db, clock=clock)
-    h.dispatcher._replies = lambda m: replies.handle(m.sender_id, m.from_phone, m.text)
+    h = Harness(db, clock, gateway,
+                replies=lambda m: replies.handle(m.sender_id, m.from_phone, m.text))
     campaign_id = await h.campaign(1)
     await h.run(20)
     assert await h.statuses(campaign_id) == {"sent": 1}
     async with db.transaction() as tx:  # the number is a linked WAHA session
         await tx.execute("UPDATE senders SET gateway = 'waha', external_id = ?", (SESSION,))
     [sender] = await senders.list_for_owner(db.reader, h.owner_id)
-    app = create_web_app(_health, waha_webhook=WahaWebhook(SenderDirectory(db), h.dispatcher, KEY,
-                                                                 clock=clock))
+    app = create_web_app(_health, waha_webhook=WahaWebhook(SenderDirectory(db),
+                                                           h.dispatcher.events, KEY, clock=clock))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://qasid") as client:
         yield World(db, clock, h, client, campaign_id, sender.id)

@@ -105,7 +105,7 @@ async def shop(db: Database, clock: FakeClock) -> AsyncIterator[Shop]:
             " gateway_message_id = 'true_' || substr(phone, 2) || '@c.us_3EB0C0FFEE0001'",
             (clock().timestamp(),))
     assert await h.statuses(campaign_id) == {"sent": MESSAGES}
-    seen = Seen(db, WahaWebhook(SenderDirectory(db), h.dispatcher, KEY, clock=clock))
+    seen = Seen(db, WahaWebhook(SenderDirectory(db), h.dispatcher.events, KEY, clock=clock))
     app = create_web_app(_health, waha_webhook=seen)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="http://qasid") as client:
