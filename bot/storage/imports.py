@@ -7,6 +7,7 @@ from datetime import datetime
 
 import aiosqlite
 
+from bot.storage import dialect
 from bot.storage.db import from_ts, to_ts
 
 
@@ -26,12 +27,13 @@ async def create(
     conn: aiosqlite.Connection, owner_id: int, file_id: str, file_name: str,
     file_size: int | None, now: datetime,
 ) -> ImportRecord:
-    cur = await conn.execute(
+    import_id = await dialect.of(conn).insert_id(
+        conn,
         "INSERT INTO imports (owner_id, file_id, file_name, file_size, created_at)"
         " VALUES (?, ?, ?, ?, ?)",
         (owner_id, file_id, file_name, file_size, to_ts(now)),
     )
-    record = await get(conn, owner_id, cur.lastrowid)  # type: ignore[arg-type]
+    record = await get(conn, owner_id, import_id)
     assert record is not None
     return record
 

@@ -79,7 +79,7 @@ async def history(conn: aiosqlite.Connection, owner_id: int,
         "   OVER () AS total"
         " FROM ledger WHERE owner_id = ?"
         f" GROUP BY CASE WHEN kind IN {_CAMPAIGN_KINDS}"
-        "  THEN 'c' || IFNULL(campaign_id, '') ELSE 'r' || id END"
+        "  THEN 'c' || COALESCE(CAST(campaign_id AS TEXT), '') ELSE 'r' || CAST(id AS TEXT) END"
         " ORDER BY last DESC LIMIT ?)"
         " SELECT l.kind, l.change, l.at, l.note, l.campaign_id, c.name, l.reserved, l.spent,"
         "  l.returned, l.total FROM lines l"

@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.domain import Language, Owner, OwnerStatus
+from bot.storage import dialect
 from bot.storage.db import from_ts, to_ts
 
 _COLUMNS = (
@@ -58,12 +59,13 @@ async def add(
     now: datetime,
 ) -> Owner:
     ts = to_ts(now)
-    cur = await conn.execute(
+    owner_id = await dialect.of(conn).insert_id(
+        conn,
         "INSERT INTO owners (telegram_id, chat_id, language, status, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (telegram_id, chat_id, language.value, OwnerStatus.REGISTERING.value, ts, ts),
     )
-    owner = await get(conn, cur.lastrowid)  # type: ignore[arg-type]
+    owner = await get(conn, owner_id)
     assert owner is not None
     return owner
 

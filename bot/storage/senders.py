@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import aiosqlite
 
 from bot.domain import Sender, SenderStatus
+from bot.storage import dialect
 from bot.storage.db import from_ts, to_ts
 
 _COLUMNS = (
@@ -45,14 +45,15 @@ async def add(
     external_id: str | None = None,
 ) -> Sender:
     ts = to_ts(now)
-    cur = await conn.execute(
+    sender_id = await dialect.of(conn).insert_id(
+        conn,
         "INSERT INTO senders (owner_id, gateway, phone, label, external_id, status, linked_at,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (owner_id, gateway, phone, label, external_id, status.value,
          ts if status is SenderStatus.ACTIVE else None, ts, ts),
     )
     async with conn.execute(
-        f"SELECT {_COLUMNS} FROM senders WHERE id = ?", (cur.lastrowid,)
+        f"SELECT {_COLUMNS} FROM senders WHERE id = ?", (sender_id,)
     ) as c:
         row = await c.fetchone()
     assert row is not None
@@ -101,10 +102,11 @@ async def ids_by_external_id(
     """Sender ids by the gateway's handle (a WAHA session), for gateway events. Removed
     senders are left out, and so is a handle that more than one sender claims."""
     found: dict[str, list[int]] = {}
+    d = dialect.of(conn)
     async with conn.execute(
         "SELECT external_id, id FROM senders WHERE gateway = ? AND status <> 'removed'"
-        " AND external_id IN (SELECT value FROM json_each(?))",
-        (gateway, json.dumps(external_ids)),
+        f" AND {d.in_list('external_id')}",
+        (gateway, d.list_param(external_ids)),
     ) as cur:
         async for row in cur:
             found.setdefault(row[0], []).append(row[1])
@@ -129,21 +131,23 @@ async def link(
 async def set_secret(conn: aiosqlite.Connection, sender_id: int, secret: str | None) -> None:
     """The sender's credential (a Cloud API access token), kept in ``config``; None drops
     it. It is read back only by ``secrets`` for the gateway, never with the sender."""
+    d = dialect.of(conn)
     if secret is None:
         await conn.execute(
-            "UPDATE senders SET config = json_remove(config, '$.token') WHERE id = ?",
+            f"UPDATE senders SET config = {d.json_remove('config', 'token')} WHERE id = ?",
             (sender_id,))
     else:
         await conn.execute(
-            "UPDATE senders SET config = json_set(config, '$.token', ?) WHERE id = ?",
+            f"UPDATE senders SET config = {d.json_set('config', 'token')} WHERE id = ?",
             (secret, sender_id))
 
 
 async def secrets(conn: aiosqlite.Connection, gateway: str) -> dict[int, str]:
     """The credentials of a gateway's senders in use, by sender id."""
+    token = dialect.of(conn).json_get("config", "token")
     async with conn.execute(
-        "SELECT id, json_extract(config, '$.token') FROM senders WHERE gateway = ?"
-        " AND status <> 'removed' AND json_extract(config, '$.token') IS NOT NULL",
+        f"SELECT id, {token} FROM senders WHERE gateway = ?"
+        f" AND status <> 'removed' AND {token} IS NOT NULL",
         (gateway,),
     ) as cur:
         return {row[0]: row[1] async for row in cur}
@@ -161,13 +165,14 @@ async def linked_external_ids(conn: aiosqlite.Connection, gateway: str) -> list[
 async def set_replaces(conn: aiosqlite.Connection, sender_id: int, lost_id: int) -> None:
     """A number being linked to replace a lost one (it takes over once linked)."""
     await conn.execute(
-        "UPDATE senders SET config = json_set(config, '$.replaces', ?) WHERE id = ?",
-        (lost_id, sender_id))
+        f"UPDATE senders SET config = {dialect.of(conn).json_set('config', 'replaces')}"
+        " WHERE id = ?", (lost_id, sender_id))
 
 
 async def replaces(conn: aiosqlite.Connection, sender_id: int) -> int | None:
     async with conn.execute(
-        "SELECT json_extract(config, '$.replaces') FROM senders WHERE id = ?", (sender_id,)
+        f"SELECT {dialect.of(conn).json_get('config', 'replaces')} FROM senders WHERE id = ?",
+        (sender_id,)
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row and row[0] is not None else None

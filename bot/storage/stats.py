@@ -8,12 +8,12 @@ failed, not sent; an uncertain one the owner counted as sent is sent.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 import aiosqlite
 
 from bot.domain import DELIVERED_STATUSES, SENT_STATUSES
+from bot.storage import dialect
 
 
 def _in(statuses: Sequence[str]) -> str:
@@ -51,9 +51,10 @@ async def failure_reasons(
     commonest detail given with it, how often). Categories not in ``known`` (or none)
     count together as ``other``; a detail wins over no detail."""
     where, params = _scope(owner_id, campaign_id)
+    d = dialect.of(conn)
     async with conn.execute(
         "WITH failed AS ("
-        "  SELECT CASE WHEN error_category IN (SELECT value FROM json_each(?))"
+        f"  SELECT CASE WHEN {d.in_list('error_category')}"
         "              THEN error_category ELSE ? END AS category,"
         "         NULLIF(TRIM(error_detail), '') AS detail"
         f" FROM messages WHERE {where} AND status = 'failed'),"
@@ -66,7 +67,7 @@ async def failure_reasons(
         "  FROM by_detail)"
         " SELECT category, total, detail, n FROM ranked WHERE place = 1"
         " ORDER BY total DESC, category LIMIT ?",
-        (json.dumps(list(known)), other, *params, limit),
+        (d.list_param(known), other, *params, limit),
     ) as cur:
         return [(row[0], row[1], row[2], row[3]) async for row in cur]
 
@@ -76,10 +77,11 @@ async def recent_campaigns(
 ) -> list[tuple[int, str, int, int, int]]:
     """The owner's latest campaigns (not the draft), newest first:
     (id, name, messages, sent, delivered)."""
+    d = dialect.of(conn)
     async with conn.execute(
         "SELECT c.id, c.name, COUNT(m.id),"
-        f" COALESCE(SUM(m.status IN {SENT}), 0),"
-        f" COALESCE(SUM(m.status IN {DELIVERED}), 0)"
+        f" COALESCE({d.count_if(f'm.status IN {SENT}')}, 0),"
+        f" COALESCE({d.count_if(f'm.status IN {DELIVERED}')}, 0)"
         " FROM (SELECT id, name FROM campaigns WHERE owner_id = ? AND status <> 'draft'"
         "       ORDER BY id DESC LIMIT ?) AS c"
         " LEFT JOIN messages m ON m.campaign_id = c.id AND m.owner_id = ?"
@@ -104,16 +106,17 @@ async def timeline(
     with something in them, in order): (slot, sent, delivered, read, failed). A message
     read counts as delivered too, when its delivery came in the range."""
     where, params = _scope(owner_id, campaign_id)
+    d = dialect.of(conn)
     parts, args = [], []
     for kind, column, which in _EVENTS:
         parts.append(
-            f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS slot, {kind} AS kind"
+            f"SELECT {d.trunc(f'({column} - ?) / ?')} AS slot, {kind} AS kind"
             f" FROM messages WHERE {where} AND {which}"
             f" AND {column} >= ? AND {column} < ?")
         args += [since, step, *params, since, until]
     async with conn.execute(
-        "SELECT slot, SUM(kind = 0), SUM(kind = 1), SUM(kind = 2), SUM(kind = 3)"
-        f" FROM ({' UNION ALL '.join(parts)}) GROUP BY slot ORDER BY slot", args,
+        f"SELECT slot, {', '.join(d.count_if(f'kind = {k}') for k in range(4))}"
+        f" FROM ({' UNION ALL '.join(parts)}) AS e GROUP BY slot ORDER BY slot", args,
     ) as cur:
         return [(row[0], row[1], row[2], row[3], row[4]) async for row in cur]
 
@@ -123,10 +126,12 @@ async def event_span(conn: aiosqlite.Connection, owner_id: int,
     """When the first send (or failure) and the latest send, receipt or failure of these
     messages happened; None while there is none."""
     where, params = _scope(owner_id, campaign_id)
+    latest = dialect.of(conn).greatest(
+        "COALESCE(read_at, 0)", "COALESCE(delivered_at, 0)", "COALESCE(sent_at, 0)",
+        "CASE WHEN status = 'failed' THEN updated_at ELSE 0 END")
     async with conn.execute(
         f"SELECT MIN(CASE WHEN status IN {SENT} THEN sent_at ELSE updated_at END),"
-        " MAX(MAX(COALESCE(read_at, 0), COALESCE(delivered_at, 0), COALESCE(sent_at, 0),"
-        "         CASE WHEN status = 'failed' THEN updated_at ELSE 0 END))"
+        f" MAX({latest})"
         f" FROM messages WHERE {where} AND status IN ('sent', 'delivered', 'read', 'failed')",
         params,
     ) as cur:
@@ -140,10 +145,11 @@ async def by_sender(
     """Per number that sent any of these messages, in the order linked: (its label or
     phone, sent, delivered, read, failed)."""
     where, params = _scope(owner_id, campaign_id)
+    d = dialect.of(conn)
+    counts = ", ".join(d.count_if(f"m.status {which}") for which in (
+        f"IN {SENT}", f"IN {DELIVERED}", "= 'read'", "= 'failed'"))
     async with conn.execute(
-        "SELECT COALESCE(NULLIF(s.label, ''), s.phone),"
-        f" SUM(m.status IN {SENT}), SUM(m.status IN {DELIVERED}),"
-        " SUM(m.status = 'read'), SUM(m.status = 'failed')"
+        f"SELECT COALESCE(NULLIF(s.label, ''), s.phone), {counts}"
         f" FROM (SELECT sender_id, status FROM messages WHERE {where}"
         "       AND status IN ('sent', 'delivered', 'read', 'failed')) AS m"
         " JOIN senders s ON s.id = m.sender_id AND s.owner_id = ?"

@@ -8,6 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.domain import CloudTemplate, Template
+from bot.storage import dialect
 from bot.storage.db import to_ts
 
 _COLUMNS = "id, owner_id, name, variants, media_kind, media_file_id, cloud"
@@ -46,12 +47,13 @@ async def add(
     media_kind: str | None, media_file_id: str | None, now: datetime,
 ) -> Template:
     ts = to_ts(now)
-    cur = await conn.execute(
+    template_id = await dialect.of(conn).insert_id(
+        conn,
         "INSERT INTO templates (owner_id, name, variants, media_kind, media_file_id,"
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (owner_id, name, json.dumps(variants), media_kind, media_file_id, ts, ts),
     )
-    created = await get(conn, owner_id, cur.lastrowid)  # type: ignore[arg-type]
+    created = await get(conn, owner_id, template_id)
     assert created is not None
     return created
 
@@ -87,7 +89,8 @@ async def name_taken(
     conn: aiosqlite.Connection, owner_id: int, name: str, *, other_than: int | None = None
 ) -> bool:
     async with conn.execute(
-        "SELECT 1 FROM templates WHERE owner_id = ? AND name = ? AND id IS NOT ?",
+        "SELECT 1 FROM templates WHERE owner_id = ? AND name = ?"
+        f" AND {dialect.of(conn).distinct('id', '?')}",
         (owner_id, name, other_than),
     ) as cur:
         return await cur.fetchone() is not None
@@ -128,9 +131,8 @@ async def drafts(conn: aiosqlite.Connection) -> list[tuple[int, dict]]:
 async def save_draft(conn: aiosqlite.Connection, owner_id: int, draft: dict,
                      now: datetime) -> None:
     await conn.execute(
-        "INSERT INTO template_drafts (owner_id, draft, updated_at) VALUES (?, ?, ?)"
-        " ON CONFLICT (owner_id) DO UPDATE SET draft = excluded.draft,"
-        " updated_at = excluded.updated_at",
+        "INSERT INTO template_drafts (owner_id, draft, updated_at) VALUES (?, ?, ?) "
+        + dialect.of(conn).upsert(["owner_id"], ["draft", "updated_at"]),
         (owner_id, json.dumps(draft), to_ts(now)),
     )
 
