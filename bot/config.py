@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     api_rate_per_second: float = Field(default=50.0, gt=0)
     api_burst: int = Field(default=100, ge=1)
     api_max_body_mb: int = Field(default=8, ge=1)
+    # Outgoing webhooks (/webhooks in chat, /api/v1/webhooks): an endpoint's URL must be
+    # https and reach public addresses only, unless these allow http and private ones (a
+    # receiver on this machine or network); the seconds a receiver may take to answer.
+    webhooks_allow_http: bool = False
+    webhooks_allow_private: bool = False
+    webhooks_timeout: float = Field(default=10.0, gt=0)
     default_region: str = "AZ"
     default_timezone: str = "Asia/Baku"
     registration_mode: RegistrationMode = RegistrationMode.APPROVAL

@@ -98,8 +98,19 @@ class ReplyToDecide:
     text: str  # an excerpt of the reply, shown to the owner only (never logged)
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookFailing:
+    """An endpoint's events went undelivered for 24 hours and were dropped
+    (``bot/services/webhooks.py``); goes to its owner, once until it delivers again."""
+
+    owner_id: int
+    endpoint_id: int
+    url: str
+    dropped: int
+
+
 Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportInterrupted
-          | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide)
+          | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing)
 
 
 class Notifier(Protocol):
