@@ -18,17 +18,23 @@ Each ``tick`` (a short repeating job on the bot's scheduler):
                                        ``max_attempts``
    ``uncertain``                       ``uncertain``: never resent by itself; the owner
                                        decides, or a later receipt resolves it
-   ``sender_banned`` / ``restricted``  the message back to ``queued``, the sender marked,
-                                       its campaigns paused, the owner alerted
+   ``sender_banned`` / ``restricted``  the message back to ``queued``; the sender marked,
+                                       its campaigns paused (or moved to another number:
+                                       failover), the owner alerted (``sender_events``)
    ==================================  ===============================================
 
 5. completes the campaigns with nothing left to send, and pauses one whose recent sends
    mostly failed (a failure spike).
 
 ``recover`` runs at start-up: a ``sending`` claim left by a dead process may have reached
-the gateway, so it becomes ``uncertain``, never ``queued``. Receipts move messages
-forward only (``self.receipts``, ``bot/services/receipts.py``, flushed first at every
-tick); an ``uncertain`` message that gets one is resolved (and charged).
+the gateway, so it becomes ``uncertain``, never ``queued``.
+
+Beside it, built with it (they share its outage log and its campaigns' progress messages):
+``receipts`` (``bot/services/receipts.py``: delivered, read, failed, forward only, flushed
+first at every tick; an ``uncertain`` message that gets one is resolved and charged),
+``sender_events`` (``bot/services/sender_events.py``: bans, restrictions, failover,
+customers' replies) and ``events``, the one entry point for what the gateways report
+(``bot/services/gateway_events.py``).
 
 When the database cannot save (``StorageUnavailable``: the disk is full, another process
 holds it locked), nothing is lost and nothing is sent twice: a tick that cannot claim

@@ -11,8 +11,8 @@ log)
 not JSON, or not a JSON object                                  400
 names none of our numbers (the adapter's ``webhook_address``,  200
 looked up by ``SenderDirectory``), or nothing we handle
-the events (the adapter's ``webhook_events``) handed to the     200
-dispatcher, receipts committed (``flush_receipts(strict)``)
+the events (the adapter's ``webhook_events``) handed to         200
+``GatewayEvents``, receipts committed (``flush_receipts``)
 the database cannot save now (disk full, locked): nothing       503
 applied, one warning line; the gateway sends it again
 something failed while applying them (the gateway retries;      500
@@ -20,8 +20,9 @@ every step is idempotent)
 =============================================================  ======
 
 A 200 for receipts means they are committed. Concurrent webhooks share one transaction
-(the dispatcher's group commit): each request waits for the batch holding its receipts,
-and a batch that fails answers 500 to every request in it, with nothing of it written.
+(the receipts service's group commit): each request waits for the batch holding its
+receipts, and a batch that fails answers 500 to every request in it, with nothing of it
+written.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ class VerifiedWebhookHandler(WebhookHandler, Protocol):
 
 
 class EventSink(Protocol):
-    """What a webhook hands events to: the dispatcher."""
+    """What a webhook hands events to: ``GatewayEvents`` (``bot/services/gateway_events.py``:
+    receipts to the receipts service, the rest to sender events)."""
 
     async def on_event(self, event: GatewayEvent) -> None: ...
 
