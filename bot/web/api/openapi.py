@@ -41,7 +41,7 @@ as the chat.
   answer `{"data": [...], "next_cursor": "..."}`; `next_cursor` is null on the last page.
 """
 
-_COMMON = (401, 403, 429, 500, 503)
+_COMMON = (401, 403, 404, 429, 500, 503)  # 404: any id the request names
 
 
 def example_of(schema: Mapping[str, Any] | None, depth: int = 0) -> Any:
