@@ -44,7 +44,8 @@ async def test_new_owner_registers_and_is_approved_with_a_button(harness: Harnes
     assert "main menu" in menu.text
     assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📈 Statistics", "📱 Numbers",
                             "📇 Contacts",
-                            "📝 Templates", "💳 Balance", "⚙️ Settings", "👤 My account",
+                            "📝 Templates", "💳 Balance", "⚙️ Settings", "🔌 API",
+                            "👤 My account",
                             "🌐 Language", "❓ Help"]
 
     replies = await chat.press("👤 My account")
