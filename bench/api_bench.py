@@ -1,0 +1,286 @@
+"""The integration API over HTTP: requests a second and latency, one figure per scenario.
+
+    python bench/api_bench.py [REQUESTS] [CONNECTIONS] [SCENARIO ...]
+        (defaults 20,000 and 50; every scenario)
+
+For each scenario: a fresh SQLite database with an active owner and an API key with every
+scope (and what the scenario prepares), then the whole app (``bot.app.Qasid``, its Telegram
+side the console's in-process fake Bot API, the dispatcher's own ticks off) served by
+uvicorn in a **separate process**, as ``python -m bot`` serves it (httptools on uvloop
+when installed; the figures line names both), and ``API_RATE_PER_SECOND`` set out of the
+way. This process sends the scenario's REQUESTS requests over CONNECTIONS keep-alive
+connections, one at a time on each, timed from the first to the last answer; then the
+server stops and the scenario checks the database. Prints requests/s, the answers by
+status, p50/p99 latency, the CPU each process used, and the scenario's own check.
+
+The load generator is a minimal HTTP/1.1 client on raw asyncio streams (as in
+``bench/webhook_bench.py``): httpx as the client tops out near 430 requests/s here and
+would measure itself.
+
+Adding a figure: a ``Scenario`` in ``SCENARIOS``: ``prepare`` writes what it needs into
+the database before the server starts, ``requests`` makes the raw requests (``request``
+builds one), ``check`` reads the database after the server stopped and says what it found
+(None when the figure must not count, e.g. a message in the outbox twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.__main__ import run_loop  # noqa: E402 (the event loop python -m bot runs on)
+
+OWNER_TELEGRAM = 4242
+
+
+# -- what a scenario gets -----------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Bench:
+    """One scenario's run: its database, the owner and key, the server's port."""
+
+    db_path: Path
+    owner_id: int = 0
+    key: str = ""
+    port: int = 0
+    notes: dict[str, Any] = field(default_factory=dict)  # the scenario's own
+
+    def request(self, method: str, path: str, body: Any = None,
+                headers: dict[str, str] | None = None) -> bytes:
+        """One HTTP/1.1 request to ``/api/v1{path}`` with the key, as bytes."""
+        raw = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+        lines = [f"{method} /api/v1{path} HTTP/1.1", f"Host: 127.0.0.1:{self.port}",
+                 f"Authorization: Bearer {self.key}", f"Content-Length: {len(raw)}"]
+        if body is not None:
+            lines.append("Content-Type: application/json")
+        lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode() + raw
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    what: str  # e.g. "GET /balance"
+    requests: Callable[[Bench, int], list[bytes]]
+    prepare: Callable[[Any, Bench], Awaitable[None]] | None = None  # (db, bench)
+    check: Callable[[Any, Bench, int], Awaitable[str | None]] | None = None  # (db, ., ok)
+    target: float | None = None  # requests a second
+    p99_ms: float | None = None
+    ok_status: int = 200
+
+
+# -- the scenarios ------------------------------------------------------------------------
+
+
+def _balance_requests(bench: Bench, n: int) -> list[bytes]:
+    one = bench.request("GET", "/balance")
+    return [one] * n
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "balance": Scenario("balance", "GET /balance", _balance_requests),
+}
+
+
+# -- the server (a separate process) ------------------------------------------------------
+
+
+async def _serve(db_path: Path) -> None:
+    import socket
+
+    import uvicorn
+    from telegram.request import HTTPXRequest
+
+    from bot.app import Qasid
+    from bot.config import Settings
+    from bot.console.botapi import FakeBotApi
+
+    settings = Settings(_env_file=None, database_path=db_path,  # type: ignore[call-arg]
+                        dispatch_interval=0, api_rate_per_second=10**9, api_burst=10**9,
+                        log_level="WARNING")
+    api = FakeBotApi()
+    qasid = Qasid(settings, request=HTTPXRequest(httpx_kwargs={"transport": api.transport()}),
+                  token=api.token, rate_limit=False)
+    await qasid.start()
+
+    class _Server(uvicorn.Server):
+        def capture_signals(self):  # type: ignore[no-untyped-def]
+            import contextlib
+            return contextlib.nullcontext()
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    server = _Server(uvicorn.Config(qasid.web, log_config=None, lifespan="off",
+                                    access_log=False, backlog=2048))
+    stop = asyncio.Event()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # noqa: ASYNC110 (a flag only)
+        await asyncio.sleep(0.01)
+    loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
+    print(json.dumps({"port": sock.getsockname()[1], "loop": loop,
+                      "http": server.config.http_protocol_class.__name__}), flush=True)
+    await stop.wait()
+    server.should_exit = True
+    await serving
+    await qasid.stop()
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# -- the load generator (this process) ----------------------------------------------------
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> int:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ", 2)[1])
+    length = 0
+    for line in lines[1:]:
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if length:
+        await reader.readexactly(length)
+    return status
+
+
+async def load(port: int, requests: list[bytes], connections: int) -> dict[str, Any]:
+    statuses: dict[int, int] = {}
+    latencies: list[float] = []
+    queue = iter(requests)
+    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
+
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for request in queue:  # a shared iterator: each request is taken once
+            sent = time.perf_counter()
+            writer.write(request)
+            status = await _read_answer(reader)
+            latencies.append(time.perf_counter() - sent)
+            statuses[status] = statuses.get(status, 0) + 1
+        writer.close()
+
+    started, cpu = time.perf_counter(), time.process_time()
+    await asyncio.gather(*(worker(r, w) for r, w in streams))
+    seconds = time.perf_counter() - started
+    latencies.sort()
+    return {"seconds": seconds, "statuses": statuses, "cpu": time.process_time() - cpu,
+            "p50": latencies[len(latencies) // 2],
+            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
+
+
+# -- one run ------------------------------------------------------------------------------
+
+
+async def _prepare(bench: Bench, scenario: Scenario) -> None:
+    from bot.clock import utcnow
+    from bot.domain import Scope
+    from bot.services.api_keys import ApiKeysService
+    from bot.storage.db import Database
+    from tests.fakes.owners import add_active_owner
+
+    db = Database(bench.db_path)
+    await db.connect()
+    try:
+        async with db.transaction() as tx:
+            owner = await add_active_owner(tx, OWNER_TELEGRAM, utcnow())
+        bench.owner_id = owner.id
+        bench.key = (await ApiKeysService(db).create(owner.id, "bench", tuple(Scope))).secret
+        if scenario.prepare is not None:
+            await scenario.prepare(db, bench)
+    finally:
+        await db.close()
+
+
+async def _check(bench: Bench, scenario: Scenario, ok: int) -> str | None:
+    if scenario.check is None:
+        return ""
+    from bot.storage.db import Database
+
+    db = Database(bench.db_path)
+    await db.connect()
+    try:
+        return await scenario.check(db, bench, ok)
+    finally:
+        await db.close()
+
+
+async def run(scenario: Scenario, n: int, connections: int) -> bool:
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp) / "api.sqlite3")
+        await _prepare(bench, scenario)
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--server", str(bench.db_path),
+            stdout=asyncio.subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(ROOT),
+                                                 "PTB_TIMEDELTA": "1"})
+        assert server.stdout is not None
+        ready = json.loads(await server.stdout.readline())
+        bench.port = ready["port"]
+        requests = scenario.requests(bench, n)
+        server_cpu = _cpu_seconds(server.pid)
+        result = await load(bench.port, requests, connections)
+        after = _cpu_seconds(server.pid)
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+        statuses = {int(k): v for k, v in result["statuses"].items()}
+        ok = statuses.get(scenario.ok_status, 0)
+        found = await _check(bench, scenario, ok)
+    seconds = result["seconds"]
+    rate = len(requests) / seconds
+    target = (f" (target {scenario.target:,.0f}/s, p99 <= {scenario.p99_ms:g} ms)"
+              if scenario.target else "")
+    busy = (f"server {(after - server_cpu) / seconds:.0%}, "
+            if server_cpu is not None and after is not None else "")
+    print(f"{scenario.name}: {len(requests):,} x {scenario.what} over {connections} "
+          f"connections in {seconds:.2f} s = {rate:,.0f} requests/s{target}; answers "
+          f"{dict(sorted(statuses.items()))}; latency p50 {result['p50'] * 1000:.1f} ms, "
+          f"p99 {result['p99'] * 1000:.1f} ms (uvicorn {ready['http']} on {ready['loop']}, "
+          f"another process; CPU busy: {busy}load generator {result['cpu'] / seconds:.0%})"
+          + (f"; {found}" if found else ""), flush=True)
+    if found is None or ok != len(requests):
+        print(f"{scenario.name}: NOT every request was answered {scenario.ok_status} and "
+              "checked", file=sys.stderr)
+        return False
+    return True
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--server"]:
+        run_loop(_serve(Path(argv[1])))
+        return 0
+    numbers = [a for a in argv if a.isdigit()]
+    names = [a for a in argv if not a.isdigit()] or list(SCENARIOS)
+    n = int(numbers[0]) if numbers else 20_000
+    connections = int(numbers[1]) if len(numbers) > 1 else 50
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario {unknown[0]!r}; there are: {', '.join(SCENARIOS)}",
+              file=sys.stderr)
+        return 2
+    good = True
+    for name in names:
+        good = run_loop(run(SCENARIOS[name], n, connections)) and good
+    return 0 if good else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
