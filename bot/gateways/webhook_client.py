@@ -37,6 +37,11 @@ URL_MAX = 2000
 Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 
+# every ``UrlRefused.reason`` (the chat says each one: ``error.webhook_<reason>``)
+REFUSALS = ("url", "scheme", "host", "unresolvable", "private", "loopback", "link_local",
+            "multicast", "reserved")
+
+
 @dataclass(frozen=True, slots=True)
 class UrlPolicy:
     allow_http: bool = False

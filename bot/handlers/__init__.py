@@ -33,6 +33,7 @@ from bot.handlers import (
     settings,
     stats,
     templates,
+    webhooks,
 )
 from bot.handlers.commands import visible_commands
 from bot.handlers.conversations import Leaving
@@ -57,6 +58,7 @@ _CALLBACKS = {
     "credit": admin.credit,
     "settings": settings.settings_command,
     "api": api.api_command,
+    "webhooks": webhooks.webhooks_command,
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
@@ -95,6 +97,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(inbox.reply_button, pattern=r"^rep:"))
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(api.api_button, pattern=r"^api:"))
+    app.add_handler(CallbackQueryHandler(webhooks.webhook_button, pattern=r"^wh:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))

@@ -38,6 +38,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("balance", "cmd.balance"),
     Command("settings", "cmd.settings"),
     Command("api", "cmd.api"),
+    Command("webhooks", "cmd.webhooks"),
     Command("cancel", "cmd.cancel"),
     Command("language", "cmd.language"),
     Command("pending", "cmd.pending", admin=True),

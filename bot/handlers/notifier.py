@@ -9,7 +9,7 @@ from telegram.ext import Application
 
 from bot.domain import Language, OwnerStatus
 from bot.errors import StorageUnavailable
-from bot.handlers import render, render_balance
+from bot.handlers import render, render_balance, render_webhooks
 from bot.handlers import render_campaigns as rc
 from bot.i18n import translator
 from bot.services.notify import (
@@ -22,6 +22,7 @@ from bot.services.notify import (
     RegistrationRequested,
     ReplyToDecide,
     SenderLost,
+    WebhookFailing,
 )
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,10 @@ class TelegramNotifier:
             await self._send(notice.owner.chat_id,
                              render_balance.balance_changed(tr, notice.amount,
                                                             notice.available))
+        elif isinstance(notice, WebhookFailing):
+            owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
+            await self._send(owner.chat_id, render_webhooks.failing_alert(
+                translator(owner.language), notice.url, notice.dropped))
         elif isinstance(notice, ImportInterrupted):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

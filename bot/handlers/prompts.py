@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
-from bot.handlers import admin, api, contacts, numbers, profile, templates
+from bot.handlers import admin, api, contacts, numbers, profile, templates, webhooks
 from bot.handlers.context import BotContext
 from bot.services.prompts import Prompt, PromptKind
 
@@ -27,6 +27,7 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.CLOUD_TEMPLATE: templates.cloud_template_typed,
     PromptKind.PROFILE: profile.profile_typed,
     PromptKind.API_KEY_NAME: api.key_name_typed,
+    PromptKind.WEBHOOK_URL: webhooks.url_typed,
     PromptKind.REJECT_REASON: admin.reason_typed,
 }
 

@@ -16,7 +16,7 @@ from bot.services.api_keys import CreatedKey
 
 # More buttons under /api's list of keys, one row each: (catalog key, callback data).
 # The hook for what else an integration sets up in the chat (outgoing webhooks: E).
-MORE_BUTTONS: tuple[tuple[str, str], ...] = ()
+MORE_BUTTONS: tuple[tuple[str, str], ...] = (("webhooks.button", "wh:all"),)
 
 AREAS = ("contacts", "messages", "campaigns", "stats", "webhooks")
 _AREA_LABELS = {"contacts": "api.area_contacts", "messages": "api.area_messages",

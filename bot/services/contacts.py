@@ -29,6 +29,7 @@ from bot.services.imports import PhoneNormaliser, UnreadableFile
 from bot.services.imports.report import write_rejected_csv
 from bot.services.imports.worker import ParseOptions, ParseRun
 from bot.services.notify import ImportInterrupted, Notifier
+from bot.services.webhooks import EventType, WebhooksService, contact_data
 from bot.storage import contacts as contacts_repo
 from bot.storage import imports as imports_repo
 from bot.storage import lists as lists_repo
@@ -87,11 +88,13 @@ class ImportReport:
 
 class ContactsService:
     def __init__(
-        self, db: Database, config: ContactsConfig, clock: Clock = utcnow
+        self, db: Database, config: ContactsConfig, clock: Clock = utcnow,
+        webhooks: WebhooksService | None = None,
     ) -> None:
         self._db = db
         self._config = config
         self._clock = clock
+        self._webhooks = webhooks  # an opt-out is a contact.opted_out event
         self._stopping = threading.Event()  # read by the imports' worker threads
 
     @property
@@ -171,7 +174,12 @@ class ContactsService:
         phone = self._phone(raw_phone, region)
         reason = " ".join((reason or "").split())[:REASON_MAX] or None
         async with self._db.transaction() as tx:
-            return await contacts_repo.opt_out(tx, owner_id, phone, reason, self._clock())
+            before = await contacts_repo.get_by_phone(tx, owner_id, phone)
+            contact = await contacts_repo.opt_out(tx, owner_id, phone, reason, self._clock())
+            if self._webhooks is not None and (before is None or before.opted_out_at is None):
+                await self._webhooks.emit(tx, owner_id, EventType.CONTACT_OPTED_OUT,
+                                          contact_data(contact))
+        return contact
 
     async def opt_in(self, owner_id: int, raw_phone: str, region: str | None = None) -> Contact:
         phone = self._phone(raw_phone, region)

@@ -37,6 +37,7 @@ class PromptKind(StrEnum):
     CLOUD_TEMPLATE = "cloud_template"  # template_id: its approved twin, "name language ..."
     PROFILE = "profile"  # field: the owner's new name, company or timezone
     API_KEY_NAME = "api_key_name"  # the name of a new API key (then its scopes: /api)
+    WEBHOOK_URL = "webhook_url"  # a new webhook endpoint's URL (then its events: /webhooks)
     REJECT_REASON = "reject"  # owner_id, message_id: an admin's reason for declining
 
 

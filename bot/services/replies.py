@@ -13,13 +13,15 @@ import logging
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from bot.clock import Clock, utcnow
 from bot.services.notify import Notifier, ReplyToDecide
+from bot.services.webhooks import EventType, WebhooksService, contact_data, reply_data
 from bot.storage import contacts as contacts_repo
 from bot.storage import senders as senders_repo
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -104,35 +106,63 @@ class RepliesService:
     def __init__(
         self, db: Database, words: OptOutWords | None = None,
         clock: Clock = utcnow, notifier: Notifier | None = None,
+        webhooks: WebhooksService | None = None,
     ) -> None:
         self._db = db
         self._words = words or OptOutWords.of()
         self._clock = clock
         self._notifier = notifier
+        self._webhooks = webhooks  # every reply is a reply.received event; an opt-out too
 
     async def handle(self, sender_id: int, from_phone: str, text: str) -> Outcome:
-        """A customer's reply to the number ``sender_id``: opt out, opt in, or nothing."""
+        """A customer's reply to the number ``sender_id``: opt out, opt in, or nothing.
+        Each reply is also a ``reply.received`` event for the owner's webhooks, written
+        with the opt-out (or in — a ``contact.opted_out`` event too) it caused."""
         intent = self._words.intent(text)
-        if intent is None and not (self._notifier and self._words.mentions_stop(text)):
+        asks = intent is None and self._notifier is not None and self._words.mentions_stop(text)
+        sender = None
+        tells = False  # an endpoint of the owner wants the reply
+        if self._webhooks is not None:
+            sender = await senders_repo.get_any(self._db.reader, sender_id)
+            tells = sender is not None and await self._webhooks.wants(
+                sender.owner_id, EventType.REPLY_RECEIVED)
+        if intent is None and not asks and not tells:
             return "ignored"
-        sender = await senders_repo.get_any(self._db.reader, sender_id)
+        if sender is None:
+            sender = await senders_repo.get_any(self._db.reader, sender_id)
         if sender is None:
             return "ignored"
-        if intent is None:  # "please stop writing to me": the owner decides
-            assert self._notifier is not None
+        now = self._clock()
+        if intent is None:
+            if tells:
+                async with self._db.transaction() as tx:
+                    await self._told(tx, sender.owner_id, sender_id, from_phone, text, now)
+            if not asks:
+                return "ignored"
+            assert self._notifier is not None  # "please stop writing to me": the owner decides
             await self._notifier.notify(ReplyToDecide(sender.owner_id, from_phone,
                                                       text.strip()[:EXCERPT_MAX]))
             return "asked"
-        now = self._clock()
         async with self._db.transaction() as tx:
+            await self._told(tx, sender.owner_id, sender_id, from_phone, text, now)
+            contact = await contacts_repo.get_by_phone(tx, sender.owner_id, from_phone)
             if intent == "stop":
-                await contacts_repo.opt_out(tx, sender.owner_id, from_phone, OPT_OUT_REASON,
-                                            now)
+                opted = await contacts_repo.opt_out(tx, sender.owner_id, from_phone,
+                                                    OPT_OUT_REASON, now)
+                if self._webhooks is not None and (contact is None
+                                                   or contact.opted_out_at is None):
+                    await self._webhooks.emit(tx, sender.owner_id, EventType.CONTACT_OPTED_OUT,
+                                              contact_data(opted))
             else:
-                contact = await contacts_repo.get_by_phone(tx, sender.owner_id, from_phone)
                 if contact is None or contact.opted_out_at is None:
                     return "ignored"
                 await contacts_repo.opt_in(tx, sender.owner_id, from_phone, now)
         log.info("a reply to sender %d %s a contact", sender_id,
                  "opted out" if intent == "stop" else "opted in")
         return "opted_out" if intent == "stop" else "opted_in"
+
+    async def _told(self, tx: Connection, owner_id: int, sender_id: int, phone: str,
+                    text: str, at: datetime) -> None:
+        if self._webhooks is not None:
+            await self._webhooks.emit(tx, owner_id, EventType.REPLY_RECEIVED,
+                                      reply_data(sender_id, phone, text, at))

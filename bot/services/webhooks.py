@@ -43,6 +43,7 @@ from typing import Any
 import httpx
 
 from bot.clock import Clock, utcnow
+from bot.domain import Contact
 from bot.errors import NotFound, StorageUnavailable, ValidationError
 from bot.gateways.webhook_client import (
     Resolve,
@@ -53,7 +54,9 @@ from bot.gateways.webhook_client import (
     refusal,
     system_resolve,
 )
+from bot.services import prompts
 from bot.services.notify import Notifier, WebhookFailing
+from bot.services.prompts import PromptKind
 from bot.storage import webhooks as repo
 from bot.storage.db import Connection, Database
 from bot.storage.webhooks import (
@@ -70,7 +73,8 @@ from bot.storage.webhooks import (
 
 __all__ = ["ALL_EVENTS", "CreatedEndpoint", "Delivery", "Endpoint", "EndpointState",
            "EndpointView", "EventType", "Outcome", "TestResult", "WebhooksConfig",
-           "WebhooksService", "backoff", "message_data", "sign", "signature_header"]
+           "WebhooksService", "backoff", "contact_data", "message_data", "reply_data", "sign",
+           "signature_header"]
 
 log = logging.getLogger(__name__)
 
@@ -198,6 +202,19 @@ def message_data(message_id: int, status: str, phone: str, *, campaign_id: int |
     return data
 
 
+def contact_data(contact: Contact) -> dict[str, Any]:
+    """The ``data`` of a ``contact.opted_out`` event."""
+    return {"contact_id": contact.id, "phone": contact.phone, "reason": contact.opt_out_reason,
+            "opted_out_at": _iso(contact.opted_out_at.timestamp())
+            if contact.opted_out_at else None}
+
+
+def reply_data(sender_id: int, phone: str, text: str, at: datetime) -> dict[str, Any]:
+    """The ``data`` of a ``reply.received`` event: who wrote to which of the owner's
+    numbers, and what."""
+    return {"sender_id": sender_id, "phone": phone, "text": text, "at": _iso(at.timestamp())}
+
+
 def _reason(exc: httpx.HTTPError) -> str:
     refused = refusal(exc)
     if refused is not None:
@@ -310,6 +327,15 @@ class WebhooksService:
             self._poke()
         return len(rows)
 
+    async def wants(self, owner_id: int, event_type: EventType) -> bool:
+        """Whether an endpoint of the owner wants the type now: for a caller that would
+        open a transaction only to emit (the answer inside it is ``emit``'s)."""
+        wanted = self._wanted
+        if wanted is None:  # not kept: only a transaction's reading may be (``emit``)
+            wanted = await repo.subscriptions(self._db.reader)
+        types = wanted.get(owner_id, frozenset())
+        return event_type.value in types or ALL_EVENTS in types
+
     async def _subscriptions(self, tx: Connection) -> dict[int, frozenset[str]]:
         if self._wanted is None:
             self._wanted = await repo.subscriptions(tx)
@@ -334,10 +360,11 @@ class WebhooksService:
 
     # --- endpoints -------------------------------------------------------------------------
 
-    async def create(self, owner_id: int, url: str,
-                     events: Iterable[str] = (ALL_EVENTS,)) -> CreatedEndpoint:
+    async def create(self, owner_id: int, url: str, events: Iterable[str] = (ALL_EVENTS,),
+                     *, answers_prompt: bool = False) -> CreatedEndpoint:
         """A new endpoint (https, public addresses only: ``bot.gateways.webhook_client``)
-        with a new signing secret. Raises ``ValidationError`` (``where``: url, events)."""
+        with a new signing secret. Raises ``ValidationError`` (``where``: url, events).
+        ``answers_prompt``: the URL was typed in the chat, its question closes with it."""
         url = url.strip()
         try:
             await check_url(url, self._policy, self._resolve)
@@ -351,6 +378,8 @@ class WebhooksService:
                                       limit=self._config.max_endpoints)
             endpoint = await repo.add_endpoint(tx, owner_id, url, secret, chosen,
                                                self._clock())
+            if answers_prompt:
+                await prompts.close(tx, owner_id, PromptKind.WEBHOOK_URL)
             self._changed()
         log.info("owner %s added webhook endpoint %s", owner_id, endpoint.id)
         return CreatedEndpoint(endpoint, secret)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus, WizardStep
 from bot.gateways.base import ErrorCategory
+from bot.gateways.webhook_client import REFUSALS as URL_REFUSALS
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.handlers.render_campaigns import WEEKDAYS
@@ -21,6 +22,7 @@ from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.imports import UNREADABLE_REASONS
 from bot.services.planning import PRESETS
 from bot.services.template_engine import SYNTAX_REASONS
+from bot.services.webhooks import EndpointState
 
 ROOT = Path(__file__).resolve().parents[2] / "bot"
 KEY = re.compile(r"^[a-z_]+(\.[a-z0-9_]+)+$")
@@ -89,6 +91,8 @@ def used_keys() -> set[str]:
     keys |= {f"numbers.add_{k}" for k in ("sandbox", "waha", "cloud")}
     keys |= {f"numbers.state_{s}" for s in ("working", "restricted", "banned", "linking",
                                             "stopped")}
+    keys |= {f"error.webhook_{reason}" for reason in URL_REFUSALS}
+    keys |= {f"webhooks.state_{s.value}" for s in EndpointState}
     return keys
 
 

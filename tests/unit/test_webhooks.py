@@ -508,3 +508,72 @@ def test_payload_bodies_are_the_same_bytes_on_every_retry() -> None:
     assert json.loads(body_of(event)) == {"id": "evt_7", "type": "message.sent",
                                           "created_at": "2025-11-25T09:00:00.250Z",
                                           "data": {"a": "ə"}}
+
+
+# --- what the services emit ------------------------------------------------------------------
+
+async def add_sender(db: Database, clock, owner_id: int) -> int:
+    from bot.domain import SenderStatus
+    from bot.storage import senders
+
+    async with db.transaction() as tx:
+        sender = await senders.add(tx, owner_id=owner_id, gateway="sandbox",
+                                   phone="+994550000001", status=SenderStatus.ACTIVE,
+                                   now=clock())
+    return sender.id
+
+
+async def test_a_stop_reply_is_a_reply_event_then_an_opt_out_event(
+        db: Database, service: WebhooksService, receiver: Receiver, clock) -> None:
+    from bot.services.replies import RepliesService
+
+    owner = await add_owner(db, clock, 1)
+    sender = await add_sender(db, clock, owner)
+    await endpoint_for(service, receiver, owner)
+    replies = RepliesService(db, clock=clock, webhooks=service)
+    assert await replies.handle(sender, "+994501234567", "Hello, when do you open?") == "ignored"
+    assert await replies.handle(sender, "+994501234567", "STOP") == "opted_out"
+    assert await replies.handle(sender, "+994501234567", "stop") == "opted_out"  # again
+    await service.tick()
+    events = receiver.events()
+    assert [e["type"] for e in events] == ["reply.received", "reply.received",
+                                           "contact.opted_out", "reply.received"]
+    assert events[0]["data"] | {"at": None} == {"sender_id": sender, "phone": "+994501234567",
+                                                "text": "Hello, when do you open?", "at": None}
+    assert events[2]["data"]["reason"] == "replied STOP"
+
+
+async def test_replies_write_nothing_for_an_owner_without_endpoints(
+        db: Database, service: WebhooksService, clock) -> None:
+    from bot.services.replies import RepliesService
+
+    owner = await add_owner(db, clock, 1)
+    sender = await add_sender(db, clock, owner)
+    replies = RepliesService(db, clock=clock, webhooks=service)
+    commits = db.commits
+    assert await replies.handle(sender, "+994501234567", "Thanks!") == "ignored"
+    assert db.commits == commits  # no transaction at all for a plain reply
+
+
+async def test_an_opt_out_in_the_chat_or_by_api_is_an_event_once(
+        db: Database, service: WebhooksService, receiver: Receiver, clock) -> None:
+    from bot.services.contacts import ContactsConfig, ContactsService
+
+    owner = await add_owner(db, clock, 1)
+    await endpoint_for(service, receiver, owner)
+    contacts_service = ContactsService(db, ContactsConfig(default_region="AZ"), clock,
+                                       webhooks=service)
+    await contacts_service.opt_out(owner, "050 123 45 67", "asked by phone")
+    await contacts_service.opt_out(owner, "+994501234567", "again")  # already out
+    await service.tick()
+    [event] = receiver.events()
+    assert event["type"] == "contact.opted_out"
+    assert (event["data"]["phone"], event["data"]["reason"]) == ("+994501234567",
+                                                                 "asked by phone")
+
+
+def test_a_signing_secret_never_reaches_a_log() -> None:
+    from bot.logs import Redactor
+
+    secret = "whsec_" + "A1b2C3d4" * 5
+    assert secret not in Redactor()(f"created endpoint with {secret} for owner 3")
