@@ -26,6 +26,7 @@ builds one), ``check`` reads the database after the server stopped and says what
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -108,7 +109,7 @@ async def _serve(db_path: Path) -> None:
     from bot.config import Settings
     from bot.console.botapi import FakeBotApi
 
-    settings = Settings(_env_file=None, database_path=db_path,  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_path=db_path,  # type: ignore[call-arg]  # _env_file is pydantic-settings' own
                         dispatch_interval=0, api_rate_per_second=10**9, api_burst=10**9,
                         log_level="WARNING")
     api = FakeBotApi()
@@ -117,9 +118,8 @@ async def _serve(db_path: Path) -> None:
     await qasid.start()
 
     class _Server(uvicorn.Server):
-        def capture_signals(self):  # type: ignore[no-untyped-def]
-            import contextlib
-            return contextlib.nullcontext()
+        def capture_signals(self) -> contextlib.AbstractContextManager[None]:
+            return contextlib.nullcontext()  # SIGTERM is this process's own (below)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
