@@ -133,3 +133,31 @@ async def test_the_route_answers_its_examples_as_the_document_says(harness, rout
                     assert (again.status_code, again.content) == (
                         response.status_code, response.content), what
                     assert again.headers["idempotent-replayed"] == "true"
+
+
+OWNED = [route for route in ROUTES if route.path_names]  # names one of the owner's things
+
+
+@pytest.mark.parametrize("route", OWNED, ids=route_id)
+async def test_another_owners_key_finds_none_of_the_things_the_examples_name(
+        harness, route) -> None:
+    """Owner B sends each of the route's examples of success, which name A's things:
+    nothing of A's in the answer, and for an id in the path 404, as for something that does
+    not exist (a phone in the path may be B's own to act on: opting a number out needs no
+    contact of it)."""
+    by_id = any(p.where == "path" and p.schema.get("type") == "integer"
+                for p in route.params)
+    async with api_world(harness) as world:
+        spec = openapi()
+        async with world.client(world.key_b) as http:
+            for example in route.examples:
+                if not 200 <= example.status < 300:
+                    continue
+                request, response = await _send(world, route, example, http, None)
+                what = f"{route_id(route)} '{example.summary}' by B: {response.text[:300]}"
+                if by_id:
+                    assert response.status_code == 404, what
+                    assert response.json()["type"].endswith("/not-found"), what
+                for mine in ("Promo", "Spring", "Customers", "Customer 1"):  # A's names
+                    assert mine not in response.text, what
+                spec.validate_response(OpenApiRequest(request), OpenApiResponse(response))
