@@ -31,7 +31,7 @@ from typing import Generic, TypeVar
 
 from bot.clock import Clock, utcnow
 from bot.domain import Contact, ContactList
-from bot.errors import NotFound, ValidationError
+from bot.errors import Conflict, NotFound, ValidationError
 from bot.services.contacts import ContactsService, _list_name
 from bot.services.imports import PhoneNormaliser
 from bot.services.imports.headers import variable_names
@@ -278,24 +278,26 @@ class ContactsApiService:
         contact = await self._contacts.opt_in(owner_id, raw_phone, await self._region(owner_id))
         return await self._record(owner_id, contact)
 
-    async def delete(self, owner_id: int, raw_phone: str) -> bool:
-        """Delete the contact (True), or, when it is opted out, keep only the number and its
-        opt-out (False: it stays opted out if it comes back). ``NotFound`` when unknown."""
+    async def delete(self, owner_id: int, raw_phone: str) -> Contact:
+        """Delete the contact; when it is opted out, keep only the number and its opt-out
+        (so that it stays opted out if it comes back). Returns the contact as it was
+        (``opted_out_at`` set: the number was kept). ``NotFound`` when unknown."""
         phone = await self._lookup(owner_id, raw_phone)
         async with self._db.transaction() as tx:
             contact = await contacts_repo.delete(tx, owner_id, phone)
         if contact is None:
             raise NotFound("contact", phone=phone)
-        return contact.opted_out_at is None
+        return contact
 
     # --- lists ------------------------------------------------------------------------
 
     async def create_list(self, owner_id: int, name: str) -> ContactList:
-        """A new, empty list; its name follows the chat's rules (``list_name_taken``)."""
+        """A new, empty list; its name follows the chat's rules (``Conflict`` when the
+        owner has a list of that name)."""
         name = _list_name(name)
         async with self._db.transaction() as tx:
             if await lists_repo.name_taken(tx, owner_id, name):
-                raise ValidationError("list_name_taken", where="name", name=name)
+                raise Conflict("list_name_taken", name=name)
             return await lists_repo.create(tx, owner_id, name, self._clock())
 
     async def lists(

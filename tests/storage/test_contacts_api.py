@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain import Language
-from bot.errors import NotFound, ValidationError
+from bot.errors import Conflict, NotFound, ValidationError
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.contacts_api import ContactInput, ContactsApiService
 from bot.storage import contacts, lists, owners
@@ -228,10 +228,11 @@ async def test_deleting_a_contact_keeps_only_an_opt_out(db: Database, clock,
     await api.upsert(owner, [ContactInput("+994501234567", "Əli"),
                              ContactInput("+994771112233", "Opted", {"city": "Bakı"})],
                      list_ids=[target])
-    assert await api.delete(owner, "050 123 45 67") is True
+    gone = await api.delete(owner, "050 123 45 67")
+    assert (gone.phone, gone.opted_out_at) == ("+994501234567", None)
     with pytest.raises(NotFound):
         await api.get(owner, "+994501234567")
-    assert await api.delete(owner, "+994771112233") is False
+    assert (await api.delete(owner, "+994771112233")).opted_out_at is not None
     kept = await api.get(owner, "+994771112233")
     assert kept.contact.opted_out_at is not None and kept.list_ids == ()
     assert (kept.contact.name, kept.contact.attributes) == (None, {})
@@ -248,7 +249,7 @@ async def test_lists_are_created_filled_and_emptied_by_phone(
     owner = await new_owner(db, clock, 1)
     vip = await api.create_list(owner, "  VIP   clients ")
     assert vip.name == "VIP clients"
-    with pytest.raises(ValidationError) as taken:
+    with pytest.raises(Conflict) as taken:
         await api.create_list(owner, "VIP clients")
     assert taken.value.reason == "list_name_taken"
 
