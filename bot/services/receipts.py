@@ -32,6 +32,7 @@ from bot.domain import MessageStatus
 from bot.errors import StorageUnavailable
 from bot.gateways.base import Receipt
 from bot.services import billing
+from bot.services.webhooks import WebhooksService
 from bot.storage import outbox
 from bot.storage.db import Connection, Database
 
@@ -130,10 +131,13 @@ class ReceiptsService:
     KEPT_MAX = 100_000  # receipts kept while the database refuses them; the oldest go first
 
     def __init__(self, db: Database, clock: Clock = utcnow, *, delay: float = 0.05,
-                 refused: Refused = _refused, moved: Moved | None = None) -> None:
+                 refused: Refused = _refused, moved: Moved | None = None,
+                 webhooks: WebhooksService | None = None) -> None:
         """``refused`` is told when the database refuses a batch (the dispatcher's outage
-        log); ``moved`` gets the campaigns whose messages each applied batch moved."""
+        log); ``moved`` gets the campaigns whose messages each applied batch moved;
+        ``webhooks`` writes each move's ``message.*`` event with the batch."""
         self._db = db
+        self._webhooks = webhooks
         self._clock = clock
         self._delay = delay
         self._refused = refused
@@ -247,6 +251,8 @@ class ReceiptsService:
         """Apply receipts now, in one transaction (``apply_batch``); how many moves."""
         async with self._db.transaction() as tx:
             applied = await apply_batch(tx, receipts, self._clock())
+            if self._webhooks is not None and applied.moves:  # one executemany a batch
+                await self._webhooks.emit_messages(tx, applied.moves)
         if applied.ignored:
             self.ignored += applied.ignored
             log.warning("%d receipts ignored: not for a message of the number they came for",

@@ -22,6 +22,7 @@ from bot.clock import Clock, utcnow
 from bot.domain import Sender, SenderStatus
 from bot.gateways.base import IncomingMessage, SenderState, SenderStateChanged
 from bot.services.notify import Notifier, SenderLost
+from bot.services.webhooks import EventType, WebhooksService, number_data
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, owners, senders
 from bot.storage.db import Database
@@ -34,10 +35,13 @@ LOST = {SenderState.BANNED: SenderStatus.BANNED, SenderState.RESTRICTED: SenderS
 
 class SenderEvents:
     def __init__(self, db: Database, notifier: Notifier, pause: PauseCampaign,
-                 clock: Clock = utcnow, replies: ReplyHandler | None = None) -> None:
+                 clock: Clock = utcnow, replies: ReplyHandler | None = None,
+                 webhooks: WebhooksService | None = None) -> None:
         """``pause`` pauses a campaign and updates its progress message (the dispatcher's:
-        it paces those messages); ``replies`` takes the customers' replies."""
+        it paces those messages); ``replies`` takes the customers' replies; ``webhooks``
+        writes a lost number's ``number.banned`` event with its new state."""
         self._db = db
+        self._webhooks = webhooks
         self._notifier = notifier
         self._pause = pause
         self._clock = clock
@@ -70,6 +74,11 @@ class SenderEvents:
         # one transaction: the number's new state, and its messages moved on failover
         async with self._db.transaction() as tx:
             await senders.set_status(tx, sender_id, state, self._clock(), until=until)
+            if self._webhooks is not None:
+                sender = await senders.get_any(tx, sender_id)
+                if sender is not None:
+                    await self._webhooks.emit(tx, owner_id, EventType.NUMBER_BANNED,
+                                              number_data(sender, state.value, until))
             affected = await campaigns_repo.using_sender(tx, sender_id)
             if failover:
                 others = [s for s in await senders.list_for_owner(tx, owner_id)

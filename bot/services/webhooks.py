@@ -38,12 +38,12 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
 from bot.clock import Clock, utcnow
-from bot.domain import Contact
+from bot.domain import Campaign, Contact, MessageStatus, Sender
 from bot.errors import NotFound, StorageUnavailable, ValidationError
 from bot.gateways.webhook_client import (
     Resolve,
@@ -71,10 +71,10 @@ from bot.storage.webhooks import (
     Progress,
 )
 
-__all__ = ["ALL_EVENTS", "CreatedEndpoint", "Delivery", "Endpoint", "EndpointState",
-           "EndpointView", "EventType", "Outcome", "TestResult", "WebhooksConfig",
-           "WebhooksService", "backoff", "contact_data", "message_data", "reply_data", "sign",
-           "signature_header"]
+__all__ = ["ALL_EVENTS", "Changed", "CreatedEndpoint", "Delivery", "Endpoint", "EndpointState",
+           "EndpointView", "EventType", "MessageChange", "Outcome", "TestResult",
+           "WebhooksConfig", "WebhooksService", "backoff", "campaign_data", "contact_data",
+           "message_data", "number_data", "reply_data", "sign", "signature_header"]
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +200,63 @@ def message_data(message_id: int, status: str, phone: str, *, campaign_id: int |
     if at is not None:
         data["at"] = _iso(at.timestamp())
     return data
+
+
+# a message's status -> the event that says it reached it
+MESSAGE_EVENTS = {MessageStatus.SENT: EventType.MESSAGE_SENT,
+                  MessageStatus.DELIVERED: EventType.MESSAGE_DELIVERED,
+                  MessageStatus.READ: EventType.MESSAGE_READ,
+                  MessageStatus.FAILED: EventType.MESSAGE_FAILED,
+                  MessageStatus.UNCERTAIN: EventType.MESSAGE_UNCERTAIN}
+
+# why a campaign paused or finished (``Campaign.status_reason``) -> the event's ``reason``
+REASONS = {"failure_spike": "failures", "sender_banned": "ban", "sender_restricted": "ban",
+           "sender_removed": "number_removed", "owner": "owner", "no_credits": "credits",
+           "no_recipients": "no_recipients"}
+
+
+class MessageChange(Protocol):
+    """A message that reached a status (``receipts.Move`` is one, ``Changed`` another)."""
+
+    @property
+    def message_id(self) -> int: ...
+    @property
+    def owner_id(self) -> int: ...
+    @property
+    def campaign_id(self) -> int | None: ...
+    @property
+    def after(self) -> MessageStatus: ...
+    @property
+    def at(self) -> datetime: ...
+    @property
+    def error(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    message_id: int
+    owner_id: int
+    campaign_id: int | None
+    after: MessageStatus
+    at: datetime
+    error: str | None = None
+
+
+def campaign_data(campaign: Campaign, reason: str | None = None) -> dict[str, Any]:
+    """The ``data`` of a ``campaign.*`` event; ``reason`` (paused, finished) as
+    ``REASONS`` says it, the raw one when it has no name there."""
+    data: dict[str, Any] = {"campaign_id": campaign.id, "name": campaign.name,
+                            "status": campaign.status.value}
+    if reason is not None:
+        data["reason"] = REASONS.get(reason, reason)
+    return data
+
+
+def number_data(sender: Sender, state: str, until: datetime | None) -> dict[str, Any]:
+    """The ``data`` of a ``number.banned`` event (``state``: banned, or restricted until
+    a time)."""
+    return {"sender_id": sender.id, "phone": sender.phone, "state": state,
+            "until": _iso(until.timestamp()) if until else None}
 
 
 def contact_data(contact: Contact) -> dict[str, Any]:
@@ -335,6 +392,33 @@ class WebhooksService:
             wanted = await repo.subscriptions(self._db.reader)
         types = wanted.get(owner_id, frozenset())
         return event_type.value in types or ALL_EVENTS in types
+
+    async def emit_messages(self, tx: Connection, changes: Iterable[MessageChange]) -> int:
+        """``message.*`` events for messages that reached a status (a batch of receipts,
+        a group of sends), in the caller's transaction, with one read of their phones and
+        client references and one ``executemany``; how many were written."""
+        wanted = await self._subscriptions(tx)
+        if not wanted:
+            return 0
+        picked: list[tuple[MessageChange, EventType]] = []
+        for change in changes:
+            kind = MESSAGE_EVENTS.get(change.after)
+            types = wanted.get(change.owner_id)
+            if kind is not None and types and (kind.value in types or ALL_EVENTS in types):
+                picked.append((change, kind))
+        if not picked:
+            return 0
+        refs = await repo.message_refs(tx, [c.message_id for c, _ in picked])
+        ts = self._clock().timestamp()
+        rows: list[repo.EventRow] = []
+        for change, kind in picked:
+            phone, client_ref = refs.get(change.message_id, ("", None))
+            rows.append((change.owner_id, kind.value, _dump(message_data(
+                change.message_id, change.after.value, phone, campaign_id=change.campaign_id,
+                client_ref=client_ref, error=change.error, at=change.at)), ts))
+        await repo.add_events(tx, rows)
+        self._poke()
+        return len(rows)
 
     async def _subscriptions(self, tx: Connection) -> dict[int, frozenset[str]]:
         if self._wanted is None:

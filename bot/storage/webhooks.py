@@ -10,6 +10,7 @@ Events are written with ``executemany`` (a receipts batch writes its events at o
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -355,6 +356,29 @@ async def pending_count(conn: aiosqlite.Connection, endpoint: Endpoint) -> int:
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+# --- what the events of messages say ------------------------------------------------------
+
+_with_client_ref = True  # messages.client_ref (migration 0012) is read while it exists
+
+
+async def message_refs(conn: aiosqlite.Connection,
+                       ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+    """Message id -> (phone, the integrator's client_ref) for the messages' events."""
+    global _with_client_ref
+    sql = ("SELECT id, phone, {ref} FROM messages"
+           " WHERE id IN (SELECT value FROM json_each(?))")
+    if _with_client_ref:
+        try:
+            async with conn.execute(sql.format(ref="client_ref"), (json.dumps(list(ids)),)) as cur:
+                return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
+        except sqlite3.OperationalError as exc:
+            if "client_ref" not in str(exc):
+                raise
+            _with_client_ref = False
+    async with conn.execute(sql.format(ref="NULL"), (json.dumps(list(ids)),)) as cur:
+        return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
 
 
 # --- pruning -------------------------------------------------------------------------------
