@@ -1,5 +1,5 @@
-# Qasid: `make run` starts the bot (console when no token is set), `make test` runs the suite,
-# `make test-fast` all of it but the tests marked slow (the inner loop).
+# Qasid: `make run` starts the bot (console when no token is set), `make test` runs ruff, mypy
+# and the suite, `make test-fast` the same but the tests marked slow (the inner loop).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
@@ -19,10 +19,12 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m ruff check bot tests bench
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q
 
 test-fast: $(VENV)/.installed
 	$(BIN)/python -m ruff check bot tests bench
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: $(VENV)/.installed
@@ -36,3 +38,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/dispatch_bench.py
 	$(BIN)/python bench/webhook_bench.py
 	$(BIN)/python bench/webhook_memory_bench.py
+	$(BIN)/python bench/api_bench.py
