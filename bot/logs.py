@@ -45,6 +45,7 @@ _SHAPES = re.compile(
     r"|\bEAA[A-Za-z0-9]{20,}\b"  # a Meta access token
     r"|(?i:bearer)\s+[A-Za-z0-9._~+/=-]{16,}"  # any bearer token
     r"|qsd_[0-9a-f]{8}_[A-Za-z0-9_-]{32,}"  # a Qasid API key (bot/services/api_keys.py)
+    r"|whsec_[A-Za-z0-9_-]{32,}"  # a webhook signing secret (bot/services/webhooks.py)
 )
 # ``+`` and digits, or digits before ``@`` (a WhatsApp id: 994501234567@c.us); a bare run
 # of digits is left alone (Meta's phone-number ids, times, Telegram ids look the same)
@@ -98,7 +99,7 @@ class SecretTokens(dict[int, str]):
         self._redactor.add(value)
         super().__setitem__(key, value)
 
-    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override] (dict's overloads)
+    def update(self, *args: Any, **kwargs: Any) -> None:
         found: Mapping[int, str] | Iterable[tuple[int, str]] = dict(*args, **kwargs)
         for key, value in dict(found).items():
             self[key] = value
