@@ -20,13 +20,14 @@ class StoredAnswer:
 
 
 async def get(conn: aiosqlite.Connection, owner_id: int, key: str) -> StoredAnswer | None:
-    async with conn.execute(
+    # one trip to the connection's thread (execute + fetchone + close would be three):
+    # this is read before every POST that carries a key
+    rows = list(await conn.execute_fetchall(
         "SELECT fingerprint, status, body, created_at FROM idempotency_keys"
-        " WHERE owner_id = ? AND key = ?", (owner_id, key),
-    ) as cur:
-        row = await cur.fetchone()
-    if row is None:
+        " WHERE owner_id = ? AND key = ?", (owner_id, key)))
+    if not rows:
         return None
+    row = rows[0]
     created = from_ts(row[3])
     assert created is not None
     return StoredAnswer(bytes(row[0]), int(row[1]), bytes(row[2]), created)
