@@ -38,8 +38,8 @@ Resolve = Callable[[str, int], Awaitable[list[str]]]
 
 
 # every ``UrlRefused.reason`` (the chat says each one: ``error.webhook_<reason>``)
-REFUSALS = ("url", "scheme", "host", "unresolvable", "private", "loopback", "link_local",
-            "multicast", "reserved")
+REFUSALS = ("url", "scheme", "host", "private", "loopback", "link_local", "multicast",
+            "reserved")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +50,8 @@ class UrlPolicy:
 
 class UrlRefused(ValueError):
     """The URL may not be called. ``reason``: ``url`` (not a URL), ``scheme`` (not https,
-    or not http(s)), ``host`` (no host), ``unresolvable`` (its name does not resolve), or
-    the kind of address it is: ``private``, ``loopback``, ``link_local``, ``multicast``,
-    ``reserved``."""
+    or not http(s)), ``host`` (no host), or the kind of address it is: ``private``,
+    ``loopback``, ``link_local``, ``multicast``, ``reserved``."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
@@ -135,16 +134,16 @@ async def system_resolve(host: str, port: int) -> list[str]:
 
 async def check_url(url: str, policy: UrlPolicy, resolve: Resolve = system_resolve) -> None:
     """The whole check, when an endpoint is created: ``check_static``, then every
-    address the host resolves to must be allowed. Raises ``UrlRefused``."""
+    address the host resolves to must be allowed. Raises ``UrlRefused``. A name that does
+    not resolve (yet) is let through: nothing can be reached by it, and every connection
+    checks its addresses again."""
     host, port = check_static(url, policy)
     if policy.allow_private or _literal(host) is not None:
         return
     try:
         addresses = await resolve(host, port)
-    except OSError as exc:
-        raise UrlRefused("unresolvable", host) from exc
-    if not addresses:
-        raise UrlRefused("unresolvable", host)
+    except OSError:
+        return
     for address in addresses:
         if (reason := refused_address(address)) is not None:
             raise UrlRefused(reason, host)
