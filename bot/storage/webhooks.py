@@ -10,7 +10,6 @@ Events are written with ``executemany`` (a receipts batch writes its events at o
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +17,7 @@ from enum import StrEnum
 
 import aiosqlite
 
+from bot.storage import dialect
 from bot.storage.db import from_ts, to_ts
 
 
@@ -145,13 +145,13 @@ async def add_endpoint(conn: aiosqlite.Connection, owner_id: int, url: str, secr
     cursor = await last_event_id(conn)
     ts = to_ts(now)
     stored = dump_events(events)
-    cur = await conn.execute(
+    endpoint_id = await dialect.of(conn).insert_id(
+        conn,
         "INSERT INTO webhook_endpoints (owner_id, url, secret, events, cursor, created_at,"
         " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
         (owner_id, url, secret, stored, cursor, ts, ts),
     )
-    assert cur.lastrowid is not None
-    return Endpoint(id=cur.lastrowid, owner_id=owner_id, url=url, secret=secret,
+    return Endpoint(id=endpoint_id, owner_id=owner_id, url=url, secret=secret,
                     events=frozenset(json.loads(stored)), state=EndpointState.ACTIVE,
                     created_at=now, cursor=cursor)
 
@@ -203,7 +203,8 @@ async def set_enabled(conn: aiosqlite.Connection, owner_id: int, endpoint_id: in
         cursor = await last_event_id(conn)
         cur = await conn.execute(
             "UPDATE webhook_endpoints SET state = 'active', failing_since = NULL,"
-            " cursor = MAX(cursor, ?), failures = 0, next_attempt_at = 0, last_error = NULL,"
+            f" cursor = {dialect.of(conn).greatest('cursor', '?')}, failures = 0,"
+            " next_attempt_at = 0, last_error = NULL,"
             " updated_at = ? WHERE owner_id = ? AND id = ? AND state = 'disabled'",
             (cursor, to_ts(now), owner_id, endpoint_id),
         )
@@ -234,7 +235,8 @@ async def subscriptions(conn: aiosqlite.Connection) -> dict[int, frozenset[str]]
 
 async def add_events(conn: aiosqlite.Connection, rows: Sequence[EventRow]) -> None:
     """Events, in the caller's transaction, in order (their ids follow the rows)."""
-    await conn.executemany(
+    await dialect.of(conn).execute_many(
+        conn,
         "INSERT INTO webhook_events (owner_id, type, data, created_at) VALUES (?, ?, ?, ?)",
         rows,
     )
@@ -289,23 +291,26 @@ async def record(conn: aiosqlite.Connection, endpoint_id: int, progress: Progres
     if row is None:
         return None
     before = EndpointState(row[0])
-    state, since = "state", "failing_since"
+    sql = dialect.of(conn)
+    # the state and since when it fails: as it is, flagged failing (since now, unless it
+    # was already), or active again; a paused endpoint stays paused
+    state, since, since_params = "state", "failing_since", list[float | None]()
     if progress.failing is True:
         state = "CASE WHEN state = 'disabled' THEN state ELSE 'failing' END"
-        since = "COALESCE(failing_since, :now)"
+        since, since_params = "COALESCE(failing_since, ?)", [ts]
     elif progress.failing is False:
         state = "CASE WHEN state = 'disabled' THEN state ELSE 'active' END"
         since = "NULL"
     await conn.execute(
-        f"UPDATE webhook_endpoints SET cursor = MAX(cursor, :cursor), failures = :failures,"
-        f" next_attempt_at = :next, last_error = :error, state = {state},"
-        f" failing_since = {since}, updated_at = :now WHERE id = :id",
-        {"cursor": progress.cursor, "failures": progress.failures,
-         "next": progress.next_attempt_at, "error": progress.last_error, "now": ts,
-         "id": endpoint_id},
+        f"UPDATE webhook_endpoints SET cursor = {sql.greatest('cursor', '?')}, failures = ?,"
+        f" next_attempt_at = ?, last_error = ?, state = {state}, failing_since = {since},"
+        " updated_at = ? WHERE id = ?",
+        (progress.cursor, progress.failures, progress.next_attempt_at, progress.last_error,
+         *since_params, ts, endpoint_id),
     )
     if progress.deliveries:
-        await conn.executemany(
+        await sql.execute_many(
+            conn,
             "INSERT INTO webhook_deliveries (endpoint_id, event_id, event_type, outcome,"
             " status_code, error, duration_ms, attempted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [(endpoint_id, *row) for row in progress.deliveries],
@@ -360,24 +365,14 @@ async def pending_count(conn: aiosqlite.Connection, endpoint: Endpoint) -> int:
 
 # --- what the events of messages say ------------------------------------------------------
 
-_with_client_ref = True  # messages.client_ref (migration 0012) is read while it exists
-
-
 async def message_refs(conn: aiosqlite.Connection,
                        ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
     """Message id -> (phone, the integrator's client_ref) for the messages' events."""
-    global _with_client_ref
-    sql = ("SELECT id, phone, {ref} FROM messages"
-           " WHERE id IN (SELECT value FROM json_each(?))")
-    if _with_client_ref:
-        try:
-            async with conn.execute(sql.format(ref="client_ref"), (json.dumps(list(ids)),)) as cur:
-                return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
-        except sqlite3.OperationalError as exc:
-            if "client_ref" not in str(exc):
-                raise
-            _with_client_ref = False
-    async with conn.execute(sql.format(ref="NULL"), (json.dumps(list(ids)),)) as cur:
+    sql = dialect.of(conn)
+    async with conn.execute(
+        f"SELECT id, phone, client_ref FROM messages WHERE {sql.in_list('id')}",
+        (sql.list_param(ids),),
+    ) as cur:
         return {row[0]: (row[1], row[2]) for row in await cur.fetchall()}
 
 
