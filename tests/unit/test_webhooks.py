@@ -578,3 +578,58 @@ def test_a_signing_secret_never_reaches_a_log() -> None:
 
     secret = "whsec_" + "A1b2C3d4" * 5
     assert secret not in Redactor()(f"created endpoint with {secret} for owner 3")
+
+
+# --- README's checks of a signature, run against ours ---------------------------------------
+
+def readme_snippet(language: str) -> str:
+    import re
+    import textwrap
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = text[text.index("### Webhooks"):text.index("## Reliability and security")]
+    found = re.search(rf"```{language}\n(.*?)```", section, re.S)
+    assert found is not None, f"README's Webhooks has no {language} block"
+    return textwrap.dedent(found.group(1))
+
+
+def test_the_readmes_python_check_accepts_our_signature_and_nothing_else() -> None:
+    import time
+
+    namespace: dict = {}
+    exec(readme_snippet("python"), namespace)
+    verified = namespace["verified"]
+    body = b'{"id":"evt_1","type":"message.sent","data":{"phone":"+994501234567"}}'
+    now = int(time.time())
+    header = signature_header("whsec_abc", now, body)
+    assert verified("whsec_abc", header, body)
+    assert not verified("whsec_abc", header, body + b" ")
+    assert not verified("whsec_abd", header, body)
+    assert not verified("whsec_abc", signature_header("whsec_abc", now - 3600, body), body)
+    assert not verified("whsec_abc", "v1=" + "0" * 64, body)
+
+
+def test_the_readmes_javascript_check_accepts_our_signature_and_nothing_else() -> None:
+    import shutil
+    import subprocess
+    import time
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    body = '{"id":"evt_1","type":"message.sent","data":{"text":"Salam, ə"}}'
+    header = signature_header("whsec_abc", int(time.time()), body.encode())
+    script = readme_snippet("js") + f"""
+const body = Buffer.from({json.dumps(body)}, "utf8");
+const header = {json.dumps(header)};
+process.stdout.write(JSON.stringify([
+  verified("whsec_abc", header, body),
+  verified("whsec_abc", header, Buffer.concat([body, Buffer.from(" ")])),
+  verified("whsec_abd", header, body),
+  verified("whsec_abc", "v1=abc", body),
+]));
+"""
+    shown = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=60,
+                           check=True)
+    assert json.loads(shown.stdout) == [True, False, False, False]
