@@ -84,6 +84,20 @@ class Settings(BaseSettings):
     failure_spike_window: int = Field(default=20, ge=1)
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
     low_balance_credits: int = Field(default=100, ge=0)
+
+    # Paying by bank transfer or card outside Telegram (Balance -> Buy credits): the
+    # details an owner pays to (no IBAN: "Pay by transfer" is not offered), a line of
+    # instructions below them, and the days an order waits for its receipt before it
+    # expires. The platform's name and details (address, tax id) go on receipts; prices
+    # are in CURRENCY (ISO 4217, in its minor units: qəpik for AZN).
+    payment_bank: str = ""
+    payment_iban: str = ""
+    payment_recipient: str = ""
+    payment_note: str = ""
+    order_expiry_days: int = Field(default=3, ge=1)
+    platform_name: str = "Qasid"
+    platform_details: str = ""
+    currency: str = "AZN"
     # A customer's reply that is only one of these opts them out (in); empty: the built-in
     # words in English, Azerbaijani, Russian and Turkish.
     opt_out_words: Annotated[tuple[str, ...], NoDecode] = ()
@@ -132,10 +146,34 @@ class Settings(BaseSettings):
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("support_contact")
+    @field_validator("support_contact", "payment_bank", "payment_recipient", "payment_note",
+                     "platform_name", "platform_details")
     @classmethod
     def _one_line(cls, value: str) -> str:
         return " ".join(value.split())
+
+    @field_validator("payment_iban")
+    @classmethod
+    def _iban(cls, value: str) -> str:
+        """Written in groups or not (``AZ21 NABZ ...``), kept without spaces; a typo (its
+        check digits, ISO 13616) stops start-up rather than reach an owner's bank."""
+        iban = "".join(value.split()).upper()
+        if not iban:
+            return ""
+        if not re.fullmatch(r"[A-Z]{2}\d{2}[A-Z0-9]{10,30}", iban):
+            raise ValueError("expected an IBAN like AZ21NABZ00000000137010001944")
+        digits = "".join(str(int(c, 36)) for c in iban[4:] + iban[:4])
+        if int(digits) % 97 != 1:
+            raise ValueError("the IBAN's check digits do not match: a typo?")
+        return iban
+
+    @field_validator("currency")
+    @classmethod
+    def _currency(cls, value: str) -> str:
+        code = value.strip().upper()
+        if not re.fullmatch(r"[A-Z]{3}", code) or code == "XTR":
+            raise ValueError("expected a three-letter currency code like AZN")
+        return code
 
     @field_validator("sender_warmup", mode="before")
     @classmethod
@@ -223,6 +261,11 @@ class Settings(BaseSettings):
     @property
     def waha_enabled(self) -> bool:
         return bool(self.waha_base_url)
+
+    @property
+    def transfer_enabled(self) -> bool:
+        """Owners are offered *Pay by transfer* (an IBAN to pay to is set)."""
+        return bool(self.payment_iban)
 
     @property
     def cloud_enabled(self) -> bool:

@@ -84,3 +84,25 @@ def test_env_example_documents_every_setting() -> None:
     text = (Path(__file__).resolve().parents[2] / ".env.example").read_text("utf-8")
     documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, re.M))
     assert {name.upper() for name in Settings.model_fields} == documented
+
+
+def test_payment_details_pay_by_transfer_only_with_an_iban(monkeypatch) -> None:
+    s = load_settings()
+    assert not s.transfer_enabled and s.order_expiry_days == 3 and s.currency == "AZN"
+    monkeypatch.setenv("PAYMENT_IBAN", "az21 nabz 0000 0000 1370 1000 1944")
+    monkeypatch.setenv("PAYMENT_BANK", "  Kapital   Bank ")
+    s = load_settings()
+    assert s.transfer_enabled and s.payment_iban == "AZ21NABZ00000000137010001944"
+    assert s.payment_bank == "Kapital Bank"
+
+
+@pytest.mark.parametrize("name,value", [
+    ("PAYMENT_IBAN", "AZ22NABZ00000000137010001944"),  # one check digit off
+    ("PAYMENT_IBAN", "1234"), ("CURRENCY", "manat"), ("CURRENCY", "XTR"),
+    ("ORDER_EXPIRY_DAYS", "0"),
+])
+def test_a_wrong_payment_setting_stops_start_up(monkeypatch, name: str, value: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as exc:
+        load_settings()
+    assert exc.value.lines[0].startswith(f"Invalid setting {name}:")
