@@ -35,12 +35,14 @@ from bot.errors import Conflict, NotFound, ValidationError
 from bot.services.contacts import ContactsService, _list_name
 from bot.services.imports import PhoneNormaliser
 from bot.services.imports.headers import variable_names
+from bot.services.webhooks import EventType, WebhooksService, contact_data
 from bot.storage import contacts as contacts_repo
 from bot.storage import lists as lists_repo
 from bot.storage import owners as owners_repo
 from bot.storage.db import Database
 
 MAX_CONTACTS = 10_000  # contacts (or phones) in one request
+OPT_OUT_REASON = "API"  # what the chat shows as the reason of an opt-out made here
 PAGE_DEFAULT = 100
 PAGE_MAX = 1_000
 
@@ -125,9 +127,11 @@ def _limit(limit: int | None) -> int:
 
 
 class ContactsApiService:
-    def __init__(self, db: Database, contacts: ContactsService, clock: Clock = utcnow) -> None:
+    def __init__(self, db: Database, contacts: ContactsService, clock: Clock = utcnow,
+                 webhooks: WebhooksService | None = None) -> None:
         self._db = db
         self._contacts = contacts
+        self._webhooks = webhooks  # an opt-out is a contact.opted_out event
         self._config = contacts.config
         self._clock = clock
         # one normaliser per (region, landlines), used on the event loop only: its memo
@@ -225,9 +229,16 @@ class ContactsApiService:
                     names.update(dict.fromkeys(held))
                 if names:
                     await lists_repo.add_variables(tx, owner_id, list_id, list(names))
-            if opt_outs:
-                await contacts_repo.opt_out_many(tx, owner_id, opt_outs, None, now)
-        opted = {phone for _, phone, out in written if out} | set(opt_outs)
+            already = {phone for _, phone, out in written if out}
+            newly = [phone for phone in dict.fromkeys(opt_outs) if phone not in already]
+            if newly:
+                await contacts_repo.opt_out_many(tx, owner_id, newly, OPT_OUT_REASON, now)
+                if self._webhooks is not None:  # as a STOP's: once, with the opt-out
+                    await self._webhooks.emit_many(tx, [
+                        (owner_id, EventType.CONTACT_OPTED_OUT, contact_data(Contact(
+                            ids[phone], owner_id, phone, opted_out_at=now,
+                            opt_out_reason=OPT_OUT_REASON))) for phone in newly])
+        opted = already | set(newly)
         created = sum(1 for contact_id, _, _ in written if contact_id > base)
         return UpsertReport(
             received=received, created=created, updated=len(written) - created,
@@ -265,9 +276,9 @@ class ContactsApiService:
         return Page(records, found[-1].id if more else None)
 
     async def opt_out(self, owner_id: int, raw_phone: str,
-                      reason: str | None = None) -> ContactRecord:
+                      reason: str | None = OPT_OUT_REASON) -> ContactRecord:
         """As a STOP reply: the number is opted out of every campaign (remembered even when
-        it was not a contact yet)."""
+        it was not a contact yet), a ``contact.opted_out`` event written with it."""
         contact = await self._contacts.opt_out(owner_id, raw_phone, reason,
                                                await self._region(owner_id))
         return await self._record(owner_id, contact)

@@ -8,14 +8,17 @@ import csv
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bot.domain import Language
 from bot.errors import Conflict, NotFound, ValidationError
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.contacts_api import ContactInput, ContactsApiService
+from bot.services.webhooks import WebhooksConfig, WebhooksService
 from bot.storage import contacts, lists, owners
 from bot.storage.db import Database
+from tests.fakes.notifier import RecordingNotifier
 
 HEADER = ["Telefon", "Ad", "Şəhər", "Любимый цвет"]
 ROWS = [
@@ -268,3 +271,30 @@ async def test_lists_are_created_filled_and_emptied_by_phone(
     removed = await api.remove_members(owner, vip.id, ["+994501234567", "+994709998877"])
     assert removed.changed == 1
     assert (await api.get(owner, "+994501234567")).list_ids == ()  # still a contact
+
+
+async def test_an_opt_out_by_upsert_is_one_contact_opted_out_event_as_a_stop_is(
+    db: Database, clock, service: ContactsService,
+) -> None:
+    webhooks = WebhooksService(db, httpx.AsyncClient(), RecordingNotifier(),
+                               WebhooksConfig(allow_http=True, allow_private=True), clock)
+    api = ContactsApiService(db, service, clock, webhooks)
+    owner = await new_owner(db, clock, 1)
+    await webhooks.create(owner, "http://127.0.0.1:9/hook", ["contact.opted_out"])
+
+    await api.upsert(owner, [ContactInput("050 123 45 67", "Əli", opted_out=True),
+                             ContactInput("+994501234567", opted_out=True),  # again
+                             ContactInput("+994771112233", opted_out=True),  # already out
+                             ContactInput("+994551234567", "Not out")])
+    await api.upsert(owner, [ContactInput("+994501234567", opted_out=True)])  # still out
+
+    async with db.reader.execute(
+        "SELECT type, data FROM webhook_events WHERE owner_id = ? ORDER BY id", (owner,)
+    ) as cur:
+        events = [(row[0], json.loads(row[1])) for row in await cur.fetchall()]
+    ali = await api.get(owner, "+994501234567")
+    assert [(kind, data["phone"], data["reason"]) for kind, data in events] == [
+        ("contact.opted_out", "+994501234567", "API")]
+    assert events[0][1]["contact_id"] == ali.contact.id
+    assert ali.contact.opt_out_reason == "API"
+    await webhooks.close()

@@ -50,7 +50,6 @@ VARIABLES_MAX = 100
 VARIABLE_NAME_MAX = 100
 VALUE_MAX = 32 * 1024  # a workbook cell's limit (``imports.limits.MAX_CELL_KB``)
 LIST_IDS_MAX = 100
-OPT_OUT_REASON = "API"  # what the chat shows as the reason of an opt-out made here
 
 _PHONE: Schema = {"type": "string", "maxLength": PHONE_MAX,
                   "description": "As written: normalised to E.164 in the owner's region "
@@ -408,10 +407,7 @@ async def list_contacts(call: ApiCall) -> ApiResponse:
     examples=[Example("Opt out", 200, path={"phone": _EXAMPLE_PHONE}),
               Example("Not a number", 400, path={"phone": "12"})])
 async def opt_out(call: ApiCall) -> ApiResponse:
-    async def action(owner_id: int, phone: str) -> ContactRecord:
-        return await call.services.contacts.opt_out(owner_id, phone, OPT_OUT_REASON)
-
-    return ApiResponse(contact_json(await _phone_call(call, action)))
+    return ApiResponse(contact_json(await _phone_call(call, call.services.contacts.opt_out)))
 
 
 @router.route(
