@@ -9,67 +9,92 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from functools import cache
 
 import aiosqlite
 
 from bot.domain import Contact
+from bot.storage import dialect
 from bot.storage.db import from_ts, to_ts
+from bot.storage.dialect import SQLITE, Dialect
 
 _COLUMNS = "id, owner_id, phone, name, attributes, opted_out_at, opt_out_reason"
 
 # A row to import: (phone E.164, name or None, attributes as a dict or JSON object text).
 ImportRow = tuple[str, str | None, "dict[str, str] | str"]
 
-# Bulk statements take a chunk's phones as one JSON array: SQLite unpacks it itself, which
-# is several times faster than binding parameters row by row with executemany. They are
-# shared by the async repository below and the import writer (``bot.storage.bulk``).
-EXISTING_SQL = (
-    "SELECT phone FROM contacts WHERE owner_id = ?"
-    " AND phone IN (SELECT value FROM json_each(?))"
-)
-_UPSERT = (
-    "INSERT INTO contacts (owner_id, phone, name, attributes, created_at, updated_at)"
-    " SELECT ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?, ?"
-    " FROM json_each(?) AS r WHERE true"
-    " ON CONFLICT (owner_id, phone) DO UPDATE SET"
-    " name = COALESCE(excluded.name, contacts.name),"
-    " attributes = CASE WHEN excluded.attributes = '{}' THEN contacts.attributes"
-    "   WHEN contacts.attributes = '{}' THEN excluded.attributes"
-    "   ELSE json_patch(contacts.attributes, excluded.attributes) END,"
-    " updated_at = excluded.updated_at"
-)
-# An identical row is left alone: re-importing a file rewrites nothing.
-UPSERT_SQL = (
-    _UPSERT + " WHERE excluded.name IS NOT contacts.name AND excluded.name IS NOT NULL"
-    " OR excluded.attributes <> contacts.attributes AND excluded.attributes <> '{}'"
-)
+# Bulk statements take a chunk's phones (or rows) as one parameter (``list_param``: for
+# SQLite a JSON array, which it unpacks itself, several times faster than binding
+# parameters row by row with executemany). Each is built once per dialect; the import
+# writer (``bot.storage.bulk``, SQLite's own) takes SQLite's, the ``*_SQL`` constants.
+
+@cache
+def _upsert_rows(d: Dialect) -> str:
+    """The contact upserts' FROM and ON CONFLICT: the newer name and attributes win."""
+    return (
+        f" FROM {d.array_items('?')} AS r WHERE true "
+        + d.upsert(["owner_id", "phone"], [
+            ("name", "COALESCE(excluded.name, contacts.name)"),
+            ("attributes", "CASE WHEN excluded.attributes = '{}' THEN contacts.attributes"
+             "   WHEN contacts.attributes = '{}' THEN excluded.attributes"
+             f"   ELSE {d.json_merge('contacts.attributes', 'excluded.attributes')} END"),
+            "updated_at"])
+    )
+
+
+def _fields(d: Dialect) -> str:
+    """A row's phone, name and attributes."""
+    return ", ".join(d.element("r.value", i) for i in range(3))
+
+
+@cache
+def upsert_sql(d: Dialect) -> str:
+    """``upsert``'s: an identical row is left alone (re-importing a file rewrites nothing)."""
+    return (
+        "INSERT INTO contacts (owner_id, phone, name, attributes, created_at, updated_at)"
+        f" SELECT ?, {_fields(d)}, ?, ?" + _upsert_rows(d)
+        + f" WHERE {d.distinct('excluded.name', 'contacts.name')} AND excluded.name IS NOT NULL"
+        " OR excluded.attributes <> contacts.attributes AND excluded.attributes <> '{}'"
+    )
+
+
 # The import writer's variant. Its rows are ``[phone, name, attributes, seq, ...]``
 # (``imports.parse.Batch``): a new contact gets the id ``base + seq`` (base: the largest
 # id when the import began, under the writer lock), so ids follow the file even though
 # the rows come sorted by phone; a known one keeps its id. Every row is touched, so that
 # each hands back its id.
-UPSERT_RETURNING_IDS_SQL = (
-    "INSERT INTO contacts (id, owner_id, phone, name, attributes, created_at, updated_at)"
-    " SELECT ? + (r.value ->> 3), ?, r.value ->> 0, r.value ->> 1, r.value ->> 2, ?, ?"
-    + _UPSERT[_UPSERT.index(" FROM json_each"):] + " RETURNING id"
-)
+@cache
+def upsert_returning_ids_sql(d: Dialect) -> str:
+    return (
+        "INSERT INTO contacts (id, owner_id, phone, name, attributes, created_at, updated_at)"
+        f" SELECT ? + ({d.element('r.value', 3, 'INTEGER')}), ?, {_fields(d)}, ?, ?"
+        + _upsert_rows(d) + d.returning("id")
+    )
+
+
 # The API's upsert (``services.contacts_api``): the import's statement, each row also
 # saying the contact's phone and whether it is opted out once written.
-UPSERT_RETURNING_STATE_SQL = UPSERT_RETURNING_IDS_SQL + ", phone, opted_out_at IS NOT NULL"
-# Contact ids (a JSON array; the caller's own, from the upsert) into a list.
-ADD_IDS_TO_LIST_SQL = (
-    "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
-    " SELECT ?, value, ? FROM json_each(?)"
-)
-ADD_TO_LIST_SQL = (
-    "INSERT OR IGNORE INTO list_members (list_id, contact_id, added_at)"
-    " SELECT ?, id, ? FROM contacts WHERE owner_id = ?"
-    " AND phone IN (SELECT value FROM json_each(?))"
-)
-OPTED_OUT_SQL = (
-    "SELECT COUNT(*) FROM contacts WHERE owner_id = ? AND opted_out_at IS NOT NULL"
-    " AND phone IN (SELECT value FROM json_each(?))"
-)
+@cache
+def upsert_returning_state_sql(d: Dialect) -> str:
+    return upsert_returning_ids_sql(d) + ", phone, opted_out_at IS NOT NULL"
+
+
+# Contact ids (the caller's own, from the upsert) into a list.
+@cache
+def add_ids_to_list_sql(d: Dialect) -> str:
+    return d.insert_ignore("list_members (list_id, contact_id, added_at)",
+                           f"SELECT ?, value, ? FROM {d.array_items('?')}")
+
+
+@cache
+def opted_out_sql(d: Dialect) -> str:
+    return ("SELECT COUNT(*) FROM contacts WHERE owner_id = ? AND opted_out_at IS NOT NULL"
+            f" AND {d.in_list('phone')}")
+
+
+UPSERT_RETURNING_IDS_SQL = upsert_returning_ids_sql(SQLITE)
+ADD_IDS_TO_LIST_SQL = add_ids_to_list_sql(SQLITE)
+OPTED_OUT_SQL = opted_out_sql(SQLITE)
 
 
 def _contact(row: aiosqlite.Row) -> Contact:
@@ -88,7 +113,11 @@ async def existing_phones(
     conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str]
 ) -> set[str]:
     """Which of ``phones`` the owner already has."""
-    async with conn.execute(EXISTING_SQL, (owner_id, json.dumps(list(phones)))) as cur:
+    d = dialect.of(conn)
+    async with conn.execute(
+        f"SELECT phone FROM contacts WHERE owner_id = ? AND {d.in_list('phone')}",
+        (owner_id, d.list_param(phones)),
+    ) as cur:
         return {row[0] for row in await cur.fetchall()}
 
 
@@ -99,21 +128,27 @@ async def upsert(
 
     An opt-out is never touched here: opted-out contacts stay opted out.
     """
-    ts = to_ts(now)
-    await conn.execute(UPSERT_SQL, (owner_id, ts, ts, json.dumps(rows)))
+    ts, d = to_ts(now), dialect.of(conn)
+    await conn.execute(upsert_sql(d), (owner_id, ts, ts, d.list_param(rows)))
 
 
 async def add_to_list(
     conn: aiosqlite.Connection, owner_id: int, list_id: int, phones: Sequence[str],
     now: datetime,
 ) -> None:
-    await conn.execute(ADD_TO_LIST_SQL, (list_id, to_ts(now), owner_id, json.dumps(list(phones))))
+    d = dialect.of(conn)
+    await conn.execute(
+        d.insert_ignore("list_members (list_id, contact_id, added_at)",
+                        "SELECT ?, id, ? FROM contacts WHERE owner_id = ?"
+                        f" AND {d.in_list('phone')}"),
+        (list_id, to_ts(now), owner_id, d.list_param(phones)))
 
 
 async def count_opted_out(
     conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str]
 ) -> int:
-    async with conn.execute(OPTED_OUT_SQL, (owner_id, json.dumps(list(phones)))) as cur:
+    d = dialect.of(conn)
+    async with conn.execute(opted_out_sql(d), (owner_id, d.list_param(phones))) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -133,11 +168,10 @@ async def opt_out(
     ts = to_ts(now)
     await conn.execute(
         "INSERT INTO contacts (owner_id, phone, opted_out_at, opt_out_reason, created_at,"
-        " updated_at) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (owner_id, phone) DO UPDATE SET"
-        " opted_out_at = COALESCE(contacts.opted_out_at, excluded.opted_out_at),"
-        " opt_out_reason = COALESCE(excluded.opt_out_reason, contacts.opt_out_reason),"
-        " updated_at = excluded.updated_at",
+        " updated_at) VALUES (?, ?, ?, ?, ?, ?) " + dialect.of(conn).upsert(["owner_id", "phone"], [
+            ("opted_out_at", "COALESCE(contacts.opted_out_at, excluded.opted_out_at)"),
+            ("opt_out_reason", "COALESCE(excluded.opt_out_reason, contacts.opt_out_reason)"),
+            "updated_at"]),
         (owner_id, phone, ts, reason, ts, ts),
     )
     contact = await get_by_phone(conn, owner_id, phone)
@@ -172,7 +206,7 @@ async def attribute_names(conn: aiosqlite.Connection, owner_id: int, list_id: in
     """Every attribute key used by the list's contacts, in first-seen order."""
     async with conn.execute(
         "SELECT a.key, MIN(c.id) FROM list_members m JOIN contacts c ON c.id = m.contact_id,"
-        " json_each(c.attributes) a WHERE m.list_id = ? AND c.owner_id = ?"
+        f" {dialect.of(conn).object_items('c.attributes')} a WHERE m.list_id = ? AND c.owner_id = ?"
         " GROUP BY a.key ORDER BY MIN(c.id), a.key",
         (list_id, owner_id),
     ) as cur:
@@ -202,9 +236,10 @@ async def by_ids(
     conn: aiosqlite.Connection, owner_id: int, contact_ids: Sequence[int]
 ) -> dict[int, Contact]:
     """The owner's contacts with these ids (others are simply absent)."""
+    d = dialect.of(conn)
     async with conn.execute(
-        f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = ?"
-        " AND id IN (SELECT value FROM json_each(?))", (owner_id, json.dumps(list(contact_ids))),
+        f"SELECT {_COLUMNS} FROM contacts WHERE owner_id = ? AND {d.in_list('id')}",
+        (owner_id, d.list_param(contact_ids)),
     ) as cur:
         return {row["id"]: _contact(row) async for row in cur}
 
@@ -213,10 +248,11 @@ async def whatsapp_known(
     conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str], since: float
 ) -> dict[str, bool]:
     """Phones whose WhatsApp check (``whatsapp_checks``) is newer than ``since``."""
+    d = dialect.of(conn)
     async with conn.execute(
         "SELECT phone, on_whatsapp FROM whatsapp_checks WHERE owner_id = ? AND checked_at >= ?"
-        " AND phone IN (SELECT value FROM json_each(?))",
-        (owner_id, since, json.dumps(list(phones))),
+        f" AND {d.in_list('phone')}",
+        (owner_id, since, d.list_param(phones)),
     ) as cur:
         return {row[0]: bool(row[1]) async for row in cur}
 
@@ -225,10 +261,11 @@ async def remember_whatsapp(
     conn: aiosqlite.Connection, rows: Sequence[tuple[int, str, bool, float]]
 ) -> None:
     """(owner, phone, on WhatsApp, when) of checks just made."""
-    await conn.executemany(
+    d = dialect.of(conn)
+    await d.execute_many(
+        conn,
         "INSERT INTO whatsapp_checks (owner_id, phone, on_whatsapp, checked_at)"
-        " VALUES (?, ?, ?, ?) ON CONFLICT (owner_id, phone) DO UPDATE SET"
-        " on_whatsapp = excluded.on_whatsapp, checked_at = excluded.checked_at",
+        " VALUES (?, ?, ?, ?) " + d.upsert(["owner_id", "phone"], ["on_whatsapp", "checked_at"]),
         [(o, p, int(w), t) for o, p, w, t in rows],
     )
 
@@ -246,11 +283,12 @@ async def upsert_returning(
     conn: aiosqlite.Connection, owner_id: int, rows: str, base: int, now: datetime
 ) -> list[tuple[int, str, bool]]:
     """The import's upsert of ``rows`` (a JSON array of ``[phone, name, attributes, seq]``,
-    sorted by phone: see ``UPSERT_RETURNING_IDS_SQL``; ``base`` is ``max_id`` read in the
+    sorted by phone: see ``upsert_returning_ids_sql``; ``base`` is ``max_id`` read in the
     same transaction). Returns (id, phone, opted out) of every row; ids above ``base`` are
     the contacts it created."""
     ts = to_ts(now)
-    async with conn.execute(UPSERT_RETURNING_STATE_SQL, (base, owner_id, ts, ts, rows)) as cur:
+    async with conn.execute(upsert_returning_state_sql(dialect.of(conn)),
+                            (base, owner_id, ts, ts, rows)) as cur:
         return [(int(row[0]), row[1], bool(row[2])) for row in await cur.fetchall()]
 
 
@@ -259,8 +297,9 @@ async def add_ids_to_list(
 ) -> int:
     """Add the contacts (ids the caller got for this owner) to the owner's list; returns
     how many were not in it yet."""
-    cur = await conn.execute(ADD_IDS_TO_LIST_SQL,
-                             (list_id, to_ts(now), json.dumps(sorted(contact_ids))))
+    d = dialect.of(conn)
+    cur = await conn.execute(add_ids_to_list_sql(d),
+                             (list_id, to_ts(now), d.list_param(sorted(contact_ids))))
     return cur.rowcount
 
 
@@ -270,12 +309,12 @@ async def opt_out_many(
 ) -> None:
     """Opt the owner's known ``phones`` out as ``opt_out`` does (an earlier opt-out keeps its
     time; a reason given replaces the one stored)."""
-    ts = to_ts(now)
+    ts, d = to_ts(now), dialect.of(conn)
     await conn.execute(
         "UPDATE contacts SET opted_out_at = COALESCE(opted_out_at, ?),"
         " opt_out_reason = COALESCE(?, opt_out_reason), updated_at = ?"
-        " WHERE owner_id = ? AND phone IN (SELECT value FROM json_each(?))",
-        (ts, reason, ts, owner_id, json.dumps(list(phones))),
+        f" WHERE owner_id = ? AND {d.in_list('phone')}",
+        (ts, reason, ts, owner_id, d.list_param(phones)),
     )
 
 
@@ -304,12 +343,13 @@ async def memberships(
 ) -> dict[int, list[int]]:
     """The owner's lists each of these contacts is in (contacts in none are absent)."""
     found: dict[int, list[int]] = {}
+    d = dialect.of(conn)
     async with conn.execute(
         "SELECT m.contact_id, m.list_id FROM list_members m"
         " JOIN contact_lists l ON l.id = m.list_id"
-        " WHERE l.owner_id = ? AND m.contact_id IN (SELECT value FROM json_each(?))"
+        f" WHERE l.owner_id = ? AND {d.in_list('m.contact_id')}"
         " ORDER BY m.contact_id, m.list_id",
-        (owner_id, json.dumps(list(contact_ids))),
+        (owner_id, d.list_param(contact_ids)),
     ) as cur:
         async for row in cur:
             found.setdefault(int(row[0]), []).append(int(row[1]))

@@ -5,40 +5,54 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 
 import aiosqlite
 
 from bot.domain import ContactList
+from bot.storage import dialect
 from bot.storage.db import from_ts, to_ts
+from bot.storage.dialect import SQLITE, Dialect
 
-_SELECT = (
-    "SELECT l.id, l.owner_id, l.name, l.created_at, l.variables,"
-    " COUNT(m.contact_id) AS size,"
-    " COALESCE(SUM(c.opted_out_at IS NOT NULL), 0) AS opted_out"
-    " FROM contact_lists l"
-    " LEFT JOIN list_members m ON m.list_id = l.id"
-    " LEFT JOIN contacts c ON c.id = m.contact_id"
-)
+
+@cache
+def _select(d: Dialect) -> str:
+    return (
+        "SELECT l.id, l.owner_id, l.name, l.created_at, l.variables,"
+        " COUNT(m.contact_id) AS size,"
+        f" COALESCE({d.count_if('c.opted_out_at IS NOT NULL')}, 0) AS opted_out"
+        " FROM contact_lists l"
+        " LEFT JOIN list_members m ON m.list_id = l.id"
+        " LEFT JOIN contacts c ON c.id = m.contact_id"
+    )
 
 
 NAME_TAKEN_SQL = "SELECT 1 FROM contact_lists WHERE owner_id = ? AND name = ?"
 INSERT_SQL = "INSERT INTO contact_lists (owner_id, name, created_at) VALUES (?, ?, ?)"
-# Adds variable names (a JSON array) to a list's, keeping the order they first came in.
-ADD_VARIABLES_SQL = (
-    "UPDATE contact_lists SET variables = (SELECT json_group_array(name) FROM ("
-    " SELECT value AS name, MIN(o) AS first FROM ("
-    "  SELECT value, key AS o FROM json_each(contact_lists.variables)"
-    "  UNION ALL SELECT value, 100000 + key FROM json_each(?))"
-    " GROUP BY value ORDER BY first))"
-    " WHERE owner_id = ? AND id = ?"
-)
+
+
+@cache
+def add_variables_sql(d: Dialect) -> str:
+    """Adds variable names (bound with ``list_param``) to a list's, keeping the order they
+    first came in."""
+    return (
+        f"UPDATE contact_lists SET variables = (SELECT {d.json_agg('name')} FROM ("
+        " SELECT value AS name, MIN(o) AS first FROM ("
+        f"  SELECT value, key AS o FROM {d.array_items('contact_lists.variables')}"
+        f"  UNION ALL SELECT value, 100000 + key FROM {d.array_items('?')})"
+        " GROUP BY value ORDER BY first))"
+        " WHERE owner_id = ? AND id = ?"
+    )
+
+
+ADD_VARIABLES_SQL = add_variables_sql(SQLITE)  # SQLite's: the import writer's (and tests')
 
 
 async def owner_variables(conn: aiosqlite.Connection, owner_id: int) -> set[str]:
     """Every variable any of the owner's lists has."""
     async with conn.execute(
-        "SELECT DISTINCT v.value FROM contact_lists l, json_each(l.variables) v"
-        " WHERE l.owner_id = ?", (owner_id,)
+        "SELECT DISTINCT v.value FROM contact_lists l,"
+        f" {dialect.of(conn).array_items('l.variables')} v WHERE l.owner_id = ?", (owner_id,)
     ) as cur:
         return {row[0] async for row in cur}
 
@@ -63,15 +77,16 @@ async def name_taken(conn: aiosqlite.Connection, owner_id: int, name: str) -> bo
 async def create(
     conn: aiosqlite.Connection, owner_id: int, name: str, now: datetime
 ) -> ContactList:
-    cur = await conn.execute(INSERT_SQL, (owner_id, name, to_ts(now)))
-    created = await get(conn, owner_id, cur.lastrowid)  # type: ignore[arg-type]
+    list_id = await dialect.of(conn).insert_id(conn, INSERT_SQL, (owner_id, name, to_ts(now)))
+    created = await get(conn, owner_id, list_id)
     assert created is not None
     return created
 
 
 async def get(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> ContactList | None:
     async with conn.execute(
-        _SELECT + " WHERE l.owner_id = ? AND l.id = ? GROUP BY l.id", (owner_id, list_id)
+        _select(dialect.of(conn)) + " WHERE l.owner_id = ? AND l.id = ? GROUP BY l.id",
+        (owner_id, list_id)
     ) as cur:
         row = await cur.fetchone()
     return _list(row) if row else None
@@ -79,7 +94,8 @@ async def get(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> Contac
 
 async def for_owner(conn: aiosqlite.Connection, owner_id: int) -> list[ContactList]:
     async with conn.execute(
-        _SELECT + " WHERE l.owner_id = ? GROUP BY l.id ORDER BY l.created_at, l.id", (owner_id,)
+        _select(dialect.of(conn)) + " WHERE l.owner_id = ? GROUP BY l.id"
+        " ORDER BY l.created_at, l.id", (owner_id,)
     ) as cur:
         return [_list(row) async for row in cur]
 
@@ -155,9 +171,10 @@ async def delete(conn: aiosqlite.Connection, owner_id: int, list_id: int) -> int
 
 async def owned(conn: aiosqlite.Connection, owner_id: int, list_ids: Sequence[int]) -> set[int]:
     """Which of ``list_ids`` are the owner's lists."""
+    d = dialect.of(conn)
     async with conn.execute(
-        "SELECT id FROM contact_lists WHERE owner_id = ?"
-        " AND id IN (SELECT value FROM json_each(?))", (owner_id, json.dumps(list(list_ids)))
+        f"SELECT id FROM contact_lists WHERE owner_id = ? AND {d.in_list('id')}",
+        (owner_id, d.list_param(list_ids)),
     ) as cur:
         return {int(row[0]) async for row in cur}
 
@@ -167,7 +184,8 @@ async def page(
 ) -> list[ContactList]:
     """The owner's lists with ids above ``after``, by id, with their sizes."""
     async with conn.execute(
-        _SELECT + " WHERE l.owner_id = ? AND l.id > ? GROUP BY l.id ORDER BY l.id LIMIT ?",
+        _select(dialect.of(conn))
+        + " WHERE l.owner_id = ? AND l.id > ? GROUP BY l.id ORDER BY l.id LIMIT ?",
         (owner_id, after, limit),
     ) as cur:
         return [_list(row) async for row in cur]
@@ -177,7 +195,8 @@ async def add_variables(
     conn: aiosqlite.Connection, owner_id: int, list_id: int, names: Sequence[str]
 ) -> None:
     """Variable names its contacts now have, added to the list's (as an import does)."""
-    await conn.execute(ADD_VARIABLES_SQL, (json.dumps(list(names)), owner_id, list_id))
+    d = dialect.of(conn)
+    await conn.execute(add_variables_sql(d), (d.list_param(names), owner_id, list_id))
 
 
 async def remove_members(
@@ -185,10 +204,11 @@ async def remove_members(
 ) -> int:
     """Take the owner's contacts with these phones out of the list (they stay contacts);
     returns how many were in it."""
+    d = dialect.of(conn)
     cur = await conn.execute(
         "DELETE FROM list_members WHERE list_id = ? AND contact_id IN ("
-        " SELECT id FROM contacts WHERE owner_id = ?"
-        " AND phone IN (SELECT value FROM json_each(?)))",
-        (list_id, owner_id, json.dumps(list(phones))),
+        f" SELECT id FROM contacts WHERE owner_id = ? AND {d.in_list('phone')})",
+        (list_id, owner_id, d.list_param(phones)),
     )
     return cur.rowcount
+

@@ -7,13 +7,13 @@ the gateway and becomes ``uncertain``, never ``queued`` again.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 from bot.domain import MessageStatus
+from bot.storage import dialect
 
 # Forward-only receipts: a message only moves to a later status.
 RANK = {MessageStatus.SENDING: 0, MessageStatus.UNCERTAIN: 1, MessageStatus.SENT: 2,
@@ -53,10 +53,11 @@ async def due(conn: aiosqlite.Connection, until: float, limit: int) -> list[Due]
 async def claim(conn: aiosqlite.Connection, ids: Sequence[int], lease_until: float,
                 now: float) -> int:
     """Queued -> sending, with a lease; returns how many were still queued."""
+    d = dialect.of(conn)
     cur = await conn.execute(
         "UPDATE messages SET status = 'sending', lease_until = ?, attempts = attempts + 1,"
-        " updated_at = ? WHERE status = 'queued' AND id IN (SELECT value FROM json_each(?))",
-        (lease_until, now, json.dumps(list(ids))),
+        f" updated_at = ? WHERE status = 'queued' AND {d.in_list('id')}",
+        (lease_until, now, d.list_param(ids)),
     )
     return cur.rowcount
 
@@ -65,13 +66,13 @@ async def mark_sent_many(conn: aiosqlite.Connection, rows: Sequence[tuple[str, i
                          now: float) -> int:
     """Claimed messages accepted by the gateway: (gateway id, message id) each. Returns
     how many were still claimed (the credits to charge)."""
-    cur = await conn.executemany(
+    return await dialect.of(conn).execute_many(
+        conn,
         "UPDATE messages SET status = 'sent', gateway_message_id = ?, sent_at = ?,"
         " lease_until = NULL, error_category = NULL, error_detail = NULL, updated_at = ?"
         " WHERE id = ? AND status = 'sending'",
         [(gateway_id, now, now, message_id) for gateway_id, message_id in rows],
     )
-    return cur.rowcount
 
 
 async def mark_many(
@@ -80,21 +81,22 @@ async def mark_many(
 ) -> int:
     """Claimed messages' other outcomes: (status, category, detail, new planned time or
     None, message id) each. Returns how many were still claimed."""
-    cur = await conn.executemany(
+    return await dialect.of(conn).execute_many(
+        conn,
         "UPDATE messages SET status = ?, lease_until = NULL, error_category = ?,"
         " error_detail = ?, planned_at = COALESCE(?, planned_at), updated_at = ?"
         " WHERE id = ? AND status = 'sending'",
         [(status, category, detail, planned_at, now, message_id)
          for status, category, detail, planned_at, message_id in rows],
     )
-    return cur.rowcount
 
 
 async def uncount_attempts(conn: aiosqlite.Connection, message_ids: Sequence[int]) -> None:
     """Claims given back unsent (their sender was lost) do not count as attempts."""
+    d = dialect.of(conn)
     await conn.execute(
-        "UPDATE messages SET attempts = MAX(0, attempts - 1)"
-        " WHERE id IN (SELECT value FROM json_each(?))", (json.dumps(list(message_ids)),))
+        f"UPDATE messages SET attempts = {d.greatest('0', 'attempts - 1')}"
+        f" WHERE {d.in_list('id')}", (d.list_param(message_ids),))
 
 
 async def expire_claims(conn: aiosqlite.Connection, now: float) -> list[tuple[int, int]]:
@@ -118,10 +120,11 @@ async def by_gateway_ids(
 ) -> dict[str, tuple[int, int, int, str, int | None]]:
     """gateway id -> (message id, campaign id, owner id, status, sender id), for
     receipts."""
+    d = dialect.of(conn)
     async with conn.execute(
         "SELECT gateway_message_id, id, campaign_id, owner_id, status, sender_id FROM messages"
-        " WHERE gateway_message_id IN (SELECT value FROM json_each(?))",
-        (json.dumps(list(gateway_ids)),),
+        f" WHERE {d.in_list('gateway_message_id')}",
+        (d.list_param(gateway_ids),),
     ) as cur:
         return {row[0]: (row[1], row[2], row[3], row[4], row[5]) async for row in cur}
 
@@ -129,7 +132,8 @@ async def by_gateway_ids(
 async def advance_many(conn: aiosqlite.Connection,
                        rows: Sequence[tuple[int, str, float, str | None]]) -> None:
     """Receipts already checked to move forward: (message id, new status, at, error)."""
-    await conn.executemany(
+    await dialect.of(conn).execute_many(
+        conn,
         "UPDATE messages SET status = ?1,"
         " sent_at = CASE WHEN ?1 = 'failed' THEN sent_at ELSE COALESCE(sent_at, ?2) END,"
         " delivered_at = CASE WHEN ?1 IN ('delivered', 'read')"
