@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Self
 
@@ -368,6 +369,46 @@ SENT_STATUSES = (MessageStatus.SENT, MessageStatus.DELIVERED, MessageStatus.READ
 DELIVERED_STATUSES = (MessageStatus.DELIVERED, MessageStatus.READ)
 
 
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the outbox as its owner (and the HTTP API) sees it: a campaign's, or
+    a single one sent by API (``campaign_id`` None)."""
+
+    id: int
+    owner_id: int
+    phone: str
+    status: MessageStatus
+    planned_at: datetime
+    updated_at: datetime
+    campaign_id: int | None = None
+    sender_id: int | None = None
+    contact_id: int | None = None
+    client_ref: str | None = None
+    attempts: int = 0
+    queued_at: datetime | None = None  # None for rows older than the API
+    sent_at: datetime | None = None
+    delivered_at: datetime | None = None
+    read_at: datetime | None = None
+    error_category: str | None = None
+    error_detail: str | None = None
+
+    @property
+    def history(self) -> list[tuple[MessageStatus, datetime]]:
+        """The states it went through, with their times, oldest first: queued, sent,
+        delivered, read as recorded; then where it is now if that is none of them (being
+        sent, failed, uncertain, skipped: since its last change)."""
+        steps: list[tuple[MessageStatus, datetime]] = []
+        for status, at in ((MessageStatus.QUEUED, self.queued_at),
+                           (MessageStatus.SENT, self.sent_at),
+                           (MessageStatus.DELIVERED, self.delivered_at),
+                           (MessageStatus.READ, self.read_at)):
+            if at is not None:
+                steps.append((status, at))
+        if self.status not in (s for s, _ in steps) and self.status is not MessageStatus.QUEUED:
+            steps.append((self.status, self.updated_at))
+        return steps
+
+
 def rate(part: int, whole: int) -> float | None:
     """``part`` of ``whole`` (0..1), or None when there is nothing to divide."""
     return part / whole if whole else None
@@ -514,6 +555,87 @@ class Balance:
     @property
     def available(self) -> int:
         return self.total - self.reserved
+
+
+@dataclass(frozen=True, slots=True)
+class Package:
+    """Credits an admin sells (``/packages``): ``price_minor`` in ``currency`` (minor
+    units: qəpik for AZN; 0: not sold for money) and ``price_stars`` in Telegram Stars (0:
+    not sold for Stars). Its credits expire ``validity_days`` after the purchase (0:
+    never). Hidden packages (``active`` False) are not offered; their orders stay."""
+
+    id: int
+    name: str
+    credits: int
+    validity_days: int
+    price_minor: int
+    currency: str
+    price_stars: int
+    active: bool
+    created_at: datetime
+    updated_at: datetime | None = None
+
+    @property
+    def for_stars(self) -> bool:
+        return self.price_stars > 0
+
+    @property
+    def for_money(self) -> bool:
+        return self.price_minor > 0
+
+    @property
+    def minor_per_message(self) -> Decimal:
+        """What one message costs, in minor units of ``currency`` (one credit a message)."""
+        return Decimal(self.price_minor) / self.credits
+
+    @property
+    def stars_per_message(self) -> Decimal:
+        return Decimal(self.price_stars) / self.credits
+
+
+class OrderMethod(StrEnum):
+    STARS = "stars"  # Telegram Stars, paid inside Telegram
+    TRANSFER = "transfer"  # a bank transfer or card outside Telegram, confirmed by an admin
+
+
+class OrderStatus(StrEnum):
+    OPEN = "open"  # waiting for the payment (a transfer: for its receipt)
+    SUBMITTED = "submitted"  # a transfer's receipt sent: an admin confirms or rejects
+    PAID = "paid"  # credited (once)
+    REJECTED = "rejected"  # an admin said why (``reason``)
+    EXPIRED = "expired"  # not paid in time
+    CANCELLED = "cancelled"  # by the owner, before paying
+    REFUNDED = "refunded"  # Stars given back by an admin
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An owner's order of a package (migration 0013): what was ordered is copied from
+    the package (``credits``, ``validity_days``, the price as ``amount_minor`` in
+    ``currency``: minor units, or Stars in ``XTR``), so editing the package later changes
+    no order. ``reference`` is unique: the payment's purpose and the receipt's number."""
+
+    id: int
+    owner_id: int
+    package_id: int
+    method: OrderMethod
+    status: OrderStatus
+    reference: str
+    credits: int
+    validity_days: int  # 0: the credits never expire
+    amount_minor: int
+    currency: str
+    created_at: datetime
+    package_name: str = ""
+    expires_at: datetime | None = None  # an open order not paid by then expires
+    receipt_file_id: str | None = None  # a transfer's photo or PDF, as Telegram keeps it
+    receipt_kind: str | None = None  # "photo" or "document"
+    decided_by: int | None = None  # the Telegram id of the admin who confirmed or rejected
+    reason: str | None = None
+    paid_at: datetime | None = None
+    decided_at: datetime | None = None
+    telegram_charge_id: str | None = None
+    provider_charge_id: str | None = None
 
 
 class Scope(StrEnum):

@@ -36,6 +36,7 @@ from bot.domain import (
     ContactList,
     DraftStart,
     Language,
+    Message,
     MessageStatus,
     Sender,
     SenderStatus,
@@ -43,19 +44,22 @@ from bot.domain import (
     Template,
     WizardStep,
 )
-from bot.errors import NotFound, ValidationError
+from bot.errors import InsufficientCredits, NotFound, ValidationError
 from bot.gateways.base import WhatsAppGateway
 from bot.services import billing, zones
 from bot.services.billing import CREDITS_PER_MESSAGE
-from bot.services.planning import PRESETS, Pacing, QuietHours, estimate, plan
+from bot.services.idempotency import InTransaction
+from bot.services.planning import PRESETS, Pacing, Plan, QuietHours, estimate, plan
 from bot.services.senders import DAY, sandbox_default, sender_ref
 from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
 from bot.services.template_engine import compile_template
 from bot.services.templates import contact_values
+from bot.services.webhooks import EventType, WebhooksService, campaign_data
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
 from bot.storage import campaigns as repo
 from bot.storage import contacts, ledger, lists, outbox, owners, senders, templates
-from bot.storage.db import Database
+from bot.storage import messages as messages_repo
+from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +161,30 @@ class CampaignView:
     finish: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class CampaignOrder:
+    """A campaign asked for in one go (``CampaignsService.create``, the HTTP API): the
+    wizard's answers. ``sender_ids`` None: every working number (the wizard's default);
+    ``start_at`` None: now; ``pacing`` (custom values) or else ``preset``;
+    ``client_refs``: (phone, the integrator's reference) of recipients."""
+
+    list_id: int
+    template_id: int
+    sender_ids: Sequence[int] | None = None
+    start_at: datetime | None = None
+    preset: str = "normal"
+    pacing: Pacing | None = None
+    name: str | None = None
+    allow_missing: bool = False  # send to recipients lacking a value (blank, as the chat)
+    client_refs: Sequence[tuple[str, str]] = ()
+
+
+# The wizard's places (``ValidationError.where``) as a ``CampaignOrder`` names them.
+_ORDER_FIELDS = {"senders": "sender_ids", "list": "list_id", "when": "start_at",
+                 "pacing": "pace", "delay": "/pace/delay_min", "pause": "/pace/batch_pause_min",
+                 "batch_size": "/pace/batch_size", "quiet": "/pace/quiet"}
+
+
 def parse_range(text: str, where: str, *, unit: float = 1.0) -> tuple[float, float]:
     """"10-30", "10 – 30" or "15" (min = max), in ``unit`` seconds."""
     if text.strip().startswith(("-", "–", "—")):  # a minus: no negative delays
@@ -183,8 +211,10 @@ def parse_quiet(text: str) -> QuietHours:
 
 class CampaignsService:
     def __init__(self, db: Database, config: CampaignsConfig,
-                 clock: Clock = utcnow, *, gateway: WhatsAppGateway | None = None) -> None:
+                 clock: Clock = utcnow, *, gateway: WhatsAppGateway | None = None,
+                 webhooks: WebhooksService | None = None) -> None:
         self._db = db
+        self._webhooks = webhooks  # paused by the owner, cancelled, no next run: events
         self._config = config
         self._sending = SendingPolicy(config.daily_cap, config.warmup)
         self._clock = clock
@@ -417,56 +447,171 @@ class CampaignsService:
             raise ValidationError("over_advice", where="recipients",
                                   limit=summary.advice_max, count=summary.recipients)
         now = self._clock()
-        seed = random.SystemRandom().randrange(1 << 31)
+        try:
+            async with self._db.transaction() as tx:
+                campaign = await repo.get(tx, owner_id, draft.id)
+                if campaign is None or campaign.status is not CampaignStatus.DRAFT:
+                    raise NotFound("campaign_draft")  # confirmed (or dropped) meanwhile
+                count, schedule, balance = await self._schedule(tx, campaign, summary, now)
+        except InsufficientCredits as short:  # the wizard says it with what is missing
+            raise ValidationError("insufficient", where="balance", cost=short.needed,
+                                  available=short.available,
+                                  missing=short.needed - short.available) from None
+        return _replace(summary, campaign=campaign, balance=balance,
+                        cost=count * CREDITS_PER_MESSAGE, finish=schedule.finish)
+
+    async def create(self, owner_id: int, order: CampaignOrder,
+                     on_commit: InTransaction[Summary] | None = None) -> Summary:
+        """A campaign asked for in one go (the HTTP API): the wizard's checks and its
+        confirmation, without a draft (the owner's wizard in the chat is left alone).
+
+        The same checks as the summary and *Confirm*: the list, template and numbers are
+        the owner's (``NotFound``) and the numbers working; a Cloud API number needs the
+        template's approved twin; opted-out members are left out (``Summary.opted_out``);
+        recipients without a value for a variable that has no fallback are refused
+        (``missing_values``) unless ``order.allow_missing``; the credits must cover every
+        recipient (``InsufficientCredits``, nothing queued). Confirming is the wizard's:
+        the outbox planned and written and the credits reserved in one transaction, with
+        the recipients' ``client_refs`` (and ``on_commit``'s write, given the result)."""
+        try:
+            if await lists.get(self._db.reader, owner_id, order.list_id) is None:
+                raise NotFound("list", list_id=order.list_id)
+            summary = await self._summary(await self._order_draft(owner_id, order),
+                                          estimated=False)
+        except ValidationError as exc:  # named as the order names it
+            exc.where = _ORDER_FIELDS.get(exc.where, exc.where)
+            raise
+        if not summary.recipients:
+            raise ValidationError("no_recipients", where="list_id")
+        if summary.lacking and not order.allow_missing:
+            raise ValidationError("missing_values", where="template_id",
+                                  missing=", ".join(sorted(summary.lacking)),
+                                  recipients=max(summary.lacking.values()))
+        if summary.cost > summary.balance.available:
+            raise InsufficientCredits(summary.cost, summary.balance.available)
+        now = self._clock()
         async with self._db.transaction() as tx:
-            campaign = await repo.get(tx, owner_id, draft.id)
-            if campaign is None or campaign.status is not CampaignStatus.DRAFT:
-                raise NotFound("campaign_draft")  # confirmed (or dropped) meanwhile
-            list_id = campaign.list_id  # None: its list was deleted meanwhile (no recipients)
-            count = 0 if list_id is None else await repo.count_recipients(tx, owner_id, list_id)
-            cost = count * CREDITS_PER_MESSAGE
-            available = (await ledger.balance(tx, owner_id)).available
-            if cost > available:
-                raise ValidationError("insufficient", where="balance", cost=cost,
-                                      available=available, missing=cost - available)
-            if not count:
-                raise ValidationError("no_recipients", where="list")
-            assert list_id is not None  # it has recipients
-            sender_ids = [s.id for s in summary.senders]
-            schedule = plan(count, summary.pacing, summary.starts_at, seed,
-                            summary.timezone, senders=len(summary.senders),
-                            variants=len(summary.template.variants),
-                            busy_until=await repo.senders_busy_until(tx, sender_ids),
-                            **await self._capacity(tx, summary.senders, summary.starts_at))
-            campaign.seed = seed
-            campaign.pacing = summary.pacing.to_json()
-            campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
-            campaign.name = (campaign.name
-                             or f"{summary.template.name} · {summary.contact_list.name}")
-            campaign.schedule(summary.starts_at)
+            campaign = Campaign(0, owner_id, order.name or "", CampaignStatus.DRAFT, now,
+                                list_id=order.list_id, template_id=order.template_id)
+            count, schedule, balance = await self._schedule(tx, campaign, summary, now)
+            if order.client_refs:
+                await messages_repo.set_client_refs(tx, owner_id, campaign.id, 0,
+                                                    order.client_refs)
+            result = _replace(summary, campaign=campaign, balance=balance,
+                              cost=count * CREDITS_PER_MESSAGE, finish=schedule.finish)
+            if on_commit is not None:
+                await on_commit(tx, result)
+        return result
+
+    async def check(self, owner_id: int, order: CampaignOrder) -> None:
+        """The checks of ``create`` that need no list (the template, the numbers, the
+        pace, the start), for a caller that makes the list afterwards."""
+        try:
+            await self._order_draft(owner_id, order)
+        except ValidationError as exc:
+            exc.where = _ORDER_FIELDS.get(exc.where, exc.where)
+            raise
+
+    async def _order_draft(self, owner_id: int, order: CampaignOrder) -> CampaignDraft:
+        """The order's answers as a draft of the wizard's (not stored), after the checks
+        its steps make but the list's."""
+        reader = self._db.reader
+        template = await templates.get(reader, owner_id, order.template_id)
+        if template is None:
+            raise NotFound("template", template_id=order.template_id)
+        if order.sender_ids is None:  # the wizard's default: every working number
+            await self._sandbox_number(owner_id)
+            chosen = [s.id for s in await self.usable_senders(owner_id)]
+        else:
+            mine = {s.id: s for s in await senders.list_for_owner(reader, owner_id)}
+            for sender_id in order.sender_ids:
+                if sender_id not in mine:
+                    raise NotFound("sender", sender_id=sender_id)
+                if mine[sender_id].status is not SenderStatus.ACTIVE:
+                    raise ValidationError("sender_not_active", where="sender_ids",
+                                          number=mine[sender_id].label or mine[sender_id].phone)
+            chosen = sorted(set(order.sender_ids))
+        if order.pacing is not None:
+            pacing, preset = order.pacing, "custom"
+            pacing.validate()
+        elif order.preset in PRESETS:
+            pacing, preset = PRESETS[order.preset], order.preset
+        else:
+            raise ValidationError("bad_preset", where="pace")
+        if order.start_at is not None and order.start_at < self._clock():
+            raise ValidationError("in_past", where="when")
+        start = (DraftStart(StartKind.AT, at=order.start_at.astimezone(UTC))
+                 if order.start_at is not None else DraftStart(StartKind.NOW))
+        usable = {s.id: s for s in await self.usable_senders(owner_id)}
+        _check_cloud(template, self._need_approved([usable[s] for s in chosen if s in usable]))
+        return CampaignDraft(0, owner_id, WizardStep.SUMMARY, order.list_id, order.template_id,
+                             senders=chosen, start=start, preset=preset,
+                             pacing=pacing.to_json())
+
+    async def _schedule(self, tx: Connection, campaign: Campaign, summary: Summary,
+                        now: datetime) -> tuple[int, Plan, Balance]:
+        """Confirm: plan the campaign's run from the summary's answers, write its outbox
+        and numbers, reserve its credits; the campaign is then ``scheduled`` (one not yet
+        stored, id 0, is inserted). Returns (messages, the plan, the balance after);
+        ``InsufficientCredits`` or ``no_recipients`` and nothing is written."""
+        owner_id = campaign.owner_id
+        list_id = campaign.list_id  # None: its list was deleted meanwhile (no recipients)
+        count = 0 if list_id is None else await repo.count_recipients(tx, owner_id, list_id)
+        cost = count * CREDITS_PER_MESSAGE
+        available = (await ledger.balance(tx, owner_id)).available
+        if cost > available:
+            raise InsufficientCredits(cost, available)
+        if not count:
+            raise ValidationError("no_recipients", where="list")
+        assert list_id is not None  # it has recipients
+        seed = random.SystemRandom().randrange(1 << 31)
+        sender_ids = [s.id for s in summary.senders]
+        schedule = plan(count, summary.pacing, summary.starts_at, seed,
+                        summary.timezone, senders=len(summary.senders),
+                        variants=len(summary.template.variants),
+                        busy_until=await repo.senders_busy_until(tx, sender_ids),
+                        **await self._capacity(tx, summary.senders, summary.starts_at))
+        campaign.seed = seed
+        campaign.pacing = summary.pacing.to_json()
+        campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
+        campaign.name = (campaign.name
+                         or f"{summary.template.name} · {summary.contact_list.name}")
+        campaign.schedule(summary.starts_at)
+        if campaign.id:
             await repo.save(tx, campaign, now)
-            await repo.set_senders(tx, campaign.id, sender_ids)
-            campaign.sender_ids = sorted(sender_ids)  # as stored (and read back)
-            written = await repo.write_outbox(
-                tx, campaign, 0, list_id,
-                [sender_ids[s] for s in schedule.sender], schedule.batch, schedule.variant,
-                schedule.at, now)
-            if written != count:  # cannot happen inside the transaction; never silently
-                raise RuntimeError(f"outbox: {written} rows for {count} recipients")
-            await billing.reserve(tx, owner_id, cost, now, campaign_id=campaign.id,
-                                  note="campaign")
-            balance = await ledger.balance(tx, owner_id)
+        else:
+            campaign.id = await repo.insert(tx, campaign, now)
+        await repo.set_senders(tx, campaign.id, sender_ids)
+        campaign.sender_ids = sorted(sender_ids)  # as stored (and read back)
+        written = await repo.write_outbox(
+            tx, campaign, 0, list_id,
+            [sender_ids[s] for s in schedule.sender], schedule.batch, schedule.variant,
+            schedule.at, now)
+        if written != count:  # cannot happen inside the transaction; never silently
+            raise RuntimeError(f"outbox: {written} rows for {count} recipients")
+        await billing.reserve(tx, owner_id, cost, now, campaign_id=campaign.id,
+                              note="campaign")
+        balance = await ledger.balance(tx, owner_id)
         log.info("campaign %d confirmed: %d messages, %d batches, start %s", campaign.id,
                  count, schedule.batches, summary.starts_at.isoformat())
-        return _replace(summary, campaign=campaign, balance=balance, cost=cost,
-                        finish=schedule.finish)
+        return count, schedule, balance
 
     # --- the owner's campaigns --------------------------------------------------------------
 
-    async def list(self, owner_id: int, limit: int = 10) -> list[CampaignView]:
-        found = await repo.for_owner(self._db.reader, owner_id, limit)
+    async def list(self, owner_id: int, limit: int = 10,
+                   before: int | None = None) -> builtins.list[CampaignView]:
+        """The owner's campaigns, newest first; ``before``: those older than that id."""
+        found = await repo.for_owner(self._db.reader, owner_id, limit, before)
         progress = await repo.progress(self._db.reader, owner_id, [c.id for c in found])
         return [CampaignView(c, progress[c.id]) for c in found]
+
+    async def messages(self, owner_id: int, campaign_id: int, after: int = 0,
+                       limit: int = 100) -> builtins.list[Message]:
+        """A campaign's messages (each recipient's state), by id: ``limit`` above
+        ``after``."""
+        await self._get(owner_id, campaign_id)
+        return await messages_repo.of_campaign(self._db.reader, owner_id, campaign_id,
+                                               after, limit)
 
     async def view(self, owner_id: int, campaign_id: int) -> CampaignView:
         campaign = await self._get(owner_id, campaign_id)
@@ -476,7 +621,8 @@ class CampaignsService:
         return CampaignView(campaign, progress, held, finish)
 
     async def pause(self, owner_id: int, campaign_id: int) -> CampaignView:
-        await self._transition(owner_id, campaign_id, lambda c: c.pause("owner"))
+        await self._transition(owner_id, campaign_id, lambda c: c.pause("owner"),
+                               EventType.CAMPAIGN_PAUSED)
         return await self.view(owner_id, campaign_id)
 
     async def resume(self, owner_id: int, campaign_id: int) -> CampaignView:
@@ -493,6 +639,7 @@ class CampaignsService:
                 raise NotFound("campaign", campaign_id=campaign_id)
             campaign.cancel(now)
             await repo.save(tx, campaign, now)
+            await self._event(tx, campaign, EventType.CAMPAIGN_FINISHED, "cancelled")
             # the queued messages' credits come back; ones being sent right now, and
             # uncertain ones, keep theirs until their outcome is known
             held = await repo.skip_unsent(tx, owner_id, campaign_id, now) * CREDITS_PER_MESSAGE
@@ -521,6 +668,8 @@ class CampaignsService:
                 campaign.complete(now)
                 campaign.status_reason = "no_credits" if cost > available else "no_recipients"
                 await repo.save(tx, campaign, now)
+                await self._event(tx, campaign, EventType.CAMPAIGN_FINISHED,
+                                  campaign.status_reason)
                 return None
             pacing = Pacing.from_json(campaign.pacing)
             schedule = plan(count, pacing, starts_at, campaign.seed + campaign.run + 1, zone,
@@ -571,13 +720,22 @@ class CampaignsService:
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _transition(self, owner_id: int, campaign_id: int, change) -> None:
+    async def _transition(self, owner_id: int, campaign_id: int, change,
+                          event: EventType | None = None) -> None:
         async with self._db.transaction() as tx:
             campaign = await repo.get(tx, owner_id, campaign_id)
             if campaign is None or campaign.status is CampaignStatus.DRAFT:
                 raise NotFound("campaign", campaign_id=campaign_id)
             change(campaign)
             await repo.save(tx, campaign, self._clock())
+            if event is not None:
+                await self._event(tx, campaign, event, campaign.status_reason)
+
+    async def _event(self, tx: Connection, campaign: Campaign, kind: EventType,
+                     reason: str | None) -> None:
+        if self._webhooks is not None:
+            await self._webhooks.emit(tx, campaign.owner_id, kind,
+                                      campaign_data(campaign, reason))
 
     async def _get(self, owner_id: int, campaign_id: int) -> Campaign:
         campaign = await repo.get(self._db.reader, owner_id, campaign_id)

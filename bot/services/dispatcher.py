@@ -57,7 +57,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, utcnow
-from bot.domain import CampaignStatus, CloudTemplate, MessageStatus, Sender, SenderStatus
+from bot.domain import (
+    Campaign,
+    CampaignStatus,
+    CloudTemplate,
+    MessageStatus,
+    Sender,
+    SenderStatus,
+)
 from bot.errors import StorageUnavailable, ValidationError
 from bot.gateways.base import (
     ErrorCategory,
@@ -71,6 +78,7 @@ from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.gateway_calls import gateway_call
 from bot.services.gateway_events import GatewayEvents
+from bot.services.messages import MESSAGE_PACING, MessageContents
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier
 from bot.services.planning import Pacing, quiet_end
 from bot.services.receipts import ReceiptsService, settle
@@ -78,10 +86,11 @@ from bot.services.sender_events import ReplyHandler, SenderEvents
 from bot.services.senders import sender_ref
 from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
 from bot.services.templates import TemplatesService, contact_values
+from bot.services.webhooks import Changed, EventType, WebhooksService, campaign_data
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts as contacts_repo
 from bot.storage import ledger, outbox, owners, senders, templates
-from bot.storage.db import Database
+from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +98,7 @@ MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the a
 
 
 NOT_ON_WHATSAPP = "not_on_whatsapp"  # failed by the check, never sent: no ban signal
+_TOLD = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.UNCERTAIN)  # webhook events
 OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refuses writes
 # why a sender's remaining claims are held back: its outcomes could not be written
 _STORAGE_DOWN = GatewayError(ErrorCategory.TRANSIENT, "the database cannot save")
@@ -177,8 +187,10 @@ class Dispatcher:
         clock: Clock = utcnow, media: MediaSource | None = None,
         campaigns_service: CampaignsService | None = None,
         replies: ReplyHandler | None = None,
+        webhooks: WebhooksService | None = None,
     ) -> None:
         self._campaigns = campaigns_service
+        self._webhooks = webhooks  # events of messages, campaigns and numbers, in their txs
         self._db = db
         self._gateway = gateway
         self._templates = templates_service
@@ -195,6 +207,7 @@ class Dispatcher:
         self._media_cache: dict[str, Media] = {}
         self._zones: dict[int, ZoneInfo] = {}
         self._tick_cache: dict[int, tuple] = {}  # campaign id -> (campaign, template)
+        self._contents = MessageContents(db, templates_service)  # single messages' (by API)
         self._send_at: dict[int, float] = {}  # message id -> when to send it (lookahead)
         self._booked: dict[int, float] = {}  # sender id -> the latest send time claimed
         self._sender_locks: dict[int, asyncio.Lock] = {}
@@ -204,9 +217,10 @@ class Dispatcher:
         # delivered / read / failed, gathered and applied in batches (bot/services/receipts.py)
         self.receipts = ReceiptsService(db, clock, delay=self._config.receipt_delay,
                                         refused=self._outage.failed,
-                                        moved=self._progress_owed.update)
+                                        moved=self._progress_owed.update, webhooks=webhooks)
         # bans, restrictions and failover, customers' replies (bot/services/sender_events.py)
-        self.sender_events = SenderEvents(db, notifier, self._pause, clock, replies=replies)
+        self.sender_events = SenderEvents(db, notifier, self._pause, clock, replies=replies,
+                                          webhooks=webhooks)
         # what the gateways report enters here: the web's webhooks, the sandbox's events
         self.events = GatewayEvents(self.receipts, self.sender_events)
 
@@ -233,6 +247,7 @@ class Dispatcher:
         async with self._lock:
             report = TickReport()
             self._tick_cache = {}
+            self._contents.forget()
             booked, picked = dict(self._booked), []
             try:
                 await self._record_kept(report)  # first: what was sent and not yet written
@@ -307,6 +322,7 @@ class Dispatcher:
                     continue
                 current.start(now)
                 await campaigns_repo.save(tx, current, now)
+                await self._campaign_event(tx, current, EventType.CAMPAIGN_STARTED)
             started.append(campaign.id)
             await self._update(campaign.owner_id, campaign.id, "started", name=campaign.name)
         return started
@@ -318,10 +334,10 @@ class Dispatcher:
         candidates = await outbox.due(self._db.reader, horizon, self._config.claim_limit)
         if not candidates:
             return []
-        pacing: dict[int, Pacing] = {}
+        pacing: dict[int | None, Pacing] = {None: MESSAGE_PACING}  # None: single messages
         sender_rows: dict[int, Sender | None] = {}
         allowed: dict[int, int] = {}
-        deferred: set[int] = set()
+        deferred: set[int | None] = set()
         paced: set[int] = set()
         picked: list[outbox.Due] = []
         for due in candidates:
@@ -331,7 +347,7 @@ class Dispatcher:
                     self._db.reader, due.owner_id, due.sender_id)
             if sender is None or sender.status is not SenderStatus.ACTIVE:
                 continue
-            if due.campaign_id not in pacing:
+            if due.campaign_id not in pacing and due.campaign_id is not None:
                 campaign = await campaigns_repo.get(self._db.reader, due.owner_id,
                                                     due.campaign_id)
                 pacing[due.campaign_id] = Pacing.from_json(campaign.pacing if campaign else {})
@@ -382,6 +398,8 @@ class Dispatcher:
             moved = await outbox.postpone(tx, until, now, campaign_id=campaign_id,
                                           sender_id=sender_id)
         for moved_owner, moved_campaign in moved:
+            if moved_campaign is None:  # single messages: no campaign to tell about
+                continue
             finish = await campaigns_repo.finish_time(self._db.reader, moved_campaign)
             await self._update(moved_owner, moved_campaign, "replanned", finish=finish)
         del owner_id
@@ -486,6 +504,8 @@ class Dispatcher:
         wait = self._send_at.pop(due.id, 0.0) - self._clock().timestamp()
         if wait > 0:  # claimed ahead (lookahead): on its planned time, not before
             await asyncio.sleep(wait)
+        if due.campaign_id is None:  # a single message: its own values over the contact's
+            values = self._contents.of(due).values(values)
         try:
             text, media = await self._render(due, values)
         except Exception as exc:  # a template gone or broken: that message fails, not the tick
@@ -516,8 +536,11 @@ class Dispatcher:
         open a conversation with free text (a Cloud API number)."""
         if not self._gateway.capabilities(ref).needs_approved_template:
             return None
-        found = self._tick_cache.get(due.campaign_id)
-        template = found[1] if found is not None else None
+        if due.campaign_id is None:  # a single message: its template, read by _render
+            template = self._contents.read(due)
+        else:
+            found = self._tick_cache.get(due.campaign_id)
+            template = found[1] if found is not None else None
         return template.cloud if template is not None else None
 
     def _failure(self, due: outbox.Due, exc: GatewayError) -> _Outcome:
@@ -538,17 +561,27 @@ class Dispatcher:
                         held=True)  # banned, restricted
 
     async def _render(self, due: outbox.Due, values: dict[str, str]) -> tuple[str, Media | None]:
-        found = self._tick_cache.get(due.campaign_id)
-        if found is None:  # read once per tick: a campaign's messages share them
-            campaign = await campaigns_repo.get(self._db.reader, due.owner_id, due.campaign_id)
-            template = (await templates.get(self._db.reader, due.owner_id, campaign.template_id)
-                        if campaign is not None and campaign.template_id is not None else None)
-            found = self._tick_cache[due.campaign_id] = (campaign, template)
-        campaign, template = found
-        if campaign is None or template is None:
-            raise LookupError("campaign or template")
-        rng = random.Random(campaign.seed * 1_000_003 + due.id)  # the same text on a retry
-        text = self._templates.compiled(template, due.variant).render(values, rng)
+        if due.campaign_id is None:  # a single message sent by API (bot/services/messages.py)
+            text = await self._contents.render(due, values)
+            template = self._contents.read(due)
+            media = self._contents.of(due).media  # by URL, else the template's own below
+            if media is not None or template is None:
+                return text, media
+        else:
+            found = self._tick_cache.get(due.campaign_id)
+            if found is None:  # read once per tick: a campaign's messages share them
+                campaign = await campaigns_repo.get(self._db.reader, due.owner_id,
+                                                    due.campaign_id)
+                template = (await templates.get(self._db.reader, due.owner_id,
+                                                campaign.template_id)
+                            if campaign is not None and campaign.template_id is not None
+                            else None)
+                found = self._tick_cache[due.campaign_id] = (campaign, template)
+            campaign, template = found
+            if campaign is None or template is None:
+                raise LookupError("campaign or template")
+            rng = random.Random(campaign.seed * 1_000_003 + due.id)  # the same text on a retry
+            text = self._templates.compiled(template, due.variant).render(values, rng)
         media = None
         if template.media_file_id and self._media is not None:
             media = self._media_cache.get(template.media_file_id)
@@ -598,8 +631,8 @@ class Dispatcher:
                   for owner_id in charged}
         charge: dict[tuple[int, int | None], int] = defaultdict(int)
         release: dict[tuple[int, int | None], int] = defaultdict(int)
-        sent: dict[tuple[int, int], list[tuple[str, int]]] = defaultdict(list)
-        failed: dict[tuple[int, int], list[tuple[str | None, str | None, int]]] = \
+        sent: dict[tuple[int, int | None], list[tuple[str, int]]] = defaultdict(list)
+        failed: dict[tuple[int, int | None], list[tuple[str | None, str | None, int]]] = \
             defaultdict(list)
         others: list[tuple[str, str | None, str | None, float | None, int]] = []
         held: list[int] = []
@@ -630,8 +663,15 @@ class Dispatcher:
             if held:
                 await outbox.uncount_attempts(tx, held)
             await settle(tx, charge, release, self._clock(), "")
+            if self._webhooks is not None:  # sent, failed, uncertain: one executemany
+                at = self._clock()
+                await self._webhooks.emit_messages(tx, [
+                    Changed(o.due.id, o.due.owner_id, o.due.campaign_id, o.status, at,
+                            o.category if o.status is not MessageStatus.SENT else None)
+                    for o in outcomes if not o.held and o.status in _TOLD])
         for owner_id, campaign_id in {(o.due.owner_id, o.due.campaign_id) for o in outcomes}:
-            await self._maybe_progress(owner_id, campaign_id)
+            if campaign_id is not None:  # single messages have no progress message
+                await self._maybe_progress(owner_id, campaign_id)
         threshold = self._config.low_balance
         for owner_id, total in before.items():
             after = await ledger.balance(self._db.reader, owner_id)
@@ -654,6 +694,7 @@ class Dispatcher:
                 if not current.recurrence:
                     current.complete(now)
                     await campaigns_repo.save(tx, current, now)
+                    await self._campaign_event(tx, current, EventType.CAMPAIGN_FINISHED)
             if campaign.recurrence and self._campaigns is not None:
                 starts = await self._campaigns.schedule_next_run(campaign.owner_id, campaign.id)
                 kind = "run_finished" if starts is not None else "finished"
@@ -680,8 +721,15 @@ class Dispatcher:
                 return False
             campaign.pause(reason)
             await campaigns_repo.save(tx, campaign, self._clock())
+            await self._campaign_event(tx, campaign, EventType.CAMPAIGN_PAUSED, reason)
         await self._update(owner_id, campaign_id, "paused", name=campaign.name, reason=reason)
         return True
+
+    async def _campaign_event(self, tx: Connection, campaign: Campaign, kind: EventType,
+                              reason: str | None = None) -> None:
+        if self._webhooks is not None:
+            await self._webhooks.emit(tx, campaign.owner_id, kind,
+                                      campaign_data(campaign, reason))
 
     async def _update(self, owner_id: int, campaign_id: int, kind: str, *, name: str = "",
                       reason: str | None = None, finish: datetime | None = None) -> None:

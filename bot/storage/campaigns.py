@@ -125,6 +125,21 @@ async def create_draft(
     return created
 
 
+async def insert(conn: aiosqlite.Connection, campaign: Campaign, now: datetime) -> int:
+    """A campaign made whole at once (by API), not through the wizard's draft; its id."""
+    ts = to_ts(now)
+    return await dialect.of(conn).insert_id(
+        conn,
+        "INSERT INTO campaigns (owner_id, name, status, status_reason, list_id, template_id,"
+        " starts_at, recurrence, pacing, seed, run, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (campaign.owner_id, campaign.name, campaign.status.value, campaign.status_reason,
+         campaign.list_id, campaign.template_id, to_ts(campaign.starts_at),
+         json.dumps(campaign.recurrence) if campaign.recurrence else None,
+         json.dumps(campaign.pacing), campaign.seed, campaign.run, ts, ts),
+    )
+
+
 async def get(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) -> Campaign | None:
     async with conn.execute(
         f"SELECT {_columns(dialect.of(conn))} FROM campaigns WHERE owner_id = ? AND id = ?",
@@ -232,12 +247,15 @@ async def using_sender(conn: aiosqlite.Connection, sender_id: int, *,
 
 
 async def for_owner(
-    conn: aiosqlite.Connection, owner_id: int, limit: int = 20
+    conn: aiosqlite.Connection, owner_id: int, limit: int = 20, before: int | None = None
 ) -> list[Campaign]:
-    """The owner's campaigns, newest first (not the draft)."""
+    """The owner's campaigns, newest first (not the draft); ``before``: only those with a
+    smaller id (the next page)."""
     async with conn.execute(
         f"SELECT {_columns(dialect.of(conn))} FROM campaigns WHERE owner_id = ?"
-        " AND status <> 'draft' ORDER BY id DESC LIMIT ?", (owner_id, limit)
+        " AND status <> 'draft'"
+        " AND id < ? ORDER BY id DESC LIMIT ?",
+        (owner_id, (1 << 62) if before is None else before, limit)
     ) as cur:
         return [_campaign(row) async for row in cur]
 
@@ -366,13 +384,14 @@ async def write_outbox(
                        position="i")
     cur = await conn.execute(
         "INSERT INTO messages (campaign_id, owner_id, contact_id, sender_id, run, phone, batch,"
-        " variant, planned_at, updated_at)"
-        " SELECT ?, ?, r.id, p.sender_id, ?, r.phone, p.batch, p.variant, p.planned_at, ?"
+        " variant, planned_at, queued_at, updated_at)"
+        " SELECT ?, ?, r.id, p.sender_id, ?, r.phone, p.batch, p.variant, p.planned_at, ?, ?"
         " FROM (SELECT c.id, c.phone, row_number() OVER (ORDER BY m.contact_id) - 1 AS i"
         "       FROM list_members m JOIN contacts c ON c.id = m.contact_id"
         "       WHERE m.list_id = ? AND c.owner_id = ? AND c.opted_out_at IS NULL) AS r"
         f" JOIN {plan} p ON p.i = r.i",
-        (campaign.id, campaign.owner_id, run, to_ts(now), list_id, campaign.owner_id),
+        (campaign.id, campaign.owner_id, run, to_ts(now), to_ts(now), list_id,
+         campaign.owner_id),
     )
     written = cur.rowcount
     await conn.execute(f"DELETE FROM {plan}")

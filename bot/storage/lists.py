@@ -212,3 +212,10 @@ async def remove_members(
     )
     return cur.rowcount
 
+
+async def drop_keeping_contacts(conn: aiosqlite.Connection, owner_id: int,
+                                list_id: int) -> None:
+    """Delete the list only: its contacts stay the owner's (for a list made for a campaign
+    that was then refused)."""
+    await conn.execute("DELETE FROM contact_lists WHERE owner_id = ? AND id = ?",
+                       (owner_id, list_id))

@@ -25,7 +25,7 @@ class Due:
     """A queued message whose time has come, with what sending it needs."""
 
     id: int
-    campaign_id: int
+    campaign_id: int | None  # None: a single message sent by API
     owner_id: int
     sender_id: int
     contact_id: int | None
@@ -34,13 +34,17 @@ class Due:
     variant: int
     planned_at: float
     attempts: int
+    content: str | None = None  # a single message's (no campaign): what it says, JSON
+    client_ref: str | None = None  # the integrator's reference (messages by API)
 
 
+# A campaign's messages while it runs, and single messages (sent by API, no campaign).
 _DUE_SQL = (
     "SELECT m.id, m.campaign_id, m.owner_id, m.sender_id, m.contact_id, m.phone, m.batch,"
-    " m.variant, m.planned_at, m.attempts"
-    " FROM messages m JOIN campaigns c ON c.id = m.campaign_id"
-    " WHERE m.status = 'queued' AND m.planned_at <= ? AND c.status = 'running'"
+    " m.variant, m.planned_at, m.attempts, m.content, m.client_ref"
+    " FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id"
+    " WHERE m.status = 'queued' AND m.planned_at <= ?"
+    " AND (c.status = 'running' OR m.campaign_id IS NULL)"
     " ORDER BY m.planned_at, m.id LIMIT ?"
 )
 
