@@ -83,7 +83,8 @@ class ImportWriter:
         if self._conn.execute("SELECT 1 FROM owners WHERE id = ?", (owner_id,)).fetchone() is None:
             raise sqlite3.IntegrityError("FOREIGN KEY constraint failed")
         cur = self._conn.execute(lists.INSERT_SQL, (owner_id, name, to_ts(now)))
-        return int(cur.lastrowid)  # type: ignore[arg-type]
+        assert cur.lastrowid is not None, "an INSERT's cursor has the new row's id"
+        return cur.lastrowid
 
     def add_variables(self, owner_id: int, list_id: int, names: Sequence[str]) -> None:
         self._conn.execute(lists.ADD_VARIABLES_SQL, (json.dumps(list(names)), owner_id, list_id))

@@ -21,7 +21,7 @@ from bot.domain import (
     WizardStep,
 )
 from bot.storage import dialect
-from bot.storage.db import from_ts, to_ts
+from bot.storage.db import at_ts, from_ts, to_ts
 from bot.storage.dialect import Dialect
 
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _campaign(row: aiosqlite.Row) -> Campaign:
         pacing=json.loads(row["pacing"]),
         seed=row["seed"],
         run=row["run"],
-        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        created_at=at_ts(row["created_at"]),
         started_at=from_ts(row["started_at"]),
         finished_at=from_ts(row["finished_at"]),
         sender_ids=sorted(json.loads(row["sender_ids"])),

@@ -42,7 +42,13 @@ def to_ts(value: datetime | None) -> float | None:
 
 
 def from_ts(value: float | None) -> datetime | None:
+    """A nullable column's time (epoch seconds) as aware UTC, or None."""
     return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def at_ts(value: float) -> datetime:
+    """A NOT NULL column's time (epoch seconds) as aware UTC."""
+    return datetime.fromtimestamp(value, UTC)
 
 
 async def _open(path: Path | str) -> aiosqlite.Connection:

@@ -8,7 +8,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.storage import dialect
-from bot.storage.db import from_ts, to_ts
+from bot.storage.db import at_ts, to_ts
 
 
 @dataclass(slots=True)
@@ -48,7 +48,7 @@ async def get(conn: aiosqlite.Connection, owner_id: int, import_id: int) -> Impo
     if row is None:
         return None
     return ImportRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6],
-                        from_ts(row[7]))  # type: ignore[arg-type]
+                        at_ts(row[7]))
 
 
 async def set_status(
@@ -80,5 +80,5 @@ async def interrupted(conn: aiosqlite.Connection) -> list[ImportRecord]:
         " FROM imports WHERE status = 'running'"
     ) as cur:
         rows = await cur.fetchall()
-    return [ImportRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], from_ts(r[7]))  # type: ignore[arg-type]
+    return [ImportRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], at_ts(r[7]))
             for r in rows]

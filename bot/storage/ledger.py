@@ -16,7 +16,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.domain import Balance, LedgerEntry, LedgerKind, LedgerLine
-from bot.storage.db import from_ts, to_ts
+from bot.storage.db import at_ts, to_ts
 
 _BALANCE_SQL = (
     "SELECT"
@@ -89,7 +89,7 @@ async def history(conn: aiosqlite.Connection, owner_id: int,
         rows = list(await cur.fetchall())
     lines = [
         LedgerLine(kind=LedgerKind(r[0]) if r[0] else None, amount=int(r[1]),
-                   created_at=from_ts(r[2]),  # type: ignore[arg-type]
+                   created_at=at_ts(r[2]),
                    note=r[3] if r[0] else None, campaign_id=r[4], campaign_name=r[5],
                    reserved=int(r[6]), spent=int(r[7]), returned=int(r[8]))
         for r in rows]
@@ -104,6 +104,6 @@ async def recent(conn: aiosqlite.Connection, owner_id: int, limit: int = 10) -> 
     ) as cur:
         return [
             LedgerEntry(id=r[0], owner_id=r[1], kind=LedgerKind(r[2]), amount=r[3],
-                        created_at=from_ts(r[4]), note=r[5], campaign_id=r[6])  # type: ignore[arg-type]
+                        created_at=at_ts(r[4]), note=r[5], campaign_id=r[6])
             async for r in cur
         ]

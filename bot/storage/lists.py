@@ -11,7 +11,7 @@ import aiosqlite
 
 from bot.domain import ContactList
 from bot.storage import dialect
-from bot.storage.db import from_ts, to_ts
+from bot.storage.db import at_ts, to_ts
 from bot.storage.dialect import SQLITE, Dialect
 
 
@@ -62,7 +62,7 @@ def _list(row: aiosqlite.Row) -> ContactList:
         id=row["id"],
         owner_id=row["owner_id"],
         name=row["name"],
-        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        created_at=at_ts(row["created_at"]),
         size=row["size"],
         opted_out=row["opted_out"],
         variables=json.loads(row["variables"]),

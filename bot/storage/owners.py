@@ -9,7 +9,7 @@ import aiosqlite
 
 from bot.domain import Language, Owner, OwnerStatus
 from bot.storage import dialect
-from bot.storage.db import from_ts, to_ts
+from bot.storage.db import at_ts, from_ts, to_ts
 
 _COLUMNS = (
     "id, telegram_id, chat_id, language, status, status_reason, name, company, phone,"
@@ -32,7 +32,7 @@ def _owner(row: aiosqlite.Row) -> Owner:
         region=row["region"],
         terms_accepted_at=from_ts(row["terms_accepted_at"]),
         approved_at=from_ts(row["approved_at"]),
-        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        created_at=at_ts(row["created_at"]),
     )
 
 

@@ -8,7 +8,7 @@ import aiosqlite
 
 from bot.domain import Sender, SenderStatus
 from bot.storage import dialect
-from bot.storage.db import from_ts, to_ts
+from bot.storage.db import at_ts, from_ts, to_ts
 
 _COLUMNS = (
     "id, owner_id, gateway, phone, label, external_id, status, status_detail, daily_cap,"
@@ -27,7 +27,7 @@ def _sender(row: aiosqlite.Row) -> Sender:
         status=SenderStatus(row["status"]),
         status_detail=row["status_detail"],
         daily_cap=row["daily_cap"],
-        created_at=from_ts(row["created_at"]),  # type: ignore[arg-type]
+        created_at=at_ts(row["created_at"]),
         linked_at=from_ts(row["linked_at"]),
         restricted_until=from_ts(row["restricted_until"]),
     )

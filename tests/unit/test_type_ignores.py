@@ -13,8 +13,6 @@ import re
 import tokenize
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2] / "bot"
 
 _IGNORE = re.compile(r"#\s*type:\s*ignore")
@@ -41,9 +39,6 @@ def test_every_type_ignore_names_its_code_and_reason() -> None:
     assert found == []
 
 
-@pytest.mark.xfail(strict=True, reason="bot/storage/ was being changed by others (issue 16, "
-                   "2.11) while mypy came in: its ignores get their reasons there; strict, so "
-                   "this marker must go when they have them")
 def test_every_type_ignore_in_storage_names_its_code_and_reason() -> None:
     assert unexplained_ignores(ROOT / "storage") == []
 
