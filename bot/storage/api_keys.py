@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiosqlite
 
 from bot.domain import ApiKeyDraft, ApiKeyInfo, OwnerStatus, Scope
-from bot.storage.db import from_ts, to_ts
+from bot.storage import dialect
+from bot.storage.db import at_ts, from_ts, to_ts
 
 _COLUMNS = "k.id, k.owner_id, k.name, k.prefix, k.scopes, k.created_at, k.last_used_at," \
     " k.revoked_at"
@@ -31,7 +32,7 @@ def _key(row: aiosqlite.Row) -> ApiKeyInfo:
         name=row["name"],
         prefix=row["prefix"],
         scopes=Scope.parse(row["scopes"]),
-        created_at=datetime.fromtimestamp(row["created_at"], UTC),  # NOT NULL
+        created_at=at_ts(row["created_at"]),
         last_used_at=from_ts(row["last_used_at"]),
         revoked_at=from_ts(row["revoked_at"]),
     )
@@ -39,13 +40,13 @@ def _key(row: aiosqlite.Row) -> ApiKeyInfo:
 
 async def add(conn: aiosqlite.Connection, owner_id: int, name: str, prefix: str,
               key_hash: str, scopes: frozenset[Scope], now: datetime) -> ApiKeyInfo:
-    cur = await conn.execute(
+    key_id = await dialect.of(conn).insert_id(
+        conn,
         "INSERT INTO api_keys (owner_id, name, prefix, key_hash, scopes, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         (owner_id, name, prefix, key_hash, Scope.dump(scopes), to_ts(now)),
     )
-    assert cur.lastrowid is not None
-    return ApiKeyInfo(id=cur.lastrowid, owner_id=owner_id, name=name, prefix=prefix,
+    return ApiKeyInfo(id=key_id, owner_id=owner_id, name=name, prefix=prefix,
                       scopes=scopes, created_at=now)
 
 

@@ -8,7 +8,8 @@ from datetime import datetime
 
 import aiosqlite
 
-from bot.storage.db import from_ts, to_ts
+from bot.storage import dialect
+from bot.storage.db import at_ts, to_ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +29,7 @@ async def get(conn: aiosqlite.Connection, owner_id: int, key: str) -> StoredAnsw
     if not rows:
         return None
     row = rows[0]
-    created = from_ts(row[3])
-    assert created is not None
-    return StoredAnswer(bytes(row[0]), int(row[1]), bytes(row[2]), created)
+    return StoredAnswer(bytes(row[0]), int(row[1]), bytes(row[2]), at_ts(row[3]))
 
 
 async def put(tx: aiosqlite.Connection, owner_id: int, key: str, fingerprint: bytes,
@@ -38,8 +37,10 @@ async def put(tx: aiosqlite.Connection, owner_id: int, key: str, fingerprint: by
     """Store the answer; a row of the same key is replaced (the service calls this only
     when that row has expired)."""
     await tx.execute(
-        "INSERT OR REPLACE INTO idempotency_keys"
-        " (owner_id, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO idempotency_keys"
+        " (owner_id, key, fingerprint, status, body, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+        + dialect.of(tx).upsert(["owner_id", "key"],
+                                ["fingerprint", "status", "body", "created_at"]),
         (owner_id, key, fingerprint, status, body, to_ts(now)),
     )
 
