@@ -40,18 +40,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-import httpx
-
 from bot.clock import Clock, utcnow
 from bot.domain import Campaign, Contact, MessageStatus, Sender
 from bot.errors import NotFound, StorageUnavailable, ValidationError
 from bot.gateways.webhook_client import (
+    DeliveryFailed,
     Resolve,
     UrlPolicy,
     UrlRefused,
-    check_static,
+    WebhookPoster,
     check_url,
-    refusal,
     system_resolve,
 )
 from bot.services import prompts
@@ -96,7 +94,6 @@ class WebhooksConfig:
     concurrency: int = 100  # endpoints delivering at once
     max_endpoints: int = 10  # per owner
     keep_deliveries: int = 50  # attempts kept per endpoint for the owner to see
-    response_bytes: int = 64 * 1024  # of an answer's body read (the rest is not wanted)
     prune_every: float = 60.0  # seconds between two prunings of events every endpoint did
     prune_chunk: int = 5000  # events deleted per transaction when pruning
 
@@ -272,17 +269,6 @@ def reply_data(sender_id: int, phone: str, text: str, at: datetime) -> dict[str,
     return {"sender_id": sender_id, "phone": phone, "text": text, "at": _iso(at.timestamp())}
 
 
-def _reason(exc: httpx.HTTPError) -> str:
-    refused = refusal(exc)
-    if refused is not None:
-        return f"address not allowed ({refused.reason})"
-    if isinstance(exc, httpx.TimeoutException):
-        return "timed out"
-    if isinstance(exc, httpx.ConnectError):
-        return "could not connect"
-    return f"no answer ({type(exc).__name__})"
-
-
 # --- the service ---------------------------------------------------------------------------
 
 @dataclass(slots=True)
@@ -331,12 +317,12 @@ class _Run:
 
 class WebhooksService:
     def __init__(
-        self, db: Database, client: httpx.AsyncClient, notifier: Notifier,
+        self, db: Database, poster: WebhookPoster, notifier: Notifier,
         config: WebhooksConfig | None = None, clock: Clock = utcnow,
         resolve: Resolve = system_resolve, rng: random.Random | None = None,
     ) -> None:
         self._db = db
-        self._client = client
+        self._poster = poster
         self._notifier = notifier
         self._config = config or WebhooksConfig()
         self._policy = UrlPolicy(self._config.allow_http, self._config.allow_private)
@@ -571,8 +557,8 @@ class WebhooksService:
             await asyncio.gather(*running, return_exceptions=True)
 
     async def close(self) -> None:
-        """At shutdown, after ``stop``: the HTTP client's connections closed."""
-        await self._client.aclose()
+        """At shutdown, after ``stop``: the poster's connections closed."""
+        await self._poster.close()
 
     async def tick(self) -> int:
         """Deliver what is due now, each endpoint until it is done or fails, and return
@@ -708,21 +694,12 @@ class WebhooksService:
             "Qasid-Signature": signature_header(endpoint.secret, timestamp, body),
         }
         started = time.perf_counter()
-        try:
-            check_static(endpoint.url, self._policy)  # the host's name is checked connecting
-            async with self._client.stream("POST", endpoint.url, content=body,
-                                           headers=headers) as response:
-                read = 0
-                async for chunk in response.aiter_raw():
-                    read += len(chunk)
-                    if read >= self._config.response_bytes:
-                        break
-            status: int | None = response.status_code
-            error = None if 200 <= response.status_code < 300 else f"HTTP {status}"
-        except UrlRefused as exc:
-            status, error = None, f"address not allowed ({exc.reason})"
-        except httpx.HTTPError as exc:
-            status, error = None, _reason(exc)
+        status: int | None
+        try:  # the poster checks the addresses (bot/gateways/webhook_client.py)
+            status = await self._poster.post(endpoint.url, body, headers)
+            error = None if 200 <= status < 300 else f"HTTP {status}"
+        except DeliveryFailed as exc:
+            status, error = None, exc.reason
         return _Attempt(status, error, round((time.perf_counter() - started) * 1000))
 
     async def _prune_if_due(self) -> None:

@@ -7,12 +7,12 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 
 from bot.domain import Language
 from bot.gateways.base import Receipt, ReceiptStatus
 from bot.gateways.sandbox import SandboxConfig, SandboxGateway
+from bot.gateways.webhook_client import AiohttpPoster, UrlPolicy
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.templates import TemplatesService
@@ -28,7 +28,7 @@ class Hooked(Harness):
     """test_dispatcher's harness, its services writing webhook events; the owner has an
     endpoint wanting every event (nothing is delivered here: the outbox is read)."""
 
-    def __init__(self, db: Database, clock: FakeClock, gateway, http: httpx.AsyncClient,
+    def __init__(self, db: Database, clock: FakeClock, gateway, http: AiohttpPoster,
                  **config) -> None:
         self.db, self.clock, self.gateway = db, clock, gateway
         self.notifier = RecordingNotifier()
@@ -57,10 +57,10 @@ class Hooked(Harness):
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    client = httpx.AsyncClient()
-    yield client
-    await client.aclose()
+async def http() -> AsyncIterator[AiohttpPoster]:
+    poster = AiohttpPoster(UrlPolicy(allow_private=True), timeout=5.0)
+    yield poster
+    await poster.close()
 
 
 def sandbox(**config) -> SandboxGateway:

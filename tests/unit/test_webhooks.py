@@ -10,7 +10,6 @@ import random
 import socket
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
@@ -18,12 +17,12 @@ from bot.domain import Language
 from bot.errors import NotFound, ValidationError
 from bot.gateways.webhook_client import (
     AddressRefused,
+    AiohttpPoster,
     GuardedResolver,
     UrlPolicy,
     UrlRefused,
     check_url,
     refused_address,
-    webhook_client,
 )
 from bot.services.notify import WebhookFailing
 from bot.services.webhooks import (
@@ -190,10 +189,10 @@ async def receiver(clock: FakeClock) -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    client = webhook_client(LOCAL, timeout=5.0)
-    yield client
-    await client.aclose()
+async def http() -> AsyncIterator[AiohttpPoster]:
+    poster = AiohttpPoster(LOCAL, timeout=5.0)
+    yield poster
+    await poster.close()
 
 
 @pytest.fixture
@@ -201,7 +200,7 @@ def notifier() -> RecordingNotifier:
     return RecordingNotifier()
 
 
-def make_service(db: Database, http: httpx.AsyncClient, notifier, clock,
+def make_service(db: Database, http: AiohttpPoster, notifier, clock,
                  **config: object) -> WebhooksService:
     settings = {"allow_http": True, "allow_private": True, **config}
     return WebhooksService(db, http, notifier, WebhooksConfig(**settings),  # type: ignore[arg-type] (test values)
@@ -209,7 +208,7 @@ def make_service(db: Database, http: httpx.AsyncClient, notifier, clock,
 
 
 @pytest.fixture
-def service(db: Database, http: httpx.AsyncClient, notifier, clock) -> WebhooksService:
+def service(db: Database, http: AiohttpPoster, notifier, clock) -> WebhooksService:
     return make_service(db, http, notifier, clock)
 
 
@@ -356,7 +355,7 @@ async def test_after_24_hours_the_event_is_dropped_the_endpoint_flagged_and_the_
 
 
 async def test_a_crash_between_the_change_and_its_delivery_loses_no_event(
-        db_path, http: httpx.AsyncClient, receiver: Receiver, clock: FakeClock,
+        db_path, http: AiohttpPoster, receiver: Receiver, clock: FakeClock,
         notifier: RecordingNotifier) -> None:
     db = Database(db_path)
     await db.connect()
@@ -444,7 +443,7 @@ async def test_another_owner_can_neither_see_nor_change_an_endpoint(
 
 
 async def test_creating_refuses_private_urls_unknown_events_and_too_many(
-        db: Database, http: httpx.AsyncClient, notifier, clock) -> None:
+        db: Database, http: AiohttpPoster, notifier, clock) -> None:
     strict = make_service(db, http, notifier, clock, allow_http=False, allow_private=False,
                           max_endpoints=2)
     owner = await add_owner(db, clock, 1)
@@ -468,7 +467,7 @@ async def test_creating_refuses_private_urls_unknown_events_and_too_many(
 async def test_delivery_to_a_name_now_resolving_to_loopback_is_refused(
         db: Database, notifier, clock, receiver: Receiver) -> None:
     """Made while the name was public; DNS now says 127.0.0.1 (where the receiver is)."""
-    client = webhook_client(UrlPolicy(allow_http=True), timeout=5.0, resolver=Rebinding())
+    client = AiohttpPoster(UrlPolicy(allow_http=True), timeout=5.0, resolver=Rebinding())
 
     async def public(host: str, port: int) -> list[str]:
         return ["93.184.216.34"]
@@ -480,7 +479,7 @@ async def test_delivery_to_a_name_now_resolving_to_loopback_is_refused(
     receiver.secrets["/hook"] = created.secret
     await opt_out(db, service, clock, owner, "+994501234567")
     await service.tick()
-    await client.aclose()
+    await client.close()
     assert receiver.accepted == [] and receiver.refused == []
     [attempt] = await service.deliveries(owner, created.endpoint.id)
     assert attempt.error == "address not allowed (loopback)"
