@@ -10,7 +10,8 @@ user. ``code`` is a catalog key suffix, ``where`` says where the problem is.
     ├── InvalidTransition    a status change that the entity refuses
     ├── Conflict             the request collides with the state of things (the same
     │   │                    Idempotency-Key still at work, a name already taken, ...)
-    │   └── IdempotencyMismatch  an Idempotency-Key used again with another request
+    │   ├── IdempotencyMismatch  an Idempotency-Key used again with another request
+    │   └── OrderDecided     an order was already confirmed or rejected (by another admin)
     ├── InsufficientCredits  not enough credits available: ``needed`` and ``available``
     ├── GatewayFailed        the WhatsApp gateway did not do it (unreachable, refused):
     │                        ``reason`` is its error category, nothing was changed
@@ -85,6 +86,20 @@ class IdempotencyMismatch(Conflict):
 
     def __init__(self) -> None:
         super().__init__("idempotency_mismatch")
+
+
+class OrderDecided(Conflict):
+    """An order no longer waits for an admin: ``status`` is where it is (``paid``,
+    ``rejected``, ``expired``, ``cancelled``...), ``decided_by`` the Telegram id of the
+    admin who decided it (None when nobody did); nothing was changed."""
+
+    code = "order_decided"
+
+    def __init__(self, reference: str, status: str, decided_by: int | None) -> None:
+        super().__init__("order_decided", reference=reference, status=status)
+        self.reference = reference
+        self.status = status
+        self.decided_by = decided_by
 
 
 class InsufficientCredits(QasidError):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from bot.domain import CampaignProgress, Owner
+from bot.domain import CampaignProgress, Order, Owner
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,16 @@ class BalanceChanged:
     owner: Owner
     amount: int
     available: int
+
+
+@dataclass(frozen=True, slots=True)
+class CreditsExpiring:
+    """``credits`` of the owner's (one lot's) lapse at ``at`` unless spent first; goes to
+    the owner ``billing.WARN_BEFORE`` ahead, once per lot."""
+
+    owner: Owner
+    credits: int
+    at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +119,50 @@ class WebhookFailing:
     dropped: int
 
 
+@dataclass(frozen=True, slots=True)
+class TransferRejected:
+    """An admin rejected the owner's payment by transfer (``order.reason`` says why; a
+    confirmed one is ``PaymentReceived``); goes to the owner (``bot/services/transfers.py``)."""
+
+    owner: Owner
+    order: Order
+
+
+@dataclass(frozen=True, slots=True)
+class TransferExpired:
+    """The owner's transfer order got no receipt in ``days`` days and expired."""
+
+    owner: Owner
+    order: Order
+    days: int
+
+
+@dataclass(frozen=True, slots=True)
+class StarsRefunded:
+    """An admin gave the Stars of the owner's order back (``/refund``): ``taken`` of its
+    credits were taken back (the rest had been spent), ``available`` is what the owner has
+    now; goes to the owner (``bot/services/orders.py``)."""
+
+    owner: Owner
+    order: Order
+    taken: int
+    available: int
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentReceived:
+    """The owner's order ``order_id`` is paid and its credits are in (Telegram Stars, or a
+    transfer an admin confirmed); goes to the owner: a message, then the receipt as PDF
+    (``bot/handlers/invoices.py``)."""
+
+    owner: Owner
+    order_id: int
+
+
 Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportInterrupted
-          | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing)
+          | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing
+          | CreditsExpiring | TransferRejected | TransferExpired | StarsRefunded
+          | PaymentReceived)
 
 
 class Notifier(Protocol):

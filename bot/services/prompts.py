@@ -20,6 +20,7 @@ The rules, in one place:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -39,9 +40,17 @@ class PromptKind(StrEnum):
     API_KEY_NAME = "api_key_name"  # the name of a new API key (then its scopes: /api)
     WEBHOOK_URL = "webhook_url"  # a new webhook endpoint's URL (then its events: /webhooks)
     REJECT_REASON = "reject"  # owner_id, message_id: an admin's reason for declining
+    # order_id: the photo or PDF of a transfer's receipt (a file, not text: typed text is
+    # answered with a reminder; ``bot/handlers/transfers.py``)
+    TRANSFER_RECEIPT = "transfer_receipt"
+    TRANSFER_REJECT = "transfer_reject"  # order_id, message_id: an admin's reason to reject
+    # step, draft: a new package's answers so far (/packages; bot/services/packages.py)
+    PACKAGE_NEW = "package_new"
+    PACKAGE_EDIT = "package_edit"  # package_id, field: a package's new name, price, ...
 
 
-ADMIN_KINDS = frozenset({PromptKind.REJECT_REASON})
+ADMIN_KINDS = frozenset({PromptKind.REJECT_REASON, PromptKind.TRANSFER_REJECT,
+                         PromptKind.PACKAGE_NEW, PromptKind.PACKAGE_EDIT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +119,27 @@ async def close(tx: Connection, owner_id: int, kind: PromptKind | None = None) -
     """Inside the caller's transaction: the owner's question (of `kind`, when given) is
     answered. Services call it in the transaction that saves the answer."""
     await prompts_repo.clear(tx, owner_id, None if kind is None else kind.value)
+
+
+async def ask_admin_in(tx: Connection, admin_id: int, kind: PromptKind,
+                       payload: dict[str, Any], now: datetime) -> Prompt:
+    """Inside the caller's transaction: the admin's next typed message answers `kind`
+    (replacing any open question), e.g. the next question of a form saved with it."""
+    if kind not in ADMIN_KINDS:
+        raise ValueError(f"{kind} is asked of owners")
+    await prompts_repo.set_admin(tx, admin_id, kind.value, payload, now)
+    return Prompt(kind, payload)
+
+
+async def close_admin(tx: Connection, admin_id: int) -> None:
+    """Inside the caller's transaction: the admin's open question is answered."""
+    await prompts_repo.clear_admin(tx, admin_id)
+
+
+async def close_admins_asked(tx: Connection, kind: PromptKind, key: str, value: int) -> None:
+    """Inside the caller's transaction: every admin's question of ``kind`` whose payload
+    says ``key`` = ``value`` is moot (what it was about has been decided)."""
+    await prompts_repo.clear_admins_asked(tx, kind.value, key, value)
 
 
 async def close_admins_about(tx: Connection, owner_id: int) -> None:

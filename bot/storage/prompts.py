@@ -69,3 +69,12 @@ async def clear_admins_about(conn: aiosqlite.Connection, owner_id: int) -> None:
         f"DELETE FROM admin_prompts WHERE {dialect.of(conn).json_get('payload', 'owner_id')} = ?",
         (owner_id,),
     )
+
+
+async def clear_admins_asked(conn: aiosqlite.Connection, action: str, key: str,
+                             value: int) -> None:
+    """Every admin's question of ``action`` about ``key`` = ``value`` (it has been decided)."""
+    await conn.execute(
+        f"DELETE FROM admin_prompts WHERE action = ?"
+        f" AND {dialect.of(conn).json_get('payload', key)} = ?", (action, value),
+    )
