@@ -7,6 +7,17 @@ hold credits for a campaign and give them back. So::
     total     = SUM(amount) of credit, adjust, expire, charge
     reserved  = -(SUM of reserve and release) + SUM of charge   (a charge spends a hold)
     available = total - reserved
+
+Each row also moves the owner's credit lots (``bot/storage/lots.py``), in the same
+transaction, so that ``total = SUM(remaining + held)`` and ``reserved = SUM(held)``:
+
+    credit, adjust > 0   a new lot (``expires_at``, ``package_id``, ``order_id``: a package's)
+    reserve              available -> held, oldest-expiring first
+    charge               held credits spent, oldest-expiring first
+    release              held -> available, latest-expiring first; what it gives back to a
+                         lot that has expired lapses at once (an ``expire`` row)
+    adjust < 0, expire   available credits leave: of the lot ``lot_id`` names, else
+                         oldest-expiring first
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from datetime import datetime
 import aiosqlite
 
 from bot.domain import Balance, LedgerEntry, LedgerKind, LedgerLine
+from bot.storage import dialect, lots
 from bot.storage.db import at_ts, to_ts
 
 _BALANCE_SQL = (
@@ -38,12 +50,36 @@ async def balance(conn: aiosqlite.Connection, owner_id: int) -> Balance:
 async def add(
     conn: aiosqlite.Connection, owner_id: int, kind: LedgerKind, amount: int, now: datetime,
     *, note: str | None = None, campaign_id: int | None = None, actor_id: int | None = None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO ledger (owner_id, kind, amount, campaign_id, note, actor_id, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (owner_id, kind.value, amount, campaign_id, note, actor_id, to_ts(now)),
+    expires_at: datetime | None = None, package_id: int | None = None,
+    order_id: int | None = None, lot_id: int | None = None,
+) -> int:
+    """Write the row and move the lots it concerns (the module docstring says how); the
+    row's id. Two statements (a release into an expired lot: two more per such lot)."""
+    row_id = await dialect.of(conn).insert_id(
+        conn,
+        "INSERT INTO ledger (owner_id, kind, amount, campaign_id, package_id, expires_at, note,"
+        " actor_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (owner_id, kind.value, amount, campaign_id, package_id, to_ts(expires_at), note,
+         actor_id, to_ts(now)),
     )
+    if amount == 0:
+        return row_id
+    if kind == LedgerKind.RESERVE:
+        await lots.hold(conn, owner_id, -amount)
+    elif kind == LedgerKind.CHARGE:
+        await lots.spend(conn, owner_id, -amount)
+    elif kind == LedgerKind.RELEASE:
+        for lapsed, remaining, package in await lots.unhold(conn, owner_id, amount, now):
+            await add(conn, owner_id, LedgerKind.EXPIRE, -remaining, now, lot_id=lapsed,
+                      package_id=package, campaign_id=campaign_id)
+    elif amount > 0:  # credit, or a correction upwards
+        await lots.open_lot(conn, owner_id, amount, now, expires_at=expires_at,
+                            package_id=package_id, order_id=order_id, ledger_id=row_id)
+    elif lot_id is not None:  # expire, or a correction of one lot
+        await lots.take(conn, lot_id, -amount)
+    else:
+        await lots.remove(conn, owner_id, -amount)
+    return row_id
 
 
 async def held_for(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) -> int:
