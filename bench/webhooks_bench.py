@@ -13,6 +13,9 @@ request in flight per endpoint, endpoints side by side), timed from its start un
 last one is delivered (its progress written). Then the same with one endpoint: in order,
 one at a time, what a single integrator gets.
 
+Last, what writing events costs a receipts batch: EVENTS receipts applied without an
+endpoint and with one (receipts/s, and the events written in their transactions).
+
 Prints events/s, what the receiver checked (signatures, order, duplicates), and the CPU
 both processes used. The figure counts only when every event arrived once, in order, with
 a good signature.
@@ -186,6 +189,61 @@ async def run(events: int, endpoints: int, receiver: asyncio.subprocess.Process,
     return good
 
 
+async def receipts(count: int) -> None:
+    """What writing the events costs the receipts: ``count`` delivered receipts applied
+    in batches of 500 (as the gateways' webhooks bring them), once for an owner without
+    an endpoint and once for one whose endpoint wants every event."""
+    from bot.clock import utcnow
+    from bot.domain import Language, SenderStatus
+    from bot.gateways.base import Receipt, ReceiptStatus
+    from bot.gateways.webhook_client import AiohttpPoster, UrlPolicy
+    from bot.services.receipts import ReceiptsService
+    from bot.services.webhooks import WebhooksConfig, WebhooksService
+    from bot.storage import owners, senders
+    from bot.storage.db import Database
+    from tests.fakes import RecordingNotifier
+
+    figures = []
+    for hooked in (False, True):
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database(Path(tmp) / "receipts.sqlite3")
+            await db.connect()
+            now = utcnow()
+            async with db.transaction() as tx:
+                owner = await owners.add(tx, telegram_id=1, chat_id=1, language=Language.EN,
+                                         now=now)
+                sender = await senders.add(tx, owner_id=owner.id, gateway="sandbox",
+                                           phone="+994550000001", status=SenderStatus.ACTIVE,
+                                           now=now)
+                await tx.executemany(
+                    "INSERT INTO messages (owner_id, sender_id, phone, planned_at, status,"
+                    " gateway_message_id, sent_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, 'sent', ?, ?, ?)",
+                    [(owner.id, sender.id, f"+99450{k:07d}", now.timestamp(), f"g{k}",
+                      now.timestamp(), now.timestamp()) for k in range(count)])
+            poster = AiohttpPoster(UrlPolicy(allow_private=True), timeout=10.0)
+            service = WebhooksService(db, poster, RecordingNotifier(),
+                                      WebhooksConfig(allow_private=True))
+            if hooked:
+                await service.create(owner.id, "https://127.0.0.1/hook")
+            applier = ReceiptsService(db, webhooks=service)
+            started = time.perf_counter()
+            for start in range(0, count, 500):
+                await applier.apply([Receipt(f"g{k}", ReceiptStatus.DELIVERED, now,
+                                             sender_id=sender.id)
+                                     for k in range(start, min(count, start + 500))])
+            seconds = time.perf_counter() - started
+            async with db.reader.execute("SELECT COUNT(*) FROM webhook_events") as cur:
+                (written,) = await cur.fetchone()  # type: ignore[misc]  # COUNT(*) is a row
+            await poster.close()
+            await db.close()
+        figures.append((count / seconds, written))
+    (plain, _), (with_events, written) = figures
+    print(f"receipts: {count:,} delivered receipts applied in batches of 500: "
+          f"{plain:,.0f}/s for an owner without endpoints, {with_events:,.0f}/s with their "
+          f"{written:,} events written in the same transactions", flush=True)
+
+
 async def main_async(events: int, endpoints: int) -> bool:
     receiver = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--receiver", stdin=asyncio.subprocess.PIPE,
@@ -199,6 +257,7 @@ async def main_async(events: int, endpoints: int) -> bool:
     finally:
         receiver.terminate()
         await receiver.wait()
+    await receipts(events)
     return good
 
 
