@@ -63,7 +63,7 @@ async def ledger_sum(conn: Connection, owner_id: int) -> int:
     rows = await conn.execute_fetchall(
         "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE owner_id = ?"
         " AND kind IN ('credit', 'adjust', 'expire', 'charge')", (owner_id,))
-    return int(rows[0][0])
+    return int(list(rows)[0][0])
 
 
 # --- the invariants, over random sequences ----------------------------------------------
@@ -92,9 +92,9 @@ class Run:
     clock: FakeClock
     service: BillingService
     owner_id: int
+    order_ids: Iterator[int]  # shared by the runs on one database
     holds: list[int] = field(default_factory=lambda: [0, 0, 0])
     orders: list[int] = field(default_factory=list)
-    order_ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     async def step(self, op: Op) -> None:
         kind, n, k = op
@@ -102,16 +102,21 @@ class Run:
         async with self.db.transaction() as tx:
             balance = await ledger.balance(tx, oid)
             before = await all_lots(tx, oid)
+            after: list[Lot]
             if kind == "credit" and k < 0:  # an admin's /credit: never expires
                 await billing.credit(tx, oid, n, now, note="admin")
-            elif kind == "credit":
+            elif kind == "credit":  # a package bought: its order paid
                 order = next(self.order_ids)
                 await tx.execute(
                     "INSERT INTO packages (id, name, credits, validity_days, price_minor,"
-                    " created_at) VALUES (?, ?, ?, ?, 100, 0) ON CONFLICT DO NOTHING",
-                    (order, f"p{order}", n, k))
+                    " created_at) VALUES (?, ?, ?, ?, 100, 0)", (order, f"p{order}", n, k))
+                await tx.execute(
+                    "INSERT INTO orders (id, owner_id, package_id, method, status, reference,"
+                    " credits, validity_days, amount_minor, currency, created_at)"
+                    " VALUES (?, ?, ?, 'stars', 'paid', ?, ?, ?, 50, 'XTR', 0)",
+                    (order, oid, order, f"Q-{order:06d}", n, k))
                 await billing.credit_package(tx, oid, n, now, validity_days=k,
-                                             package_id=order, order_id=None, note="bought")
+                                             package_id=order, order_id=order, note="bought")
                 self.orders.append(order)
             elif kind == "reserve":
                 n = min(n, balance.available)
@@ -130,10 +135,10 @@ class Run:
                 n = min(n, self.holds[k])
                 await billing.release(tx, oid, n, now)
                 self.holds[k] -= n
-                after = {lot.id: lot for lot in await all_lots(tx, oid)}
+                now_lots = {lot.id: lot for lot in await all_lots(tx, oid)}
                 for lot in before:  # given back to an expired lot: lapsed at once
                     if lot.expires_at is not None and lot.expires_at <= now:
-                        assert after[lot.id].remaining <= lot.remaining
+                        assert now_lots[lot.id].remaining <= lot.remaining
             elif kind == "adjust" and n != 0:
                 n = max(n, -balance.available)
                 if n:
@@ -150,13 +155,13 @@ class Run:
             self.clock.advance(hours=n)
         elif kind == "expire":
             async with self.db.transaction() as tx:
-                before = await ledger.balance(tx, oid)
+                was = await ledger.balance(tx, oid)
                 due = [lot for lot in await all_lots(tx, oid)
                        if lot.expires_at is not None and lot.expires_at <= now]
             await self.service.expire_due()
-            after = await ledger.balance(self.db.reader, oid)
-            assert after.reserved == before.reserved  # never what campaigns hold
-            assert before.total - after.total == sum(lot.remaining for lot in due)
+            now_is = await ledger.balance(self.db.reader, oid)
+            assert now_is.reserved == was.reserved  # never what campaigns hold
+            assert was.total - now_is.total == sum(lot.remaining for lot in due)
             for lot in await all_lots(self.db.reader, oid):
                 if lot.expires_at is not None and lot.expires_at <= now:
                     assert lot.remaining == 0
@@ -178,7 +183,7 @@ def test_the_ledger_and_its_lots_agree_whatever_happens(tmp_path: Path) -> None:
     loop = asyncio.new_event_loop()
     db = Database(tmp_path / "lots.sqlite3")
     loop.run_until_complete(db.connect())
-    owners_made = itertools.count(1)
+    owners_made, order_ids = itertools.count(1), itertools.count(1)
     try:
         @settings(max_examples=150, deadline=None)
         @given(ops=OPS)
@@ -186,7 +191,7 @@ def test_the_ledger_and_its_lots_agree_whatever_happens(tmp_path: Path) -> None:
             clock = FakeClock()
             service = BillingService(db, frozenset({ADMIN}), RecordingNotifier(), clock)
             oid = loop.run_until_complete(add_owner(db, clock(), next(owners_made)))
-            state = Run(db, clock, service, oid)
+            state = Run(db, clock, service, oid, order_ids)
             for op in ops:
                 loop.run_until_complete(state.step(op))
 
