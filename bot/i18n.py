@@ -29,6 +29,7 @@ from __future__ import annotations
 import html
 import logging
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo
@@ -43,6 +44,8 @@ from babel.plural import PluralRule
 from bot.domain import Language
 
 log = logging.getLogger(__name__)
+
+STARS = "XTR"  # Telegram Stars' currency code
 
 LANGUAGE_NAMES = {Language.EN: "English", Language.AZ: "Azərbaycanca", Language.RU: "Русский"}
 
@@ -126,6 +129,16 @@ class Translator:
         before a positive value (``+1,234``), as a change of credits is written."""
         text = _format_decimal(value, locale=self.language.value)
         return "+" + text if signed and value > 0 else text
+
+    def money(self, minor: int, currency: str) -> str:
+        """An amount in minor units as the language writes it, with two decimals:
+        ``1250, "AZN"`` -> ``12.50 AZN`` (en), ``12,50 AZN`` (az, ru); Telegram Stars
+        (``XTR``) are whole: ``250 ⭐``."""
+        if currency == STARS:
+            return f"{self.number(minor)} ⭐"
+        amount = _format_decimal(Decimal(minor).scaleb(-2), format="#,##0.00",
+                                 locale=self.language.value)
+        return f"{amount} {currency}"
 
     def date(self, value: datetime, zone: str) -> str:
         return _format_date(value.astimezone(ZoneInfo(zone)), format="medium",
