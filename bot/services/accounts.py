@@ -175,8 +175,9 @@ class AccountsService:
         log.info("owner %s changed their %s", owner.id, field)
         return owner
 
-    def zone(self, owner: Owner) -> str:
-        """The IANA zone the owner's times are shown in (``zones.owner_zone``)."""
+    def zone(self, owner: Owner | None) -> str:
+        """The IANA zone the owner's times are shown in (``zones.owner_zone``; None, e.g.
+        an admin who is no owner: DEFAULT_TIMEZONE)."""
         return zones.owner_zone(owner, self._config.default_timezone)
 
     def timezone_choices(self, owner: Owner) -> list[str]:
