@@ -3,6 +3,7 @@ recording notifier (the chat's side is tests/e2e/test_transfers.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -209,3 +210,19 @@ async def test_the_receipt_finds_its_order_when_another_question_took_its_place(
     await world.prompts.ask(alice, PromptKind.RENAME_LIST, list_id=1)  # replaces it
     found = await world.transfers.receipt_order(alice)
     assert found is not None and found.id == order.id
+
+
+async def test_two_admins_tapping_at_once_credit_the_order_once(world: World) -> None:
+    alice = await world.owner(1)
+    order_id = await world.submitted(alice)
+    results = await asyncio.gather(world.transfers.confirm(ADMIN_A, order_id),
+                                   world.transfers.confirm(ADMIN_B, order_id),
+                                   world.transfers.reject(ADMIN_B, order_id, "no money"),
+                                   return_exceptions=True)
+    decided = [r for r in results if not isinstance(r, BaseException)]
+    assert len(decided) == 1 and all(isinstance(r, OrderDecided) for r in results
+                                     if isinstance(r, BaseException))
+    paid = decided[0].order.status is OrderStatus.PAID
+    assert await world.credits(alice) == (1000 if paid else 0)
+    assert len(world.notifier.of(PaymentReceived)) + len(world.notifier.of(TransferRejected)) \
+        == 1
