@@ -1,11 +1,12 @@
 """Try the bot without Telegram: a fake Bot API, a chat driver and an HTTP server for it."""
 
 from bot.console.botapi import ApiCall, FakeBotApi, FakeUser, SentMessage, UploadedFile
-from bot.console.driver import ChatDriver, Reply, application_builder
+from bot.console.driver import ChatDriver, Checkout, Reply, application_builder
 
 __all__ = [
     "ApiCall",
     "ChatDriver",
+    "Checkout",
     "FakeBotApi",
     "FakeUser",
     "Reply",

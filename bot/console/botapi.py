@@ -9,6 +9,15 @@ call. It plugs into PTB as an `httpx.MockTransport` (`transport()`) or is served
 Only private chats exist: a chat id is the user's id. A chat is known once the user sent
 an update (the update builders register it) or `add_user()` was called; sending to an
 unknown chat fails with "chat not found", to a user who `block()`ed the bot with 403.
+
+Payments in Telegram Stars as Telegram runs them: `sendInvoice` (currency `XTR`, an empty
+provider token, one price) sends a message with an `invoice` object; a user pays it in
+two updates the test pushes: `pre_checkout_update` (Telegram asks the bot, which must
+answer `answerPreCheckoutQuery`, recorded in `checkout_answers`), then, when the bot said
+ok, `successful_payment_update` (a message with `successful_payment` and a new
+`telegram_payment_charge_id`; the same update may be processed again, as Telegram
+redelivers). `refundStarPayment` gives a recorded payment back once
+(`CHARGE_ALREADY_REFUNDED` the second time).
 """
 
 from __future__ import annotations
@@ -32,12 +41,14 @@ import httpx
 
 logger = logging.getLogger(__name__)
 
-MessageKind = Literal["text", "document", "photo"]
+MessageKind = Literal["text", "document", "photo", "invoice"]
 
 # Parameters that are strings on the wire; every other value PTB sends is JSON-encoded.
 _TEXT_PARAMS = frozenset(
     "text caption parse_mode callback_query_id url file_id document photo description "
-    "short_description language_code action secret_token inline_message_id".split()
+    "short_description language_code action secret_token inline_message_id title payload "
+    "currency provider_token start_parameter pre_checkout_query_id error_message "
+    "telegram_payment_charge_id".split()
 )
 _HTML_TAGS = frozenset(
     "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
@@ -105,10 +116,14 @@ class SentMessage:
     deleted: bool = False
     file_id: str | None = None
     date: int = field(default_factory=lambda: int(time.time()))
+    invoice: dict[str, Any] | None = None  # an invoice's Invoice object, as Telegram has it
 
     @property
     def body(self) -> str:
-        """Text or caption, whichever the message has."""
+        """Text or caption, whichever the message has (an invoice: its title and
+        description)."""
+        if self.invoice is not None:
+            return f"{self.invoice['title']}\n{self.invoice['description']}"
         return self.text if self.text is not None else self.caption or ""
 
     @property
@@ -129,6 +144,29 @@ class FakeUser:
     def to_dict(self) -> dict[str, Any]:
         data = {"is_bot": False, **asdict(self)}
         return {key: value for key, value in data.items() if value is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Invoice:
+    """What Telegram keeps of an invoice it sent: the user sees the message's `invoice`
+    object; the payload goes back to the bot with the payment."""
+
+    chat_id: int
+    message_id: int
+    payload: str
+    currency: str
+    total_amount: int
+
+
+@dataclass(slots=True)
+class StarPayment:
+    """A payment Telegram took (`successful_payment`), refundable once."""
+
+    user_id: int
+    invoice: Invoice
+    telegram_payment_charge_id: str
+    provider_payment_charge_id: str
+    refunded: bool = False
 
 
 @dataclass(slots=True)
@@ -235,6 +273,10 @@ class FakeBotApi:
         self._files: dict[str, _StoredFile] = {}
         self._commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self._open_queries: set[str] = set()
+        self.invoices: dict[tuple[int, int], Invoice] = {}  # (chat id, message id) ->
+        self._open_checkouts: dict[str, Invoice] = {}  # pre-checkout query id -> its invoice
+        self.checkout_answers: dict[str, dict[str, Any]] = {}  # query id -> the bot's answer
+        self.payments: dict[str, StarPayment] = {}  # telegram_payment_charge_id ->
         self._failures: dict[str, list[ApiError]] = defaultdict(list)
         self._counter = 0
         self._update_id = 0
@@ -398,6 +440,63 @@ class FakeBotApi:
             }
         )
 
+    def pre_checkout_update(self, user: FakeUser, invoice_message: SentMessage) -> dict[str, Any]:
+        """The user pressed Pay on the invoice (any user: an invoice can be forwarded):
+        Telegram asks the bot first. The bot's answer lands in `checkout_answers` under
+        the query's id (``update["pre_checkout_query"]["id"]``)."""
+        invoice = self._invoice_of(invoice_message)
+        self.add_user(user)
+        query_id = self._next_id("checkout")
+        self._open_checkouts[query_id] = invoice
+        return self._update(
+            pre_checkout_query={
+                "id": query_id,
+                "from": user.to_dict(),
+                "currency": invoice.currency,
+                "total_amount": invoice.total_amount,
+                "invoice_payload": invoice.payload,
+            }
+        )
+
+    def successful_payment_update(
+        self, user: FakeUser, invoice_message: SentMessage
+    ) -> dict[str, Any]:
+        """Telegram took the user's payment of the invoice: the message that says so, with a
+        new charge id (recorded in `payments`, so that it can be refunded)."""
+        invoice = self._invoice_of(invoice_message)
+        charge = self._next_id("stxFakeCharge")
+        payment = StarPayment(user.id, invoice, charge, self._next_id("fake-provider"))
+        self.payments[charge] = payment
+        return self._user_message(
+            user,
+            successful_payment={
+                "currency": invoice.currency,
+                "total_amount": invoice.total_amount,
+                "invoice_payload": invoice.payload,
+                "telegram_payment_charge_id": charge,
+                "provider_payment_charge_id": payment.provider_payment_charge_id,
+            },
+        )
+
+    def refunded_payment_update(self, user: FakeUser, charge_id: str) -> dict[str, Any]:
+        """The service message Telegram sends after a refund of the user's payment."""
+        payment = self.payments[charge_id]
+        return self._user_message(
+            user,
+            refunded_payment={
+                "currency": payment.invoice.currency,
+                "total_amount": payment.invoice.total_amount,
+                "invoice_payload": payment.invoice.payload,
+                "telegram_payment_charge_id": charge_id,
+            },
+        )
+
+    def _invoice_of(self, message: SentMessage) -> Invoice:
+        invoice = self.invoices.get((message.chat_id, message.message_id))
+        if invoice is None:
+            raise ValueError(f"message {message.message_id} is no invoice")
+        return invoice
+
     def _user_message(self, user: FakeUser, **content: Any) -> dict[str, Any]:
         self.add_user(user)
         message_id = self._next_message_id(user.id)
@@ -526,6 +625,73 @@ class FakeBotApi:
         )
         self._messages[chat_id].append(message)
         return self._message_dict(message)
+
+    def _api_send_invoice(self, p: dict, f: dict) -> dict:
+        chat_id = self._chat(p)
+        title, description = str(p.get("title", "")), str(p.get("description", ""))
+        payload, currency = str(p.get("payload", "")), str(p.get("currency", ""))
+        prices = p.get("prices")
+        if not 1 <= len(title) <= 32:
+            raise bad_request("invoice title must be 1-32 characters")
+        if not 1 <= len(description) <= 255:
+            raise bad_request("invoice description must be 1-255 characters")
+        if not 1 <= len(payload.encode()) <= 128:
+            raise bad_request("invoice payload must be 1-128 bytes")
+        if not isinstance(prices, list) or not prices or not all(
+            isinstance(price, dict) and price.get("label")
+            and isinstance(price.get("amount"), int) for price in prices
+        ):
+            raise bad_request("can't parse prices JSON object")
+        if currency == "XTR":  # Telegram Stars: no provider, exactly one price
+            if p.get("provider_token"):
+                raise bad_request("provider_token must be empty for payments in Telegram Stars")
+            if len(prices) != 1:
+                raise bad_request("prices must contain exactly one item for Telegram Stars")
+        elif not p.get("provider_token"):
+            raise bad_request("PAYMENT_PROVIDER_INVALID")
+        total = sum(price["amount"] for price in prices)
+        if total <= 0:
+            raise bad_request("CURRENCY_TOTAL_AMOUNT_INVALID")
+        _check_markup(p.get("reply_markup"))
+        message = SentMessage(
+            chat_id,
+            self._next_message_id(chat_id),
+            kind="invoice",
+            reply_markup=p.get("reply_markup"),
+            invoice={
+                "title": title,
+                "description": description,
+                "start_parameter": str(p.get("start_parameter", "")),
+                "currency": currency,
+                "total_amount": total,
+            },
+        )
+        self._messages[chat_id].append(message)
+        self.invoices[(chat_id, message.message_id)] = Invoice(
+            chat_id, message.message_id, payload, currency, total)
+        return self._message_dict(message)
+
+    def _api_answer_pre_checkout_query(self, p: dict, f: dict) -> bool:
+        query_id = p.get("pre_checkout_query_id")
+        if query_id not in self._open_checkouts:
+            raise bad_request(_QUERY_TOO_OLD)
+        ok = p.get("ok")
+        if not isinstance(ok, bool):
+            raise bad_request("parameter \"ok\" is required")
+        if not ok and not p.get("error_message"):
+            raise bad_request("ERROR_MESSAGE_EMPTY")  # required when ok is false
+        del self._open_checkouts[query_id]
+        self.checkout_answers[query_id] = {"ok": ok, "error_message": p.get("error_message")}
+        return True
+
+    def _api_refund_star_payment(self, p: dict, f: dict) -> bool:
+        payment = self.payments.get(str(p.get("telegram_payment_charge_id", "")))
+        if payment is None or payment.user_id != p.get("user_id"):
+            raise bad_request("CHARGE_NOT_FOUND")
+        if payment.refunded:
+            raise bad_request("CHARGE_ALREADY_REFUNDED")
+        payment.refunded = True
+        return True
 
     def _api_send_chat_action(self, p: dict, f: dict) -> bool:
         self._chat(p)
@@ -699,6 +865,8 @@ class FakeBotApi:
             else:
                 document = {k: document[k] for k in ("file_id", "file_unique_id", "file_size")}
                 data["photo"] = [{**document, "width": 800, "height": 600}]
+        if message.invoice is not None:
+            data["invoice"] = dict(message.invoice)
         if message.reply_markup and "inline_keyboard" in message.reply_markup:
             data["reply_markup"] = message.reply_markup
         return data

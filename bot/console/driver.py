@@ -7,6 +7,7 @@
         chat = ChatDriver(app, api, FakeUser(id=42, first_name="Aysel"))
         [reply] = await chat.send("/start")
         await chat.press("Campaigns")
+        paid = await chat.pay()             # the newest invoice in the chat, in Stars
 
 Every step builds a real Bot API update, runs `app.process_update()` and returns what the
 bot sent or changed in this chat during the step. Handlers are expected to block (PTB's
@@ -40,6 +41,20 @@ def application_builder(api: FakeBotApi) -> ApplicationBuilder:
         .request(HTTPXRequest(httpx_kwargs={"transport": api.transport()}))
         .get_updates_request(HTTPXRequest(httpx_kwargs={"transport": api.transport()}))
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Checkout:
+    """A user paying an invoice: the bot's answer to the pre-checkout query (``ok``, else
+    ``error_message``, what Telegram shows the user) and, when it said ok, the
+    ``successful_payment`` update (``update``: step it again to repeat it, as Telegram
+    redelivers), its charge id and what the bot replied to it."""
+
+    ok: bool
+    error_message: str | None = None
+    charge_id: str | None = None
+    update: dict[str, Any] | None = None
+    replies: tuple[Reply, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,28 @@ class ChatDriver:
             None,
         )
         return replies
+
+    async def pay(self, invoice: SentMessage | None = None) -> Checkout:
+        """Pay an invoice (default: the newest in this chat; another chat's, as if it was
+        forwarded) as Telegram does: the pre-checkout query, then, if the bot answered ok,
+        the successful payment. A bot that did not answer is refused (Telegram gives up
+        after 10 seconds)."""
+        if invoice is None:
+            invoice = next((m for m in reversed(self.api.messages(self.chat_id))
+                            if m.invoice is not None), None)
+            if invoice is None:
+                raise LookupError("no invoice in this chat to pay")
+        asked = self.api.pre_checkout_update(self.user, invoice)
+        await self.step(asked)
+        answer = self.api.checkout_answers.get(asked["pre_checkout_query"]["id"])
+        if answer is None:
+            return Checkout(False, "the bot did not answer the pre-checkout query")
+        if not answer["ok"]:
+            return Checkout(False, answer.get("error_message"))
+        paid = self.api.successful_payment_update(self.user, invoice)
+        replies = await self.step(paid)
+        return Checkout(True, charge_id=paid["message"]["successful_payment"][
+            "telegram_payment_charge_id"], update=paid, replies=tuple(replies))
 
     def texts(self) -> list[str]:
         """Texts (or captions) of the replies of the last step."""

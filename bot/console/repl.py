@@ -39,6 +39,7 @@ SHOWN_METHODS = {
     "editMessageReplyMarkup",
     "editMessageCaption",
     "answerCallbackQuery",
+    "sendInvoice",
     *FILE_METHODS,
 }
 
@@ -48,6 +49,7 @@ HELP = """Console commands:
   :phone NUMBER         share your phone number (the share-contact button)
   :upload PATH          send a file, as if attached in Telegram
   :buttons              list the buttons you can press (newest message first)
+  :pay                  pay the newest invoice in the chat (Telegram Stars, as Telegram does)
   :quit                 leave (Ctrl+C and Ctrl+D work too)
 Text starting with / is sent as a command. Other text that is a button's label presses
 that button (any message's; the newest one's when several have it); anything else is
@@ -147,6 +149,10 @@ class Console:
             pass
         if call.method in FILE_METHODS:
             text = f"[{self._file_note(call)}] {text}".rstrip()
+        if call.method == "sendInvoice":
+            total = sum(price.get("amount", 0) for price in params.get("prices") or [])
+            text = (f"[invoice: {params.get('title')}, {total} {params.get('currency')}; "
+                    f":pay pays it] {params.get('description')}")
         if text:
             self.say(f"{who}{edited}> {text}")
         markup = params.get("reply_markup") or {}
@@ -329,6 +335,12 @@ async def _step(
     elif command == ":upload":
         content, name, mime = await asyncio.to_thread(_read_file, rest.strip())
         await driver.upload(content, name, mime)
+    elif command == ":pay":
+        checkout = await driver.pay()
+        if checkout.ok:
+            console.say(f"(console) paid (charge {checkout.charge_id})")
+        else:
+            console.say(f"(console) payment refused: {checkout.error_message}")
     elif command == ":buttons":
         console.say("(console) buttons: " + (", ".join(console.labels(driver)) or "none"))
     elif (label := console.button_for(driver, line)) is not None:
