@@ -409,6 +409,26 @@ class Message:
         return steps
 
 
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A message a customer sent to one of the owner's numbers (``inbound_messages``):
+    ``message_id`` / ``campaign_id`` the campaign message it answered (the last one that
+    number sent to that phone), None when it answered none."""
+
+    id: int
+    owner_id: int
+    sender_id: int
+    phone: str
+    received_at: datetime
+    kind: str = "text"  # text, image, document, audio, voice, video, location, contact, ...
+    text: str | None = None  # the body, or an attachment's caption
+    media_ref: str | None = None  # the gateway's reference of an attachment
+    gateway_message_id: str | None = None
+    contact_id: int | None = None
+    message_id: int | None = None
+    campaign_id: int | None = None
+
+
 def rate(part: int, whole: int) -> float | None:
     """``part`` of ``whole`` (0..1), or None when there is nothing to divide."""
     return part / whole if whole else None

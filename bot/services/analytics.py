@@ -7,7 +7,8 @@ the one rule the campaign screens follow too:
 - ``delivered``: delivered + read; ``read``: read;
 - ``queued``: not sent yet (queued, or being sent right now);
 - ``failed``, ``uncertain`` (may or may not have gone out), ``skipped`` (never sent:
-  cancelled or opted out).
+  cancelled or opted out);
+- ``replied`` (a campaign's): messages a customer answered (``messages.replied_at``).
 
 Rates are fractions (0..1), ``None`` when there is nothing to divide by: delivered / sent,
 read / sent, failed / (sent + failed). The top failure reasons are the commonest error
@@ -78,6 +79,7 @@ class Stats(Tally):
     failure reasons and (overall only) the latest campaigns."""
 
     reasons: tuple[FailureReason, ...] = ()
+    replied: int = 0  # messages a customer answered (a campaign's only)
     campaigns: tuple[CampaignLine, ...] = ()  # overall only: the latest campaigns
     campaign: Campaign | None = None  # whose stats these are; None: all the owner's
 
@@ -142,7 +144,8 @@ class AnalyticsService:
         counts = await repo.status_counts(conn, owner_id, campaign_id)
         reasons = await repo.failure_reasons(conn, owner_id, campaign_id, known=CATEGORIES,
                                              other=OTHER_REASON, limit=TOP_REASONS)
-        return _stats(counts, reasons, campaign=found)
+        return _stats(counts, reasons, campaign=found,
+                      replied=await repo.replied(conn, owner_id, campaign_id))
 
     async def chart(self, owner_id: int, campaign_id: int | None = None) -> Chart | None:
         """What a chart of the owner's messages (or one campaign's) shows; None while

@@ -580,8 +580,9 @@ class Dispatcher:
             campaign, template = found
             if campaign is None or template is None:
                 raise LookupError("campaign or template")
-            rng = random.Random(campaign.seed * 1_000_003 + due.id)  # the same text on a retry
-            text = self._templates.compiled(template, due.variant).render(values, rng)
+            # the same text on a retry (and in the campaign's report)
+            text = self._templates.message_text(template, due.variant, campaign.seed, due.id,
+                                                values)
         media = None
         if template.media_file_id and self._media is not None:
             media = self._media_cache.get(template.media_file_id)

@@ -5,6 +5,12 @@ Words match case-insensitively on the whole reply, trimmed, with punctuation, sy
 spaces at either end ignored ("Stop!", " стоп. " and "STOP 🙏" all count). A longer reply
 that merely contains a stop word ("please stop writing to me") goes to the owner as a
 one-tap decision (``asked``): opt the number out, or keep it.
+
+Every message is kept first (``bot/storage/inbound.py``), in the transaction that acts on
+its words: with the campaign message it answered (the last one that number sent to that
+contact), which is then marked replied, and the contact marked as having written. A
+campaign's stats count its replies, its report shows the first, and its follow-ups reach
+those who replied or did not.
 """
 
 from __future__ import annotations
@@ -17,9 +23,11 @@ from datetime import datetime
 from typing import Literal
 
 from bot.clock import Clock, utcnow
+from bot.domain import InboundMessage
 from bot.services.notify import Notifier, ReplyToDecide
 from bot.services.webhooks import EventType, WebhooksService, contact_data, reply_data
 from bot.storage import contacts as contacts_repo
+from bot.storage import inbound
 from bot.storage import senders as senders_repo
 from bot.storage.db import Connection, Database
 
@@ -114,38 +122,40 @@ class RepliesService:
         self._notifier = notifier
         self._webhooks = webhooks  # every reply is a reply.received event; an opt-out too
 
-    async def handle(self, sender_id: int, from_phone: str, text: str) -> Outcome:
-        """A customer's reply to the number ``sender_id``: opt out, opt in, or nothing.
-        Each reply is also a ``reply.received`` event for the owner's webhooks, written
-        with the opt-out (or in — a ``contact.opted_out`` event too) it caused."""
+    async def handle(self, sender_id: int, from_phone: str, text: str, *,
+                     at: datetime | None = None, message_id: str | None = None,
+                     kind: str = "text", media_ref: str | None = None) -> Outcome:
+        """A customer's message to the number ``sender_id``: kept (``inbound_messages``,
+        with the campaign message it answered marked replied, and the contact), then an
+        opt-out word opts out, a start word opts in, anything else changes nothing
+        (``ignored``), all in one transaction. ``at``: when it was sent (default now);
+        ``message_id``: the gateway's id (the same message delivered again changes nothing
+        and is ``ignored``); ``kind`` and ``media_ref`` for an attachment (``text`` its
+        caption). Each message is also a ``reply.received`` event for the owner's webhooks,
+        written with the opt-out (or in — a ``contact.opted_out`` event too) it caused."""
+        sender = await senders_repo.get_any(self._db.reader, sender_id)
+        if sender is None:
+            return "ignored"
         intent = self._words.intent(text)
         asks = intent is None and self._notifier is not None and self._words.mentions_stop(text)
-        sender = None
-        tells = False  # an endpoint of the owner wants the reply
-        if self._webhooks is not None:
-            sender = await senders_repo.get_any(self._db.reader, sender_id)
-            tells = sender is not None and await self._webhooks.wants(
-                sender.owner_id, EventType.REPLY_RECEIVED)
-        if intent is None and not asks and not tells:
-            return "ignored"
-        if sender is None:
-            sender = await senders_repo.get_any(self._db.reader, sender_id)
-        if sender is None:
-            return "ignored"
+        tells = self._webhooks is not None and await self._webhooks.wants(
+            sender.owner_id, EventType.REPLY_RECEIVED)
         now = self._clock()
-        if intent is None:
-            if tells:
-                async with self._db.transaction() as tx:
-                    await self._told(tx, sender.owner_id, sender_id, from_phone, text, now)
-            if not asks:
-                return "ignored"
-            assert self._notifier is not None  # "please stop writing to me": the owner decides
-            await self._notifier.notify(ReplyToDecide(sender.owner_id, from_phone,
-                                                      text.strip()[:EXCERPT_MAX]))
-            return "asked"
+        outcome: Outcome = "ignored"
         async with self._db.transaction() as tx:
-            await self._told(tx, sender.owner_id, sender_id, from_phone, text, now)
+            if message_id is not None and await inbound.known(tx, sender_id, message_id):
+                return "ignored"  # a webhook delivered again: kept, and acted on, once
             contact = await contacts_repo.get_by_phone(tx, sender.owner_id, from_phone)
+            answers = (await inbound.answered(tx, sender.owner_id, sender_id, contact.id)
+                       if contact is not None else None)
+            await inbound.add(tx, InboundMessage(
+                0, sender.owner_id, sender_id, from_phone, at or now, kind=kind,
+                text=text or None, media_ref=media_ref, gateway_message_id=message_id,
+                contact_id=contact.id if contact is not None else None,
+                message_id=answers[0] if answers else None,
+                campaign_id=answers[1] if answers else None))
+            if tells:
+                await self._told(tx, sender.owner_id, sender_id, from_phone, text, now)
             if intent == "stop":
                 opted = await contacts_repo.opt_out(tx, sender.owner_id, from_phone,
                                                     OPT_OUT_REASON, now)
@@ -153,13 +163,20 @@ class RepliesService:
                                                    or contact.opted_out_at is None):
                     await self._webhooks.emit(tx, sender.owner_id, EventType.CONTACT_OPTED_OUT,
                                               contact_data(opted))
-            else:
-                if contact is None or contact.opted_out_at is None:
-                    return "ignored"
+                outcome = "opted_out"
+            elif intent == "start" and contact is not None and contact.opted_out_at is not None:
                 await contacts_repo.opt_in(tx, sender.owner_id, from_phone, now)
-        log.info("a reply to sender %d %s a contact", sender_id,
-                 "opted out" if intent == "stop" else "opted in")
-        return "opted_out" if intent == "stop" else "opted_in"
+                outcome = "opted_in"
+        if outcome != "ignored":
+            log.info("a reply to sender %d %s a contact", sender_id,
+                     "opted out" if outcome == "opted_out" else "opted in")
+            return outcome
+        if asks:
+            assert self._notifier is not None  # "please stop writing to me": the owner decides
+            await self._notifier.notify(ReplyToDecide(sender.owner_id, from_phone,
+                                                      text.strip()[:EXCERPT_MAX]))
+            return "asked"
+        return "ignored"
 
     async def _told(self, tx: Connection, owner_id: int, sender_id: int, phone: str,
                     text: str, at: datetime) -> None:

@@ -42,6 +42,15 @@ def contact_values(contact: Contact) -> dict[str, str]:
     return values
 
 
+_NO_DRAWS = random.Random(0)  # what a text without spintax draws from: nothing it shows
+
+
+def message_rng(seed: int, message_id: int) -> random.Random:
+    """The draws of a campaign message's spintax (its campaign's seed, its own id): the
+    same text when it is sent again after a retry, and in the campaign's report."""
+    return random.Random(seed * 1_000_003 + message_id)
+
+
 @dataclass(slots=True)
 class TemplateDraft:
     step: str  # "name" | "text"
@@ -272,6 +281,15 @@ class TemplatesService:
                 raise NotAllowed("template_in_use")
             await templates.delete(tx, owner_id, template_id)
         return template
+
+    def message_text(self, template: Template, variant: int, seed: int, message_id: int,
+                     values: Mapping[str, str]) -> str:
+        """A campaign message's text, as the dispatcher sends it (and the report shows it):
+        its variant, its recipient's values, spintax drawn by ``message_rng`` (a text with
+        one way to read draws nothing that matters: no generator is seeded for it)."""
+        compiled = self.compiled(template, variant)
+        rng = message_rng(seed, message_id) if compiled.distinct_texts() > 1 else _NO_DRAWS
+        return compiled.render(values, rng)
 
     def compiled(self, template: Template, variant: int) -> CompiledTemplate:
         """A variant compiled once (kept by its text: an edit makes a new entry)."""

@@ -72,6 +72,18 @@ async def failure_reasons(
         return [(row[0], row[1], row[2], row[3]) async for row in cur]
 
 
+async def replied(conn: aiosqlite.Connection, owner_id: int,
+                  campaign_id: int | None = None) -> int:
+    """How many of these messages were answered (``replied_at``: a customer's reply kept
+    by ``bot/storage/inbound.py``)."""
+    where, params = _scope(owner_id, campaign_id)
+    async with conn.execute(
+        f"SELECT COUNT(*) FROM messages WHERE {where} AND replied_at IS NOT NULL", params,
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
+
+
 async def recent_campaigns(
     conn: aiosqlite.Connection, owner_id: int, limit: int = 10
 ) -> list[tuple[int, str, int, int, int]]:

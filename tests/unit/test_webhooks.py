@@ -552,7 +552,10 @@ async def test_replies_write_nothing_for_an_owner_without_endpoints(
     replies = RepliesService(db, clock=clock, webhooks=service)
     commits = db.commits
     assert await replies.handle(sender, "+994501234567", "Thanks!") == "ignored"
-    assert db.commits == commits  # no transaction at all for a plain reply
+    assert db.commits == commits + 1  # one transaction: the reply kept (issue 19), no event
+    async with db.reader.execute("SELECT COUNT(*) FROM webhook_events WHERE owner_id = ?",
+                                 (owner,)) as cur:
+        assert (await cur.fetchone())[0] == 0
 
 
 async def test_an_opt_out_in_the_chat_or_by_api_is_an_event_once(
