@@ -4,9 +4,12 @@ It finds the owner behind the user and picks their language. Active owners go on
 the ordinary handlers. Everyone else is handled here and stops here: new users are
 registered (name -> company -> phone via the share-contact button -> terms), and
 pending, rejected or suspended owners are told why they cannot go further. Admins'
-own commands and the language picker pass for everyone. Typed text that answers an open
-question (a list's new name, a Cloud API token, an admin's reason for declining, ...) is
-taken here, before any conversation could take it for its own (``prompts.py``).
+own commands and the language picker pass for everyone. A payment's pre-checkout query
+passes for an active owner only (anyone else is answered no); a payment Telegram took
+(``successful_payment``) passes for any owner, so that it is recorded. Typed text that
+answers an open question (a list's new name, a Cloud API token, an admin's reason for
+declining, ...) is taken here, before any conversation could take it for its own
+(``prompts.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from bot.i18n import translator
 log = logging.getLogger(__name__)
 
 ADMIN_COMMANDS = frozenset(c.name for c in COMMANDS if c.admin)
+ADMIN_BUTTONS = ("adm:", "pkg:")  # the callback data of admins' buttons (/packages: pkg:)
 OPEN_COMMANDS = frozenset({"language", "help"})
 
 
@@ -46,17 +50,26 @@ def passes_for_everyone(update: Update, is_admin: bool) -> bool:
     command, data = _command(update), _callback(update)
     if command in OPEN_COMMANDS or data.startswith("lang:"):
         return True
-    return is_admin and (command in ADMIN_COMMANDS or data.startswith("adm:"))
+    return is_admin and (command in ADMIN_COMMANDS or data.startswith(ADMIN_BUTTONS))
 
 
 async def doorkeeper(update: Update, context: BotContext) -> None:
     user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None or chat.type != "private":
+    checkout = update.pre_checkout_query  # a payment about to be made: it has no chat
+    if user is None or (checkout is None and (chat is None or chat.type != "private")):
         raise ApplicationHandlerStop  # Qasid lives in private chats only
     accounts = context.services.accounts
     owner = await accounts.find(user.id)
     context.owner = owner
     context.tr = translator(owner.language if owner else Language.from_telegram(user.language_code))
+    if checkout is not None:
+        if owner is not None and owner.is_active:
+            return  # to buy.pre_checkout
+        await checkout.answer(ok=False, error_message=context.tr("buy.refused_not_active"))
+        raise ApplicationHandlerStop  # a suspended (or unknown) user pays nothing
+    if update.message is not None and update.message.successful_payment is not None \
+            and owner is not None:
+        return  # Telegram took the payment: it is recorded whatever the owner's status
     if await prompts.answer(update, context):
         raise ApplicationHandlerStop  # the answer to an open question
     if owner is not None and owner.is_active:

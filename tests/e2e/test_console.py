@@ -214,3 +214,15 @@ async def test_ctrl_c_and_ctrl_d_leave_the_console_cleanly(
     assert code == 0, (name, output)
     assert "(console) bye" in output, (name, output)
     assert "Traceback" not in output and "KeyboardInterrupt" not in output, (name, output)
+
+
+async def test_an_invoice_is_shown_and_paid_with_pay(make_settings, tmp_path: Path) -> None:
+    lines = [*REGISTER, "/packages", "New package", "Start; 1000; 25; 500; 30", "/balance",
+             "Buy credits", "Start: 1,000 credits", "Pay with Stars 500", ":pay", ":pay",
+             "/balance"]
+    output = await console_session(make_settings, tmp_path, lines)
+    assert "[invoice: Start, 500 XTR; :pay pays it] 1,000 credits for WhatsApp" in output
+    before, said, after = output.partition("(console) paid (charge ")
+    assert said and "Payment received" in before.rpartition("[invoice: ")[2], output
+    assert "(console) payment refused: This order is paid already" in after
+    assert "Available: 1,000" in after.rpartition("Your credits")[2]
