@@ -21,6 +21,7 @@ from bot.clock import Clock, utcnow
 from bot.config import GatewayKind, RegistrationMode, Settings
 from bot.gateways.base import WhatsAppGateway
 from bot.gateways.router import GatewayRouter
+from bot.gateways.webhook_client import AiohttpPoster, UrlPolicy
 from bot.handlers.context import BotContext
 from bot.handlers.media import telegram_media
 from bot.handlers.notifier import TelegramNotifier
@@ -29,11 +30,17 @@ from bot.services.accounts import AccountsConfig, AccountsService
 from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
 from bot.services.api_keys import ApiKeysService
-from bot.services.billing import BillingService
+from bot.services.billing import CREDITS_CHECK_EVERY, BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
+from bot.services.campaigns_api import CampaignsApiConfig, CampaignsApiService
 from bot.services.contacts import ContactsConfig, ContactsService
+from bot.services.contacts_api import ContactsApiService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.idempotency import IdempotencyService
+from bot.services.invoices import InvoicesService, Platform
+from bot.services.messages import MessagesConfig, MessagesService
+from bot.services.orders import OrdersService
+from bot.services.packages import PackagesService
 from bot.services.prompts import PromptsService
 from bot.services.replies import (
     DEFAULT_START_WORDS,
@@ -41,9 +48,14 @@ from bot.services.replies import (
     OptOutWords,
     RepliesService,
 )
+from bot.services.reports import ReportsService
+from bot.services.sales import SalesService
 from bot.services.sender_directory import SenderDirectory
 from bot.services.senders import SendersConfig, SendersService
+from bot.services.statements import StatementsService
 from bot.services.templates import TemplatesService
+from bot.services.transfers import ORDERS_CHECK_EVERY, TransferConfig, TransfersService
+from bot.services.webhooks import WebhooksConfig, WebhooksService
 from bot.storage.db import Database
 from bot.web.api import ApiConfig, ApiServices, api_app
 from bot.web.app import WebLimits, create_web_app
@@ -69,6 +81,15 @@ class Services:
     senders: SendersService
     prompts: PromptsService
     api_keys: ApiKeysService
+    webhooks: WebhooksService
+    messages: MessagesService  # single messages (POST /messages)
+    transfers: TransfersService  # paying by bank transfer, confirmed by admins
+    invoices: InvoicesService  # receipts as PDF
+    statements: StatementsService  # monthly statements of the ledger
+    sales: SalesService  # /sales and /owner, for admins
+    packages: PackagesService  # what owners can buy, defined by admins (/packages)
+    orders: OrdersService  # orders of packages; paying them with Telegram Stars
+    reports: ReportsService  # a campaign's per-recipient report (CSV, XLSX)
 
 
 def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
@@ -132,11 +153,18 @@ class Qasid:
         self.notifier = notifier = TelegramNotifier(self.application)
         templates = TemplatesService(self.db, clock)
         alerts = Alerts(self.db, notifier, clock)
+        # outgoing webhooks: events are written by the services below, in their transactions
+        hooks = WebhooksConfig(allow_http=settings.webhooks_allow_http,
+                               allow_private=settings.webhooks_allow_private)
+        webhooks = WebhooksService(
+            self.db, AiohttpPoster(UrlPolicy(hooks.allow_http, hooks.allow_private),
+                                   settings.webhooks_timeout),
+            notifier, hooks, clock)
         replies = RepliesService(
             self.db,
             OptOutWords.of(stop=settings.opt_out_words or DEFAULT_STOP_WORDS,
                            start=settings.opt_in_words or DEFAULT_START_WORDS),
-            clock=clock, notifier=notifier)
+            clock=clock, notifier=notifier, webhooks=webhooks)
         campaigns = CampaignsService(
             self.db,
             CampaignsConfig(
@@ -148,7 +176,10 @@ class Qasid:
             ),
             clock,
             gateway=self.gateway,
+            webhooks=webhooks,
         )
+        orders = OrdersService(self.db, settings.admin_ids, notifier, clock)
+        billing = BillingService(self.db, settings.admin_ids, notifier, clock)
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -171,9 +202,10 @@ class Qasid:
                     max_file_bytes=settings.import_max_file_mb * 1024 * 1024,
                 ),
                 clock,
+                webhooks=webhooks,
             ),
             templates=templates,
-            billing=BillingService(self.db, settings.admin_ids, notifier, clock),
+            billing=billing,
             campaigns=campaigns,
             dispatcher=Dispatcher(
                 self.db, self.gateway, templates, alerts,
@@ -191,6 +223,7 @@ class Qasid:
                 campaigns_service=campaigns,
                 replies=lambda reply: replies.handle(reply.sender_id, reply.from_phone,
                                                      reply.text),
+                webhooks=webhooks,
             ),
             alerts=alerts,
             senders=SendersService(
@@ -213,8 +246,30 @@ class Qasid:
                 tokens=self.tokens,
             ),
             analytics=AnalyticsService(self.db, settings.default_timezone),
+            reports=ReportsService(self.db, templates, settings.default_timezone),
             prompts=PromptsService(self.db, clock),
             api_keys=ApiKeysService(self.db, clock),
+            webhooks=webhooks,
+            messages=MessagesService(
+                self.db, templates,
+                MessagesConfig(settings.gateway.value, settings.default_region,
+                               settings.import_allow_landlines), clock, gateway=self.gateway),
+            transfers=TransfersService(
+                self.db,
+                TransferConfig(bank=settings.payment_bank, iban=settings.payment_iban,
+                               recipient=settings.payment_recipient,
+                               note=settings.payment_note,
+                               expiry_days=settings.order_expiry_days),
+                settings.admin_ids, orders, notifier, clock),
+            invoices=InvoicesService(
+                self.db, Platform(settings.platform_name, settings.platform_details),
+                settings.default_timezone),
+            statements=StatementsService(self.db, clock),
+            sales=SalesService(self.db, billing, settings.admin_ids,
+                               default_timezone=settings.default_timezone,
+                               default_region=settings.default_region, clock=clock),
+            packages=PackagesService(self.db, settings.admin_ids, clock, settings.currency),
+            orders=orders,
         )
         # receipts and sender events, the one entry point (bot/services/gateway_events.py)
         events = self.services.dispatcher.events
@@ -224,6 +279,7 @@ class Qasid:
         handlers.register(self.application)
         app_secret, verify_token = settings.cloud_app_secret, settings.cloud_verify_token
         directory = SenderDirectory(self.db)  # which sender a webhook's session / id is
+        contacts_api = ContactsApiService(self.db, self.services.contacts, clock, webhooks)
         self.api = api_app(
             ApiServices(
                 keys=self.services.api_keys,
@@ -231,6 +287,14 @@ class Qasid:
                 templates=templates,
                 analytics=self.services.analytics,
                 billing=self.services.billing,
+                contacts=contacts_api,
+                messages=self.services.messages,
+                campaigns=self.services.campaigns,
+                campaigns_api=CampaignsApiService(
+                    self.db, self.services.campaigns, contacts_api,
+                    CampaignsApiConfig(settings.default_region,
+                                       settings.import_allow_landlines), clock),
+                webhooks=webhooks,
             ),
             ApiConfig(rate=settings.api_rate_per_second, burst=settings.api_burst,
                       max_body=settings.api_max_body_mb * 1024 * 1024),
@@ -288,6 +352,7 @@ class Qasid:
         await self.services.contacts.recover(self.notifier)
         await self.services.dispatcher.recover()
         await self.services.senders.load_tokens()
+        await self.services.webhooks.start()  # the events left undelivered first
         # in the background: a WAHA that hangs must not hold the start-up
         self._linking = asyncio.create_task(self._resume_linking(), name="qasid-linking")
         linker = self.gateway.linker
@@ -297,6 +362,14 @@ class Qasid:
             self.application.job_queue.run_repeating(
                 self._dispatch, interval=self.settings.dispatch_interval, first=0.5,
                 name="dispatcher", job_kwargs={"max_instances": 1, "coalesce": True})
+        if self.application.job_queue is not None:  # transfer orders left without a receipt
+            self.application.job_queue.run_repeating(
+                self._transfer_orders, interval=ORDERS_CHECK_EVERY, first=30,
+                name="transfer-orders", job_kwargs={"max_instances": 1, "coalesce": True})
+        if self.application.job_queue is not None:  # credits past their end lapse, owners warned
+            self.application.job_queue.run_repeating(
+                self._credits, interval=CREDITS_CHECK_EVERY, first=60, name="credits",
+                job_kwargs={"max_instances": 1, "coalesce": True})
         log.info("Qasid started as @%s (gateways: %s)", self.application.bot.username,
                  ", ".join(sorted(self.gateway.kinds)))
 
@@ -308,6 +381,13 @@ class Qasid:
 
     async def _dispatch(self, _context: object) -> None:
         await self.services.dispatcher.tick()
+
+    async def _transfer_orders(self, _context: object) -> None:
+        await self.services.transfers.expire_due()
+
+    async def _credits(self, _context: object) -> None:
+        await self.services.billing.expire_due()
+        await self.services.billing.expiry_warnings()
 
     async def stop(self) -> None:
         # first: a running import rolls back now and says so in its progress message,
@@ -324,6 +404,9 @@ class Qasid:
         await self.services.dispatcher.drain()
         await self.gateway.close()
         await self.services.dispatcher.close()
+        await self.services.messages.close()  # the single messages being written
+        await self.services.webhooks.stop()
+        await self.services.webhooks.close()
         await self.db.close()
 
     async def health(self) -> dict[str, bool]:

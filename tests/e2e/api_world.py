@@ -7,8 +7,12 @@ The seeded world (``ApiWorld.seed``), which every ``Example`` of every route may
 - owner **A** (``world.a``, telegram id 5001): list 1 "Customers" with the contacts
   ``A_PHONES``, template 1 "Promo" (two variants, variables ``name`` and ``city``),
   campaign 1 "Spring" (running, on list 1 and template 1) with 6 messages (2 read,
-  1 delivered, 1 sent, 1 failed, 1 queued), 1,000 credits of which 10 are reserved by
-  campaign 1; ``world.key_a``: a key with every scope;
+  1 delivered, 1 sent, 1 failed, 1 queued), campaign 2 "Autumn" (paused by the owner,
+  no messages), 1,000 credits of which 10 are reserved by campaign 1; ``world.key_a``: a
+  key with every scope;
+- webhook endpoints of A's: 1 ``https://shop.example.com/qasid-events`` (message.delivered,
+  message.failed, reply.received) and 2 ``https://crm.example.com/hooks`` (all events);
+  their hosts resolve to nothing here, so nothing reaches them;
 - owner **B** (``world.b``, telegram id 5002): template 2 "Other", list 2 "B list"; its
   key ``world.key_b`` has every scope. Ids 999 belong to nobody.
 
@@ -127,9 +131,14 @@ class ApiWorld:
             await seeded.messages(campaign, status, n)
         await seeded.messages(campaign, "failed", 1, category="recipient_invalid",
                               detail="not on WhatsApp")
+        await q.services.campaigns.pause(self.a, await seeded.campaign("Autumn"))
         await q.services.billing.credit(ADMIN_ID, self.a, 1000, "bank transfer")
         async with q.db.transaction() as tx:
             await billing.reserve(tx, self.a, 10, now, campaign_id=campaign)
+        await q.services.webhooks.create(
+            self.a, "https://shop.example.com/qasid-events",
+            ["message.delivered", "message.failed", "reply.received"])
+        await q.services.webhooks.create(self.a, "https://crm.example.com/hooks")
         self.key_a = await self.key(self.a)
         self.key_b = await self.key(self.b)
         return self

@@ -15,9 +15,10 @@ __all__ = ["ApiApp", "ApiConfig", "ApiServices", "api_app", "routers"]
 
 def routers() -> list[ApiRouter]:
     """Every area's routes, in the document's order."""
-    from bot.web.api import stats, templates
+    from bot.web.api import campaigns, contacts, messages, stats, templates, webhooks
 
-    return [templates.router, stats.router]
+    return [contacts.router, templates.router, messages.router, campaigns.router,
+            stats.router, webhooks.router]
 
 
 def api_app(services: ApiServices, config: ApiConfig | None = None) -> ApiApp:

@@ -8,8 +8,13 @@ from dataclasses import dataclass
 
 from bot.services.analytics import AnalyticsService
 from bot.services.billing import BillingService
+from bot.services.campaigns import CampaignsService
+from bot.services.campaigns_api import CampaignsApiService
+from bot.services.contacts_api import ContactsApiService
 from bot.services.idempotency import IdempotencyService
+from bot.services.messages import MessagesService
 from bot.services.templates import TemplatesService
+from bot.services.webhooks import WebhooksService
 from bot.web.api.auth import Authenticator
 
 
@@ -20,3 +25,8 @@ class ApiServices:
     templates: TemplatesService
     analytics: AnalyticsService
     billing: BillingService
+    contacts: ContactsApiService
+    messages: MessagesService
+    campaigns: CampaignsService
+    campaigns_api: CampaignsApiService
+    webhooks: WebhooksService
