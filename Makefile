@@ -39,4 +39,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/webhook_bench.py
 	$(BIN)/python bench/webhook_memory_bench.py
 	$(BIN)/python bench/api_bench.py
+	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/webhooks_bench.py

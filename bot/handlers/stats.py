@@ -1,27 +1,41 @@
-"""/stats: delivery statistics, overall and per campaign, as text, and as a chart.
+"""/stats: delivery statistics, overall and per campaign, as text, and as a chart; a
+campaign's per-recipient report.
 
 Buttons: ``st:all`` (the overall stats), ``st:c:<campaign id>`` (one campaign's),
-``st:g:all`` and ``st:g:c:<campaign id>`` (their chart, sent as a photo).
+``st:g:all`` and ``st:g:c:<campaign id>`` (their chart, sent as a photo),
+``st:rep:csv:<campaign id>`` and ``st:rep:xlsx:<campaign id>`` (its report, a document:
+written by a task, a big one showing its progress in one edited message).
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+import logging
+import tempfile
+import time
+from pathlib import Path
 
 from telegram import Update
 from telegram.constants import ChatAction
+from telegram.error import BadRequest, TelegramError
 
+from bot.domain import MessageStatus
 from bot.errors import QasidError
-from bot.handlers.context import BotContext, active_owner
+from bot.handlers.context import BotContext, active_owner, owner_zone
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, show
 from bot.i18n import Safe, Translator
-from bot.services.analytics import Chart, Stats
+from bot.services.analytics import REASONS, Chart, Stats
 from bot.services.charts import ChartText, render
+from bot.services.reports import FORMATS, ReportFormat, ReportText
+
+log = logging.getLogger(__name__)
 
 MAX_BUTTONS = 10
 NO_RATE = "—"  # a rate with nothing to divide by
+BIG_REPORT = 5_000  # rows from which a report shows its progress while it is written
+PROGRESS_EVERY = 2.0  # seconds between two edits of a report's progress
 
 
 async def stats_command(update: Update, context: BotContext) -> None:
@@ -40,6 +54,9 @@ async def stats_button(update: Update, context: BotContext) -> None:
     parts = (query.data or "").split(":")
     if parts == ["st", "all"]:
         await stats_command(update, context)
+        return
+    if parts[:2] == ["st", "rep"]:
+        await _report(update, context, parts)
         return
     analytics = context.services.analytics
     try:
@@ -78,7 +95,114 @@ async def _send_chart(update: Update, context: BotContext, chart: Chart | None) 
     await chat.send_photo(png, caption=chart_caption(tr, chart))
 
 
+async def _report(update: Update, context: BotContext, parts: list[str]) -> None:
+    """st:rep:<csv|xlsx>:C: the campaign's report, written by a task (the update loop
+    goes on); the owner's campaign only (anyone else's: not found)."""
+    owner, tr, query = active_owner(context), context.tr, update.callback_query
+    assert query is not None and query.message is not None
+    try:
+        if len(parts) != 4 or parts[2] not in FORMATS:
+            raise ValueError(query.data)
+        fmt: ReportFormat = "csv" if parts[2] == "csv" else "xlsx"
+        campaign_id = int(parts[3])
+        size = await context.services.reports.size(owner.id, campaign_id)
+    except ValueError:
+        await query.answer(tr("help.stale_button"), show_alert=True)
+        return
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
+        return
+    await query.answer(tr("report.preparing"))
+    context.application.create_task(
+        _write_report(context, owner.id, campaign_id, fmt, query.message.chat.id, size),
+        update=update, name=f"report-{campaign_id}-{fmt}")
+
+
+async def _write_report(context: BotContext, owner_id: int, campaign_id: int,
+                        fmt: ReportFormat, chat_id: int, size: int) -> None:
+    """Write the report and send it; a big one edits one message with its progress."""
+    tr, bot = context.tr, context.bot
+    progress_id: int | None = None
+    last = time.monotonic()
+    showing: asyncio.Task | None = None  # the progress edit under way
+
+    async def edit(text: str) -> None:
+        if progress_id is None:
+            return
+        try:
+            await bot.edit_message_text(text, chat_id=chat_id, message_id=progress_id)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                log.warning("could not edit the report's progress: %s", exc)
+        except TelegramError as exc:
+            log.warning("could not edit the report's progress: %s", exc)
+
+    async def progress(done: int, total: int) -> None:
+        nonlocal last, showing
+        if progress_id is None or (showing is not None and not showing.done()):
+            return
+        if time.monotonic() - last >= PROGRESS_EVERY:
+            last = time.monotonic()
+            # not awaited: the report never waits for Telegram (awaited before the end)
+            showing = asyncio.get_running_loop().create_task(edit(tr(
+                "report.progress", id=campaign_id, done=tr.number(done),
+                total=tr.number(total))))
+
+    if size >= BIG_REPORT:
+        sent = await bot.send_message(chat_id, tr("report.progress", id=campaign_id, done="0",
+                                                  total=tr.number(size)))
+        progress_id = sent.message_id
+    with tempfile.TemporaryDirectory(prefix="qasid-report-") as folder:
+        try:
+            report = await context.services.reports.write(
+                owner_id, campaign_id, fmt, report_text(tr), Path(folder), progress=progress)
+        except QasidError as exc:
+            if showing is not None:
+                await showing
+            await edit(error_text(context, exc))
+            if progress_id is None:
+                await bot.send_message(chat_id, error_text(context, exc))
+            return
+        if showing is not None:
+            await showing
+        await edit(tr("report.ready", id=campaign_id, count=report.rows))
+        with report.path.open("rb") as fh:
+            await bot.send_document(chat_id, fh, filename=report.path.name, caption=tr(
+                "report.caption", id=campaign_id, name=report.campaign.name,
+                count=report.rows, zone=owner_zone(context)))
+
+
 # --- rendering: pure ---------------------------------------------------------------------
+
+
+_STATUS_WORDS = {
+    MessageStatus.QUEUED: "report.status.queued", MessageStatus.SENDING: "report.status.sending",
+    MessageStatus.SENT: "report.status.sent", MessageStatus.DELIVERED: "report.status.delivered",
+    MessageStatus.READ: "report.status.read", MessageStatus.FAILED: "report.status.failed",
+    MessageStatus.UNCERTAIN: "report.status.uncertain",
+    MessageStatus.SKIPPED: "report.status.skipped",
+}
+_REPORT_COLUMNS = (
+    "report.col_name", "report.col_phone", "report.col_number", "report.col_variant",
+    "report.col_text", "report.col_status", "report.col_sent", "report.col_delivered",
+    "report.col_read", "report.col_reason", "report.col_detail", "report.col_replied",
+    "report.col_reply")
+
+
+def report_text(tr: Translator) -> ReportText:
+    """The report's words in the owner's language: plain text (the catalogs' HTML escapes
+    undone), the failure reasons those of /stats."""
+    def plain(key: str, **params: object) -> str:
+        return html.unescape(tr(key, **params))
+
+    return ReportText(
+        columns=tuple(plain(key) for key in _REPORT_COLUMNS),
+        statuses={status.value: plain(key) for status, key in _STATUS_WORDS.items()},
+        reasons={reason: plain(f"stats.reason.{reason}") for reason in REASONS},
+        attachment=plain("report.attachment", kind=Safe("{kind}")),
+        sheet=plain("report.sheet"),
+    )
+
 
 
 def percent(tr: Translator, rate: float | None) -> str:
@@ -138,9 +262,14 @@ def campaign(tr: Translator, stats: Stats) -> Screen:
     assert c is not None
     head = tr("stats.campaign_title", id=c.id, name=c.name,
               status=tr(f"status.{c.status.value}"))
-    parts = ["\n".join([head, *_counts(tr, stats)]), "\n".join(_reasons(tr, stats))]
+    counts = _counts(tr, stats)
+    counts.append(tr("stats.replied", n=tr.number(stats.replied),
+                     rate=percent(tr, stats.replied / stats.sent if stats.sent else None)))
+    parts = ["\n".join([head, *counts]), "\n".join(_reasons(tr, stats))]
     return Screen("\n\n".join(parts), keyboard(
         [(tr("campaigns.refresh"), f"st:c:{c.id}"), (tr("stats.chart_button"), f"st:g:c:{c.id}")],
+        [(tr("stats.report_xlsx"), f"st:rep:xlsx:{c.id}"),
+         (tr("stats.report_csv"), f"st:rep:csv:{c.id}")],
         [(tr("campaigns.details"), f"cmp:open:{c.id}"), (tr("stats.all"), "st:all")],
     ))
 
