@@ -98,10 +98,10 @@ async def test_a_payment_is_refunded_once(app, api) -> None:
     await send(app, chat)
     done = await chat.pay()
     assert done.charge_id is not None
-    with pytest.raises(BadRequest, match="(?i)charge_not_found"):
+    with pytest.raises(BadRequest, match=r"(?i)charge_not_found"):
         await app.bot.refund_star_payment(BAHRUZ.id, done.charge_id)
     assert await app.bot.refund_star_payment(AYSEL.id, done.charge_id)
-    with pytest.raises(BadRequest, match="(?i)charge_already_refunded"):
+    with pytest.raises(BadRequest, match=r"(?i)charge_already_refunded"):
         await app.bot.refund_star_payment(AYSEL.id, done.charge_id)
     update = Update.de_json(api.refunded_payment_update(AYSEL, done.charge_id), app.bot)
     assert update.message.refunded_payment.telegram_payment_charge_id == done.charge_id
