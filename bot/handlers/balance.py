@@ -17,4 +17,5 @@ async def balance_command(update: Update, context: BotContext) -> None:
         await update.callback_query.answer()
     await show(update, render_balance.balance(
         context.tr, await billing.balance(owner.id), await billing.history(owner.id),
-        owner_zone(context), support=context.services.accounts.support_contact))
+        owner_zone(context), support=context.services.accounts.support_contact,
+        expiring=await billing.expiring(owner.id)))

@@ -9,19 +9,31 @@ from telegram.ext import Application
 
 from bot.domain import Language, OwnerStatus
 from bot.errors import StorageUnavailable
-from bot.handlers import render, render_balance, render_webhooks
+from bot.handlers import (
+    invoices,
+    render,
+    render_balance,
+    render_buy,
+    render_webhooks,
+    transfers,
+)
 from bot.handlers import render_campaigns as rc
 from bot.i18n import translator
 from bot.services.notify import (
     BalanceChanged,
     CampaignUpdate,
+    CreditsExpiring,
     ImportInterrupted,
     LowBalance,
     Notice,
     OwnerStatusChanged,
+    PaymentReceived,
     RegistrationRequested,
     ReplyToDecide,
     SenderLost,
+    StarsRefunded,
+    TransferExpired,
+    TransferRejected,
     WebhookFailing,
 )
 
@@ -130,6 +142,11 @@ class TelegramNotifier:
             await self._send(notice.owner.chat_id,
                              render_balance.balance_changed(tr, notice.amount,
                                                             notice.available))
+        elif isinstance(notice, CreditsExpiring):
+            tr = translator(notice.owner.language)
+            zone = self._app.bot_data["services"].accounts.zone(notice.owner)
+            await self._send(notice.owner.chat_id, render_balance.credits_expiring_alert(
+                tr, notice.credits, notice.at, zone))
         elif isinstance(notice, WebhookFailing):
             owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
             await self._send(owner.chat_id, render_webhooks.failing_alert(
@@ -138,3 +155,11 @@ class TelegramNotifier:
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,
                              render.Screen(tr("import.interrupted", file=notice.file_name)))
+        elif isinstance(notice, PaymentReceived):
+            await invoices.payment_received(self._app, notice)
+        elif isinstance(notice, TransferRejected | TransferExpired):
+            await transfers.tell_owner(self._app, notice)
+        elif isinstance(notice, StarsRefunded):
+            await self._send(notice.owner.chat_id, render_buy.refunded_alert(
+                translator(notice.owner.language), notice.order, notice.taken,
+                notice.available))

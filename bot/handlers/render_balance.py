@@ -3,19 +3,28 @@ them. Pure."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
+
 from bot.domain import Balance, LedgerLine
 from bot.handlers.render import Screen, keyboard, support_text
 from bot.i18n import Translator
-from bot.services.billing import History
+from bot.services.billing import Expiring, History
 
 
 def balance(tr: Translator, value: Balance, history: History, zone: str, *,
-            support: str = "") -> Screen:
-    """The balance, then its latest changes: one line per top-up or correction, one per
-    campaign (reserved, spent, returned), and what the older ones add up to, so that the
-    lines sum to the balance shown."""
+            support: str = "", expiring: Sequence[Expiring] = ()) -> Screen:
+    """The balance and the credits that will expire (one line per day, nearest first),
+    then its latest changes: one line per top-up or correction, one per campaign
+    (reserved, spent, returned), and what the older ones add up to, so that the lines sum
+    to the balance shown."""
     lines = [tr("balance.text", total=tr.number(value.total), reserved=tr.number(value.reserved),
                 available=tr.number(value.available))]
+    days: dict[str, int] = {}
+    for soon in expiring:
+        day = tr.date(soon.at, zone)
+        days[day] = days.get(day, 0) + soon.credits
+    lines.extend(tr("balance.expiring", count=n, date=day) for day, n in days.items())
     if history.lines:
         lines.append(tr("balance.history"))
         for line in history.lines:
@@ -23,7 +32,11 @@ def balance(tr: Translator, value: Balance, history: History, zone: str, *,
         if history.earlier:
             lines.append(tr("balance.earlier", amount=tr.number(history.earlier, signed=True)))
     lines.append(tr("balance.hint", support=support_text(tr, support)))
-    return Screen("\n".join(lines), keyboard([(tr("menu.back"), "menu:home")]))
+    return Screen("\n".join(lines), keyboard(
+        [(tr("balance.buy_button"), "buy:list")],
+        [(tr("balance.statement_button"), "stm:months"),
+         (tr("balance.receipts_button"), "inv:list")],
+        [(tr("menu.back"), "menu:home")]))
 
 
 def _ledger_line(tr: Translator, line: LedgerLine, zone: str) -> str:
@@ -42,6 +55,12 @@ def balance_changed(tr: Translator, amount: int, available: int) -> Screen:
     return Screen(tr("balance.credited" if amount > 0 else "balance.adjusted",
                      count=abs(amount), amount=tr.number(amount, signed=True),
                      available=tr.number(available)))
+
+
+def credits_expiring_alert(tr: Translator, credits: int, at: datetime, zone: str) -> Screen:
+    """To the owner, ``billing.WARN_BEFORE`` before credits of theirs lapse."""
+    return Screen(tr("alert.credits_expiring", count=credits, date=tr.date(at, zone)),
+                  keyboard([(tr("menu.balance"), "bal:show")]))
 
 
 def low_balance_alert(tr: Translator, available: int, support: str = "") -> Screen:
