@@ -36,6 +36,7 @@ from bot.services.campaigns_api import CampaignsApiConfig, CampaignsApiService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.contacts_api import ContactsApiService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
+from bot.services.followups import FollowUpsService
 from bot.services.idempotency import IdempotencyService
 from bot.services.invoices import InvoicesService, Platform
 from bot.services.messages import MessagesConfig, MessagesService
@@ -90,6 +91,7 @@ class Services:
     packages: PackagesService  # what owners can buy, defined by admins (/packages)
     orders: OrdersService  # orders of packages; paying them with Telegram Stars
     reports: ReportsService  # a campaign's per-recipient report (CSV, XLSX)
+    followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
 
 
 def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
@@ -247,6 +249,7 @@ class Qasid:
             ),
             analytics=AnalyticsService(self.db, settings.default_timezone),
             reports=ReportsService(self.db, templates, settings.default_timezone),
+            followups=FollowUpsService(self.db, campaigns, clock),
             prompts=PromptsService(self.db, clock),
             api_keys=ApiKeysService(self.db, clock),
             webhooks=webhooks,

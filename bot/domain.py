@@ -277,6 +277,7 @@ class WizardStep(StrEnum):
     CUSTOM_QUIET = "custom_quiet"
     SUMMARY = "summary"
     CONFIRM_BIG = "confirm_big"
+    NAME = "name"  # the campaign's own name, typed (the summary's *Rename*)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +290,8 @@ class StepRule:
 WIZARD_STEPS_SHOWN = 6
 # The wizard in one table, in order: list -> template -> senders -> when [-> when_at |
 # recurring_days -> recurring_time] -> pacing [-> custom_delay -> custom_batch ->
-# custom_pause -> custom_quiet] -> summary [-> confirm_big].
+# custom_pause -> custom_quiet] -> summary [-> confirm_big | name]. A campaign run again
+# starts at ``when`` with the rest answered, and goes from there to the summary.
 WIZARD: Mapping[WizardStep, StepRule] = {
     WizardStep.LIST: StepRule(1, WizardStep.LIST, editable=True),
     WizardStep.TEMPLATE: StepRule(2, WizardStep.LIST, editable=True),
@@ -305,6 +307,7 @@ WIZARD: Mapping[WizardStep, StepRule] = {
     WizardStep.CUSTOM_QUIET: StepRule(5, WizardStep.CUSTOM_PAUSE),
     WizardStep.SUMMARY: StepRule(6, WizardStep.PACING, editable=True),
     WizardStep.CONFIRM_BIG: StepRule(6, WizardStep.SUMMARY),
+    WizardStep.NAME: StepRule(6, WizardStep.SUMMARY),
 }
 
 
@@ -342,6 +345,8 @@ class CampaignDraft:
     pacing: dict | None = None  # the chosen pace, ``Pacing.to_json()``
     custom: dict | None = None  # a custom pace's answers so far, ``Pacing.to_json()``
     left: bool = False  # the owner typed a command: kept, not resumed at start-up
+    name: str = ""  # the owner's name for it ("": its list's and template's)
+    again: int | None = None  # the campaign it runs again (*Run again*), if it does
 
     def back(self) -> WizardStep:
         """Where *Back* goes from here: the table's step, but a custom pace's summary

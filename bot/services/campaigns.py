@@ -64,6 +64,7 @@ from bot.storage.db import Connection, Database
 log = logging.getLogger(__name__)
 
 NOW_LEAD_SECONDS = 5  # "now" starts this soon after confirming
+CAMPAIGN_NAME_MAX = 64  # characters of a name the owner gives a campaign
 # The safe envelope: at least this many seconds between two messages of a number, and at
 # most this many messages a batch (the platform's advice); a pace outside it is flagged.
 SAFE_DELAY_MIN = 3.0
@@ -103,6 +104,11 @@ class Summary:
     per_day: int = 0  # what the chosen numbers may send a day between them, at the start
     lacking: dict[str, int] = field(default_factory=dict)  # variable -> recipients without
     campaign: Campaign | None = None  # once confirmed: the scheduled campaign
+
+    @property
+    def name(self) -> str:
+        """The campaign's name: the owner's, else its template's and list's."""
+        return self.draft.name or f"{self.template.name} · {self.contact_list.name}"
 
     @property
     def over_advice(self) -> bool:
@@ -338,7 +344,7 @@ class CampaignsService:
     async def start_now(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
         draft.start = DraftStart(StartKind.NOW)
-        return await self._step(draft, WizardStep.PACING)
+        return await self._step(draft, _after_when(draft))
 
     async def ask_date(self, owner_id: int) -> CampaignDraft:
         return await self._step(await self._require_draft(owner_id), WizardStep.WHEN_AT)
@@ -350,7 +356,7 @@ class CampaignsService:
         at = parse_when(text, await self._zone(owner_id), self._clock(),
                         month_first=owner is not None and owner.language is Language.EN)
         draft.start = DraftStart(StartKind.AT, at=at.astimezone(UTC))
-        return await self._step(draft, WizardStep.PACING)
+        return await self._step(draft, _after_when(draft))
 
     async def recurring(self, owner_id: int, every: str) -> CampaignDraft:
         if every not in ("day", "week"):
@@ -380,7 +386,7 @@ class CampaignsService:
         recurrence = Recurrence(every=draft.repeat_every or "day", at=at,
                                 weekdays=tuple(draft.weekdays))
         draft.start = DraftStart(StartKind.RECURRING, recurrence=recurrence.to_json())
-        return await self._step(draft, WizardStep.PACING)
+        return await self._step(draft, _after_when(draft))
 
     async def use_preset(self, owner_id: int, name: str) -> CampaignDraft:
         if name not in PRESETS:
@@ -412,6 +418,53 @@ class CampaignsService:
     async def summary(self, owner_id: int) -> Summary:
         draft = await self._require_draft(owner_id)
         return await self._summary(draft)
+
+    async def ask_name(self, owner_id: int) -> CampaignDraft:
+        """*Rename* on the summary: the next typed text names the campaign."""
+        draft = await self._require_draft(owner_id)
+        await self._summary(draft)  # from a complete draft only
+        return await self._step(draft, WizardStep.NAME)
+
+    async def name_draft(self, owner_id: int, text: str | None) -> CampaignDraft:
+        """The campaign's name (``None``: back to its template's and list's); then the
+        summary again."""
+        draft = await self._require_draft(owner_id)
+        name = " ".join((text or "").split())
+        if text is not None and len(name) < 2:
+            raise ValidationError("too_short", where="name")
+        if len(name) > CAMPAIGN_NAME_MAX:
+            raise ValidationError("too_long", where="name", limit=CAMPAIGN_NAME_MAX)
+        draft.name = name
+        return await self._step(draft, WizardStep.SUMMARY)
+
+    async def draft_for_list(self, owner_id: int, list_id: int) -> CampaignDraft:
+        """A new wizard (in place of the one in progress) with ``list_id`` chosen, at the
+        template step: a follow-up's (``bot/services/followups.py``)."""
+        await self.discard(owner_id)
+        await self.begin(owner_id)
+        return await self.choose_list(owner_id, list_id)
+
+    async def run_again(self, owner_id: int, campaign_id: int) -> CampaignDraft:
+        """*Run again*: a new wizard (in place of the one in progress) with the campaign's
+        list, template, numbers (those still working), pace and name, at the step that
+        asks when; from there it goes to the summary. NotFound for anyone else's."""
+        campaign = await self._get(owner_id, campaign_id)
+        reader = self._db.reader
+        if campaign.list_id is None or campaign.template_id is None \
+                or await lists.get(reader, owner_id, campaign.list_id) is None \
+                or await templates.get(reader, owner_id, campaign.template_id) is None:
+            raise ValidationError("again_parts_gone", where="campaign")
+        await self._sandbox_number(owner_id)
+        usable = [s.id for s in await self.usable_senders(owner_id)]
+        pacing = Pacing.from_json(campaign.pacing)
+        preset = next((name for name, p in PRESETS.items() if p == pacing), "custom")
+        await self.discard(owner_id)
+        draft = await self.begin(owner_id)
+        draft.list_id, draft.template_id = campaign.list_id, campaign.template_id
+        draft.senders = [s for s in campaign.sender_ids if s in usable] or usable
+        draft.preset, draft.pacing = preset, pacing.to_json()
+        draft.name, draft.again = campaign.name, campaign.id
+        return await self._step(draft, WizardStep.WHEN)
 
     async def test_message(self, owner_id: int) -> SampleMessage:
         """What *Send a test to me* sends: the first recipient's message, from the first
@@ -574,8 +627,7 @@ class CampaignsService:
         campaign.seed = seed
         campaign.pacing = summary.pacing.to_json()
         campaign.recurrence = summary.recurrence.to_json() if summary.recurrence else None
-        campaign.name = (campaign.name
-                         or f"{summary.template.name} · {summary.contact_list.name}")
+        campaign.name = campaign.name or summary.name
         campaign.schedule(summary.starts_at)
         if campaign.id:
             await repo.save(tx, campaign, now)
@@ -852,6 +904,13 @@ class CampaignsService:
         if any(i not in found for i in sender_ids):
             return {}
         return await self._capacity(conn, [found[i] for i in sender_ids], starts_at)
+
+
+def _after_when(draft: CampaignDraft) -> WizardStep:
+    """Where the wizard goes once it knows when: the pace, or, for a campaign run again
+    (whose pace is the original's), straight to the summary."""
+    return WizardStep.SUMMARY if draft.again is not None and draft.pacing is not None \
+        else WizardStep.PACING
 
 
 def _take_delay(custom: dict, text: str | None) -> None:

@@ -62,7 +62,8 @@ def _campaign(row: aiosqlite.Row) -> Campaign:
 # wait for its owner across an upgrade): {"step": "when", "senders": [3], "when": {"kind":
 # "now" | "at" (+ "at": epoch seconds) | "recurring" (+ "recurrence": {...})}, "recurring":
 # {"every": "week", "weekdays": [0, 2]}, "preset": "normal", "pacing": {...}, "custom":
-# {...}, "left": true}; an answer not given yet has no key.
+# {...}, "left": true, "again": 12}; an answer not given yet has no key. The draft's name
+# is the row's ``name`` ("" until the owner gives one).
 
 def _draft(row: aiosqlite.Row) -> CampaignDraft:
     answers = json.loads(row["draft"]) if row["draft"] else {}
@@ -85,6 +86,7 @@ def _draft(row: aiosqlite.Row) -> CampaignDraft:
         weekdays=list(repeat.get("weekdays", [])) if repeat is not None else [],
         preset=answers.get("preset"), pacing=answers.get("pacing"),
         custom=answers.get("custom"), left=bool(answers.get("left")),
+        name=row["name"] or "", again=answers.get("again"),
     )
 
 
@@ -106,6 +108,8 @@ def _answers(draft: CampaignDraft) -> str:
             answers[key] = getattr(draft, key)
     if draft.left:
         answers["left"] = True
+    if draft.again is not None:
+        answers["again"] = draft.again
     return json.dumps(answers)
 
 
@@ -149,7 +153,7 @@ async def get(conn: aiosqlite.Connection, owner_id: int, campaign_id: int) -> Ca
     return _campaign(row) if row else None
 
 
-_DRAFT_COLUMNS = "id, owner_id, list_id, template_id, draft"
+_DRAFT_COLUMNS = "id, owner_id, name, list_id, template_id, draft"
 
 
 async def draft_of(conn: aiosqlite.Connection, owner_id: int) -> CampaignDraft | None:
@@ -173,10 +177,10 @@ async def drafts(conn: aiosqlite.Connection) -> list[CampaignDraft]:
 async def save_draft(conn: aiosqlite.Connection, draft: CampaignDraft, now: datetime) -> None:
     """Write back the wizard's answers (only while the campaign is a draft)."""
     await conn.execute(
-        "UPDATE campaigns SET list_id = ?, template_id = ?, draft = ?, updated_at = ?"
-        " WHERE owner_id = ? AND id = ? AND status = 'draft'",
-        (draft.list_id, draft.template_id, _answers(draft), to_ts(now), draft.owner_id,
-         draft.id),
+        "UPDATE campaigns SET name = ?, list_id = ?, template_id = ?, draft = ?,"
+        " updated_at = ? WHERE owner_id = ? AND id = ? AND status = 'draft'",
+        (draft.name, draft.list_id, draft.template_id, _answers(draft), to_ts(now),
+         draft.owner_id, draft.id),
     )
 
 
