@@ -14,6 +14,7 @@ from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
+    PreCheckoutQueryHandler,
     TypeHandler,
     filters,
 )
@@ -23,16 +24,21 @@ from bot.handlers import (
     admin,
     api,
     balance,
+    buy,
     campaigns,
     contacts,
     inbox,
+    invoices,
     language,
     menu,
     numbers,
+    packages,
     profile,
+    sales,
     settings,
     stats,
     templates,
+    transfers,
     webhooks,
 )
 from bot.handlers.commands import visible_commands
@@ -56,6 +62,10 @@ _CALLBACKS = {
     "stats": stats.stats_command,
     "balance": balance.balance_command,
     "credit": admin.credit,
+    "packages": packages.packages_command,
+    "refund": buy.refund_command,
+    "sales": sales.sales_command,
+    "owner": sales.owner_command,
     "settings": settings.settings_command,
     "api": api.api_command,
     "webhooks": webhooks.webhooks_command,
@@ -86,11 +96,21 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(menu.menu_button, pattern=r"^menu:"))
     app.add_handler(CallbackQueryHandler(profile.profile_button, pattern=r"^prof:"))
     app.add_handler(CallbackQueryHandler(admin.decide, pattern=r"^adm:(ok|no|skip|back):\d+$"))
+    app.add_handler(CallbackQueryHandler(transfers.admin_button,
+                                         pattern=r"^adm:pay(no|back)?:\d+$"))
     app.add_handler(CallbackQueryHandler(contacts.import_button, pattern=r"^imp:"))
     app.add_handler(CallbackQueryHandler(contacts.list_button, pattern=r"^lst:"))
     app.add_handler(CallbackQueryHandler(templates.template_button, pattern=r"^tpl:"))
     app.add_handler(CallbackQueryHandler(campaigns.campaign_button, pattern=r"^cmp:"))
     app.add_handler(CallbackQueryHandler(balance.balance_command, pattern=r"^bal:"))
+    app.add_handler(CallbackQueryHandler(buy.buy_button, pattern=r"^buy:"))
+    app.add_handler(CallbackQueryHandler(packages.package_button, pattern=r"^pkg:"))
+    app.add_handler(PreCheckoutQueryHandler(buy.pre_checkout))  # Stars: answered in 10 s
+    app.add_handler(MessageHandler(filters.SUCCESSFUL_PAYMENT, buy.paid))
+    app.add_handler(MessageHandler(filters.StatusUpdate.REFUNDED_PAYMENT, buy.refunded_payment))
+    app.add_handler(CallbackQueryHandler(invoices.receipts_button, pattern=r"^inv:"))
+    app.add_handler(CallbackQueryHandler(invoices.statement_button, pattern=r"^stm:"))
+    app.add_handler(CallbackQueryHandler(sales.sales_button, pattern=r"^adm:sales:"))
     app.add_handler(CallbackQueryHandler(settings.settings_command, pattern=r"^set:"))
     app.add_handler(CallbackQueryHandler(numbers.sender_button, pattern=r"^snd:"))
     app.add_handler(CallbackQueryHandler(numbers.number_button, pattern=r"^num:"))
@@ -98,8 +118,12 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(api.api_button, pattern=r"^api:"))
     app.add_handler(CallbackQueryHandler(webhooks.webhook_button, pattern=r"^wh:"))
+    app.add_handler(CallbackQueryHandler(transfers.transfer_button, pattern=r"^trf:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
-    app.add_handler(MessageHandler(filters.Document.ALL, contacts.document_received))
+    # a transfer's receipt (photo, image, PDF) while an order waits for it; else a document
+    # goes on to the contacts import (transfers.file_received hands it over)
+    app.add_handler(MessageHandler(filters.PHOTO | filters.Document.ALL,
+                                   transfers.file_received))
     app.add_handler(MessageHandler(filters.COMMAND, menu.unknown_command))
     # typed text that answers an open question never gets here (registration.doorkeeper)
     app.add_handler(MessageHandler(filters.ALL, menu.unknown_text))

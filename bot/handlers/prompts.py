@@ -13,7 +13,17 @@ from collections.abc import Awaitable, Callable
 
 from telegram import Update
 
-from bot.handlers import admin, api, contacts, numbers, profile, templates, webhooks
+from bot.handlers import (
+    admin,
+    api,
+    contacts,
+    numbers,
+    packages,
+    profile,
+    templates,
+    transfers,
+    webhooks,
+)
 from bot.handlers.context import BotContext
 from bot.services.prompts import Prompt, PromptKind
 
@@ -29,6 +39,10 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.API_KEY_NAME: api.key_name_typed,
     PromptKind.WEBHOOK_URL: webhooks.url_typed,
     PromptKind.REJECT_REASON: admin.reason_typed,
+    PromptKind.TRANSFER_RECEIPT: transfers.receipt_typed,  # a reminder: the receipt is a file
+    PromptKind.TRANSFER_REJECT: transfers.reason_typed,
+    PromptKind.PACKAGE_NEW: packages.new_typed,
+    PromptKind.PACKAGE_EDIT: packages.edit_typed,
 }
 
 

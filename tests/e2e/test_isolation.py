@@ -27,6 +27,7 @@ from typing import Any
 from bot.console.botapi import FakeBotApi, SentMessage
 from bot.console.driver import ChatDriver
 from bot.services.api_keys import KEY_SHAPE
+from bot.storage import orders, packages
 from tests.e2e.conftest import ADMIN_ID, Harness
 from tests.e2e.test_campaigns import compose, credit
 
@@ -40,7 +41,7 @@ A_SECRETS = ["Aynur", "Alpha Shop", "+994501110001", "alpha vip", "alpha second"
 A_SKIPS = (":delok:", ":delyes:", ":cancelyes:", "num:rmp:", "num:rmm:", "snd:", "rep:",
            ":countsent:", ":resend:", "lang:", "menu:language", "wiz:cancel", "imp:",
            "prof:", "reg:", "adm:", "wiz:ok", "wiz:big", "tpl:edit:", "cmp:cancel:",
-           "num:rm:", "api:rvok:")
+           "num:rm:", "api:rvok:", "trf:cancel:")
 A_PRESSES = 160  # A's walk through its own screens, at most
 
 
@@ -110,6 +111,13 @@ async def snapshot(harness: Harness, owner_id: int) -> dict[str, list[tuple]]:
     return tables
 
 
+async def orders_of(harness: Harness, owner_id: int) -> list:
+    async with harness.qasid.db.reader.execute(
+            "SELECT reference FROM orders WHERE owner_id = ?", (owner_id,)) as cur:
+        references = [row[0] for row in await cur.fetchall()]
+    return [await orders.by_reference(harness.qasid.db.reader, r) for r in references]
+
+
 async def press(harness: Harness, chat: ChatDriver, data: str, message_id: int | None) -> None:
     message = (harness.api.message(chat.chat_id, message_id) if message_id else None) \
         or harness.api.last_message(chat.chat_id) or SentMessage(chat.chat_id, 1, text="-")
@@ -151,6 +159,18 @@ async def build_owner_a(harness: Harness) -> ChatDriver:
     await a.press("📋 alpha second")
     await a.upload(csv_file("Şəki", [("Alpha waiting", "+994701009999")]),
                    "alpha_waiting.csv", "text/csv")  # left waiting for its list
+    # paying by transfer: one order with its receipt, waiting for the admin (whose card
+    # has Confirm payment / Reject), and a second order waiting for its payment
+    async with harness.qasid.db.transaction() as tx:
+        package = await packages.add(tx, name="Transfer pack", credits=500, validity_days=0,
+                                     price_minor=1500, currency="AZN", price_stars=0,
+                                     now=harness.qasid.services.accounts.now())
+    for receipt in (b"\xff\xd8 alpha receipt", None):
+        for data in ("buy:list", f"buy:pkg:{package.id}", f"buy:transfer:{package.id}"):
+            await press(harness, a, data, None)
+        if receipt is not None:
+            photo = harness.api.add_file(receipt, "alpha_receipt.jpg", "image/jpeg")
+            await a.step(harness.api.photo_update(a.user, photo))
     return a
 
 
@@ -196,15 +216,18 @@ def crossed(datas: set[str]) -> set[str]:
 async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothing(
     make_settings, caplog,
 ) -> None:
-    harness = Harness(FakeBotApi(), make_settings(dispatch_interval=0))  # nothing moves alone
+    harness = Harness(FakeBotApi(), make_settings(  # nothing moves alone
+        dispatch_interval=0, payment_iban="AZ21NABZ00000000137010001944"))
     await harness.start()
     try:
         a = await build_owner_a(harness)
         a_presses = await walk(harness, a)
         a_owner = await harness.qasid.services.accounts.find(A_ID)
         datas = set(datas_shown(harness, {A_ID}))
+        a_orders = {str(o.id) for o in await orders_of(harness, a_owner.id)}
         admin_datas = {d for d in datas_shown(harness, {ADMIN_ID})
-                       if d.endswith(f":{a_owner.id}")}
+                       if d.endswith(f":{a_owner.id}")
+                       or (d.startswith("adm:pay") and d.split(":")[-1] in a_orders)}
         replays = sorted(datas | admin_datas | crossed(datas | admin_datas))
 
         b = await harness.active_owner(B_ID, name="Bəhram", company="Beta LLC",
@@ -258,6 +281,7 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
                 shown_to_b.append(text)
             tried += 1
         after = await snapshot(harness, a_owner.id)
+        a_references = [o.reference for o in await orders_of(harness, a_owner.id)]
         shown_to_a = " ".join(texts_to(harness, A_ID, 0)).lower()
         a_keys = {m.group(0) for m in KEY_SHAPE.finditer(" ".join(texts_to(harness, A_ID, 0)))}
         a_calls_after = len([c for c in harness.api.calls if c.params.get("chat_id") == A_ID])
@@ -272,6 +296,9 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
           f" the generic apology (an error, no leak): {apologies}")
     assert len(replays) >= 100 and tried >= 400  # the suite does reach A's things
     assert {"api:new", "api:mk"} <= set(replays) and any(d.startswith("api:rvok:") for d in replays)
+    assert {f"adm:{action}:{o}" for action in ("pay", "payno") for o in a_orders} & set(replays)
+    assert any(d.startswith("trf:cancel:") for d in replays)
+    assert len(a_orders) == 2 and not [t for t in shown_to_b for r in a_references if r in t]
     # the search can find what it looks for: A was shown its secrets, B its own things
     assert [s for s in A_SECRETS if s.lower() not in shown_to_a] == ["Alpha waiting"]
     assert any("Beta promo" in text for text in shown_to_b)
