@@ -24,6 +24,7 @@ The protocols, small and side by side (an adapter implements those its gateway c
                       ``capabilities(sender)``, what the sender's gateway can and must do
                       (services ask this, never the gateway's name)
     TemplateSender    ``send_template``: a template Meta approved (the Cloud API)
+    MediaDownloader   ``download_media``: a customer's attachment, by its reference
     Gateway           WhatsAppGateway + TemplateSender: what the dispatcher sends through
     Linker            linking a number by QR code or pairing code (WAHA sessions)
     CloudNumbers      adding a Cloud API number: its health and its own phone
@@ -33,7 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
@@ -134,12 +135,43 @@ class SenderStateChanged:
     at: datetime
 
 
+class IncomingKind(StrEnum):
+    """What a customer sent: what the inbox keeps (``inbound_messages.kind``) and shows."""
+
+    TEXT = "text"
+    IMAGE = "image"
+    DOCUMENT = "document"
+    AUDIO = "audio"
+    VOICE = "voice"  # a voice note (OGG/Opus)
+    VIDEO = "video"
+    STICKER = "sticker"
+    LOCATION = "location"
+    CONTACT = "contact"  # one or more contact cards
+    OTHER = "other"  # something WhatsApp has that we cannot show (a poll, an order...)
+
+
 @dataclass(frozen=True, slots=True)
 class IncomingMessage:
+    """A customer's message to one of our numbers, as the adapter read it.
+
+    ``text`` is the body, or an attachment's caption (empty when none). ``media_ref`` is
+    the gateway's own reference of an attachment (a WAHA media URL, a Cloud API media id),
+    fetched later with ``MediaDownloader.download_media``; ``mimetype`` / ``filename`` say
+    what it is when the gateway told. A location is ``geo:<lat>,<lon>`` in ``media_ref``
+    with its name and address as ``text``; contact cards are ``text``, one line each
+    ("Name: +994..., ..."). ``message_id`` is the gateway's id (a webhook delivered twice is
+    one message); ``profile_name`` the name the customer gave WhatsApp, when it says."""
+
     sender_id: int
     from_phone: str
     text: str
     at: datetime
+    kind: IncomingKind = IncomingKind.TEXT
+    media_ref: str | None = None
+    mimetype: str | None = None
+    filename: str | None = None
+    message_id: str | None = None
+    profile_name: str | None = None
 
 
 GatewayEvent = Receipt | SenderStateChanged | IncomingMessage
@@ -180,6 +212,9 @@ class Capabilities:
     # before a first message, so that a number that is not fails without a send that
     # counts against the sender
     checks_numbers: bool = False
+    # free text (and media) may answer a customer only this long after their last message
+    # (Meta's customer service window); after it, only an approved template (None: always)
+    reply_window: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +256,15 @@ class TemplateSender(Protocol):
         self, sender: SenderRef, to: str, name: str, language: str, body_params: list[str]
     ) -> SendResult:
         """An approved template: ``body_params`` fill ``{{1}}``, ``{{2}}``... in order."""
+
+
+@runtime_checkable
+class MediaDownloader(Protocol):
+    async def download_media(self, sender: SenderRef, ref: str, *,
+                             max_bytes: int = 20 * 1024 * 1024) -> Media:
+        """The attachment ``ref`` (an ``IncomingMessage.media_ref``) of a customer's message
+        to ``sender``: its bytes (``Media.data``), type and name. Larger than
+        ``max_bytes``: ``rejected`` (nothing more is read); gone or not ours: ``rejected``."""
 
 
 @runtime_checkable

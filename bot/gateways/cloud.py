@@ -18,6 +18,8 @@ call                   request                                                  
 ``send_template``      ``type: template``, ``template: {name, language: {code},    ``messages
                        components: [{type: body, parameters: [{type: text,         [0].id``
                        text}]}]}`` (no components without parameters)
+``download_media``     ``GET /{version}/{media-id}?phone_number_id=``, then        ``url``,
+                       ``GET <url>`` with the same token (Meta's hosts only)       bytes
 ``check_number``       nothing: see below                                          -
 ``sender_status``      ``GET /{version}/{phone-number-id}?fields=...``             ``status``,
                                                                                    ``quality_
@@ -98,10 +100,15 @@ Choices worth knowing:
     ``timestamp`` (Unix seconds, a string). ``failed`` carries ``code <n>: <title>`` of
     the first ``errors[]`` item, short and with digit runs that could be a phone number
     cut out; Meta's longer ``message`` / ``details`` are left out.
-  - ``messages[]`` -> ``IncomingMessage`` from ``+<from>``: ``text.body`` of a ``text``
-    message, ``button.text`` of a quick-reply ``button``, the ``title`` of an
-    ``interactive`` ``button_reply`` / ``list_reply``. Media, reactions, locations,
-    ``system`` and anything else: nothing.
+  - ``messages[]`` -> ``IncomingMessage`` from ``+<from>`` (its ``id``, and the profile
+    name ``contacts[]`` gives for that ``wa_id``): ``text.body`` of a ``text`` message,
+    ``button.text`` of a quick-reply ``button``, the ``title`` of an ``interactive``
+    ``button_reply`` / ``list_reply``; ``image`` / ``document`` / ``audio`` (``voice``:
+    true, a voice note) / ``video`` / ``sticker`` with their media ``id`` as the
+    reference, ``caption``, ``mime_type`` and ``filename``; ``location`` as
+    ``geo:<lat>,<lon>`` with its name and address; ``contacts`` as one line per card
+    (formatted name and phones); any other type (an order, ``unsupported``) as ``other``.
+    Reactions and ``system`` messages: nothing.
   - ``phone_number_quality_update`` (``{display_phone_number, event, current_limit}``)
     carries no phone-number id, only the display number: it is matched through the
     optional ``sender_for_display`` (E.164 digits without ``+`` -> sender id) and
@@ -128,7 +135,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -141,6 +148,7 @@ from bot.gateways.base import (
     EventHandler,
     GatewayError,
     GatewayEvent,
+    IncomingKind,
     IncomingMessage,
     KnownSenders,
     Media,
@@ -156,6 +164,7 @@ from bot.gateways.base import (
 )
 from bot.gateways.http import (
     default_client,
+    download,
     json_or_none,
     media_type,
     retry_after,
@@ -171,8 +180,11 @@ STATUS_FIELDS = "id,display_phone_number,quality_rating,status"
 _PHONE = re.compile(r"\+?([1-9]\d{7,14})")
 _MEDIA_KINDS = frozenset({"image", "document"})
 # a conversation opens only with an approved template (free text: error 131047); no
-# cheap "is this phone on WhatsApp?" to ask (see ``check_number``)
-CAPABILITIES = Capabilities(needs_approved_template=True)
+# cheap "is this phone on WhatsApp?" to ask (see ``check_number``); an answer in free text
+# only within 24 hours of the customer's last message (Meta's customer service window)
+CAPABILITIES = Capabilities(needs_approved_template=True, reply_window=timedelta(hours=24))
+# where Meta's media URLs point (``download_media`` sends the token to no other host)
+MEDIA_HOSTS = (".fbsbx.com", ".facebook.com", ".fbcdn.net", ".whatsapp.net")
 
 _BANNED = frozenset({368, 131031, 130497})
 _RESTRICTED = frozenset({131048})
@@ -198,6 +210,7 @@ _RECEIPTS = {status.value: status for status in ReceiptStatus}
 _DIGIT_RUN = re.compile(r"\+?\d[\d \-]{6,}\d")
 _LIMIT = re.compile(r"[A-Z0-9_]{1,40}")
 _DIGITS = re.compile(r"[0-9]{1,15}")
+_MEDIA_ID = re.compile(r"[0-9]{1,40}")
 _QUALITY = {
     "FLAGGED": "quality rating low (FLAGGED): slow down",
     "DOWNGRADE": "messaging limit lowered",
@@ -364,6 +377,36 @@ class CloudGateway:
         shown = info.get("display_phone_number") if isinstance(info, dict) else None
         digits = re.sub(r"\D", "", shown) if isinstance(shown, str) else ""
         return "+" + digits if _PHONE.fullmatch(digits) else None
+
+    async def download_media(self, sender: SenderRef, ref: str, *,
+                             max_bytes: int = 20 * 1024 * 1024) -> Media:
+        """A customer's attachment: ``GET /{version}/{media-id}?phone_number_id=`` (Meta
+        checks the media is this number's) answers its short-lived ``url`` and
+        ``mime_type``; the bytes are then read from that URL with the same token, only
+        from Meta's own hosts (``MEDIA_HOSTS``) or the configured Graph URL's."""
+        number, token = self._credentials(sender)
+        if not _MEDIA_ID.fullmatch(ref):
+            raise GatewayError(ErrorCategory.REJECTED, "not a Cloud API media id")
+        path = f"/{self._config.version}/{quote(ref, safe='')}"
+        info = await self._request("GET", path, token, sends=False,
+                                   params={"phone_number_id": number})
+        url = info.get("url") if isinstance(info, dict) else None
+        if not isinstance(url, str) or not self._media_host(url):
+            raise self._unreadable("GET", path, sends=False)
+        mimetype = info.get("mime_type")
+        data, content_type = await download(
+            self._client, url, headers={"Authorization": f"Bearer {token}"},
+            limits=self._timeout, max_bytes=max_bytes, gateway="the Cloud API")
+        mimetype = mimetype if isinstance(mimetype, str) and mimetype else content_type
+        kind = "image" if (mimetype or "").startswith("image/") else "document"
+        return Media(kind, data=data, mimetype=mimetype or None)
+
+    def _media_host(self, url: str) -> bool:
+        parts, ours = urlsplit(url), urlsplit(self._config.base_url)
+        if (parts.scheme, parts.netloc) == (ours.scheme, ours.netloc):
+            return True
+        host = (parts.hostname or "").lower()
+        return parts.scheme == "https" and host.endswith(MEDIA_HOSTS)
 
     async def close(self) -> None:
         self._closed = True
@@ -643,8 +686,9 @@ def _message_events(
         receipt = _receipt(sender_id, status, now)
         if receipt is not None:
             events.append(receipt)
+    profiles = _profiles(value)
     for message in _dicts(value.get("messages")):
-        incoming = _incoming(sender_id, message, now)
+        incoming = _incoming(sender_id, message, now, profiles)
         if incoming is not None:
             events.append(incoming)
     return events
@@ -678,17 +722,102 @@ def _status_error(errors: Any) -> str:
 
 
 def _incoming(
-    sender_id: int, message: dict[str, Any], now: Callable[[], datetime]
+    sender_id: int, message: dict[str, Any], now: Callable[[], datetime],
+    profiles: Mapping[str, str] | None = None,
 ) -> IncomingMessage | None:
     sender = message.get("from")
     if not isinstance(sender, str) or not _DIGITS.fullmatch(sender) \
             or not _PHONE.fullmatch(sender):
         return None
-    text = _reply_text(message)
-    if text is None:
+    read = _read_message(message)
+    if read is None:
         return None
+    kind, text, ref, mimetype, filename = read
+    message_id = message.get("id")
     return IncomingMessage(sender_id, "+" + sender, text,
-                           _timestamp(message.get("timestamp")) or now())
+                           _timestamp(message.get("timestamp")) or now(), kind,
+                           media_ref=ref, mimetype=mimetype, filename=filename,
+                           message_id=message_id if isinstance(message_id, str) and message_id
+                           else None,
+                           profile_name=(profiles or {}).get(sender))
+
+
+_Read = tuple[IncomingKind, str, str | None, str | None, str | None]
+_MEDIA_TYPES = {"image": IncomingKind.IMAGE, "document": IncomingKind.DOCUMENT,
+                "audio": IncomingKind.AUDIO, "video": IncomingKind.VIDEO,
+                "sticker": IncomingKind.STICKER}
+_NOT_SHOWN = frozenset({"reaction", "system", "ephemeral"})  # nothing a person wrote
+
+
+def _read_message(message: dict[str, Any]) -> _Read | None:
+    """(kind, text, media reference, mimetype, filename) of a customer's message; None for
+    what is no message of theirs (a reaction, a system notice) or is malformed."""
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        return None
+    if kind in ("text", "button", "interactive"):
+        text = _reply_text(message)
+        return (IncomingKind.TEXT, text, None, None, None) if text is not None else None
+    if kind in _MEDIA_TYPES:
+        media = message.get(kind)
+        media_id = media.get("id") if isinstance(media, dict) else None
+        if not isinstance(media_id, str) or not _MEDIA_ID.fullmatch(media_id):
+            return None
+        assert isinstance(media, dict)
+        caption, mimetype, filename = (media.get(k) for k in ("caption", "mime_type",
+                                                              "filename"))
+        found = _MEDIA_TYPES[kind]
+        if found is IncomingKind.AUDIO and media.get("voice") is True:
+            found = IncomingKind.VOICE
+        return (found, caption if isinstance(caption, str) else "", media_id,
+                mimetype if isinstance(mimetype, str) else None,
+                filename if isinstance(filename, str) else None)
+    if kind == "location":
+        place = message.get("location")
+        if not isinstance(place, dict):
+            return None
+        lat, lon = _coordinate(place.get("latitude")), _coordinate(place.get("longitude"))
+        if lat is None or lon is None:
+            return None
+        words = [place.get(k) for k in ("name", "address")]
+        return (IncomingKind.LOCATION, "\n".join(w for w in words if isinstance(w, str) and w),
+                f"geo:{lat},{lon}", None, None)
+    if kind == "contacts":
+        cards = [_card(c) for c in _dicts(message.get("contacts"))]
+        cards = [c for c in cards if c]
+        return (IncomingKind.CONTACT, "\n".join(cards), None, None, None) if cards else None
+    if kind not in _NOT_SHOWN:
+        return IncomingKind.OTHER, "", None, None, None  # an order, a poll, unsupported...
+    return None
+
+
+def _coordinate(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if -180.0 <= number <= 180.0 else None
+
+
+def _card(contact: dict[str, Any]) -> str:
+    """One shared contact as a line: "Name: +994..., +994..."."""
+    name = _get(contact, "name", "formatted_name")
+    phones = [p.get("phone") for p in _dicts(contact.get("phones"))]
+    shown = ", ".join(p.strip() for p in phones if isinstance(p, str) and p.strip())
+    label = name.strip() if isinstance(name, str) else ""
+    return f"{label}: {shown}" if label and shown else label or shown
+
+
+def _profiles(value: dict[str, Any]) -> dict[str, str]:
+    """The senders' WhatsApp profile names (``contacts[]``: ``wa_id`` -> ``profile.name``)."""
+    found: dict[str, str] = {}
+    for contact in _dicts(value.get("contacts")):
+        wa_id, name = contact.get("wa_id"), _get(contact, "profile", "name")
+        if isinstance(wa_id, str) and isinstance(name, str) and name.strip():
+            found[wa_id] = name.strip()
+    return found
 
 
 def _reply_text(message: dict[str, Any]) -> str | None:

@@ -1,6 +1,7 @@
 """What the HTTP gateways (WAHA, Cloud API) share: the client they build when given none,
-the transport errors' categories, the ``Retry-After`` header, lenient JSON, and an
-attachment's MIME type. No gateway's wire format lives here.
+the transport errors' categories, the ``Retry-After`` header, lenient JSON, an
+attachment's MIME type, and a bounded download of a customer's attachment
+(``download``). No gateway's wire format lives here.
 
 The client: ``default_client()`` is ``httpx.AsyncClient`` on ``AiohttpTransport`` (the
 httpx API over aiohttp's C-accelerated HTTP/1.1: ~4x the requests per second of httpx's
@@ -37,7 +38,7 @@ from __future__ import annotations
 import asyncio
 import json
 import mimetypes
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, NoReturn
@@ -209,3 +210,38 @@ def media_type(media: Media, filename: str | None) -> str:
     if guessed:
         return guessed
     return "image/jpeg" if media.kind == "image" else "application/octet-stream"
+
+
+async def download(client: httpx.AsyncClient, url: str, *, headers: Mapping[str, str],
+                   limits: httpx.Timeout, max_bytes: int, gateway: str) -> tuple[bytes, str]:
+    """GET ``url``'s bytes and content type, reading no more than ``max_bytes`` (a
+    customer's attachment). No answer: as ``transport_error`` for a read. 404 / 410:
+    ``rejected`` (gone); 401 / 403 ``rejected`` (auth); 429 ``rate_limited``; 5xx
+    ``transient``; any other non-2xx, or more than ``max_bytes``: ``rejected``."""
+    try:
+        async with client.stream("GET", url, headers=headers, timeout=limits) as response:
+            status = response.status_code
+            if not response.is_success:
+                await response.aclose()
+                category = (ErrorCategory.RATE_LIMITED if status == 429
+                            else ErrorCategory.TRANSIENT if status >= 500
+                            else ErrorCategory.REJECTED)
+                words = {404: "media gone", 410: "media gone", 401: "auth: media refused",
+                         403: "auth: media refused"}.get(status, "media not fetched")
+                raise GatewayError(category, f"{words} (HTTP {status})")
+            length = response.headers.get("content-length", "")
+            if length.isdigit() and int(length) > max_bytes:
+                raise GatewayError(ErrorCategory.REJECTED,
+                                   f"media of {length} bytes: more than {max_bytes} bytes")
+            parts: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise GatewayError(ErrorCategory.REJECTED,
+                                       f"media of more than {max_bytes} bytes")
+                parts.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            return b"".join(parts), content_type
+    except httpx.HTTPError as exc:
+        raise transport_error(exc, False, gateway) from exc

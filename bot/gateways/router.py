@@ -10,7 +10,8 @@ It hands out what each adapter can do beyond sending, typed: ``capabilities(send
 (a gateway that is not configured can do nothing special), ``linker`` (the adapter that
 links numbers by QR code or pairing code, WAHA) and ``cloud_numbers`` (the one that adds
 Cloud API numbers); ``send_template`` goes to an adapter that is a ``TemplateSender``
-and is refused as ``rejected`` for any other.
+and is refused as ``rejected`` for any other, and ``download_media`` to one that is a
+``MediaDownloader`` (``rejected`` for any other).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from bot.gateways.base import (
     GatewayError,
     Linker,
     Media,
+    MediaDownloader,
     NumberCheck,
     SenderHealth,
     SenderRef,
@@ -90,6 +92,15 @@ class GatewayRouter:
             raise GatewayError(ErrorCategory.REJECTED,
                                f"the {gateway.kind} gateway sends no approved templates")
         return await gateway.send_template(sender, to, name, language, body_params)
+
+    async def download_media(self, sender: SenderRef, ref: str, *,
+                             max_bytes: int = 20 * 1024 * 1024) -> Media:
+        """A customer's attachment, from the adapter that serves the number."""
+        gateway = self.for_sender(sender)
+        if not isinstance(gateway, MediaDownloader):
+            raise GatewayError(ErrorCategory.REJECTED,
+                               f"the {gateway.kind} gateway gives no attachments")
+        return await gateway.download_media(sender, ref, max_bytes=max_bytes)
 
     async def check_number(self, sender: SenderRef, phone: str) -> NumberCheck:
         return await self.for_sender(sender).check_number(sender, phone)

@@ -19,7 +19,9 @@ It behaves like a remote gateway, not like a function that returns "delivered":
   ``SenderStateChanged`` event is emitted. ``ban``, ``restrict`` and ``unban`` simulate
   the same on cue; a restricted sender's sends raise ``sender_restricted`` until the
   restriction lifts.
-* ``simulate_incoming`` plays a customer's reply (e.g. "STOP") as an ``IncomingMessage``.
+* ``simulate_incoming`` plays a customer's reply (e.g. "STOP") as an ``IncomingMessage``;
+  given ``media`` (bytes), it is an attachment kept in memory under a ``sandbox:<n>``
+  reference, which ``download_media`` gives back (to the number it was sent to only).
 * With ``journal`` (a file path) every *accepted* message appends one JSON line
   ``{"id", "sender", "to", "sha256"}`` (the SHA-256 of the text or caption, never the text
   itself) and is flushed and fsynced before the send returns: what the gateway accepted
@@ -57,6 +59,7 @@ from bot.gateways.base import (
     EventHandler,
     GatewayError,
     GatewayEvent,
+    IncomingKind,
     IncomingMessage,
     Media,
     NumberCheck,
@@ -132,6 +135,7 @@ class SandboxGateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending = 0
         self._closed = False
+        self._media: dict[str, tuple[int, Media]] = {}  # reference -> (sender, attachment)
 
     # -- the WhatsAppGateway protocol -------------------------------------------------
 
@@ -221,9 +225,33 @@ class SandboxGateway:
         self._sender(sender_id).since_unban = 0
         await self._change_state(sender_id, SenderHealth(SenderState.WORKING))
 
-    async def simulate_incoming(self, sender_id: int, from_phone: str, text: str) -> None:
-        """A customer writes to ``sender_id``; the handler sees an ``IncomingMessage``."""
-        await self._emit(IncomingMessage(sender_id, from_phone, text, self._clock()))
+    async def simulate_incoming(
+        self, sender_id: int, from_phone: str, text: str, *,
+        kind: IncomingKind = IncomingKind.TEXT, media: Media | None = None,
+        media_ref: str | None = None, message_id: str | None = None,
+        profile_name: str | None = None,
+    ) -> None:
+        """A customer writes to ``sender_id``; the handler sees an ``IncomingMessage``.
+        ``media`` (with its bytes) is kept for ``download_media`` under a new reference."""
+        mimetype = filename = None
+        if media is not None:
+            media_ref = f"sandbox:{len(self._media) + 1}"
+            self._media[media_ref] = (sender_id, media)
+            mimetype, filename = media.mimetype, media.filename
+        await self._emit(IncomingMessage(sender_id, from_phone, text, self._clock(), kind,
+                                         media_ref=media_ref, mimetype=mimetype,
+                                         filename=filename, message_id=message_id,
+                                         profile_name=profile_name))
+
+    async def download_media(self, sender: SenderRef, ref: str, *,
+                             max_bytes: int = 20 * 1024 * 1024) -> Media:
+        await self._network()
+        found = self._media.get(ref)
+        if found is None or found[0] != sender.sender_id:
+            raise GatewayError(ErrorCategory.REJECTED, "media gone")
+        if len(found[1].data or b"") > max_bytes:
+            raise GatewayError(ErrorCategory.REJECTED, f"media of more than {max_bytes} bytes")
+        return found[1]
 
     # -- internals --------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ call                   request                                                  
 ``request_code``       ``POST /api/{session}/auth/request-code {phoneNumber}``     ``code``
 ``delete_session``     ``POST /api/sessions/{session}/logout``, then               2xx
                        ``DELETE /api/sessions/{session}``
+``download_media``     ``GET /api/files/...`` (the path of a message's             bytes
+                       ``media.url``, on the configured base URL)
 =====================  ==========================================================  ========
 
 The message id kept for receipts is the answer's ``id``: a string (``true_...@c.us_...``),
@@ -118,7 +120,12 @@ Choices worth knowing:
     banned (logged out) unless ``statuses`` shows it never worked (then nothing: it is
     linking); ``WORKING`` working; ``STOPPED`` stopped; other statuses nothing.
   - ``message`` -> ``IncomingMessage``: from a customer (``fromMe`` false, a
-    ``...@c.us`` chat), the text in ``body``.
+    ``...@c.us`` chat), with its ``id`` and the engine's push name: a ``location``
+    (``geo:<lat>,<lon>``, its name and address), ``vCards`` (one line per card: ``FN``
+    and ``TEL``), media (``hasMedia``: ``media.url`` as the reference, its
+    ``mimetype`` giving the kind: image, sticker (webp), voice (ogg/opus), audio,
+    video, else document; ``body`` is the caption), else the text in ``body`` (empty:
+    ``other``, something the bot cannot show).
 
   A session no sender uses, and any other event, give nothing.
 """
@@ -144,6 +151,7 @@ from bot.gateways.base import (
     EventHandler,
     GatewayError,
     GatewayEvent,
+    IncomingKind,
     IncomingMessage,
     KnownSenders,
     LinkStatus,
@@ -160,6 +168,7 @@ from bot.gateways.base import (
 )
 from bot.gateways.http import (
     default_client,
+    download,
     json_or_none,
     media_type,
     retry_after,
@@ -184,6 +193,7 @@ _SESSION_STATUS = re.compile(
 _NOT_SUPPORTED = frozenset({404, 405, 501})  # a restriction endpoint this WAHA lacks
 _ALREADY = re.compile(r"already (exists|started)", re.IGNORECASE)
 WEBHOOK_EVENTS = ("message", "message.ack", "session.status")
+FILES_PATH = "/api/files/"  # where WAHA serves the media of the messages it received
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # free text; "is this phone on WhatsApp?" is one cheap request (asked before a first send)
 CAPABILITIES = Capabilities(checks_numbers=True)
@@ -289,6 +299,27 @@ class WahaGateway:
             if exc.category is ErrorCategory.SENDER_BANNED:  # 404 / 422: not usable
                 return SenderHealth(SenderState.BANNED, exc.detail)
             raise
+
+    async def download_media(self, sender: SenderRef, ref: str, *,
+                             max_bytes: int = 20 * 1024 * 1024) -> Media:
+        """A customer's attachment by its ``media.url``: only its path under
+        ``/api/files/`` is kept and fetched from the configured WAHA (with the API key),
+        whatever host the URL names (WAHA's own idea of its address may be
+        ``localhost``; and a key is never sent elsewhere)."""
+        _session(sender)
+        parts = urlsplit(ref)
+        if not parts.path.startswith(FILES_PATH) or ".." in parts.path.split("/"):
+            raise GatewayError(ErrorCategory.REJECTED, "not a WAHA media URL")
+        if self._closed:
+            raise GatewayError(ErrorCategory.TRANSIENT, "WAHA gateway is closed")
+        url = self._config.base_url + parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {k: v for k, v in self._headers.items() if k != "Accept"}
+        data, content_type = await download(self._client, url, headers=headers,
+                                            limits=self._timeout, max_bytes=max_bytes,
+                                            gateway="WAHA")
+        filename = parts.path.rsplit("/", 1)[-1] or None
+        kind = "image" if content_type.startswith("image/") else "document"
+        return Media(kind, data=data, mimetype=content_type or None, filename=filename)
 
     async def close(self) -> None:
         """Later calls raise ``transient``; closes the HTTP client only if it made it."""
@@ -752,15 +783,104 @@ def _session_health(payload: dict[str, Any]) -> SenderHealth | None:
 def _incoming(sender_id: int, payload: dict[str, Any], at: datetime) -> IncomingMessage | None:
     if payload.get("fromMe") is not False:
         return None
-    sender, text = payload.get("from"), payload.get("body")
-    if not isinstance(sender, str) or not isinstance(text, str):
+    sender, body = payload.get("from"), payload.get("body")
+    if not isinstance(sender, str) or not isinstance(body, str | None):
         return None
     for suffix in _CHAT_SUFFIXES:  # a person's chat; groups, channels and @lid are not
         if sender.endswith(suffix):
             digits = sender.removesuffix(suffix)
             if _PHONE.fullmatch(digits) and digits.isdigit():
-                return IncomingMessage(sender_id, "+" + digits, text, at)
+                kind, text, ref, mimetype, filename = _content(payload, body or "")
+                message_id = payload.get("id")
+                return IncomingMessage(
+                    sender_id, "+" + digits, text, at, kind, media_ref=ref,
+                    mimetype=mimetype, filename=filename,
+                    message_id=message_id if isinstance(message_id, str) and message_id
+                    else None,
+                    profile_name=_push_name(payload.get("_data")))
     return None
+
+
+def _content(payload: dict[str, Any], body: str) -> tuple[
+        IncomingKind, str, str | None, str | None, str | None]:
+    """(kind, text, media reference, mimetype, filename) of a customer's message."""
+    place = payload.get("location")
+    if isinstance(place, dict):
+        lat, lon = _coordinate(place.get("latitude")), _coordinate(place.get("longitude"))
+        if lat is not None and lon is not None:
+            words = [place.get(k) for k in ("name", "address")]
+            return (IncomingKind.LOCATION,
+                    "\n".join(w for w in words if isinstance(w, str) and w.strip()),
+                    f"geo:{lat},{lon}", None, None)
+    cards = payload.get("vCards")
+    if isinstance(cards, list) and cards:
+        lines = [_vcard_line(card) for card in cards if isinstance(card, str)]
+        lines = [line for line in lines if line]
+        if lines:
+            return IncomingKind.CONTACT, "\n".join(lines), None, None, None
+    if payload.get("hasMedia") is True:
+        media = payload.get("media")
+        media = media if isinstance(media, dict) else {}
+        url = media.get("url") or payload.get("mediaUrl")
+        mimetype, filename = media.get("mimetype"), media.get("filename")
+        mimetype = mimetype if isinstance(mimetype, str) and mimetype else None
+        return (_media_kind(mimetype), body, url if isinstance(url, str) and url else None,
+                mimetype, filename if isinstance(filename, str) and filename else None)
+    if body:
+        return IncomingKind.TEXT, body, None, None, None
+    return IncomingKind.OTHER, "", None, None, None  # a poll, an event...: not shown here
+
+
+def _media_kind(mimetype: str | None) -> IncomingKind:
+    kind = (mimetype or "").split(";")[0].strip().lower()
+    if kind == "image/webp":
+        return IncomingKind.STICKER
+    if kind.startswith("image/"):
+        return IncomingKind.IMAGE
+    if kind.startswith("audio/"):
+        return IncomingKind.VOICE if "ogg" in kind or "opus" in (mimetype or "") \
+            else IncomingKind.AUDIO
+    if kind.startswith("video/"):
+        return IncomingKind.VIDEO
+    return IncomingKind.DOCUMENT
+
+
+def _coordinate(value: Any) -> float | None:
+    """WAHA gives coordinates as strings (its schema) or numbers (some engines)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if -180.0 <= number <= 180.0 else None
+
+
+def _vcard_line(card: str) -> str:
+    """A vCard as "Name: +994..., ...": its ``FN`` and ``TEL`` values."""
+    name, phones = "", []
+    for raw in card.splitlines()[:200]:
+        key, _, value = raw.partition(":")
+        key = key.split(";", 1)[0].strip().upper()
+        if key == "FN" and not name:
+            name = value.strip()
+        elif key == "TEL" and value.strip():
+            phones.append(value.strip())
+    shown = ", ".join(phones)
+    return f"{name}: {shown}" if name and shown else name or shown
+
+
+def _push_name(data: Any) -> str | None:
+    """The customer's WhatsApp name, where the engine's raw message has it."""
+    if not isinstance(data, dict):
+        return None
+    for key in ("notifyName", "pushName"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    info = data.get("Info")
+    value = info.get("PushName") if isinstance(info, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def _session(sender: SenderRef) -> str:

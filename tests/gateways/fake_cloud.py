@@ -18,7 +18,12 @@ What it answers, like the Cloud API:
 * ``POST /{version}/{id}/media`` (multipart): 200 ``{id}``; the parts are recorded in
   ``form`` (text fields) and ``files`` (name -> (filename, content type, bytes)).
 * ``GET /{version}/{id}``: ``{id, display_phone_number, verified_name, quality_rating,
-  status}`` from the number's ``quality`` and ``status``.
+  status}`` from the number's ``quality`` and ``status``; for a media id added with
+  ``add_media`` (a customer's attachment), Meta's "Retrieve Media URL" answer ``{url,
+  mime_type, sha256, file_size, id, messaging_product}`` (400 code 100 when
+  ``phone_number_id`` names another number than the media's), with the token of the
+  media's number. Its ``url`` is ``<fake>/lookaside/<id>``, which answers the bytes to
+  that token only (like Meta's CDN; not a Graph API request, so not in ``ALL_REQUESTS``).
 * A wrong or missing ``Authorization: Bearer`` is 401 with code 190 (``OAuthException``);
   an unknown phone-number id is 400 with code 100 (like Graph's "Unsupported post
   request"); an unknown path 404.
@@ -33,6 +38,7 @@ Every recorded request is also appended to ``ALL_REQUESTS`` for the contract tes
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -104,12 +110,18 @@ class FakeCloud(Misbehaviour):
         self.id_style = "wamid"
         self._faults: list[Fault] = []
         self._sent = 0
+        self.media: dict[str, tuple[str, bytes, str]] = {}  # id -> (number id, bytes, type)
 
     # -- knobs ------------------------------------------------------------------------
 
     def add_number(self, number_id: str, token: str, **fields: Any) -> FakeNumber:
         number = self.numbers[number_id] = FakeNumber(number_id, token, **fields)
         return number
+
+    def add_media(self, media_id: str, content: bytes, mime_type: str, *,
+                  number_id: str) -> None:
+        """A customer sent ``content`` to ``number_id``: Meta keeps it as ``media_id``."""
+        self.media[media_id] = (number_id, content, mime_type)
 
     def fail_code(self, code: int, status: int = 400, *, path: str | None = None,
                   headers: dict[str, str] | None = None, times: int = 1,
@@ -142,7 +154,8 @@ class FakeCloud(Misbehaviour):
         elif raw:
             record.body = _json_or_none(raw)
         self.requests.append(record)
-        ALL_REQUESTS.append(record)
+        if not path.startswith("/lookaside/"):  # Meta's CDN is not the Graph API
+            ALL_REQUESTS.append(record)
 
         dropped, scripted = await self.misbehave(path, send)
         if dropped:
@@ -158,8 +171,12 @@ class FakeCloud(Misbehaviour):
 
     def _answer(self, record: RecordedRequest) -> Response:
         parts = record.path.split("/")
+        if record.method == "GET" and len(parts) == 3 and parts[1] == "lookaside":
+            return self._download(record, parts[2])
         if len(parts) not in (3, 4) or not parts[1].startswith("v"):
             return _json(404, None)
+        if record.method == "GET" and len(parts) == 3 and parts[2] in self.media:
+            return self._media_url(record, parts[2])
         number = self.numbers.get(parts[2])
         if number is None:
             return _json(400, graph_error(
@@ -182,6 +199,31 @@ class FakeCloud(Misbehaviour):
                 "verified_name": "Qasid Test", "quality_rating": number.quality,
                 "status": number.status})
         return _json(404, None)
+
+    def _authorised(self, record: RecordedRequest, number_id: str) -> bool:
+        number = self.numbers.get(number_id)
+        return number is not None and \
+            record.headers.get("authorization") == f"Bearer {number.token}"
+
+    def _media_url(self, record: RecordedRequest, media_id: str) -> Response:
+        number_id, content, mime_type = self.media[media_id]
+        if not self._authorised(record, number_id):
+            return _json(401, graph_error(190, "Invalid OAuth access token"))
+        asked = record.query.get("phone_number_id")
+        if asked is not None and asked != number_id:
+            return _json(400, graph_error(100, "Param phone_number_id is not the media's"))
+        return _json(200, {"messaging_product": "whatsapp", "url": f"{self.url}/lookaside/"
+                           f"{media_id}", "mime_type": mime_type,
+                           "sha256": hashlib.sha256(content).hexdigest(),
+                           "file_size": str(len(content)), "id": media_id})
+
+    def _download(self, record: RecordedRequest, media_id: str) -> Response:
+        found = self.media.get(media_id)
+        if found is None:
+            return _json(404, None)
+        if not self._authorised(record, found[0]):
+            return _json(401, graph_error(190, "Invalid OAuth access token"))
+        return Response(found[1], status_code=200, media_type=found[2])
 
     def _message(self, body: Any) -> Response:
         if (not isinstance(body, dict) or body.get("messaging_product") != "whatsapp"

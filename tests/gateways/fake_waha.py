@@ -22,6 +22,10 @@ What it answers, like WAHA:
 * ``GET /api/contacts/check-exists``: ``numberExists`` false for ``not_on_whatsapp``.
 * ``GET /api/sessions/{s}``, ``/capping`` (404 ``Cannot GET`` when the session's
   ``capping_supported`` is false, as on an older WAHA), ``/timelock``.
+* ``GET /api/files/...``: a customer's attachment added with ``add_file`` (its bytes and
+  type; 404 for any other). WAHA serves these outside its OpenAPI document, so they are
+  not in ``ALL_REQUESTS``. ``add_file`` answers the ``media.url`` WAHA would put in the
+  message: on ``http://localhost:3000``, WAHA's own idea of its address.
 * With ``api_key`` set, a request without the right ``X-Api-Key`` is 401.
 
 Linking a number, like WAHA:
@@ -190,6 +194,7 @@ class FakeWaha(Misbehaviour):
         self.id_style = "gows"
         self._faults: list[Fault] = []
         self._sent = 0
+        self.files: dict[str, tuple[bytes, str]] = {}  # path -> (bytes, mimetype)
         with self._idle:
             self.webhooks_sent: list[Webhook] = []
             self.webhook_failures: list[Webhook] = []
@@ -199,6 +204,12 @@ class FakeWaha(Misbehaviour):
     def add_session(self, name: str = "default", **fields: Any) -> FakeSession:
         session = self.sessions[name] = FakeSession(name, **fields)
         return session
+
+    def add_file(self, name: str, content: bytes, mimetype: str) -> str:
+        """A customer's attachment WAHA downloaded; answers its ``media.url``."""
+        path = f"/api/files/{name}"
+        self.files[path] = (content, mimetype)
+        return f"http://localhost:3000{path}"
 
     def scan(self, name: str, phone: str) -> FakeSession:
         """The phone ``phone`` scanned the QR (or typed the code): ``WORKING``."""
@@ -260,7 +271,8 @@ class FakeWaha(Misbehaviour):
                                  key_required=self.api_key is not None)
         if self.record:
             self.requests.append(record)
-            ALL_REQUESTS.append(record)
+            if not path.startswith("/api/files/"):  # not in WAHA's OpenAPI document
+                ALL_REQUESTS.append(record)
 
         dropped, scripted = await self.misbehave(path, send)
         if dropped:
@@ -282,6 +294,11 @@ class FakeWaha(Misbehaviour):
             return _json(401, {"message": "Unauthorized", "statusCode": 401})
         if method == "POST" and path in SEND_PATHS:
             return self._send(path, body)
+        if method == "GET" and path.startswith("/api/files/"):
+            found = self.files.get(path)
+            if found is None:
+                return _json(404, {"statusCode": 404, "message": "Not Found"})
+            return Response(found[0], status_code=200, media_type=found[1])
         if method == "GET" and path == "/api/contacts/check-exists":
             return self._check_exists(query)
         if method == "POST" and path == "/api/sessions":

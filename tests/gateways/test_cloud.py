@@ -504,3 +504,47 @@ async def test_a_gateway_without_a_client_makes_one_and_closes_it(
     assert (await gateway.send_text(SHOP, TO, "hi")).message_id
     await gateway.close()
     assert gateway._client.is_closed
+
+
+# -- customers' attachments ------------------------------------------------------------
+
+
+async def test_a_customers_attachment_is_fetched_by_its_media_id_with_the_numbers_token(
+    cloud: FakeCloud, gateway: CloudGateway,
+) -> None:
+    voice = b"OggS\x00\x02" + b"\x01" * 40
+    cloud.add_media("1003383421387256", voice, "audio/ogg", number_id=NUMBER_ID)
+    media = await gateway.download_media(SHOP, "1003383421387256")
+    assert (media.data, media.mimetype) == (voice, "audio/ogg")
+    lookup, fetch = [r for r in cloud.requests if r.method == "GET"]
+    assert lookup.path == "/v23.0/1003383421387256"
+    assert lookup.query == {"phone_number_id": NUMBER_ID}  # Meta checks it is this number's
+    assert fetch.path == "/lookaside/1003383421387256"
+    assert {lookup.headers["authorization"], fetch.headers["authorization"]} == {
+        f"Bearer {TOKEN}"}
+
+
+async def test_an_attachment_of_another_number_or_too_big_or_not_a_media_id_is_refused(
+    cloud: FakeCloud, gateway: CloudGateway,
+) -> None:
+    cloud.add_number("106999999999999", OTHER_TOKEN)
+    cloud.add_media("2000", b"x" * 100, "image/jpeg", number_id="106999999999999")
+    error = await failure(gateway.download_media(SHOP, "2000"))
+    assert error.category is Category.REJECTED  # the media id is another number's
+    cloud.add_media("3000", b"x" * 100, "image/jpeg", number_id=NUMBER_ID)
+    error = await failure(gateway.download_media(SHOP, "3000", max_bytes=99))
+    assert error.category is Category.REJECTED and "more than 99 bytes" in error.detail
+    for ref in ("../me", "https://evil.example/x", ""):
+        error = await failure(gateway.download_media(SHOP, ref))
+        assert error.category is Category.REJECTED
+    assert len([r for r in cloud.requests if r.method == "GET"]) == 3  # nothing asked for those
+
+
+async def test_a_media_url_off_metas_hosts_never_gets_the_token(
+    cloud: FakeCloud, gateway: CloudGateway,
+) -> None:
+    cloud.fail_next(200, {"url": "https://evil.example/steal", "mime_type": "image/jpeg",
+                          "id": "4000"}, path="/v23.0/4000")
+    error = await failure(gateway.download_media(SHOP, "4000"))
+    assert error.category is Category.TRANSIENT  # unreadable: nothing fetched
+    assert [r.path for r in cloud.requests] == ["/v23.0/4000"]

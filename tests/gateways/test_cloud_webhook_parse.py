@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.gateways.base import (
+    IncomingKind,
     IncomingMessage,
     Receipt,
     ReceiptStatus,
@@ -25,14 +26,18 @@ from bot.gateways.cloud import parse_webhook, phone_number_ids
 from tests.web.test_cloud_webhook import (
     CUSTOMER,
     DISPLAY_NUMBER,
+    MEDIA_ID,
     PHONE_NUMBER_ID,
     T0,
     UNDELIVERABLE,
     WABA_ID,
     WAMID,
     button,
+    contacts_card,
     customer,
     interactive,
+    location,
+    media,
     payload,
     status,
     statuses,
@@ -115,17 +120,58 @@ def test_other_statuses_give_nothing() -> None:
 # -- customers' messages ------------------------------------------------------------------
 
 
+INCOMING_ID = "wamid.HBgMOTk0NTAwMDAwMDAwFQIAEhgUM0E="
+
+
+def incoming(text: str, kind: IncomingKind = IncomingKind.TEXT, **fields: Any
+             ) -> IncomingMessage:
+    return IncomingMessage(7, CUSTOMER, text, at(T0 + 60), kind, message_id=INCOMING_ID,
+                           profile_name="Aysel", **fields)
+
+
 @pytest.mark.parametrize("body", [
     text("STOP"), button("STOP"), interactive("button_reply", "STOP"),
     interactive("list_reply", "STOP"),
 ])
 def test_texts_buttons_and_interactive_replies_are_incoming_text(body: dict[str, Any]) -> None:
-    assert parse(body) == [IncomingMessage(7, CUSTOMER, "STOP", at(T0 + 60))]
+    assert parse(body) == [incoming("STOP")]
+
+
+@pytest.mark.parametrize(("body", "expected"), [
+    (media("image", caption="Bu rəng var?"),
+     incoming("Bu rəng var?", IncomingKind.IMAGE, media_ref=MEDIA_ID, mimetype="image/jpeg")),
+    (media("document", filename="sifaris.pdf"),
+     incoming("", IncomingKind.DOCUMENT, media_ref=MEDIA_ID, mimetype="application/pdf",
+              filename="sifaris.pdf")),
+    (media("audio", voice=True),
+     incoming("", IncomingKind.VOICE, media_ref=MEDIA_ID, mimetype="audio/ogg")),
+    (media("audio", voice=False, mime_type="audio/mpeg"),
+     incoming("", IncomingKind.AUDIO, media_ref=MEDIA_ID, mimetype="audio/mpeg")),
+    (media("video", caption="Bax"),
+     incoming("Bax", IncomingKind.VIDEO, media_ref=MEDIA_ID, mimetype="video/mp4")),
+    (media("sticker", animated=False),
+     incoming("", IncomingKind.STICKER, media_ref=MEDIA_ID, mimetype="image/webp")),
+    (location(), incoming("Gül Evi\nNizami küç. 10, Bakı", IncomingKind.LOCATION,
+                          media_ref="geo:40.4093,49.8671")),
+    (contacts_card(), incoming("Leyla Məmmədova: +994 50 222 33 44", IncomingKind.CONTACT)),
+    (customer({"type": "unsupported", "errors": [{"code": 131051,
+                                                  "title": "Message type unknown"}]}),
+     incoming("", IncomingKind.OTHER)),
+], ids=["image", "document", "voice", "audio", "video", "sticker", "location", "contacts",
+        "unsupported"])
+def test_each_kind_of_message_is_read_with_what_the_inbox_needs(
+    body: dict[str, Any], expected: IncomingMessage,
+) -> None:
+    assert parse(body) == [expected]
 
 
 @pytest.mark.parametrize("message", [
-    {"type": "image", "image": {"mime_type": "image/jpeg", "sha256": "x", "id": "1"}},
+    {"type": "image", "image": {"mime_type": "image/jpeg", "sha256": "x"}},  # no media id
+    {"type": "image", "image": {"id": "../../me", "mime_type": "image/jpeg"}},
+    {"type": "location", "location": {"latitude": "north", "longitude": 49.8}},
+    {"type": "contacts", "contacts": [{"name": {}}]},
     {"type": "reaction", "reaction": {"message_id": WAMID, "emoji": "👍"}},
+    {"type": "system", "system": {"body": "changed number"}},
     {"type": "text", "text": {"body": 5}},
     {"type": "text"},
     {"type": "interactive", "interactive": {"type": "nfm_reply", "nfm_reply": {}}},

@@ -764,3 +764,30 @@ async def test_serve_fake_waha_fast_mode_counts_without_recording(
     assert len({r.message_id for r in results}) == 20
     assert fake.counts["/api/sendText"] == 20
     assert fake.requests == []
+
+
+# -- customers' attachments ------------------------------------------------------------
+
+
+async def test_a_customers_attachment_is_fetched_from_the_configured_waha_with_the_key(
+    waha: FakeWaha, gateway: WahaGateway,
+) -> None:
+    url = waha.add_file("shop/false_994501234567@c.us_3A01.jpeg", PNG, "image/png")
+    assert url.startswith("http://localhost:3000/")  # WAHA's own idea of its address
+    media = await gateway.download_media(SHOP, url)
+    assert (media.data, media.mimetype, media.kind) == (PNG, "image/png", "image")
+    [fetch] = waha.requests
+    assert fetch.path == "/api/files/shop/false_994501234567@c.us_3A01.jpeg"
+    assert fetch.headers["x-api-key"] == KEY
+
+
+async def test_a_media_url_outside_waha_files_is_refused_before_any_request(
+    waha: FakeWaha, gateway: WahaGateway,
+) -> None:
+    for ref in ("http://evil.example/steal", "http://localhost:3000/api/sessions/shop",
+                "http://localhost:3000/api/files/../sessions", "geo:40.4,49.8"):
+        error = await failure(gateway.download_media(SHOP, ref))
+        assert error.category is Category.REJECTED
+    assert waha.requests == []
+    gone = await failure(gateway.download_media(SHOP, "http://x/api/files/shop/none.jpg"))
+    assert gone.category is Category.REJECTED and "gone" in gone.detail

@@ -109,6 +109,35 @@ def interactive(kind: str, title: str) -> dict[str, Any]:
                      "interactive": {"type": kind, kind: reply}})
 
 
+MEDIA_ID = "1003383421387256"
+
+
+def media(kind: str, *, caption: str | None = None, media_id: str = MEDIA_ID,
+          **fields: Any) -> dict[str, Any]:
+    """An image, document, audio, video or sticker from the customer (Meta's shapes)."""
+    defaults = {"image": "image/jpeg", "document": "application/pdf", "audio": "audio/ogg",
+                "video": "video/mp4", "sticker": "image/webp"}
+    item: dict[str, Any] = {"mime_type": defaults[kind], "sha256": "SfInY0gGKTsJlUWbwxC1k+F"
+                            "AD0FZHvzwfpvO0zX0GUI=", "id": media_id, **fields}
+    if caption is not None:
+        item["caption"] = caption
+    return customer({"type": kind, kind: item})
+
+
+def location(lat: float = 40.4093, lon: float = 49.8671, name: str = "Gül Evi",
+             address: str = "Nizami küç. 10, Bakı") -> dict[str, Any]:
+    return customer({"type": "location", "location": {
+        "latitude": lat, "longitude": lon, "name": name, "address": address}})
+
+
+def contacts_card(name: str = "Leyla Məmmədova", phone: str = "+994 50 222 33 44"
+                  ) -> dict[str, Any]:
+    return customer({"type": "contacts", "contacts": [{
+        "name": {"formatted_name": name, "first_name": name.split()[0]},
+        "phones": [{"phone": phone, "wa_id": phone.replace(" ", "").removeprefix("+"),
+                    "type": "HOME"}]}]})
+
+
 def sign(raw: bytes, secret: str = APP_SECRET) -> dict[str, str]:
     digest = hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
     return {"X-Hub-Signature-256": f"sha256={digest}", "Content-Type": "application/json"}
@@ -179,6 +208,20 @@ def test_status_bodies_validate_as_published_and_each_correction_finds_its_defec
     assert errors_of(component(spec, "WebhookPayload"), text("STOP")) != []  # base still wrong
     incoming_on_webhook_base(spec["components"]["schemas"])
     assert errors_of(component(spec, "WebhookPayload"), text("STOP")) == []
+
+
+@pytest.mark.parametrize("body", [
+    text("Salam, sabah açıqsınız?"), media("image", caption="Bu rəng var?"),
+    media("document", filename="sifaris.pdf", caption="Sifarişim"),
+    media("audio", voice=True), media("audio", voice=False, mime_type="audio/mpeg"),
+    media("video", caption="Bax"), media("sticker", animated=False), location(),
+    contacts_card(),
+], ids=["text", "image", "document", "voice", "audio", "video", "sticker", "location",
+        "contacts"])
+def test_every_kind_of_customer_message_is_what_meta_documents(
+    webhook_check: Draft202012Validator, body: dict[str, Any],
+) -> None:
+    assert errors_of(webhook_check, body) == []
 
 
 def test_the_corrected_document_still_refuses_a_broken_body(

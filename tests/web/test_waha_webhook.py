@@ -90,6 +90,36 @@ def incoming(text: str, *, from_me: bool = False, chat: str = CHAT) -> dict[str,
     })
 
 
+MEDIA_URL = f"http://localhost:3000/api/files/{SESSION}/false_{CHAT}_3A0000000000000002.jpeg"
+VCARD = ("BEGIN:VCARD\nVERSION:3.0\nN:Məmmədova;Leyla;;;\nFN:Leyla Məmmədova\n"
+         "TEL;type=CELL;type=VOICE;waid=994502223344:+994 50 222 33 44\nEND:VCARD")
+
+
+def customer_message(**fields: Any) -> dict[str, Any]:
+    """A customer's message of any kind, as WAHA posts it (``incoming`` is a text's)."""
+    body = incoming(str(fields.pop("body", "")))
+    body["payload"]["id"] = f"false_{CHAT}_3A0000000000000002"
+    body["payload"].update(fields)
+    return body
+
+
+def media_message(mimetype: str, *, caption: str = "", url: str = MEDIA_URL,
+                  filename: str | None = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"url": url, "mimetype": mimetype, "error": None}
+    if filename is not None:
+        media["filename"] = filename
+    return customer_message(body=caption, hasMedia=True, media=media, mediaUrl=url)
+
+
+def location_message(lat: str = "40.4093", lon: str = "49.8671") -> dict[str, Any]:
+    return customer_message(location={"latitude": lat, "longitude": lon, "live": False,
+                                      "name": "Gül Evi", "address": "Nizami küç. 10, Bakı"})
+
+
+def vcard_message(*cards: str) -> dict[str, Any]:
+    return customer_message(vCards=list(cards or (VCARD,)))
+
+
 def sign(raw: bytes, key: str = KEY) -> dict[str, str]:
     return {"X-Webhook-Hmac": hmac.new(key.encode(), raw, hashlib.sha512).hexdigest(),
             "X-Webhook-Hmac-Algorithm": "sha512", "Content-Type": "application/json"}
@@ -323,6 +353,32 @@ def test_parse_webhook_maps_each_ack_and_ignores_pending() -> None:
     assert parse_webhook(ack(2, "DEVICE"), {"other": 1}) == []
 
 
+@pytest.mark.parametrize(("body", "kind", "text", "ref", "mimetype"), [
+    (incoming("Salam, sabah açıqsınız?"), "text", "Salam, sabah açıqsınız?", None, None),
+    (media_message("image/jpeg", caption="Bu rəng var?"), "image", "Bu rəng var?", MEDIA_URL,
+     "image/jpeg"),
+    (media_message("application/pdf", filename="sifaris.pdf"), "document", "", MEDIA_URL,
+     "application/pdf"),
+    (media_message("audio/ogg; codecs=opus"), "voice", "", MEDIA_URL, "audio/ogg; codecs=opus"),
+    (media_message("audio/mpeg"), "audio", "", MEDIA_URL, "audio/mpeg"),
+    (media_message("video/mp4"), "video", "", MEDIA_URL, "video/mp4"),
+    (media_message("image/webp"), "sticker", "", MEDIA_URL, "image/webp"),
+    (location_message(), "location", "Gül Evi\nNizami küç. 10, Bakı", "geo:40.4093,49.8671",
+     None),
+    (vcard_message(), "contact", "Leyla Məmmədova: +994 50 222 33 44", None, None),
+    (customer_message(body=""), "other", "", None, None),
+], ids=["text", "image", "document", "voice", "audio", "video", "sticker", "location",
+        "vcard", "other"])
+def test_parse_webhook_reads_each_kind_of_customer_message(
+    body: dict[str, Any], kind: str, text: str, ref: str | None, mimetype: str | None,
+) -> None:
+    [message] = parse_webhook(body, {SESSION: 7})
+    assert (message.sender_id, message.from_phone) == (7, CUSTOMER)
+    assert (message.kind, message.text, message.media_ref, message.mimetype) == (
+        kind, text, ref, mimetype)
+    assert message.message_id == body["payload"]["id"]
+
+
 def test_parse_webhook_survives_odd_fields() -> None:
     known = {SESSION: 7}
     for body in (ack(True, "X"), ack(9, "X"), envelope("message.ack", {"ack": 2}),
@@ -369,6 +425,7 @@ def webhook_spec() -> dict[str, Any]:
     assert null_allowed(spec, "WAHAEnvironment", ("browser",))
     assert null_allowed(spec, "WAMessage", ("participant",))  # not a group: no participant
     assert null_allowed(spec, "WAMessage", ("mediaUrl",))  # a text message: no media
+    assert null_allowed(spec, "WAMedia", ("error",))  # downloaded fine: no error
     assert boolean_required_into_parent(spec) > 0
     assert nullable_as_null_type(spec) > 0
     return spec
@@ -393,6 +450,12 @@ def test_each_correction_still_finds_what_it_corrects() -> None:
     ("WAHAWebhookSessionStatus", session_status("SCAN_QR_CODE", history=("STARTING",))),
     ("WAHAWebhookMessage", incoming("STOP")),
     ("WAHAWebhookMessage", incoming("Please stop sending me these")),
+    ("WAHAWebhookMessage", media_message("image/jpeg", caption="Bu rəng var?")),
+    ("WAHAWebhookMessage", media_message("application/pdf", filename="sifaris.pdf")),
+    ("WAHAWebhookMessage", media_message("audio/ogg; codecs=opus")),
+    ("WAHAWebhookMessage", media_message("video/mp4")),
+    ("WAHAWebhookMessage", location_message()),
+    ("WAHAWebhookMessage", vcard_message()),
 ])
 def test_our_test_bodies_are_what_waha_documents(
     webhook_spec: dict[str, Any], schema: str, body: dict[str, Any]
