@@ -6,9 +6,24 @@ or `{"ok": false, "error_code": 400, "description": "Bad Request: ..."}`) and re
 call. It plugs into PTB as an `httpx.MockTransport` (`transport()`) or is served over HTTP by
 `bot.console.http.botapi_app`; both go through `call_http()` / `download()`.
 
-Only private chats exist: a chat id is the user's id. A chat is known once the user sent
-an update (the update builders register it) or `add_user()` was called; sending to an
-unknown chat fails with "chat not found", to a user who `block()`ed the bot with 403.
+Private chats: a chat id is the user's id. A chat is known once the user sent an update
+(the update builders register it) or `add_user()` was called; sending to an unknown chat
+fails with "chat not found", to a user who `block()`ed the bot with 403.
+
+Forum groups (supergroups with topics) as Telegram runs them: `add_group()` makes one
+(negative id, its title, its members, the bot's rights: a member, or an administrator
+with or without `can_manage_topics`). `createForumTopic` needs a forum and the right to
+manage topics; it answers a `ForumTopic` whose `message_thread_id` is the id of the
+topic's first (service) message, `forum_topic_created`. A message sent with
+`message_thread_id` goes to that topic and comes back with `is_topic_message: true`
+("message thread not found" for a topic that does not exist or was deleted:
+`delete_topic()`); `getChatMember` answers the bot's own membership (`administrator`
+with its rights, or `member`) and the members' (`member`, `left` for anyone else). The
+group builders (`group_text_update`, `group_photo_update`, `group_document_update`)
+make a member's message in the group, in a topic when given one: with
+`message_thread_id`, `is_topic_message` and, as Telegram's apps send it, a
+`reply_to_message` that is the topic's first message. A bot removed from a group
+(`remove_bot()`) gets 403 "bot was kicked from the supergroup chat".
 
 Payments in Telegram Stars as Telegram runs them: `sendInvoice` (currency `XTR`, an empty
 provider token, one price) sends a message with an `invoice` object; a user pays it in
@@ -41,14 +56,14 @@ import httpx
 
 logger = logging.getLogger(__name__)
 
-MessageKind = Literal["text", "document", "photo", "invoice"]
+MessageKind = Literal["text", "document", "photo", "voice", "invoice"]
 
 # Parameters that are strings on the wire; every other value PTB sends is JSON-encoded.
 _TEXT_PARAMS = frozenset(
     "text caption parse_mode callback_query_id url file_id document photo description "
     "short_description language_code action secret_token inline_message_id title payload "
     "currency provider_token start_parameter pre_checkout_query_id error_message "
-    "telegram_payment_charge_id".split()
+    "telegram_payment_charge_id name voice icon_custom_emoji_id".split()
 )
 _HTML_TAGS = frozenset(
     "b strong i em u ins s strike del span tg-spoiler a code pre blockquote tg-emoji".split()
@@ -117,6 +132,7 @@ class SentMessage:
     file_id: str | None = None
     date: int = field(default_factory=lambda: int(time.time()))
     invoice: dict[str, Any] | None = None  # an invoice's Invoice object, as Telegram has it
+    thread_id: int | None = None  # the forum topic it was sent to (groups)
 
     @property
     def body(self) -> str:
@@ -144,6 +160,30 @@ class FakeUser:
     def to_dict(self) -> dict[str, Any]:
         data = {"is_bot": False, **asdict(self)}
         return {key: value for key, value in data.items() if value is not None}
+
+
+@dataclass(slots=True)
+class FakeGroup:
+    """A supergroup the bot was added to: ``bot_status`` ``administrator`` (with
+    ``can_manage_topics`` or not) or ``member``; ``topics``: thread id -> name."""
+
+    id: int
+    title: str
+    is_forum: bool = True
+    members: dict[int, FakeUser] = field(default_factory=dict)
+    bot_status: str = "administrator"
+    can_manage_topics: bool = True
+    topics: dict[int, str] = field(default_factory=dict)
+    removed: bool = False  # the bot was removed (kicked) from it
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"id": self.id, "type": "supergroup", "title": self.title}
+        if self.is_forum:
+            data["is_forum"] = True
+        return data
+
+
+TOPIC_COLOR = 7322096  # the icon colour Telegram picks first (0x6FB9F0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +306,7 @@ class FakeBotApi:
         self.webhook_url = ""
         self.descriptions: dict[tuple[str, str], str] = {}  # (kind, language_code) -> text
         self._users: dict[int, FakeUser] = {}
+        self.groups: dict[int, FakeGroup] = {}
         self._blocked: set[int] = set()
         self._messages: dict[int, list[SentMessage]] = defaultdict(list)
         self._user_messages: set[tuple[int, int]] = set()
@@ -356,6 +397,23 @@ class FakeBotApi:
         """Make the user's private chat known, as if they had started the bot."""
         self._users[user.id] = user
 
+    def add_group(self, group: FakeGroup) -> FakeGroup:
+        """The bot was added to this supergroup (with the rights ``group`` says)."""
+        self.groups[group.id] = group
+        return group
+
+    def delete_topic(self, chat_id: int, thread_id: int) -> None:
+        """A group admin deleted the topic: sending to it fails from now on."""
+        self.groups[chat_id].topics.pop(thread_id, None)
+
+    def remove_bot(self, chat_id: int) -> None:
+        """The bot was removed from the group: every call for it answers 403."""
+        self.groups[chat_id].removed = True
+
+    def topic_messages(self, chat_id: int, thread_id: int) -> list[SentMessage]:
+        """The bot's messages in one forum topic of a group."""
+        return [m for m in self.messages(chat_id) if m.thread_id == thread_id]
+
     def block(self, user_id: int) -> None:
         """The user blocks the bot: sending to them fails with 403."""
         self._blocked.add(user_id)
@@ -425,6 +483,52 @@ class FakeBotApi:
         return self._user_message(
             user, photo=[{**size, "width": 800, "height": 600}], **_caption(caption)
         )
+
+    def group_text_update(self, chat_id: int, user: FakeUser, text: str,
+                          thread_id: int | None = None) -> dict[str, Any]:
+        """A member's message in the group (in the topic ``thread_id``, when given)."""
+        extra: dict[str, Any] = {}
+        if text.startswith("/"):
+            command = text.split()[0]
+            length = len(command.encode("utf-16-le")) // 2
+            extra["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        return self._group_message(chat_id, user, thread_id, text=text, **extra)
+
+    def group_photo_update(self, chat_id: int, user: FakeUser, file: dict[str, Any],
+                           thread_id: int | None = None,
+                           caption: str | None = None) -> dict[str, Any]:
+        """`file` is a dict from `add_file()`."""
+        size = {key: file[key] for key in ("file_id", "file_unique_id", "file_size")}
+        return self._group_message(chat_id, user, thread_id,
+                                   photo=[{**size, "width": 800, "height": 600}],
+                                   **_caption(caption))
+
+    def group_document_update(self, chat_id: int, user: FakeUser, document: dict[str, Any],
+                              thread_id: int | None = None,
+                              caption: str | None = None) -> dict[str, Any]:
+        return self._group_message(chat_id, user, thread_id, document=document,
+                                   **_caption(caption))
+
+    def _group_message(self, chat_id: int, user: FakeUser, thread_id: int | None,
+                       **content: Any) -> dict[str, Any]:
+        group = self.groups[chat_id]
+        group.members.setdefault(user.id, user)
+        message_id = self._next_message_id(chat_id)
+        self._user_messages.add((chat_id, message_id))
+        message: dict[str, Any] = {"message_id": message_id, "from": user.to_dict(),
+                                   "chat": group.to_dict(), "date": int(time.time())}
+        if thread_id is not None:
+            message["message_thread_id"] = thread_id
+            message["is_topic_message"] = True
+            message["reply_to_message"] = self._topic_created(group, thread_id)
+        return self._update(message={**message, **content})
+
+    def _topic_created(self, group: FakeGroup, thread_id: int) -> dict[str, Any]:
+        return {"message_id": thread_id, "from": self.me, "chat": group.to_dict(),
+                "date": int(time.time()), "message_thread_id": thread_id,
+                "is_topic_message": True,
+                "forum_topic_created": {"name": group.topics.get(thread_id, "?"),
+                                        "icon_color": TOPIC_COLOR}}
 
     def callback_update(self, user: FakeUser, message: SentMessage, data: str) -> dict[str, Any]:
         self.add_user(user)
@@ -583,6 +687,7 @@ class FakeBotApi:
 
     def _api_send_message(self, p: dict, f: dict) -> dict:
         chat_id = self._chat(p)
+        thread_id = self._thread(chat_id, p)
         _check_text(p, "text")
         _check_markup(p.get("reply_markup"))
         message = SentMessage(
@@ -591,6 +696,7 @@ class FakeBotApi:
             text=p["text"],
             reply_markup=p.get("reply_markup"),
             parse_mode=p.get("parse_mode"),
+            thread_id=thread_id,
         )
         self._messages[chat_id].append(message)
         return self._message_dict(message)
@@ -601,8 +707,12 @@ class FakeBotApi:
     def _api_send_photo(self, p: dict, f: dict) -> dict:
         return self._send_file(p, f, "photo")
 
-    def _send_file(self, p: dict, f: dict, kind: Literal["document", "photo"]) -> dict:
+    def _api_send_voice(self, p: dict, f: dict) -> dict:
+        return self._send_file(p, f, "voice")
+
+    def _send_file(self, p: dict, f: dict, kind: Literal["document", "photo", "voice"]) -> dict:
         chat_id = self._chat(p)
+        thread_id = self._thread(chat_id, p)
         stored: _StoredFile | None
         if kind in f:
             if not f[kind].content:
@@ -622,6 +732,7 @@ class FakeBotApi:
             file=stored.file,
             parse_mode=p.get("parse_mode"),
             file_id=stored.file_id,
+            thread_id=thread_id,
         )
         self._messages[chat_id].append(message)
         return self._message_dict(message)
@@ -692,6 +803,40 @@ class FakeBotApi:
             raise bad_request("CHARGE_ALREADY_REFUNDED")
         payment.refunded = True
         return True
+
+    def _api_create_forum_topic(self, p: dict, f: dict) -> dict:
+        group = self._group(p)
+        if not group.is_forum:
+            raise bad_request("the chat is not a forum")
+        if group.bot_status != "administrator" or not group.can_manage_topics:
+            raise bad_request("not enough rights to create a topic")
+        name = str(p.get("name", ""))
+        if not 1 <= len(name) <= 128:
+            raise bad_request("TOPIC_TITLE_EMPTY" if not name else "TOPIC_TITLE_INVALID")
+        thread_id = self._next_message_id(group.id)
+        group.topics[thread_id] = name
+        return {"message_thread_id": thread_id, "name": name,
+                "icon_color": p.get("icon_color", TOPIC_COLOR)}
+
+    def _api_get_chat_member(self, p: dict, f: dict) -> dict:
+        group = self._group(p)
+        user_id = p.get("user_id")
+        if user_id == self.me["id"]:
+            if group.bot_status != "administrator":
+                return {"user": self.me, "status": "member"}
+            rights = dict.fromkeys(
+                "can_be_edited is_anonymous can_manage_chat can_delete_messages "
+                "can_manage_video_chats can_restrict_members can_promote_members "
+                "can_change_info can_invite_users can_post_stories can_edit_stories "
+                "can_delete_stories can_pin_messages".split(), False)
+            rights.update(can_manage_chat=True, can_delete_messages=True,
+                          can_manage_topics=group.can_manage_topics)
+            return {"user": self.me, "status": "administrator", **rights}
+        member = group.members.get(user_id) if isinstance(user_id, int) else None
+        if member is None:
+            return {"user": {"id": user_id, "is_bot": False, "first_name": "?"},
+                    "status": "left"}
+        return {"user": member.to_dict(), "status": "member"}
 
     def _api_send_chat_action(self, p: dict, f: dict) -> bool:
         self._chat(p)
@@ -782,11 +927,32 @@ class FakeBotApi:
 
     def _chat(self, p: dict, check_blocked: bool = True) -> int:
         chat_id = p.get("chat_id")
+        if isinstance(chat_id, int) and chat_id in self.groups:
+            return self._group(p).id
         if chat_id not in self._users:
             raise bad_request("chat not found")
         if check_blocked and chat_id in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
         return chat_id
+
+    def _group(self, p: dict) -> FakeGroup:
+        chat_id = p.get("chat_id")
+        group = self.groups.get(chat_id) if isinstance(chat_id, int) else None
+        if group is None:
+            raise bad_request("chat not found")
+        if group.removed:
+            raise ApiError(403, "Forbidden: bot was kicked from the supergroup chat")
+        return group
+
+    def _thread(self, chat_id: int, p: dict) -> int | None:
+        """The forum topic a message is sent to (``message_thread_id``), checked."""
+        thread_id = p.get("message_thread_id")
+        if thread_id is None:
+            return None
+        group = self.groups.get(chat_id)
+        if group is None or thread_id not in group.topics:
+            raise bad_request("message thread not found")
+        return int(thread_id)
 
     def _editable(self, p: dict) -> SentMessage:
         if "inline_message_id" in p:
@@ -840,6 +1006,8 @@ class FakeBotApi:
         }
 
     def _chat_dict(self, chat_id: int) -> dict[str, Any]:
+        if chat_id in self.groups:
+            return self.groups[chat_id].to_dict()
         user = self._users[chat_id].to_dict()
         keys = ("first_name", "last_name", "username")
         return {"id": chat_id, "type": "private", **{k: user[k] for k in keys if k in user}}
@@ -858,10 +1026,17 @@ class FakeBotApi:
             data["text"] = rendered_text(message.text, message.parse_mode)
         if message.caption is not None:
             data["caption"] = rendered_text(message.caption, message.parse_mode)
+        if message.thread_id is not None:
+            data["message_thread_id"] = message.thread_id
+            data["is_topic_message"] = True
         if message.kind != "text" and message.file_id is not None:
             document = self._document_dict(self._files[message.file_id])
             if message.kind == "document":
                 data["document"] = document
+            elif message.kind == "voice":
+                data["voice"] = {k: document[k] for k in ("file_id", "file_unique_id",
+                                                          "file_size", "mime_type")}
+                data["voice"]["duration"] = 1
             else:
                 document = {k: document[k] for k in ("file_id", "file_unique_id", "file_size")}
                 data["photo"] = [{**document, "width": 800, "height": 600}]

@@ -26,7 +26,7 @@ from telegram import Update
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import HTTPXRequest
 
-from bot.console.botapi import FakeBotApi, FakeUser, SentMessage
+from bot.console.botapi import FakeBotApi, FakeGroup, FakeUser, SentMessage
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +238,48 @@ class ChatDriver:
             if markup.get("remove_keyboard"):
                 return []
         return []
+
+
+class GroupDriver(ChatDriver):
+    """One member of a supergroup the bot is in, writing in the group: in a forum topic
+    when ``thread`` is given. Replies are what the bot sent or changed in the group."""
+
+    def __init__(
+        self, app: Application, api: FakeBotApi, group: FakeGroup, user: FakeUser, *,
+        settle_timeout: float = 5.0,
+    ) -> None:
+        self.app, self.api, self.user, self.group = app, api, user, group
+        self.settle_timeout = settle_timeout
+        self.last_replies = []
+        self.last_answer = None
+        self._old_tasks = set()
+        group.members.setdefault(user.id, user)  # a member: no private chat with the bot
+
+    @property
+    def chat_id(self) -> int:
+        return self.group.id
+
+    async def send(self, text: str, thread: int | None = None) -> list[Reply]:
+        return await self.step(self.api.group_text_update(self.group.id, self.user, text,
+                                                          thread))
+
+    async def send_photo(self, content: bytes, thread: int | None = None,
+                         caption: str | None = None) -> list[Reply]:
+        photo = self.api.add_file(content, "photo.jpg", "image/jpeg")
+        return await self.step(self.api.group_photo_update(self.group.id, self.user, photo,
+                                                           thread, caption))
+
+    async def upload(  # a group's file, to a topic when given one
+        self, content: bytes, file_name: str, mime_type: str, caption: str | None = None,
+        thread: int | None = None,
+    ) -> list[Reply]:
+        document = self.api.add_file(content, file_name, mime_type)
+        return await self.step(self.api.group_document_update(self.group.id, self.user,
+                                                              document, thread, caption))
+
+    def topic(self, thread: int) -> list[SentMessage]:
+        """The bot's messages in one topic of the group."""
+        return self.api.topic_messages(self.group.id, thread)
 
 
 def _as_button(button: str | dict[str, Any]) -> dict[str, Any]:

@@ -340,3 +340,54 @@ async def test_http_long_poll_ends_when_the_client_goes_away(api: FakeBotApi) ->
             )
     # leaving `serving` did not wait the 30 s long poll out
     assert api.calls[-1].method == "getUpdates" and api.calls[-1].result is None
+
+
+# -- forum groups ----------------------------------------------------------------------
+
+
+async def test_a_forum_topic_is_created_posted_to_and_answered_in_like_telegram(
+    app: Application, api: FakeBotApi,
+) -> None:
+    from bot.console import FakeGroup, GroupDriver
+
+    group = api.add_group(FakeGroup(-1001234567890, "Gül Evi · inbox"))
+    chat = await app.bot.get_chat(group.id)
+    assert chat.type == "supergroup" and chat.is_forum and chat.title == "Gül Evi · inbox"
+    me = await app.bot.get_chat_member(group.id, app.bot.id)
+    assert me.status == "administrator" and me.can_manage_topics  # PTB parsed every right
+    topic = await app.bot.create_forum_topic(group.id, "Aysel · +994501234567")
+    assert topic.name == "Aysel · +994501234567" and topic.message_thread_id > 0
+    sent = await app.bot.send_message(group.id, "Salam!", message_thread_id=topic.message_thread_id)
+    assert sent.is_topic_message and sent.message_thread_id == topic.message_thread_id
+    assert [m.text for m in api.topic_messages(group.id, topic.message_thread_id)] == ["Salam!"]
+
+    member = GroupDriver(app, api, group, FakeUser(id=611, first_name="Kamran"))
+    await member.send("Necəsən?", thread=topic.message_thread_id)  # on_text replies in it
+    [reply] = member.texts()
+    assert reply == "You said Necəsən?"
+    assert api.last_message(group.id).thread_id == topic.message_thread_id
+    assert (await app.bot.get_chat_member(group.id, 611)).status == "member"
+    assert (await app.bot.get_chat_member(group.id, 999)).status == "left"
+
+    api.delete_topic(group.id, topic.message_thread_id)
+    with pytest.raises(BadRequest, match=r"(?i)thread not found"):
+        await app.bot.send_message(group.id, "x", message_thread_id=topic.message_thread_id)
+
+
+async def test_topics_need_a_forum_and_the_right_to_manage_them(
+    app: Application, api: FakeBotApi,
+) -> None:
+    from bot.console import FakeGroup
+
+    plain = api.add_group(FakeGroup(-1001, "no topics", is_forum=False))
+    member = api.add_group(FakeGroup(-1002, "bot is a member", bot_status="member"))
+    no_right = api.add_group(FakeGroup(-1003, "no right", can_manage_topics=False))
+    with pytest.raises(BadRequest, match=r"(?i)not a forum"):
+        await app.bot.create_forum_topic(plain.id, "x")
+    for group in (member, no_right):
+        with pytest.raises(BadRequest, match=r"(?i)not enough rights"):
+            await app.bot.create_forum_topic(group.id, "x")
+    assert (await app.bot.get_chat_member(member.id, app.bot.id)).status == "member"
+    api.remove_bot(no_right.id)
+    with pytest.raises(Forbidden, match="kicked"):
+        await app.bot.send_message(no_right.id, "x")
