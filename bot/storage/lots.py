@@ -27,7 +27,7 @@ from bot.storage.db import from_ts, to_ts
 
 OLDEST = "expires_at IS NULL, expires_at, id"
 LATEST = "expires_at IS NOT NULL, expires_at DESC, id DESC"
-_LIVE = "(remaining > 0 OR held > 0)"  # as the partial index credit_lots_live says it
+_LIVE = "(remaining > 0 OR held > 0)"  # a lot that still has credits
 
 _COLUMNS = ("id, owner_id, credits, remaining, held, expires_at, package_id, order_id,"
             " created_at")
