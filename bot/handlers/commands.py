@@ -46,6 +46,10 @@ COMMANDS: tuple[Command, ...] = (
     Command("suspend", "cmd.suspend", admin=True),
     Command("unsuspend", "cmd.unsuspend", admin=True),
     Command("credit", "cmd.credit", admin=True),
+    Command("packages", "cmd.packages", admin=True),
+    Command("refund", "cmd.refund", admin=True),
+    Command("sales", "cmd.sales", admin=True),
+    Command("owner", "cmd.owner", admin=True),
 )
 
 
