@@ -50,6 +50,7 @@ class World:
         async with self.db.reader.execute(
                 f"SELECT COUNT(*) FROM {table} WHERE owner_id = ?", (owner_id,)) as cur:
             row = await cur.fetchone()
+        assert row is not None
         return int(row[0])
 
 
