@@ -28,6 +28,7 @@ from bot.handlers.persistence import CAMPAIGN_WIZARD
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
 from bot.services.campaigns import CampaignsService
+from bot.services.followups import Audience
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ async def _screen_for(context: BotContext, draft: CampaignDraft) -> Screen:
     summary = await services.campaigns.summary(owner.id)
     if step is WizardStep.CONFIRM_BIG:
         return rc.confirm_big(tr, summary)
+    if step is WizardStep.NAME:
+        return rc.wizard_name(tr, summary)
     return rc.summary(tr, summary)
 
 
@@ -134,6 +137,8 @@ _DRAFT_CHANGES: dict[tuple[str, str | None], DraftChange] = {
     ("pace", "custom"): lambda s, owner, v: s.custom_pacing(owner),
     ("pace", None): lambda s, owner, v: s.use_preset(owner, v),
     ("quiet", None): lambda s, owner, v: s.custom_value(owner, None),
+    ("name", "default"): lambda s, owner, v: s.name_draft(owner, None),
+    ("name", None): lambda s, owner, v: s.ask_name(owner),
     ("back", None): lambda s, owner, v: s.back(owner),
     **{("goto", step.value): lambda s, owner, v: s.go_to(owner, v)
        for step in WizardStep if WIZARD[step].editable},
@@ -142,6 +147,7 @@ _DRAFT_CHANGES: dict[tuple[str, str | None], DraftChange] = {
 _TYPED_ANSWERS: dict[WizardStep, DraftChange] = {
     WizardStep.WHEN_AT: lambda s, owner, text: s.start_at(owner, text),
     WizardStep.RECURRING_TIME: lambda s, owner, text: s.recurring_at(owner, text),
+    WizardStep.NAME: lambda s, owner, text: s.name_draft(owner, text),
     **dict.fromkeys(_CUSTOM_PACE, lambda s, owner, text: s.custom_value(owner, text)),
 }
 
@@ -240,17 +246,68 @@ async def _send_test(update: Update, context: BotContext) -> WizardStep | int:
     return await _stay(context)
 
 
-# A summary's button that shows a screen of its own, wiz:<what>.
+async def _follow_up(update: Update, context: BotContext) -> WizardStep | int:
+    """wiz:fu:<campaign>:<audience> (a campaign's stats, *New campaign to...*): the
+    audience saved as a list, then the wizard at the template step with it chosen."""
+    owner, tr = active_owner(context), context.tr
+    parts = _parts(update)
+    try:
+        campaign_id, audience = int(parts[2]), Audience(parts[3])
+    except (ValueError, IndexError):
+        return await _stale(update, context)
+    follow = await context.services.followups.new_campaign_to(
+        owner.id, campaign_id, audience, tr(_AUDIENCE_NAMES[audience]))
+    await context.services.prompts.drop(owner.id)  # the wizard's questions are the newer ones
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await reply(update, Screen(tr("followup.saved", name=follow.contact_list.name,
+                                  count=follow.contact_list.size)))
+    return await _show_step(update, context, follow.draft, new_message=True)
+
+
+async def _run_again(update: Update, context: BotContext) -> WizardStep | int:
+    """wiz:again:<campaign> (a campaign's stats, *Run again*): the wizard with its list,
+    template, numbers and pace, asking when."""
+    owner, tr = active_owner(context), context.tr
+    parts = _parts(update)
+    try:
+        campaign_id = int(parts[2])
+    except (ValueError, IndexError):
+        return await _stale(update, context)
+    draft = await context.services.campaigns.run_again(owner.id, campaign_id)
+    await context.services.prompts.drop(owner.id)
+    assert update.callback_query is not None
+    await update.callback_query.answer()
+    await reply(update, Screen(tr("again.note", id=campaign_id, name=draft.name)))
+    return await _show_step(update, context, draft, new_message=True)
+
+
+async def _stale(update: Update, context: BotContext) -> WizardStep | int:
+    assert update.callback_query is not None
+    await update.callback_query.answer(context.tr("help.stale_button"), show_alert=True)
+    return await _stay(context)
+
+
+# each audience's word in the name of the list a follow-up saves ("<campaign> - not read")
+_AUDIENCE_NAMES = {
+    Audience.NOT_READ: "followup.list.unread", Audience.FAILED: "followup.list.failed",
+    Audience.REPLIED: "followup.list.replied", Audience.NOT_REPLIED: "followup.list.silent",
+}
+
+# A button that shows a screen of its own, wiz:<what>: the summary's, and the follow-ups
+# of a campaign's stats that open the wizard.
 _SCREENS: dict[str, Callable[[Update, BotContext], Awaitable[WizardStep | int]]] = {
     "edit": _edit_menu,
     "ok": _ask_confirm,
     "big": _confirm_big,
     "test": _send_test,
+    "fu": _follow_up,
+    "again": _run_again,
 }
 
 
 async def typed(update: Update, context: BotContext) -> WizardStep | int:
-    """A typed answer: a date, a time of day, or a custom pacing value."""
+    """A typed answer: a date, a time of day, a custom pacing value, or the name."""
     owner, service = active_owner(context), context.services.campaigns
     assert update.message is not None
     text = update.message.text or ""

@@ -14,7 +14,13 @@ from bot.domain import (
 )
 from bot.handlers.render import Screen, keyboard
 from bot.i18n import Safe, Translator
-from bot.services.campaigns import SAFE_BATCH_MAX, SAFE_DELAY_MIN, CampaignView, Summary
+from bot.services.campaigns import (
+    CAMPAIGN_NAME_MAX,
+    SAFE_BATCH_MAX,
+    SAFE_DELAY_MIN,
+    CampaignView,
+    Summary,
+)
 from bot.services.planning import PRESETS, Pacing
 from bot.services.template_engine import Problem
 from bot.services.templates import Preview, TemplateDraft
@@ -240,6 +246,7 @@ def wizard_custom(tr: Translator, step: WizardStep) -> Screen:
 def summary(tr: Translator, s: Summary) -> Screen:
     zone = s.timezone.key
     lines = [_head(tr, WizardStep.SUMMARY), tr("summary.title"),
+             tr("summary.name", name=s.name),
              tr("summary.list", name=s.contact_list.name),
              tr("summary.template", name=s.template.name, count=len(s.template.variants)),
              tr("summary.senders", names=", ".join(sender_label(x) for x in s.senders)),
@@ -285,9 +292,16 @@ def summary(tr: Translator, s: Summary) -> Screen:
         rows.append([(tr("summary.test"), "wiz:test")])
     if s.lacking:
         rows.append([(tr("summary.fix_template"), "wiz:goto:template")])
-    rows.append([(tr("summary.edit"), "wiz:edit")])
+    rows.append([(tr("summary.edit"), "wiz:edit"), (tr("summary.rename"), "wiz:name")])
     rows.append(_nav(tr))
     return Screen("\n".join(lines), keyboard(*rows))
+
+
+def wizard_name(tr: Translator, s: Summary) -> Screen:
+    """*Rename*: the name is typed; *Default name* goes back to template · list."""
+    rows = [[(tr("wizard.default_name"), "wiz:name:default")]] if s.draft.name else []
+    return Screen(_head(tr, WizardStep.NAME) + "\n" + tr(
+        "wizard.ask_name", name=s.name, limit=CAMPAIGN_NAME_MAX), keyboard(*rows, _nav(tr)))
 
 
 def edit_menu(tr: Translator) -> Screen:

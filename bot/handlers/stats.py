@@ -4,7 +4,10 @@ campaign's per-recipient report.
 Buttons: ``st:all`` (the overall stats), ``st:c:<campaign id>`` (one campaign's),
 ``st:g:all`` and ``st:g:c:<campaign id>`` (their chart, sent as a photo),
 ``st:rep:csv:<campaign id>`` and ``st:rep:xlsx:<campaign id>`` (its report, a document:
-written by a task, a big one showing its progress in one edited message).
+written by a task, a big one showing its progress in one edited message),
+``st:fu:<campaign id>`` (*New campaign to...*: its audiences, each a ``wiz:fu:<id>:<who>``
+button the campaign wizard takes), ``st:retry:<campaign id>`` (*Retry failed*) and
+*Run again* (``wiz:again:<id>``, the wizard's too).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from bot.handlers.replies import error_text, show
 from bot.i18n import Safe, Translator
 from bot.services.analytics import REASONS, Chart, Stats
 from bot.services.charts import ChartText, render
+from bot.services.followups import Audience, Audiences
 from bot.services.reports import FORMATS, ReportFormat, ReportText
 
 log = logging.getLogger(__name__)
@@ -57,6 +61,9 @@ async def stats_button(update: Update, context: BotContext) -> None:
         return
     if parts[:2] == ["st", "rep"]:
         await _report(update, context, parts)
+        return
+    if parts[:2] in (["st", "fu"], ["st", "retry"]):
+        await _follow_ups(update, context, parts)
         return
     analytics = context.services.analytics
     try:
@@ -93,6 +100,36 @@ async def _send_chart(update: Update, context: BotContext, chart: Chart | None) 
     await chat.send_chat_action(ChatAction.UPLOAD_PHOTO)
     png = await asyncio.to_thread(render, chart, chart_text(tr, chart))
     await chat.send_photo(png, caption=chart_caption(tr, chart))
+
+
+async def _follow_ups(update: Update, context: BotContext, parts: list[str]) -> None:
+    """st:fu:C (the audiences to follow up) | st:retry:C (failures that may pass, sent
+    again: the owner told how many, then the stats as they are now)."""
+    owner, tr, query = active_owner(context), context.tr, update.callback_query
+    assert query is not None
+    followups = context.services.followups
+    try:
+        if len(parts) != 3:
+            raise ValueError(query.data)
+        campaign_id = int(parts[2])
+        if parts[1] == "fu":
+            screen = follow_up_menu(tr, await followups.audiences(owner.id, campaign_id))
+        else:
+            count = await followups.retry_failed(owner.id, campaign_id)
+            screen = campaign(tr, await context.services.analytics.campaign(owner.id,
+                                                                            campaign_id))
+    except ValueError:
+        await query.answer(tr("help.stale_button"), show_alert=True)
+        return
+    except QasidError as exc:
+        await query.answer(error_text(context, exc)[:200], show_alert=True)
+        return
+    if parts[1] == "fu":
+        await query.answer()
+    else:
+        await query.answer(tr("retry.done", count=count) if count else tr("retry.none"),
+                           show_alert=True)
+    await show(update, screen)
 
 
 async def _report(update: Update, context: BotContext, parts: list[str]) -> None:
@@ -266,12 +303,36 @@ def campaign(tr: Translator, stats: Stats) -> Screen:
     counts.append(tr("stats.replied", n=tr.number(stats.replied),
                      rate=percent(tr, stats.replied / stats.sent if stats.sent else None)))
     parts = ["\n".join([head, *counts]), "\n".join(_reasons(tr, stats))]
+    follow = [(tr("stats.follow_up"), f"st:fu:{c.id}")]
+    if stats.failed:
+        follow.append((tr("stats.retry"), f"st:retry:{c.id}"))
     return Screen("\n\n".join(parts), keyboard(
         [(tr("campaigns.refresh"), f"st:c:{c.id}"), (tr("stats.chart_button"), f"st:g:c:{c.id}")],
         [(tr("stats.report_xlsx"), f"st:rep:xlsx:{c.id}"),
          (tr("stats.report_csv"), f"st:rep:csv:{c.id}")],
+        follow,
+        [(tr("stats.run_again"), f"wiz:again:{c.id}")],
         [(tr("campaigns.details"), f"cmp:open:{c.id}"), (tr("stats.all"), "st:all")],
     ))
+
+
+_AUDIENCE_BUTTONS = {  # each audience's button, in the order shown
+    Audience.NOT_READ: "followup.unread", Audience.FAILED: "followup.failed",
+    Audience.REPLIED: "followup.replied", Audience.NOT_REPLIED: "followup.silent",
+}
+
+
+def follow_up_menu(tr: Translator, found: Audiences) -> Screen:
+    """*New campaign to...*: each audience with someone in it, and its size."""
+    c = found.campaign
+    rows = [[(tr(key, n=tr.number(found.sizes[audience])),
+              f"wiz:fu:{c.id}:{audience.value}")]
+            for audience, key in _AUDIENCE_BUTTONS.items() if found.sizes[audience]]
+    text = tr("followup.title", id=c.id, name=c.name)
+    if not rows:
+        text += "\n\n" + tr("followup.nobody")
+    rows.append([(tr("wizard.back"), f"st:c:{c.id}")])
+    return Screen(text, keyboard(*rows))
 
 
 def _title(tr: Translator, chart: Chart) -> str:

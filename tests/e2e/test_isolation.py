@@ -26,6 +26,7 @@ from typing import Any
 
 from bot.console.botapi import FakeBotApi, SentMessage
 from bot.console.driver import ChatDriver
+from bot.gateways.base import IncomingMessage
 from bot.services.api_keys import KEY_SHAPE
 from bot.storage import orders, packages
 from tests.e2e.conftest import ADMIN_ID, Harness
@@ -35,7 +36,7 @@ A_ID, B_ID = 831, 832
 A_PHONES = [f"+99470100{n:04d}" for n in range(6)]
 A_SECRETS = ["Aynur", "Alpha Shop", "+994501110001", "alpha vip", "alpha second",
              "Alpha promo", "Alpha secret offer", "Alpha Customer", "Alpha waiting",
-             "alpha_waiting.csv", "Alpha integration", *A_PHONES,
+             "alpha_waiting.csv", "Alpha integration", "Alpha reply text", *A_PHONES,
              *(p.removeprefix("+") for p in A_PHONES)]
 # A's own actions that would undo what A built (B replays them all the same)
 A_SKIPS = (":delok:", ":delyes:", ":cancelyes:", "num:rmp:", "num:rmm:", "snd:", "rep:",
@@ -152,6 +153,10 @@ async def build_owner_a(harness: Harness) -> ChatDriver:
         await a.send("tomorrow 10:00")
         await a.press("🐢 Safe")
         await a.press("✅ Confirm")
+    await went_out(harness, A_ID)
+    await a.send("/stats")  # its report (the walk skips "rep:" buttons: replies' decisions)
+    await a.press("📈 #1 Alpha promo · alpha vip")
+    await a.press("📄 Report (CSV)")
     await a.send("/campaigns")
     await a.press("#2 Alpha promo · alpha vip")
     await a.press("⏸ Pause")
@@ -172,6 +177,27 @@ async def build_owner_a(harness: Harness) -> ChatDriver:
             photo = harness.api.add_file(receipt, "alpha_receipt.jpg", "image/jpeg")
             await a.step(harness.api.photo_update(a.user, photo))
     return a
+
+
+async def went_out(harness: Harness, telegram_id: int) -> None:
+    """Campaign 1's messages went out: read (and answered), delivered, failed for a reason
+    that may pass; so its stats offer the report, every follow-up and *Retry failed*."""
+    owner = await harness.qasid.services.accounts.find(telegram_id)
+    db = harness.qasid.db
+    async with db.transaction() as tx:
+        await tx.execute(
+            "UPDATE messages SET sent_at = planned_at,"
+            " status = CASE phone WHEN ? THEN 'read' WHEN ? THEN 'delivered' ELSE 'failed' END,"
+            " error_category = CASE WHEN phone IN (?, ?) THEN NULL ELSE 'rate_limited' END"
+            " WHERE owner_id = ? AND campaign_id = (SELECT MIN(id) FROM campaigns"
+            "                                      WHERE owner_id = ?)",
+            (A_PHONES[0], A_PHONES[2], A_PHONES[0], A_PHONES[2], owner.id, owner.id))
+    async with db.reader.execute("SELECT sender_id FROM messages WHERE owner_id = ?"
+                                 " AND phone = ? AND sent_at IS NOT NULL",
+                                 (owner.id, A_PHONES[0])) as cur:
+        (sender_id,) = await cur.fetchone()
+    await harness.qasid.services.dispatcher.events.on_event(IncomingMessage(
+        sender_id, A_PHONES[0], "Alpha reply text", harness.qasid.services.accounts.now()))
 
 
 async def walk(harness: Harness, a: ChatDriver) -> int:
@@ -298,6 +324,11 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
     assert {"api:new", "api:mk"} <= set(replays) and any(d.startswith("api:rvok:") for d in replays)
     assert {f"adm:{action}:{o}" for action in ("pay", "payno") for o in a_orders} & set(replays)
     assert any(d.startswith("trf:cancel:") for d in replays)
+    # a campaign's report, follow-ups, retry and run again were A's to press, and B's
+    assert {f"st:rep:{f}:1" for f in ("csv", "xlsx")} | {"st:fu:1", "st:retry:1",
+                                                         "wiz:again:1"} <= set(replays)
+    assert {f"wiz:fu:1:{who}" for who in ("unread", "failed", "replied", "silent")} \
+        <= set(replays)
     assert len(a_orders) == 2 and not [t for t in shown_to_b for r in a_references if r in t]
     # the search can find what it looks for: A was shown its secrets, B its own things
     assert [s for s in A_SECRETS if s.lower() not in shown_to_a] == ["Alpha waiting"]
