@@ -187,7 +187,9 @@ async def test_campaign_text_shows_counts_rates_and_reasons(service, alice) -> N
     assert "1. Not on WhatsApp or a wrong number: 2 (most often: &lt;not&gt; found)" \
         in screen.text
     data = [b.callback_data for row in screen.reply_markup.inline_keyboard for b in row]
-    assert data == [f"st:c:{cid}", f"st:g:c:{cid}", f"cmp:open:{cid}", "st:all"]
+    assert data == [f"st:c:{cid}", f"st:g:c:{cid}", f"st:rep:xlsx:{cid}", f"st:rep:csv:{cid}",
+                    f"st:fu:{cid}", f"st:retry:{cid}", f"wiz:again:{cid}", f"cmp:open:{cid}",
+                    "st:all"]
 
 
 def test_no_messages_means_a_hint_not_a_table_of_zeros() -> None:
