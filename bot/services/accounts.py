@@ -17,7 +17,7 @@ import phonenumbers
 from bot.clock import Clock, utcnow
 from bot.domain import Language, Owner, OwnerStatus, RegistrationStep
 from bot.errors import InvalidTransition, NotAllowed, NotFound, ValidationError
-from bot.services import prompts, zones
+from bot.services import guards, prompts, zones
 from bot.services.notify import Notifier, OwnerStatusChanged, RegistrationRequested
 from bot.storage import owners
 from bot.storage.db import Connection, Database
@@ -230,8 +230,7 @@ class AccountsService:
 
     def require_admin(self, telegram_id: int) -> None:
         """NotAllowed unless `telegram_id` is one of ADMIN_IDS."""
-        if not self.is_admin(telegram_id):
-            raise NotAllowed("not_admin")
+        guards.require_admin(self._config.admin_ids, telegram_id)
 
     async def _registering(self, tx: Connection, telegram_id: int) -> Owner:
         owner = await owners.get_by_telegram(tx, telegram_id)

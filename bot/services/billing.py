@@ -24,7 +24,8 @@ from datetime import datetime, timedelta
 
 from bot.clock import Clock, utcnow
 from bot.domain import Balance, LedgerKind, LedgerLine, Owner
-from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.errors import NotFound, ValidationError
+from bot.services import guards
 from bot.services.notify import BalanceChanged, CreditsExpiring, Notifier
 from bot.storage import ledger, lots, owners
 from bot.storage.db import Connection, Database
@@ -209,8 +210,7 @@ class BillingService:
     ) -> tuple[Owner, Balance]:
         """An admin adds (or, with a negative amount, corrects) an owner's credits; the
         owner is told (``BalanceChanged``)."""
-        if admin_id not in self._admin_ids:
-            raise NotAllowed("not_admin")
+        guards.require_admin(self._admin_ids, admin_id)
         if amount == 0 or abs(amount) > CREDIT_MAX:
             raise ValidationError("amount", where="amount", limit=CREDIT_MAX)
         note = " ".join((note or "").split())[:NOTE_MAX] or None

@@ -38,8 +38,8 @@ from enum import StrEnum
 
 from bot.clock import Clock, utcnow
 from bot.domain import Order, OrderMethod, OrderStatus, Owner, OwnerStatus
-from bot.errors import NotAllowed, NotFound, ValidationError
-from bot.services import billing
+from bot.errors import NotFound, ValidationError
+from bot.services import billing, guards
 from bot.services.notify import Notifier, StarsRefunded
 from bot.storage import ledger, owners
 from bot.storage import orders as orders_repo
@@ -133,13 +133,13 @@ class OrdersService:
             if (found is not None and package is not None and package.active
                     and (found.amount_minor, found.credits, found.validity_days)
                     == (package.price_stars, package.credits, package.validity_days)):
-                await self._active(tx, owner_id)
+                await guards.active_owner(tx, owner_id)
                 return found
             return await self._order(tx, owner_id, package_id, OrderMethod.STARS)
 
     async def _order(self, tx: Connection, owner_id: int, package_id: int,
                      method: OrderMethod) -> Order:
-        await self._active(tx, owner_id)
+        await guards.active_owner(tx, owner_id)
         package = await packages_repo.get(tx, package_id)
         if package is None or not package.active:
             raise NotFound("package", package_id=package_id)
@@ -240,7 +240,7 @@ class OrdersService:
     async def refundable(self, admin_id: int, reference: str) -> tuple[Order, Owner]:
         """The paid Stars order ``/refund`` names, and its owner (whose Telegram id and the
         charge are what ``refundStarPayment`` takes)."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         order = await orders_repo.by_reference(self._db.reader, normal_reference(reference))
         if order is None:
             raise NotFound("order", reference=reference)
@@ -261,7 +261,7 @@ class OrdersService:
         taken back and the order is refunded (``reason``: the admin's, if any), in one
         transaction, once (again: ValidationError ``refund_not_paid``). The owner is
         told."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         reason = " ".join((reason or "").split())[:REASON_MAX] or None
         now = self._clock()
         async with self._db.transaction() as tx:
@@ -284,17 +284,6 @@ class OrdersService:
 
     # --- helpers --------------------------------------------------------------------------
 
-    async def _active(self, tx: Connection, owner_id: int) -> Owner:
-        owner = await owners.get(tx, owner_id)
-        if owner is None:
-            raise NotFound("owner", owner_id=owner_id)
-        if owner.status is not OwnerStatus.ACTIVE:
-            raise NotAllowed(f"status_{owner.status.value}")
-        return owner
-
-    def _require_admin(self, admin_id: int) -> None:
-        if admin_id not in self._admin_ids:
-            raise NotAllowed("not_admin")
 
 
 def _expiry(order: Order) -> datetime | None:

@@ -25,8 +25,8 @@ from typing import Any
 
 from bot.clock import Clock, utcnow
 from bot.domain import Package
-from bot.errors import NotAllowed, NotFound, ValidationError
-from bot.services import prompts
+from bot.errors import NotFound, ValidationError
+from bot.services import guards, prompts
 from bot.services.billing import CREDIT_MAX
 from bot.services.prompts import PromptKind
 from bot.storage import packages as packages_repo
@@ -112,9 +112,6 @@ class PackagesService:
         self._clock = clock
         self.currency = currency
 
-    def _require_admin(self, admin_id: int) -> None:
-        if admin_id not in self._admin_ids:
-            raise NotAllowed("not_admin")
 
     # --- owners ---------------------------------------------------------------------------
 
@@ -133,11 +130,11 @@ class PackagesService:
 
     async def every(self, admin_id: int) -> list[Package]:
         """Every package, hidden ones too (those on sale first)."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         return await packages_repo.every(self._db.reader)
 
     async def get(self, admin_id: int, package_id: int) -> Package:
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         found = await packages_repo.get(self._db.reader, package_id)
         if found is None:
             raise NotFound("package", package_id=package_id)
@@ -145,7 +142,7 @@ class PackagesService:
 
     async def start_new(self, admin_id: int) -> None:
         """*New package*: the admin's next typed message answers its first question."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         async with self._db.transaction() as tx:
             await prompts.ask_admin_in(tx, admin_id, PromptKind.PACKAGE_NEW,
                                        {"field": FIELDS[0], "answers": {}}, self._clock())
@@ -155,7 +152,7 @@ class PackagesService:
         """An answer to *New package*'s open question (``payload``: the prompt's): the
         next question, or the package (the question closed in the same transaction).
         ValidationError keeps the question open."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         asked = payload.get("field", FIELDS[0])
         answers = dict(payload.get("answers") or {})
         if asked == FIELDS[0] and ";" in text:
@@ -179,7 +176,7 @@ class PackagesService:
     async def create(self, admin_id: int, *, name: str, credits: int, price_minor: int,
                      price_stars: int, validity_days: int) -> Package:
         """A package on sale, at once (the same rules as *New package*)."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         if not 0 <= price_minor <= PRICE_MAX:
             raise ValidationError("package_price", where="price", currency=self.currency)
         answers: dict[str, Any] = {
@@ -220,7 +217,7 @@ class PackagesService:
         """The new value of one field (the question closed with it). Orders already made
         keep what they were made with; an invoice not yet paid whose price or credits
         changed is refused at payment."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         value = parse_field(field_name, text, self.currency)
         async with self._db.transaction() as tx:
             package = await packages_repo.get(tx, package_id)
@@ -242,13 +239,13 @@ class PackagesService:
 
     async def drop_question(self, admin_id: int) -> None:
         """*Cancel* under a package's question: nothing is saved."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         async with self._db.transaction() as tx:
             await prompts.close_admin(tx, admin_id)
 
     async def set_active(self, admin_id: int, package_id: int, active: bool) -> Package:
         """Put a package on sale (``active``) or hide it."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         async with self._db.transaction() as tx:
             if not await packages_repo.set_active(tx, package_id, active, self._clock()):
                 raise NotFound("package", package_id=package_id)

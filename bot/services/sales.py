@@ -17,9 +17,9 @@ from zoneinfo import ZoneInfo
 
 from bot.clock import Clock, utcnow
 from bot.domain import Balance, Owner
-from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.errors import NotFound, ValidationError
 from bot.i18n import STARS
-from bot.services import zones
+from bot.services import guards, zones
 from bot.services.accounts import normalise_phone
 from bot.services.billing import BillingService
 from bot.storage import ledger, owners, sales
@@ -80,12 +80,9 @@ class SalesService:
         self._region = default_region
         self._clock = clock
 
-    def _require_admin(self, admin_id: int) -> None:
-        if admin_id not in self._admin_ids:
-            raise NotAllowed("not_admin")
 
     async def overview(self, admin_id: int) -> SalesOverview:
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         tz = ZoneInfo(self._zone)
         today = self._clock().astimezone(tz).date()
         day_starts = [datetime(d.year, d.month, d.day, tzinfo=tz)
@@ -106,7 +103,7 @@ class SalesService:
     async def find_owner(self, admin_id: int, query: str) -> Owner:
         """The owner an admin means: ``12`` or ``#12`` (the owner number), a Telegram id,
         or a phone number (``+994501234567``, or as the owner's region writes it)."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         text = query.strip()
         reader = self._db.reader
         digits = text.lstrip("#")

@@ -26,9 +26,9 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from bot.clock import Clock, utcnow
-from bot.domain import Balance, Order, OrderMethod, OrderStatus, Owner, OwnerStatus
+from bot.domain import Balance, Order, OrderMethod, OrderStatus, Owner
 from bot.errors import InvalidTransition, NotAllowed, NotFound, OrderDecided, ValidationError
-from bot.services import billing
+from bot.services import billing, guards
 from bot.services import prompts as prompts_service
 from bot.services.notify import Notifier, PaymentReceived, TransferExpired, TransferRejected
 from bot.services.prompts import PromptKind
@@ -97,7 +97,7 @@ class TransfersService:
         the owner's next photo or PDF is its receipt."""
         if not self.config.enabled:
             raise NotAllowed("transfer_off")
-        await self._active(owner_id)
+        await guards.active_owner(self._db.reader, owner_id)
         order = await transfers.open_of(self._db.reader, owner_id)
         made = order is None
         if order is None:
@@ -136,7 +136,7 @@ class TransfersService:
         for an admin now, and the receipt question is answered."""
         if kind not in ("photo", "document"):
             raise ValueError(f"a receipt is a photo or a document, not {kind!r}")
-        await self._active(owner_id)
+        await guards.active_owner(self._db.reader, owner_id)
         async with self._db.transaction() as tx:
             if not await transfers.submit(tx, owner_id, order_id, file_id, kind):
                 found = await transfers.get(tx, order_id, owner_id)
@@ -165,7 +165,7 @@ class TransfersService:
 
     async def for_admin(self, admin_id: int, order_id: int) -> tuple[Order, Owner]:
         """An order and its owner, as an admin sees them."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         order = await transfers.get(self._db.reader, order_id)
         if order is None:
             raise NotFound("order", order_id=order_id)
@@ -194,7 +194,7 @@ class TransfersService:
         """The payment arrived: the order is paid and its credits added, once (of two
         admins, the second gets ``OrderDecided`` and nothing changes). The owner is told,
         and gets the receipt (``PaymentReceived``)."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         now = self._clock()
         async with self._db.transaction() as tx:
             order = await self._decide(tx, order_id, OrderStatus.PAID, admin_id, now)
@@ -216,7 +216,7 @@ class TransfersService:
     async def reject(self, admin_id: int, order_id: int, reason: str) -> Decision:
         """The payment did not arrive (or not as it should): the order is rejected with the
         reason the owner reads. Nothing is credited; the owner is told."""
-        self._require_admin(admin_id)
+        guards.require_admin(self._admin_ids, admin_id)
         reason = " ".join(reason.split())
         if not reason:
             raise ValidationError("empty", where="reason")
@@ -267,14 +267,3 @@ class TransfersService:
         assert order is not None
         return order
 
-    async def _active(self, owner_id: int) -> Owner:
-        owner = await owners.get(self._db.reader, owner_id)
-        if owner is None:
-            raise NotFound("owner", owner_id=owner_id)
-        if owner.status is not OwnerStatus.ACTIVE:
-            raise NotAllowed(f"status_{owner.status.value}")
-        return owner
-
-    def _require_admin(self, admin_id: int) -> None:
-        if admin_id not in self._admin_ids:
-            raise NotAllowed("not_admin")
