@@ -63,7 +63,7 @@ async def ledger_sum(conn: Connection, owner_id: int) -> int:
     rows = await conn.execute_fetchall(
         "SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE owner_id = ?"
         " AND kind IN ('credit', 'adjust', 'expire', 'charge')", (owner_id,))
-    return int(list(rows)[0][0])
+    return int(next(iter(rows))[0])
 
 
 # --- the invariants, over random sequences ----------------------------------------------
