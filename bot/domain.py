@@ -434,6 +434,41 @@ class InboundMessage:
     campaign_id: int | None = None
 
 
+class InboxMode(StrEnum):
+    """Where an owner reads their customers' messages (``bot/services/inbox.py``)."""
+
+    CHAT = "chat"  # in the owner's own chat with the bot
+    TOPICS = "topics"  # a forum topic per customer in a linked Telegram group
+
+
+@dataclass(frozen=True, slots=True)
+class InboxSettings:
+    owner_id: int
+    mode: InboxMode = InboxMode.CHAT
+    group_chat_id: int | None = None  # the linked forum group (topics)
+    group_title: str | None = None
+    linked_at: datetime | None = None
+
+    @property
+    def topics(self) -> bool:
+        """Customers' messages go to forum topics (a group is linked and chosen)."""
+        return self.mode is InboxMode.TOPICS and self.group_chat_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """An owner's conversation with one customer's phone: its forum topic, once it has
+    one, and whether the owner muted it."""
+
+    id: int
+    owner_id: int
+    phone: str
+    created_at: datetime
+    group_chat_id: int | None = None
+    thread_id: int | None = None
+    muted_at: datetime | None = None
+
+
 def rate(part: int, whole: int) -> float | None:
     """``part`` of ``whole`` (0..1), or None when there is nothing to divide."""
     return part / whole if whole else None
