@@ -23,6 +23,7 @@ from bot.gateways.base import WhatsAppGateway
 from bot.gateways.router import GatewayRouter
 from bot.gateways.webhook_client import AiohttpPoster, UrlPolicy
 from bot.handlers.context import BotContext
+from bot.handlers.inbox_outlet import TelegramInbox
 from bot.handlers.media import telegram_media
 from bot.handlers.notifier import TelegramNotifier
 from bot.handlers.persistence import DraftPersistence
@@ -33,11 +34,13 @@ from bot.services.api_keys import ApiKeysService
 from bot.services.billing import CREDITS_CHECK_EVERY, BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.campaigns_api import CampaignsApiConfig, CampaignsApiService
+from bot.services.contact_card import ContactCardService
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.contacts_api import ContactsApiService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.followups import FollowUpsService
 from bot.services.idempotency import IdempotencyService
+from bot.services.inbox import InboxConfig, InboxService
 from bot.services.invoices import InvoicesService, Platform
 from bot.services.messages import MessagesConfig, MessagesService
 from bot.services.orders import OrdersService
@@ -90,6 +93,8 @@ class Services:
     sales: SalesService  # /sales and /owner, for admins
     packages: PackagesService  # what owners can buy, defined by admins (/packages)
     orders: OrdersService  # orders of packages; paying them with Telegram Stars
+    inbox: InboxService  # customers' messages in Telegram, and the owners' answers
+    contact_card: ContactCardService  # /contact
     reports: ReportsService  # a campaign's per-recipient report (CSV, XLSX)
     followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
 
@@ -162,11 +167,15 @@ class Qasid:
             self.db, AiohttpPoster(UrlPolicy(hooks.allow_http, hooks.allow_private),
                                    settings.webhooks_timeout),
             notifier, hooks, clock)
-        replies = RepliesService(
-            self.db,
-            OptOutWords.of(stop=settings.opt_out_words or DEFAULT_STOP_WORDS,
-                           start=settings.opt_in_words or DEFAULT_START_WORDS),
-            clock=clock, notifier=notifier, webhooks=webhooks)
+        words = OptOutWords.of(stop=settings.opt_out_words or DEFAULT_STOP_WORDS,
+                               start=settings.opt_in_words or DEFAULT_START_WORDS)
+        replies = RepliesService(self.db, words, clock=clock, notifier=notifier,
+                                 webhooks=webhooks)
+        # customers' messages reach the owners (their chat, or a forum group's topics)
+        inbox = InboxService(
+            self.db, replies, self.gateway, notifier,
+            InboxConfig(daily_cap=settings.sender_daily_cap, warmup=settings.sender_warmup),
+            clock, words=words, outlet=TelegramInbox(self.application))
         campaigns = CampaignsService(
             self.db,
             CampaignsConfig(
@@ -223,8 +232,7 @@ class Qasid:
                 clock,
                 media=telegram_media(self.application),
                 campaigns_service=campaigns,
-                replies=lambda reply: replies.handle(reply.sender_id, reply.from_phone,
-                                                     reply.text),
+                replies=inbox.on_incoming,
                 webhooks=webhooks,
             ),
             alerts=alerts,
@@ -273,6 +281,8 @@ class Qasid:
                                default_region=settings.default_region, clock=clock),
             packages=PackagesService(self.db, settings.admin_ids, clock, settings.currency),
             orders=orders,
+            inbox=inbox,
+            contact_card=ContactCardService(self.db, settings.default_region, clock),
         )
         # receipts and sender events, the one entry point (bot/services/gateway_events.py)
         events = self.services.dispatcher.events
@@ -356,6 +366,7 @@ class Qasid:
         await self.services.dispatcher.recover()
         await self.services.senders.load_tokens()
         await self.services.webhooks.start()  # the events left undelivered first
+        await self.services.inbox.start()  # customers' messages not yet routed
         # in the background: a WAHA that hangs must not hold the start-up
         self._linking = asyncio.create_task(self._resume_linking(), name="qasid-linking")
         linker = self.gateway.linker
@@ -405,6 +416,7 @@ class Qasid:
             await self.application.shutdown()
             self._started = False
         await self.services.dispatcher.drain()
+        await self.services.inbox.close()  # what is left is routed at the next start
         await self.gateway.close()
         await self.services.dispatcher.close()
         await self.services.messages.close()  # the single messages being written

@@ -26,8 +26,10 @@ from bot.handlers import (
     balance,
     buy,
     campaigns,
+    contact_card,
     contacts,
     inbox,
+    inbox_group,
     invoices,
     language,
     menu,
@@ -69,6 +71,8 @@ _CALLBACKS = {
     "settings": settings.settings_command,
     "api": api.api_command,
     "webhooks": webhooks.webhooks_command,
+    "inbox": inbox.inbox_command,
+    "contact": contact_card.contact_command,
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
@@ -81,6 +85,8 @@ _CONVERSATION_ENTRIES = {"newtemplate", "newcampaign"}  # their ConversationHand
 
 
 def register(app: Application) -> None:
+    # a linked forum group's topics (the inbox) and /linkinbox: groups stop there
+    app.add_handler(TypeHandler(Update, inbox_group.group_update), group=-3)
     app.add_handler(TypeHandler(Update, doorkeeper), group=-2)
     # Conversations first: while one waits for a typed answer, the text is theirs. But a
     # command always wins: in the group before, it ends every conversation it leaves.
@@ -115,6 +121,8 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(numbers.sender_button, pattern=r"^snd:"))
     app.add_handler(CallbackQueryHandler(numbers.number_button, pattern=r"^num:"))
     app.add_handler(CallbackQueryHandler(inbox.reply_button, pattern=r"^rep:"))
+    app.add_handler(CallbackQueryHandler(inbox.inbox_button, pattern=r"^ibx:"))
+    app.add_handler(CallbackQueryHandler(contact_card.card_button, pattern=r"^ctc:"))
     app.add_handler(CallbackQueryHandler(stats.stats_button, pattern=r"^st:"))
     app.add_handler(CallbackQueryHandler(api.api_button, pattern=r"^api:"))
     app.add_handler(CallbackQueryHandler(webhooks.webhook_button, pattern=r"^wh:"))

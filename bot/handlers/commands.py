@@ -39,6 +39,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("settings", "cmd.settings"),
     Command("api", "cmd.api"),
     Command("webhooks", "cmd.webhooks"),
+    Command("inbox", "cmd.inbox"),
+    Command("contact", "cmd.contact"),
     Command("cancel", "cmd.cancel"),
     Command("language", "cmd.language"),
     Command("pending", "cmd.pending", admin=True),

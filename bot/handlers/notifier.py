@@ -10,6 +10,7 @@ from telegram.ext import Application
 from bot.domain import Language, OwnerStatus
 from bot.errors import StorageUnavailable
 from bot.handlers import (
+    inbox_outlet,
     invoices,
     render,
     render_balance,
@@ -23,6 +24,7 @@ from bot.services.notify import (
     BalanceChanged,
     CampaignUpdate,
     CreditsExpiring,
+    CustomerWrote,
     ImportInterrupted,
     LowBalance,
     Notice,
@@ -159,6 +161,8 @@ class TelegramNotifier:
             await invoices.payment_received(self._app, notice)
         elif isinstance(notice, TransferRejected | TransferExpired):
             await transfers.tell_owner(self._app, notice)
+        elif isinstance(notice, CustomerWrote):
+            await inbox_outlet.to_chat(self._app, notice)
         elif isinstance(notice, StarsRefunded):
             await self._send(notice.owner.chat_id, render_buy.refunded_alert(
                 translator(notice.owner.language), notice.order, notice.taken,

@@ -4,7 +4,8 @@ The doorkeeper hands every update here before any conversation or command sees i
 the user has an open question (``bot/services/prompts.py``) and types text, the feature
 that asked gets the text (``ANSWERS``) and nothing else sees it; a typed command instead
 drops the question and goes on to run. An admin's question (the reason for declining a
-registration) comes before their own as an owner.
+registration) comes before their own as an owner. A photo or a document answers the
+questions that take one (``FILE_ANSWERS``: the owner's answer to a customer) the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from telegram import Update
 from bot.handlers import (
     admin,
     api,
+    contact_card,
     contacts,
+    inbox,
     numbers,
     packages,
     profile,
@@ -43,6 +46,12 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.TRANSFER_REJECT: transfers.reason_typed,
     PromptKind.PACKAGE_NEW: packages.new_typed,
     PromptKind.PACKAGE_EDIT: packages.edit_typed,
+    PromptKind.INBOX_REPLY: inbox.reply_typed,
+    PromptKind.CONTACT_EDIT: contact_card.edit_typed,
+}
+# a photo or a document that answers an open question (the owner's answer to a customer)
+FILE_ANSWERS: dict[PromptKind, Callable[[Update, BotContext, Prompt], Awaitable[None]]] = {
+    PromptKind.INBOX_REPLY: inbox.reply_file,
 }
 
 
@@ -53,6 +62,12 @@ def _is_command(text: str) -> bool:
 async def answer(update: Update, context: BotContext) -> bool:
     """True when the update was the answer to an open question (and has been answered)."""
     message, user = update.message, update.effective_user
+    if message is not None and user is not None and (message.photo or message.document) \
+            and context.owner is not None and context.owner.is_active:
+        asked = await context.services.prompts.pending(context.owner.id)
+        if asked is not None and asked.kind in FILE_ANSWERS:
+            await FILE_ANSWERS[asked.kind](update, context, asked)
+            return True
     if message is None or not message.text or user is None:
         return False
     text, prompts = message.text, context.services.prompts

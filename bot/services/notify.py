@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from bot.domain import CampaignProgress, Order, Owner
+from bot.gateways.base import Media
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +160,39 @@ class PaymentReceived:
     order_id: int
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerWrote:
+    """A customer's message to one of the owner's numbers (``bot/services/inbox.py``): in
+    chat mode it goes to the owner's chat (with *Reply*, *Opt out*, *Mute*); in topics mode
+    the same is posted in the customer's forum topic (``group_chat_id``/``thread_id``).
+
+    ``name`` is the contact's (else the name the customer gave WhatsApp); ``number`` the
+    owner's number it came to; ``campaign`` the campaign it answered. ``media`` is the
+    attachment, fetched from the gateway (``media_missing``: it had one that could not
+    be); a location is ``geo`` (latitude, longitude) with its name and address as
+    ``text``."""
+
+    owner_id: int
+    inbound_id: int
+    conversation_id: int
+    phone: str
+    name: str | None
+    number: str
+    campaign: str | None
+    kind: str
+    text: str
+    at: datetime
+    media: Media | None = None
+    media_missing: bool = False
+    geo: tuple[float, float] | None = None
+    group_chat_id: int | None = None
+    thread_id: int | None = None
+
+
 Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportInterrupted
           | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing
           | CreditsExpiring | TransferRejected | TransferExpired | StarsRefunded
-          | PaymentReceived)
+          | PaymentReceived | CustomerWrote)
 
 
 class Notifier(Protocol):

@@ -47,6 +47,10 @@ class PromptKind(StrEnum):
     # step, draft: a new package's answers so far (/packages; bot/services/packages.py)
     PACKAGE_NEW = "package_new"
     PACKAGE_EDIT = "package_edit"  # package_id, field: a package's new name, price, ...
+    # conversation_id: the answer to a customer (text, or a photo / document: the file
+    # answers it too; ``bot/handlers/inbox.py``), sent through the number they wrote to
+    INBOX_REPLY = "inbox_reply"
+    CONTACT_EDIT = "contact_edit"  # contact_id, field: "name" or "attribute" (/contact)
 
 
 ADMIN_KINDS = frozenset({PromptKind.REJECT_REASON, PromptKind.TRANSFER_REJECT,

@@ -42,7 +42,7 @@ A_SECRETS = ["Aynur", "Alpha Shop", "+994501110001", "alpha vip", "alpha second"
 A_SKIPS = (":delok:", ":delyes:", ":cancelyes:", "num:rmp:", "num:rmm:", "snd:", "rep:",
            ":countsent:", ":resend:", "lang:", "menu:language", "wiz:cancel", "imp:",
            "prof:", "reg:", "adm:", "wiz:ok", "wiz:big", "tpl:edit:", "cmp:cancel:",
-           "num:rm:", "api:rvok:", "trf:cancel:")
+           "num:rm:", "api:rvok:", "trf:cancel:", "ibx:o:", "ctc:out:")
 A_PRESSES = 160  # A's walk through its own screens, at most
 
 
@@ -198,6 +198,7 @@ async def went_out(harness: Harness, telegram_id: int) -> None:
         (sender_id,) = await cur.fetchone()
     await harness.qasid.services.dispatcher.events.on_event(IncomingMessage(
         sender_id, A_PHONES[0], "Alpha reply text", harness.qasid.services.accounts.now()))
+    await harness.qasid.services.inbox.drain()  # in A's chat, with Reply / Opt out / Mute
 
 
 async def walk(harness: Harness, a: ChatDriver) -> int:
@@ -207,7 +208,8 @@ async def walk(harness: Harness, a: ChatDriver) -> int:
     start = 0
     presses = 0
     for command in ("/start", "/lists", "/templates", "/campaigns", "/numbers", "/stats",
-                    "/balance", "/settings", "/api", "/help"):
+                    "/balance", "/settings", "/api", "/help", "/inbox",
+                    f"/contact {A_PHONES[0]}"):
         await a.send(command)
     while presses < A_PRESSES:
         for data, message_id in datas_shown(harness, {A_ID}, start).items():
@@ -267,6 +269,7 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
                                       if tail.isdigit()}
         commands = [f"/optout {p} mine now" for p in A_PHONES] + \
             [f"/optin {p}" for p in A_PHONES] + \
+            [f"/contact {p}" for p in A_PHONES] + ["/contact Alpha", "/contact a"] + \
             [f"/{name} {i}" for name in ("campaigns", "lists", "templates", "numbers",
                                          "stats", "balance", "settings", "api", "start")
              for i in sorted(a_ids)] + \
@@ -324,6 +327,9 @@ async def test_owner_b_replaying_everything_of_owner_a_changes_and_learns_nothin
     assert {"api:new", "api:mk"} <= set(replays) and any(d.startswith("api:rvok:") for d in replays)
     assert {f"adm:{action}:{o}" for action in ("pay", "payno") for o in a_orders} & set(replays)
     assert any(d.startswith("trf:cancel:") for d in replays)
+    # A's customer's message (Reply, Opt out, Mute) and its contact card were A's, and B's
+    assert {"ibx:r", "ibx:o", "ibx:m", "ctc:show", "ctc:name", "ctc:delok"} <= {
+        ":".join(d.split(":")[:2]) for d in replays}
     # a campaign's report, follow-ups, retry and run again were A's to press, and B's
     assert {f"st:rep:{f}:1" for f in ("csv", "xlsx")} | {"st:fu:1", "st:retry:1",
                                                          "wiz:again:1"} <= set(replays)

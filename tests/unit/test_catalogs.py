@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import CampaignStatus, Language, LedgerKind, OwnerStatus, WizardStep
-from bot.gateways.base import ErrorCategory
+from bot.domain import (
+    CampaignStatus,
+    Language,
+    LedgerKind,
+    MessageStatus,
+    OwnerStatus,
+    WizardStep,
+)
+from bot.gateways.base import ErrorCategory, IncomingKind
 from bot.gateways.webhook_client import REFUSALS as URL_REFUSALS
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
@@ -93,6 +100,9 @@ def used_keys() -> set[str]:
                                             "stopped")}
     keys |= {f"error.webhook_{reason}" for reason in URL_REFUSALS}
     keys |= {f"webhooks.state_{s.value}" for s in EndpointState}
+    # the contact card: what each message was, and where each of the owner's stands
+    keys |= {f"card.kind.{k.value}" for k in IncomingKind} | {"card.kind.template"}
+    keys |= {f"card.status.{s.value}" for s in MessageStatus}
     return keys
 
 
