@@ -42,7 +42,7 @@ async def set_up(path: Path, recipients: int) -> tuple[int, int]:
     db = Database(path)
     await db.connect()
     ready = await campaign_ready_to_confirm(db, size=recipients, now=now, text=TEXT)
-    summary = await ready.service.confirm(ready.owner_id)
+    summary = await ready.service.confirm(ready.owner_id, big_ok=True)  # high risk: the second yes
     assert summary.campaign is not None
     cid = summary.campaign.id
     at = now.timestamp()

@@ -22,6 +22,7 @@ from bot.services.campaigns import (
     Summary,
 )
 from bot.services.planning import PRESETS, Pacing
+from bot.services.risk import Risk
 from bot.services.template_engine import Problem
 from bot.services.templates import Preview, TemplateDraft
 
@@ -276,6 +277,7 @@ def summary(tr: Translator, s: Summary) -> Screen:
     for name, n in s.lacking.items():
         lines.append(tr("summary.lacking", count=n, total=tr.number(s.recipients),
                         name=name))
+    lines.extend(risk_lines(tr, s.risk))
     lines.append(tr("summary.cost" if s.recurrence is None else "summary.cost_per_run",
                     count=s.cost, available=tr.number(s.balance.available),
                     after=tr.number(s.balance_after)))
@@ -295,6 +297,12 @@ def summary(tr: Translator, s: Summary) -> Screen:
     rows.append([(tr("summary.edit"), "wiz:edit"), (tr("summary.rename"), "wiz:name")])
     rows.append(_nav(tr))
     return Screen("\n".join(lines), keyboard(*rows))
+
+
+def risk_lines(tr: Translator, risk: Risk) -> list[str]:
+    """The pre-flight check: its level, then each reason in words."""
+    return [tr(f"risk.level.{risk.level.label}"),
+            *(tr(f"risk.reason.{r.code}", **r.params) for r in risk.reasons)]
 
 
 def wizard_name(tr: Translator, s: Summary) -> Screen:
@@ -327,6 +335,8 @@ def confirm_big(tr: Translator, s: Summary) -> Screen:
     if s.lacking:
         lines.append(tr("summary.lacking_warning", count=max(s.lacking.values()),
                         names=", ".join(f"{{{{{n}}}}}" for n in s.lacking)))
+    if s.risk.high:
+        lines.append("\n".join([tr("risk.confirm_high"), *risk_lines(tr, s.risk)[1:]]))
     if not s.over_advice:  # the big-list warning asks it itself
         lines.append(tr("summary.sure"))
     rows = [[(tr("summary.big_yes", n=tr.number(s.recipients)), "wiz:big")]]

@@ -13,10 +13,12 @@ from __future__ import annotations
 from datetime import datetime, time
 from typing import Any
 
-from bot.domain import Scope
+from bot.domain import Language, Scope
+from bot.i18n import translator
 from bot.services.campaigns import CampaignOrder, CampaignView
 from bot.services.campaigns_api import MAX_RECIPIENTS, CampaignCreated, Recipient
 from bot.services.planning import PRESETS, Pacing, QuietHours
+from bot.services.risk import Level, Risk
 from bot.web.api.messages import MESSAGE_OUT, message_json
 from bot.web.api.pagination import PAGE_PARAMS, page_body, page_of, page_schema
 from bot.web.api.problems import ApiProblem
@@ -148,6 +150,24 @@ _REJECTED: Schema = {
                   "phone": {"type": "string", "examples": ["12345"]},
                   "reason": {"type": "string", "examples": ["too_short"]}})}
 
+_LEVEL: Schema = {"type": "string", "enum": [level.label for level in Level]}
+RISK: Schema = obj({
+    "level": {**_LEVEL, "examples": ["medium"]},
+    "reasons": {"type": "array", "items": obj({
+        "code": {"type": "string", "enum": [
+            "room", "new_contacts", "unchecked", "same_texts", "links", "pace", "night",
+            "young", "failures", "blocks", "tier", "quality"]},
+        "level": _LEVEL,
+        "params": {"type": "object", "additionalProperties": {"type": ["integer", "string"]},
+                   "description": "The figures the reason names"},
+        "text": {"type": "string", "description": "The reason in words (English)"},
+    }), "description": "What raised the level, highest first"},
+}, description="The pre-flight check, as the chat's summary shows it (README: Campaigns)")
+RISK["examples"] = [{"level": "medium", "reasons": [
+    {"code": "pace", "level": "medium",
+     "params": {"low": "3", "high": "8", "safe_low": "30", "safe_high": "60"},
+     "text": "Gaps of 3-8 s between messages; WAHA advises random gaps of 30-60 s."}]}]
+
 CREATED: Schema = obj({
     "id": _ID,
     "name": {"type": "string", "examples": ["Promo · Customers"]},
@@ -165,6 +185,7 @@ CREATED: Schema = obj({
     "warnings": {"type": "array", "items": {"type": "string", "enum": [
         "risky_pace", "starts_in_quiet_hours", "over_advice"]},
         "description": "What the chat would have asked to confirm"},
+    "risk": RISK,
 }, description="The campaign, scheduled")
 
 _CANCELLED: Schema = {**CAMPAIGN_OUT, "properties": {
@@ -283,7 +304,17 @@ def created_json(created: CampaignCreated) -> dict[str, Any]:
             "sender_ids": s.campaign.sender_ids,
             "rejected": [{"index": r.index, "phone": r.phone, "reason": r.reason}
                          for r in created.rejected],
-            "duplicates": created.duplicates, "warnings": warnings}
+            "duplicates": created.duplicates, "warnings": warnings,
+            "risk": risk_json(s.risk)}
+
+
+def risk_json(risk: Risk) -> dict[str, Any]:
+    """The pre-flight check: its level and reasons, each with its words in English."""
+    tr = translator(Language.EN)
+    return {"level": risk.level.label, "reasons": [
+        {"code": r.code, "level": r.level.label, "params": dict(r.params),
+         "text": tr(f"risk.reason.{r.code}", **r.params).removeprefix("• ")}
+        for r in risk.reasons]}
 
 
 # --- routes ------------------------------------------------------------------------------

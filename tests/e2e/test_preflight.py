@@ -1,0 +1,90 @@
+"""The pre-flight check on the campaign summary, end to end in chat: the risk level and
+its reasons in words, high risk asks twice, and each owner's risk is judged from that
+owner's history only."""
+
+from __future__ import annotations
+
+import time
+
+from bot.storage import contacts
+from tests.e2e.conftest import Harness
+from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, owner_id, seed_list, up_to_pace
+
+
+async def test_the_summary_shows_the_risk_and_its_reasons(harness: Harness) -> None:
+    chat = await harness.active_owner(811)
+    await seed_list(harness, 811, "Müştərilər", CUSTOMERS)
+    await compose(chat, "Salam", "Salam {{name|dostum}}")
+    await credit(harness, 811, 10)
+    await up_to_pace(chat, "📋 Müştərilər (3)", "📝 Salam")
+    replies = await chat.press("🐢 Safe")
+    text = replies[0].text
+    assert "🟡 Risk: medium" in text
+    assert "100% of the recipients (3) never had a message from you." in text
+    assert "100% of the recipients (3) are not yet known to be on WhatsApp." in text
+    assert "Only 1 text in a batch of 3: add variants or {a|b} choices." in text
+    assert "Gaps of 20-45 s between messages; WAHA advises random gaps of 30-60 s." in text
+    assert "is in its first week (day 1 since it was linked)" in text
+    assert "Confirming asks you once more." not in text
+    # medium risk: Confirm schedules at once
+    replies = await chat.press("✅ Confirm")
+    assert "is scheduled: 3 messages" in replies[0].text
+
+
+async def test_high_risk_asks_twice(harness: Harness) -> None:
+    chat = await harness.active_owner(812)
+    owner = await owner_id(harness, 812)
+    many = [(f"+9945012{n:05d}", f"Customer {n}", '{"city": "Bakı"}') for n in range(70)]
+    await seed_list(harness, 812, "Hamı", many)
+    await compose(chat, "Salam", "{Salam|Hello|Hi} {{name}}, {new|fresh} {offers|prices}!")
+    await credit(harness, 812, 100)
+    await up_to_pace(chat, "📋 Hamı (70)", "📝 Salam")
+    replies = await chat.press("🐢 Safe")
+    text = replies[0].text
+    # a new number may send 20 today: 70 is more than three days of it
+    assert "🔴 Risk: high" in text
+    assert ("70 recipients, but your numbers may send 20 more in the next 24 hours "
+            "(1 still warming up): it takes several days.") in text
+    assert "Only" not in text  # 12 texts for batches of 50: enough variety
+    assert "Confirming asks you once more." in text
+    replies = await chat.press("✅ Confirm")
+    assert "🔴 This campaign's risk is high" in replies[0].text
+    assert "70 recipients, but your numbers may send 20 more" in replies[0].text
+    assert "is scheduled" not in replies[0].text
+    assert harness.qasid is not None
+    async with harness.qasid.db.reader.execute(
+            "SELECT COUNT(*) FROM messages WHERE owner_id = ?", (owner,)) as cur:
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 0  # nothing queued before the second yes
+    replies = await chat.press("Yes, send to 70")
+    assert "is scheduled: 70 messages" in replies[0].text
+
+
+async def test_each_owner_is_judged_by_their_own_history(harness: Harness) -> None:
+    a = await harness.active_owner(813)
+    b = await harness.active_owner(814)
+    for chat, telegram_id in ((a, 813), (b, 814)):
+        await seed_list(harness, telegram_id, "Müştərilər", CUSTOMERS)
+        await compose(chat, "Salam", "Salam {{name|dostum}}")
+        await credit(harness, telegram_id, 10)
+    await up_to_pace(a, "📋 Müştərilər (3)", "📝 Salam")
+    await a.press("🐢 Safe")
+    await a.press("✅ Confirm")
+    # A's three messages went out and the numbers were checked on WhatsApp
+    owner_a = await owner_id(harness, 813)
+    assert harness.qasid is not None
+    async with harness.qasid.db.transaction() as tx:
+        await tx.execute("UPDATE messages SET status = 'sent', sent_at = updated_at"
+                         " WHERE owner_id = ?", (owner_a,))
+        now = time.time()  # the harness runs on the real clock
+        await contacts.remember_whatsapp(tx, [(owner_a, phone, True, now)
+                                              for phone, _n, _v in CUSTOMERS])
+    await up_to_pace(a, "📋 Müştərilər (3)", "📝 Salam")
+    text = (await a.press("🐢 Safe"))[0].text
+    assert "never had a message from you" not in text
+    assert "not yet known to be on WhatsApp" not in text
+    # B's list has the same phones: for B they are new and unchecked
+    await up_to_pace(b, "📋 Müştərilər (3)", "📝 Salam")
+    text = (await b.press("🐢 Safe"))[0].text
+    assert "100% of the recipients (3) never had a message from you." in text
+    assert "100% of the recipients (3) are not yet known to be on WhatsApp." in text
