@@ -3,8 +3,11 @@ and the owner's answer goes back through the same number.
 
 Arrival. A gateway's ``IncomingMessage`` (a webhook, or the sandbox) goes to
 ``on_incoming``: the replies service keeps it and acts on an opt-out word first, in its
-transaction (``bot/services/replies.py``); then the owner's router is woken. Nothing is
-posted to Telegram while the webhook waits: the webhook answers once the message is kept.
+transaction (``bot/services/replies.py``; messages arriving while a batch is written
+form the next batch, one transaction each: group commit, so that a burst of replies
+holds the database, and the receipts waiting for it, a moment rather than a moment
+each); then the owner's router is woken. Nothing is posted to Telegram while the webhook
+waits: it answers once the message is kept.
 
 Routing. One task per owner with messages still to route (``inbound_messages.routed_at``
 NULL: after a restart too, ``start``) takes them oldest first, in batches, and for each:
@@ -42,7 +45,7 @@ import logging
 import secrets
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
 
@@ -57,7 +60,7 @@ from bot.domain import (
     SenderStatus,
     Template,
 )
-from bot.errors import NotAllowed, NotFound, ValidationError
+from bot.errors import NotAllowed, NotFound, StorageUnavailable, ValidationError
 from bot.gateways.base import (
     Gateway,
     GatewayError,
@@ -74,7 +77,7 @@ from bot.services.gateway_calls import gateway_call
 from bot.services.notify import CustomerWrote, Notifier
 from bot.services.prompts import PromptKind
 from bot.services.prompts import close as close_prompt
-from bot.services.replies import OptOutWords, RepliesService
+from bot.services.replies import OptOutWords, RepliesService, Reply
 from bot.services.senders import sender_ref
 from bot.services.sending import SendingPolicy
 from bot.services.templates import contact_values
@@ -87,6 +90,7 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 BATCH = 50  # messages an owner's router takes at a time
+INTAKE_MAX = 50  # customers' messages kept in one transaction at most (the receipts wait)
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L: read off a phone
 CODE_LENGTH = 8
 CODE_VALID = timedelta(hours=1)
@@ -136,6 +140,19 @@ class Linked:
     group_chat_id: int
 
 
+@dataclass(slots=True)
+class _Batch:
+    """What routing a batch of one owner's messages reads once, and the topics it made."""
+
+    rows: list[InboundMessage]
+    settings: InboxSettings
+    conversations: dict[str, Conversation]  # by phone
+    names: dict[str, str]  # the contacts' names, by phone
+    senders: dict[int, Sender | None] = field(default_factory=dict)
+    campaigns: dict[int, str | None] = field(default_factory=dict)  # id -> name
+    topics: list[tuple[int, int | None, int | None]] = field(default_factory=list)
+
+
 class _Remembered(OrderedDict[tuple[int, str], str]):
     """A small bounded memory: the oldest entries go first."""
 
@@ -163,7 +180,10 @@ class InboxService:
         self._owner_of_sender: dict[int, int] = {}
         self._profiles = _Remembered()  # (owner, phone) -> the name they gave WhatsApp
         self._filenames = _Remembered()  # (owner, media ref) -> the attachment's file name
+        self._intake: list[tuple[IncomingMessage, asyncio.Future[None]]] = []  # to keep
+        self._taking: asyncio.Task[None] | None = None  # keeps them, batch after batch
         self._dirty: set[int] = set()  # owners with messages to route
+        self._after: dict[int, int] = {}  # owner -> the last message id routed here
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
@@ -178,11 +198,58 @@ class InboxService:
 
     async def on_incoming(self, event: IncomingMessage) -> None:
         """A customer's message from a gateway: kept and acted on (opt-out words) by the
-        replies service, then routed by the owner's task."""
-        await self._replies.handle(event.sender_id, event.from_phone, event.text,
-                                   at=event.at, message_id=event.message_id,
-                                   kind=event.kind.value, media_ref=event.media_ref)
-        owner_id = await self._owner_of(event.sender_id)
+        replies service, then routed by the owner's task. Returns once it is kept (a
+        webhook answers 200 only then); messages arriving while a batch is written form
+        the next one, kept in one transaction (group commit)."""
+        done = asyncio.get_running_loop().create_future()
+        self._intake.append((event, done))
+        if self._taking is None or self._taking.done():
+            self._taking = asyncio.create_task(self._take_in(), name="inbox-intake")
+        await asyncio.shield(done)  # a caller that gives up leaves the others' batch alone
+
+    async def _take_in(self) -> None:
+        """Batch after batch, as long as messages wait."""
+        while self._intake:
+            batch, self._intake = self._intake[:INTAKE_MAX], self._intake[INTAKE_MAX:]
+            try:
+                await self._keep_batch(batch)
+            except BaseException as exc:  # cancelled: its callers are told, not left waiting
+                for _, done in batch:
+                    if not done.done():
+                        _fail(done, exc if isinstance(exc, Exception)
+                              else StorageUnavailable("stopping", "the bot is stopping"))
+                raise
+
+    async def _keep_batch(self, batch: list[tuple[IncomingMessage, asyncio.Future[None]]]
+                          ) -> None:
+        try:
+            await self._replies.handle_many([_reply(event) for event, _ in batch])
+        except Exception as exc:
+            if len(batch) == 1 or isinstance(exc, StorageUnavailable):
+                for _, done in batch:
+                    _fail(done, exc)
+                return
+            for event, done in batch:  # one of them failed the rest: each on its own
+                try:
+                    await self._replies.handle_many([_reply(event)])
+                except Exception as one:
+                    _fail(done, one)
+                else:
+                    await self._kept(event)
+                    done.set_result(None)
+            return
+        for event, _ in batch:  # routers woken before the webhooks are answered
+            await self._kept(event)
+        for _, done in batch:
+            done.set_result(None)
+
+    async def _kept(self, event: IncomingMessage) -> None:
+        """The owner's router woken for the message kept (its WhatsApp name remembered)."""
+        try:
+            owner_id = await self._owner_of(event.sender_id)
+        except Exception:  # routed at the owner's next message, or the next start
+            log.exception("inbox: the owner of sender %d not known", event.sender_id)
+            return
         if owner_id is None:
             return
         if event.profile_name:
@@ -218,12 +285,18 @@ class InboxService:
                                                         name=f"inbox-{owner_id}")
 
     async def drain(self) -> None:
-        """Until every message handed in so far is routed."""
-        while self._tasks:
-            await self._idle.wait()
+        """Until every message handed in so far is kept and routed."""
+        while self._tasks or (self._taking is not None and not self._taking.done()):
+            if self._taking is not None and not self._taking.done():
+                await asyncio.gather(self._taking, return_exceptions=True)
+            else:
+                await self._idle.wait()
 
     async def close(self) -> None:
-        """Stop routing (what is left is routed at the next start)."""
+        """Stop routing (what is left is routed at the next start); the messages being
+        kept are kept first."""
+        if self._taking is not None:
+            await asyncio.gather(self._taking, return_exceptions=True)
         self._closed = True
         tasks = list(self._tasks.values())
         for task in tasks:
@@ -234,17 +307,18 @@ class InboxService:
         try:
             while owner_id in self._dirty:
                 self._dirty.discard(owner_id)
-                while rows := await repo.unrouted(self._db.reader, owner_id, BATCH):
-                    settings = await repo.settings(self._db.reader, owner_id)
-                    for row in rows:
+                while batch := await self._batch(owner_id):
+                    for row in batch.rows:
                         try:
-                            await self._route(row, settings)
+                            await self._route(row, batch)
                         except Exception:  # one message that cannot go never holds the rest
                             log.exception("inbox: message %d of owner %d not routed",
                                           row.id, owner_id)
-                    async with self._db.transaction() as tx:
-                        await repo.mark_routed(tx, [r.id for r in rows], self._clock())
-                    self.routed += len(rows)
+                    async with self._db.transaction() as tx:  # one write for the batch
+                        await repo.set_topics(tx, batch.topics)
+                        await repo.mark_routed(tx, [r.id for r in batch.rows], self._clock())
+                    self._after[owner_id] = batch.rows[-1].id
+                    self.routed += len(batch.rows)
         except asyncio.CancelledError:
             raise
         except Exception:  # the storage failed: tried again at the next message or start
@@ -254,31 +328,48 @@ class InboxService:
             if not self._tasks:
                 self._idle.set()
 
-    async def _route(self, row: InboundMessage, settings: InboxSettings) -> None:
+    async def _batch(self, owner_id: int) -> _Batch | None:
+        """The owner's next messages to route (None: none), with what routing them reads,
+        once for all of them: the settings, the conversations (made for new customers),
+        the contacts' names. Read in a transaction: the writer sees every message kept so
+        far (the shared reader may still be reading an older state), and past the last
+        one this task routed (however late its mark shows)."""
+        async with self._db.transaction() as tx:
+            rows = await repo.unrouted(tx, owner_id, BATCH, after=self._after.get(owner_id, 0))
+            if not rows:
+                return None
+            phones = list(dict.fromkeys(row.phone for row in rows))
+            conversations = await repo.conversations_of(tx, owner_id, phones)
+            missing = [phone for phone in phones if phone not in conversations]
+            if missing:
+                conversations.update(await repo.ensure_conversations(tx, owner_id, missing,
+                                                                     self._clock()))
+            return _Batch(rows, await repo.settings(tx, owner_id), conversations,
+                          await repo.contact_names(tx, owner_id, phones))
+
+    async def _route(self, row: InboundMessage, batch: _Batch) -> None:
         text = row.text or ""
         if row.kind == IncomingKind.TEXT and self._words.intent(text) is not None:
             return  # an opt-out (or start) word: acted on when it came
-        conversation = await repo.conversation(self._db.reader, row.owner_id, row.phone)
-        if conversation is None:
-            async with self._db.transaction() as tx:
-                conversation = await repo.ensure_conversation(tx, row.owner_id, row.phone,
-                                                              self._clock())
+        conversation = batch.conversations[row.phone]
         if conversation.muted_at is not None:
             return
+        settings = batch.settings
         asked = row.kind == IncomingKind.TEXT and self._words.mentions_stop(text)
         if asked and not settings.topics:
             return  # the owner's one-tap decision shows it (the replies service's)
-        notice = await self._notice(row, conversation)
+        notice = await self._notice(row, conversation, batch)
         if settings.topics and self._outlet is not None and await self._post(
-                notice, conversation, settings):
+                notice, conversation, batch):
             return
         await self._notifier.notify(notice)
 
     async def _post(self, notice: CustomerWrote, conversation: Conversation,
-                    settings: InboxSettings) -> bool:
-        """Posted in the customer's topic (made, or made again, when needed)?"""
-        assert self._outlet is not None and settings.group_chat_id is not None
-        group = settings.group_chat_id
+                    batch: _Batch) -> bool:
+        """Posted in the customer's topic (made, or made again, when needed)? A new topic
+        is kept with the batch's routing."""
+        assert self._outlet is not None and batch.settings.group_chat_id is not None
+        group = batch.settings.group_chat_id
         thread = conversation.thread_id if conversation.group_chat_id == group else None
         for _attempt in range(2):
             if thread is None:
@@ -286,8 +377,9 @@ class InboxService:
                 if thread is None:
                     log.warning("inbox: owner %d's group refused a topic", notice.owner_id)
                     return False
-                async with self._db.transaction() as tx:
-                    await repo.set_topic(tx, conversation.id, group, thread)
+                batch.conversations[conversation.phone] = replace(
+                    conversation, group_chat_id=group, thread_id=thread)
+                batch.topics.append((conversation.id, group, thread))
             result = await self._outlet.post(_replace_topic(notice, group, thread))
             if result == "posted":
                 return True
@@ -302,15 +394,20 @@ class InboxService:
         label = f"{name} · {notice.phone}" if name else notice.phone
         return label[:TOPIC_NAME_MAX]
 
-    async def _notice(self, row: InboundMessage, conversation: Conversation) -> CustomerWrote:
+    async def _notice(self, row: InboundMessage, conversation: Conversation,
+                      batch: _Batch) -> CustomerWrote:
         reader = self._db.reader
-        contact = await contacts_repo.get_by_phone(reader, row.owner_id, row.phone)
-        name = (contact.name if contact is not None and contact.name
-                else self._profiles.get((row.owner_id, row.phone)))
-        sender = await senders.get_any(reader, row.sender_id)
+        name = batch.names.get(row.phone) or self._profiles.get((row.owner_id, row.phone))
+        if row.sender_id not in batch.senders:
+            batch.senders[row.sender_id] = await senders.get_any(reader, row.sender_id)
+        sender = batch.senders[row.sender_id]
         number = (sender.label or sender.phone) if sender is not None else "?"
-        campaign = (await campaigns_repo.get(reader, row.owner_id, row.campaign_id)
-                    if row.campaign_id is not None else None)
+        campaign: str | None = None
+        if row.campaign_id is not None:
+            if row.campaign_id not in batch.campaigns:
+                found = await campaigns_repo.get(reader, row.owner_id, row.campaign_id)
+                batch.campaigns[row.campaign_id] = found.name if found is not None else None
+            campaign = batch.campaigns[row.campaign_id]
         media, missing, geo = None, False, None
         if row.kind == IncomingKind.LOCATION and row.media_ref:
             geo = _geo(row.media_ref)
@@ -319,9 +416,8 @@ class InboxService:
                 else None
             missing = media is None
         return CustomerWrote(
-            row.owner_id, row.id, conversation.id, row.phone, name, number,
-            campaign.name if campaign is not None else None, row.kind, row.text or "",
-            row.received_at, media, missing, geo)
+            row.owner_id, row.id, conversation.id, row.phone, name, number, campaign,
+            row.kind, row.text or "", row.received_at, media, missing, geo)
 
     async def _fetch(self, sender: Sender, row: InboundMessage) -> Media | None:
         """The attachment from the gateway (None when it cannot be had)."""
@@ -526,6 +622,16 @@ class InboxService:
         async with self._db.transaction() as tx:
             await repo.unlink(tx, owner_id, self._clock())
         return await self.settings(owner_id)
+
+
+def _reply(event: IncomingMessage) -> Reply:
+    return Reply(event.sender_id, event.from_phone, event.text, event.at, event.message_id,
+                 event.kind.value, event.media_ref)
+
+
+def _fail(done: asyncio.Future[None], exc: BaseException) -> None:
+    done.set_exception(exc)
+    done.exception()  # the caller gets it; never logged again as "never retrieved"
 
 
 def _replace_topic(notice: CustomerWrote, group: int, thread: int) -> CustomerWrote:

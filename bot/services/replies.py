@@ -10,20 +10,21 @@ Every message is kept first (``bot/storage/inbound.py``), in the transaction tha
 its words: with the campaign message it answered (the last one that number sent to that
 contact), which is then marked replied, and the contact marked as having written. A
 campaign's stats count its replies, its report shows the first, and its follow-ups reach
-those who replied or did not.
+those who replied or did not. ``handle_many`` keeps several in one transaction (the inbox
+gathers the messages that arrive while one batch is written: ``bot/services/inbox.py``).
 """
 
 from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from bot.clock import Clock, utcnow
-from bot.domain import InboundMessage
+from bot.domain import InboundMessage, Sender
 from bot.services.notify import Notifier, ReplyToDecide
 from bot.services.webhooks import EventType, WebhooksService, contact_data, reply_data
 from bot.storage import contacts as contacts_repo
@@ -110,6 +111,19 @@ class OptOutWords:
         return any(f" {stop} " in text for stop in self.stop)
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A customer's message to a number, as ``handle`` takes it (see there)."""
+
+    sender_id: int
+    from_phone: str
+    text: str
+    at: datetime | None = None
+    message_id: str | None = None
+    kind: str = "text"
+    media_ref: str | None = None
+
+
 class RepliesService:
     def __init__(
         self, db: Database, words: OptOutWords | None = None,
@@ -133,50 +147,82 @@ class RepliesService:
         and is ``ignored``); ``kind`` and ``media_ref`` for an attachment (``text`` its
         caption). Each message is also a ``reply.received`` event for the owner's webhooks,
         written with the opt-out (or in — a ``contact.opted_out`` event too) it caused."""
-        sender = await senders_repo.get_any(self._db.reader, sender_id)
-        if sender is None:
-            return "ignored"
-        intent = self._words.intent(text)
-        asks = intent is None and self._notifier is not None and self._words.mentions_stop(text)
-        tells = self._webhooks is not None and await self._webhooks.wants(
-            sender.owner_id, EventType.REPLY_RECEIVED)
+        [outcome] = await self.handle_many([
+            Reply(sender_id, from_phone, text, at, message_id, kind, media_ref)])
+        return outcome
+
+    async def handle_many(self, replies: Sequence[Reply]) -> list[Outcome]:
+        """``handle`` for several messages at once (the inbox's group commit: those that
+        arrived while the last batch was being written), in one transaction: kept and
+        acted on in order, as ``handle`` would one after the other; their outcomes."""
         now = self._clock()
-        outcome: Outcome = "ignored"
+        numbers: dict[int, Sender | None] = {}
+        prepared: list[tuple[int, Sender, Intent | None, bool, bool]] = []
+        for index, reply in enumerate(replies):
+            if reply.sender_id not in numbers:
+                numbers[reply.sender_id] = await senders_repo.get_any(self._db.reader,
+                                                                      reply.sender_id)
+            sender = numbers[reply.sender_id]
+            if sender is None:
+                continue  # no number of ours: nothing kept
+            intent = self._words.intent(reply.text)
+            asks = intent is None and self._notifier is not None \
+                and self._words.mentions_stop(reply.text)
+            tells = self._webhooks is not None and await self._webhooks.wants(
+                sender.owner_id, EventType.REPLY_RECEIVED)
+            prepared.append((index, sender, intent, asks, tells))
+        outcomes: list[Outcome] = ["ignored"] * len(replies)
+        if not prepared:
+            return outcomes
+        kept: list[Outcome | Literal["kept"]] = []
         async with self._db.transaction() as tx:
-            if message_id is not None and await inbound.known(tx, sender_id, message_id):
-                return "ignored"  # a webhook delivered again: kept, and acted on, once
-            contact = await contacts_repo.get_by_phone(tx, sender.owner_id, from_phone)
-            answers = (await inbound.answered(tx, sender.owner_id, sender_id, contact.id)
-                       if contact is not None else None)
-            await inbound.add(tx, InboundMessage(
-                0, sender.owner_id, sender_id, from_phone, at or now, kind=kind,
-                text=text or None, media_ref=media_ref, gateway_message_id=message_id,
-                contact_id=contact.id if contact is not None else None,
-                message_id=answers[0] if answers else None,
-                campaign_id=answers[1] if answers else None))
-            if tells:
-                await self._told(tx, sender.owner_id, sender_id, from_phone, text, now)
-            if intent == "stop":
-                opted = await contacts_repo.opt_out(tx, sender.owner_id, from_phone,
-                                                    OPT_OUT_REASON, now)
-                if self._webhooks is not None and (contact is None
-                                                   or contact.opted_out_at is None):
-                    await self._webhooks.emit(tx, sender.owner_id, EventType.CONTACT_OPTED_OUT,
-                                              contact_data(opted))
-                outcome = "opted_out"
-            elif intent == "start" and contact is not None and contact.opted_out_at is not None:
-                await contacts_repo.opt_in(tx, sender.owner_id, from_phone, now)
-                outcome = "opted_in"
-        if outcome != "ignored":
-            log.info("a reply to sender %d %s a contact", sender_id,
-                     "opted out" if outcome == "opted_out" else "opted in")
-            return outcome
-        if asks:
-            assert self._notifier is not None  # "please stop writing to me": the owner decides
-            await self._notifier.notify(ReplyToDecide(sender.owner_id, from_phone,
-                                                      text.strip()[:EXCERPT_MAX]))
-            return "asked"
-        return "ignored"
+            for index, sender, intent, _asks, tells in prepared:
+                kept.append(await self._keep(tx, replies[index], sender, intent, tells, now))
+        for (index, sender, _intent, asks, _tells), outcome in zip(prepared, kept, strict=True):
+            reply = replies[index]
+            if outcome in ("opted_out", "opted_in"):
+                log.info("a reply to sender %d %s a contact", reply.sender_id,
+                         "opted out" if outcome == "opted_out" else "opted in")
+                outcomes[index] = outcome
+            elif outcome == "kept" and asks:
+                assert self._notifier is not None  # "please stop writing to me": the owner decides
+                await self._notifier.notify(ReplyToDecide(sender.owner_id, reply.from_phone,
+                                                          reply.text.strip()[:EXCERPT_MAX]))
+                outcomes[index] = "asked"
+        return outcomes
+
+    async def _keep(self, tx: Connection, reply: Reply, sender: Sender, intent: Intent | None,
+                    tells: bool, now: datetime) -> Outcome | Literal["kept"]:
+        """One message in the caller's transaction: ``kept`` (nothing to act on),
+        ``opted_out`` / ``opted_in``, or ``ignored`` (the gateway delivered it again)."""
+        if reply.message_id is not None and await inbound.known(tx, reply.sender_id,
+                                                                reply.message_id):
+            return "ignored"  # a webhook delivered again: kept, and acted on, once
+        contact = await contacts_repo.get_by_phone(tx, sender.owner_id, reply.from_phone)
+        answers = (await inbound.answered(tx, sender.owner_id, reply.sender_id, contact.id)
+                   if contact is not None else None)
+        await inbound.add(tx, InboundMessage(
+            0, sender.owner_id, reply.sender_id, reply.from_phone, reply.at or now,
+            kind=reply.kind, text=reply.text or None, media_ref=reply.media_ref,
+            gateway_message_id=reply.message_id,
+            contact_id=contact.id if contact is not None else None,
+            message_id=answers[0] if answers else None,
+            campaign_id=answers[1] if answers else None))
+        if tells:
+            await self._told(tx, sender.owner_id, reply.sender_id, reply.from_phone,
+                             reply.text, now)
+        if intent == "stop":
+            opted = await contacts_repo.opt_out(tx, sender.owner_id, reply.from_phone,
+                                                OPT_OUT_REASON, now)
+            if self._webhooks is not None and (contact is None
+                                               or contact.opted_out_at is None):
+                await self._webhooks.emit(tx, sender.owner_id, EventType.CONTACT_OPTED_OUT,
+                                          contact_data(opted))
+            return "opted_out"
+        if intent == "start" and contact is not None and contact.opted_out_at is not None:
+            await contacts_repo.opt_in(tx, sender.owner_id, reply.from_phone, now)
+            return "opted_in"
+        return "kept"
 
     async def _told(self, tx: Connection, owner_id: int, sender_id: int, phone: str,
                     text: str, at: datetime) -> None:

@@ -160,6 +160,47 @@ async def ensure_conversation(conn: aiosqlite.Connection, owner_id: int, phone: 
     return found
 
 
+async def conversations_of(conn: aiosqlite.Connection, owner_id: int,
+                           phones: Sequence[str]) -> dict[str, Conversation]:
+    """The owner's conversations with these phones (by phone; the others absent)."""
+    d = dialect.of(conn)
+    async with conn.execute(
+        f"SELECT {_CONVERSATION} FROM conversations WHERE owner_id = ?"
+        f" AND {d.in_list('phone')}", (owner_id, d.list_param(phones)),
+    ) as cur:
+        return {row[2]: _conversation(row) for row in await cur.fetchall()}
+
+
+async def ensure_conversations(conn: aiosqlite.Connection, owner_id: int,
+                               phones: Sequence[str], now: datetime) -> dict[str, Conversation]:
+    """A conversation for each phone (the ones there already kept); all of them by phone."""
+    d = dialect.of(conn)
+    await d.execute_many(
+        conn, d.insert_ignore("conversations (owner_id, phone, created_at)", "VALUES (?, ?, ?)"),
+        [(owner_id, phone, to_ts(now)) for phone in phones])
+    return await conversations_of(conn, owner_id, phones)
+
+
+async def contact_names(conn: aiosqlite.Connection, owner_id: int,
+                        phones: Sequence[str]) -> dict[str, str]:
+    """The names of the owner's contacts with these phones (those that have one)."""
+    d = dialect.of(conn)
+    async with conn.execute(
+        f"SELECT phone, name FROM contacts WHERE owner_id = ? AND {d.in_list('phone')}"
+        " AND name IS NOT NULL", (owner_id, d.list_param(phones)),
+    ) as cur:
+        return {row[0]: row[1] for row in await cur.fetchall()}
+
+
+async def set_topics(conn: aiosqlite.Connection,
+                     topics: Sequence[tuple[int, int | None, int | None]]) -> None:
+    """(conversation, group, thread) for each: ``set_topic`` of many, in one trip."""
+    if topics:
+        await dialect.of(conn).execute_many(
+            conn, "UPDATE conversations SET group_chat_id = ?, thread_id = ? WHERE id = ?",
+            [(group, thread, conversation) for conversation, group, thread in topics])
+
+
 async def set_topic(conn: aiosqlite.Connection, conversation_id: int,
                     group_chat_id: int | None, thread_id: int | None) -> None:
     """The conversation's forum topic (None, None: it has none now)."""
@@ -182,12 +223,13 @@ async def forget_conversation(conn: aiosqlite.Connection, owner_id: int, phone: 
 # --- routing customers' messages -----------------------------------------------------------
 
 
-async def unrouted(conn: aiosqlite.Connection, owner_id: int,
-                   limit: int) -> list[InboundMessage]:
-    """The owner's customers' messages still to route, oldest first."""
+async def unrouted(conn: aiosqlite.Connection, owner_id: int, limit: int,
+                   after: int = 0) -> list[InboundMessage]:
+    """The owner's customers' messages still to route (with an id above ``after``),
+    oldest first."""
     async with conn.execute(
         f"SELECT {_INBOUND} FROM inbound_messages WHERE owner_id = ? AND routed_at IS NULL"
-        " ORDER BY id LIMIT ?", (owner_id, limit),
+        " AND id > ? ORDER BY id LIMIT ?", (owner_id, after, limit),
     ) as cur:
         return [_inbound(row) for row in await cur.fetchall()]
 
