@@ -7,13 +7,13 @@ says (JSON, ``bot/services/messages.py``), ``client_ref`` the integrator's refer
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import aiosqlite
 
 from bot.domain import Message, MessageStatus
+from bot.storage import dialect
 from bot.storage.db import from_ts
 
 _COLUMNS = (
@@ -50,6 +50,10 @@ class NewMessage:
     client_ref: str | None
 
 
+_NEW_COLUMNS = ("id", "owner_id", "sender_id", "contact_id", "phone", "variant", "planned_at",
+                "content", "client_ref", "status", "queued_at", "updated_at")
+
+
 async def next_id(conn: aiosqlite.Connection) -> int:
     """The id the next message row gets (call it inside the transaction that writes)."""
     async with conn.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM messages") as cur:
@@ -59,17 +63,11 @@ async def next_id(conn: aiosqlite.Connection) -> int:
 
 async def add_many(conn: aiosqlite.Connection, rows: Sequence[NewMessage], now: float) -> int:
     """Queue single messages, all in one statement (the rows go in as one JSON array)."""
-    cur = await conn.execute(
-        "INSERT INTO messages (id, owner_id, sender_id, contact_id, phone, variant, planned_at,"
-        " content, client_ref, status, queued_at, updated_at)"
-        " SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4,"
-        " r.value ->> 5, r.value ->> 6, r.value ->> 7, r.value ->> 8, 'queued', ?, ?"
-        " FROM json_each(?) AS r",
-        (now, now, json.dumps([[m.id, m.owner_id, m.sender_id, m.contact_id, m.phone,
-                                m.variant, m.planned_at, m.content, m.client_ref]
-                               for m in rows])),
-    )
-    return cur.rowcount
+    await dialect.of(conn).write_rows(
+        conn, "messages", _NEW_COLUMNS,
+        [(m.id, m.owner_id, m.sender_id, m.contact_id, m.phone, m.variant, m.planned_at,
+          m.content, m.client_ref, MessageStatus.QUEUED.value, now, now) for m in rows])
+    return len(rows)
 
 
 async def get(conn: aiosqlite.Connection, owner_id: int, message_id: int) -> Message | None:
@@ -82,9 +80,10 @@ async def get(conn: aiosqlite.Connection, owner_id: int, message_id: int) -> Mes
 
 async def content(conn: aiosqlite.Connection, message_ids: Sequence[int]) -> dict[int, str]:
     """What single messages say (their ``content``), by id."""
+    d = dialect.of(conn)
     async with conn.execute(
-        "SELECT id, content FROM messages WHERE id IN (SELECT value FROM json_each(?))"
-        " AND content IS NOT NULL", (json.dumps(list(message_ids)),),
+        f"SELECT id, content FROM messages WHERE {d.in_list('id')}"
+        " AND content IS NOT NULL", (d.list_param(message_ids),),
     ) as cur:
         return {row[0]: row[1] async for row in cur}
 
@@ -97,10 +96,10 @@ async def of_campaign(conn: aiosqlite.Connection, owner_id: int, campaign_id: in
     read along the primary key from the campaign's first id on (``+campaign_id``: not
     through the (campaign, status) index, which would read and sort the whole campaign
     for every page)."""
+    first = "(SELECT COALESCE(MIN(id), 0) - 1 FROM messages WHERE campaign_id = ?)"
     async with conn.execute(
         f"SELECT {_COLUMNS} FROM messages WHERE owner_id = ? AND +campaign_id = ?"
-        " AND id > MAX(?, (SELECT COALESCE(MIN(id), 0) - 1 FROM messages"
-        "                  WHERE campaign_id = ?)) ORDER BY id LIMIT ?",
+        f" AND id > {dialect.of(conn).greatest('?', first)} ORDER BY id LIMIT ?",
         (owner_id, campaign_id, after, campaign_id, limit),
     ) as cur:
         return [_message(row) async for row in cur]
@@ -119,11 +118,13 @@ class Known:
 async def known_phones(conn: aiosqlite.Connection,
                        pairs: Sequence[tuple[int, str]]) -> dict[tuple[int, str], Known]:
     """(owner, phone) -> the contact, for those of ``pairs`` that are contacts."""
+    d = dialect.of(conn)
     async with conn.execute(
         "SELECT c.owner_id, c.phone, c.id, c.opted_out_at IS NOT NULL, c.name, c.attributes"
-        " FROM json_each(?) AS p JOIN contacts c"
-        " ON c.owner_id = p.value ->> 0 AND c.phone = p.value ->> 1",
-        (json.dumps([list(p) for p in pairs]),),
+        f" FROM {d.array_items('?')} AS p JOIN contacts c"
+        f" ON c.owner_id = {d.element('p.value', 0, 'INTEGER')}"
+        f" AND c.phone = {d.element('p.value', 1)}",
+        (d.list_param([list(p) for p in pairs]),),
     ) as cur:
         return {(row[0], row[1]): Known(row[2], bool(row[3]), row[4], row[5])
                 async for row in cur}
@@ -133,12 +134,14 @@ async def set_client_refs(conn: aiosqlite.Connection, owner_id: int, campaign_id
                           run: int, refs: Sequence[tuple[str, str]]) -> int:
     """A campaign's (phone, client reference) pairs onto its run's messages (each found
     through the contact's (owner, phone) and the outbox's (campaign, run, contact) index)."""
+    d = dialect.of(conn)
     cur = await conn.execute(
         "UPDATE messages SET client_ref = r.ref FROM ("
-        " SELECT c.id AS contact_id, p.value ->> 1 AS ref FROM json_each(?) AS p"
-        " JOIN contacts c ON c.owner_id = ? AND c.phone = p.value ->> 0) AS r"
+        f" SELECT c.id AS contact_id, {d.element('p.value', 1)} AS ref"
+        f" FROM {d.array_items('?')} AS p"
+        f" JOIN contacts c ON c.owner_id = ? AND c.phone = {d.element('p.value', 0)}) AS r"
         " WHERE messages.campaign_id = ? AND messages.run = ?"
         " AND messages.contact_id = r.contact_id",
-        (json.dumps([list(r) for r in refs]), owner_id, campaign_id, run),
+        (d.list_param([list(r) for r in refs]), owner_id, campaign_id, run),
     )
     return cur.rowcount

@@ -65,10 +65,7 @@ SQLITE_ONLY: dict[tuple[str, str, str], str] = {
 }
 # Storage code of issue 17 written while the dialect was being made: theirs to port (the
 # engineers who own them were told to use the dialect). Not reasons to keep anything.
-NOT_YET_PORTED: dict[str, str] = {
-    "messages.py": "R2's: json_each / ->> (add_many, content, known_phones, set_client_refs), "
-                   "scalar MAX (of_campaign)",
-}
+NOT_YET_PORTED: dict[str, str] = {}
 
 
 def _where(stack: list[ast.AST]) -> str:
