@@ -429,6 +429,30 @@ async def test_cloud_number_media_arrives_and_answers_follow_the_24_hour_rule(
     assert photo.kind == "photo" and photo.file.content == PHOTO and "Bu?" in photo.caption
     assert "Aysel Quliyeva" in photo.caption
 
+    # every other kind, each as the owner can read it; the media fetched from Meta
+    kinds = [("document", {"filename": "sifaris.pdf", "caption": "Sifariş"}, b"%PDF order",
+              "application/pdf", "document"),
+             ("audio", {"voice": True}, VOICE, "audio/ogg", "voice"),
+             ("video", {"caption": "Bax"}, b"\x00\x00\x00\x18ftypmp42", "video/mp4",
+              "document"),
+             ("sticker", {"animated": False}, b"RIFF....WEBPVP8 ", "image/webp", "document")]
+    for n, (kind, fields, content, mime, shown_as) in enumerate(kinds):
+        media_id = f"20000000000000{n}"
+        cloud.add_media(media_id, content, mime, number_id=cloud_bodies.PHONE_NUMBER_ID)
+        before = len(h.api.messages(OWNER))
+        await hooks.cloud(now_stamped(h, cloud_bodies.media(kind, media_id=media_id,
+                                                           mime_type=mime, **fields),
+                                      f"wamid.K{n}"))
+        [shown] = await messages_since(h, OWNER, before)
+        assert (shown.kind, shown.file.content) == (shown_as, content), kind
+    assert h.api.messages(OWNER)[-4].file.file_name == "sifaris.pdf"
+    for n, body in enumerate((cloud_bodies.location(), cloud_bodies.contacts_card())):
+        before = len(h.api.messages(OWNER))
+        await hooks.cloud(now_stamped(h, body, f"wamid.L{n}"))
+        [shown] = await messages_since(h, OWNER, before)
+        assert ("maps.google.com/?q=40.409300,49.867100" if n == 0
+                else "Leyla Məmmədova: +994 50 222 33 44") in shown.text
+
     await chat.press("↩️ Reply")
     replies = await chat.send("Bəli, var")
     assert "✅ Sent to +994500000000" in replies[-1].text
@@ -436,6 +460,14 @@ async def test_cloud_number_media_arrives_and_answers_follow_the_24_hour_rule(
     assert answer.body["type"] == "text" and answer.body["text"] == {"body": "Bəli, var"}
     assert answer.body["to"] == "994500000000"
     assert answer.headers["authorization"] == f"Bearer {CLOUD_TOKEN}"
+    await chat.press("↩️ Reply")  # and a photo: uploaded to Meta, then sent by its id
+    picture = h.api.add_file(b"\x89PNG\r\n\x1a\n colours", "colours.png", "image/png")
+    replies = await chat.step(h.api.photo_update(chat.user, picture, caption="Rənglər"))
+    assert "✅ Sent to +994500000000" in replies[-1].text
+    [upload] = [r for r in cloud.requests if r.path.endswith("/media")]
+    assert upload.files["file"][2] == b"\x89PNG\r\n\x1a\n colours"
+    photo_answer = cloud.sent()[-1].body
+    assert photo_answer["type"] == "image" and photo_answer["image"]["caption"] == "Rənglər"
 
     h.clock.advance(hours=25)  # past Meta's customer service window
     credits = await balance(h, OWNER)
@@ -443,7 +475,7 @@ async def test_cloud_number_media_arrives_and_answers_follow_the_24_hour_rule(
     replies = await chat.send("Hələ burdasınız?")
     assert "only within 24 hours of the customer's last message" in replies[-1].text
     assert replies[-1].buttons == ["📨 Send «Promo»"]
-    assert len(cloud.sent()) == 1 and await balance(h, OWNER) == credits  # nothing went
+    assert len(cloud.sent()) == 2 and await balance(h, OWNER) == credits  # nothing went
     replies = await chat.press("📨 Send «Promo»")
     assert "✅ Sent to +994500000000" in replies[-1].text
     template = cloud.sent()[-1].body
