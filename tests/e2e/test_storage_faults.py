@@ -60,10 +60,13 @@ async def test_a_full_disk_at_confirm_changes_nothing_and_confirm_works_once_the
         await credit(harness, 811, 1000)
         await up_to_pace(chat, "📋 Hamı (500)", "📝 Salam")
         await chat.press("🐢 Safe")
+        # 500 on a new number is a high risk: Confirm asks again, the yes writes
+        replies = await chat.press("✅ Confirm")
+        assert "🔴 This campaign's risk is high" in replies[0].text
 
         await disk_full(harness.qasid.db)
         caplog.clear()
-        replies = await chat.press("✅ Confirm")
+        replies = await chat.press("Yes, send to 500")
         assert [r.text for r in replies if not r.edited] == ["😔 " + COULD_NOT_SAVE]
         [line] = problems(caplog)
         assert line.name == "bot.handlers.errors" and "database or disk is full" in \
@@ -75,7 +78,7 @@ async def test_a_full_disk_at_confirm_changes_nothing_and_confirm_works_once_the
         assert await scalar(harness, "SELECT COUNT(*) FROM ledger WHERE kind = 'reserve'") == 0
 
         await disk_freed(harness.qasid.db)
-        replies = await chat.press("✅ Confirm")  # the same button, the draft kept
+        replies = await chat.press("Yes, send to 500")  # the same button, the draft kept
         assert "is scheduled: 500 messages" in replies[0].text
         assert await scalar(harness, "SELECT COUNT(*) FROM messages") == 500
     finally:
