@@ -46,6 +46,7 @@ async def went_out(harness: Harness, telegram_id: int):
         (sender_id,) = await cur.fetchone()
     await harness.qasid.services.dispatcher.events.on_event(IncomingMessage(
         sender_id, "+994501110001", "Çox sağ olun! =)", harness.qasid.services.accounts.now()))
+    await harness.qasid.services.inbox.drain()  # shown in the chat before /stats
     return chat, cid
 
 
