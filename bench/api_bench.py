@@ -32,7 +32,6 @@ import os
 import signal
 import sys
 import tempfile
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.http_load import load  # noqa: E402
 from bot.__main__ import freeze_startup, run_loop  # noqa: E402 (as python -m bot runs)
 
 OWNER_TELEGRAM = 4242
@@ -246,43 +246,6 @@ def _cpu_seconds(pid: int) -> float | None:
 
 
 # -- the load generator (this process) ----------------------------------------------------
-
-
-async def _read_answer(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length = 0
-    for line in lines[1:]:
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    if length:
-        await reader.readexactly(length)
-    return status
-
-
-async def load(port: int, requests: list[bytes], connections: int) -> dict[str, Any]:
-    statuses: dict[int, int] = {}
-    latencies: list[float] = []
-    queue = iter(requests)
-    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
-
-    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for request in queue:  # a shared iterator: each request is taken once
-            sent = time.perf_counter()
-            writer.write(request)
-            status = await _read_answer(reader)
-            latencies.append(time.perf_counter() - sent)
-            statuses[status] = statuses.get(status, 0) + 1
-        writer.close()
-
-    started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker(r, w) for r, w in streams))
-    seconds = time.perf_counter() - started
-    latencies.sort()
-    return {"seconds": seconds, "statuses": statuses, "cpu": time.process_time() - cpu,
-            "p50": latencies[len(latencies) // 2],
-            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
 
 
 # -- one run ------------------------------------------------------------------------------

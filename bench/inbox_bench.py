@@ -35,8 +35,6 @@ receipts beside the replies queued for seconds.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import os
 import socket
@@ -49,7 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook_bench import KEY, SESSION, _read_answer, prepare  # noqa: E402
+from bench.http_load import read_answer  # noqa: E402
+from bench.webhook_bench import KEY, SESSION, _request, prepare  # noqa: E402
 from bench.webhook_bench import _body as ack_body  # noqa: E402
 from bot.__main__ import run_loop  # noqa: E402 (the event loop python -m bot runs on)
 
@@ -83,14 +82,6 @@ def read_ack(gateway_id: str, n: int) -> bytes:
 # -- the load generator (a separate process) ----------------------------------------------
 
 
-def _request(body: bytes, port: int) -> bytes:
-    signature = hmac.new(KEY.encode(), body, hashlib.sha512).hexdigest()
-    return (f"POST /webhooks/waha HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-            f"Content-Type: application/json\r\nX-Webhook-Hmac: {signature}\r\n"
-            f"X-Webhook-Hmac-Algorithm: sha512\r\nContent-Length: {len(body)}\r\n\r\n"
-            ).encode() + body
-
-
 async def _load(port: int, requests: list[tuple[str, float, bytes]],
                 connections: int) -> dict[str, object]:
     """Each request sent at its due time (seconds after the start; 0: at once), its
@@ -107,7 +98,7 @@ async def _load(port: int, requests: list[tuple[str, float, bytes]],
             if wait > 0:
                 await asyncio.sleep(wait)
             writer.write(request)
-            status = await _read_answer(reader)
+            status = await read_answer(reader)
             latencies[kind].append(time.perf_counter() - max(begin + due, begin))
             statuses[status] = statuses.get(status, 0) + 1
         writer.close()

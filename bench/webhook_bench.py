@@ -36,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.http_load import load  # noqa: E402
 from bot.__main__ import run_loop  # noqa: E402 (the event loop python -m bot runs on)
 
 KEY = "bench-webhook-key"
@@ -68,47 +69,10 @@ def _request(body: bytes, port: int) -> bytes:
             ).encode() + body
 
 
-async def _read_answer(reader: asyncio.StreamReader) -> int:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split(b" ", 2)[1])
-    length = 0
-    for line in lines[1:]:
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    if length:
-        await reader.readexactly(length)
-    return status
-
-
-async def _load(port: int, requests: list[bytes], connections: int) -> dict[str, object]:
-    statuses: dict[int, int] = {}
-    latencies: list[float] = []
-    queue = iter(requests)
-    streams = [await asyncio.open_connection("127.0.0.1", port) for _ in range(connections)]
-
-    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for request in queue:  # a shared iterator: each request is taken once
-            sent = time.perf_counter()
-            writer.write(request)
-            status = await _read_answer(reader)
-            latencies.append(time.perf_counter() - sent)
-            statuses[status] = statuses.get(status, 0) + 1
-        writer.close()
-
-    started, cpu = time.perf_counter(), time.process_time()
-    await asyncio.gather(*(worker(r, w) for r, w in streams))
-    seconds = time.perf_counter() - started
-    latencies.sort()
-    return {"seconds": seconds, "statuses": statuses, "cpu": time.process_time() - cpu,
-            "p50": latencies[len(latencies) // 2],
-            "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)]}
-
-
 def client_main(port: int, ids_file: Path, connections: int) -> None:
     ids = ids_file.read_text().split()
     requests = [_request(_body(gateway_id, n), port) for n, gateway_id in enumerate(ids)]
-    print(json.dumps(run_loop(_load(port, requests, connections))), flush=True)
+    print(json.dumps(run_loop(load(port, requests, connections))), flush=True)
 
 
 # -- the server side (this process): database, dispatcher, web app ------------------------
