@@ -28,7 +28,7 @@ from bot.handlers import invoices, render_buy, transfers
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.render import Screen
 from bot.handlers.replies import error_text, refuse, reply, show
-from bot.services.orders import STARS
+from bot.i18n import STARS
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from babel.numbers import format_decimal
 
 from bot.domain import Order, Package
 from bot.handlers.render import Screen, keyboard
-from bot.i18n import Safe, Translator
-from bot.services.orders import STARS, Payment, Refusal
+from bot.i18n import STARS, Safe, Translator
+from bot.services.orders import Payment, Refusal
 
 # the buttons (``bot/handlers/buy.py`` reads them): buy:list, buy:pkg:<id>, buy:stars:<id>,
 # buy:transfer:<id> (*Pay by transfer*: ``bot/handlers/transfers.py``)

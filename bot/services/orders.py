@@ -39,6 +39,7 @@ from enum import StrEnum
 from bot.clock import Clock, utcnow
 from bot.domain import Order, OrderMethod, OrderStatus, Owner, OwnerStatus
 from bot.errors import NotFound, ValidationError
+from bot.i18n import STARS
 from bot.services import billing, guards
 from bot.services.notify import Notifier, StarsRefunded
 from bot.storage import ledger, owners
@@ -48,7 +49,6 @@ from bot.storage.db import Connection, Database
 
 log = logging.getLogger(__name__)
 
-STARS = "XTR"  # Telegram Stars' currency code
 REASON_MAX = 200  # an admin's reason for a refund, kept on the order
 REFERENCE_LETTERS = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # nothing to misread (0/O, 1/I)
 
