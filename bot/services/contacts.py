@@ -26,7 +26,7 @@ from bot.domain import Contact, ContactList
 from bot.errors import Interrupted, NotFound, QasidError, StorageUnavailable, ValidationError
 from bot.services import prompts
 from bot.services.imports import PhoneNormaliser, UnreadableFile
-from bot.services.imports.report import write_rejected_csv
+from bot.services.imports.report import neutralise, write_rejected_csv
 from bot.services.imports.worker import ParseOptions, ParseRun
 from bot.services.notify import ImportInterrupted, Notifier
 from bot.services.webhooks import EventType, WebhooksService, contact_data
@@ -45,15 +45,15 @@ LIST_NAME_MAX = 64
 REASON_MAX = 200
 DELETE_CHUNK = 5_000  # a list's members per transaction when it is deleted
 RENAMED_EXAMPLES = 5  # renamed contacts the import report shows
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 ExportFormat = Literal["csv", "xlsx"]
 T = TypeVar("T")
 
 
 def spreadsheet_safe(value: str) -> str:
-    """A cell a spreadsheet shows as text and never runs as a formula."""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    """A cell a spreadsheet shows as text and never runs as a formula (the import
+    report's rule, ``imports.report.neutralise``)."""
+    return neutralise(value)
 
 
 @dataclass(frozen=True, slots=True)
