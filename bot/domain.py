@@ -347,6 +347,9 @@ class CampaignDraft:
     left: bool = False  # the owner typed a command: kept, not resumed at start-up
     name: str = ""  # the owner's name for it ("": its list's and template's)
     again: int | None = None  # the campaign it runs again (*Run again*), if it does
+    # the pace before *Safe plan* rewrote it, {"preset": ..., "pacing": ...}, so *Original
+    # plan* brings it back (None: the pace is the owner's own)
+    original: dict | None = None
 
     def back(self) -> WizardStep:
         """Where *Back* goes from here: the table's step, but a custom pace's summary

@@ -137,6 +137,8 @@ _DRAFT_CHANGES: dict[tuple[str, str | None], DraftChange] = {
     ("pace", "custom"): lambda s, owner, v: s.custom_pacing(owner),
     ("pace", None): lambda s, owner, v: s.use_preset(owner, v),
     ("quiet", None): lambda s, owner, v: s.custom_value(owner, None),
+    ("plan", "safe"): lambda s, owner, v: s.safe_plan(owner),
+    ("plan", "original"): lambda s, owner, v: s.original_plan(owner),
     ("name", "default"): lambda s, owner, v: s.name_draft(owner, None),
     ("name", None): lambda s, owner, v: s.ask_name(owner),
     ("back", None): lambda s, owner, v: s.back(owner),

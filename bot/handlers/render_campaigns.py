@@ -278,6 +278,8 @@ def summary(tr: Translator, s: Summary) -> Screen:
         lines.append(tr("summary.lacking", count=n, total=tr.number(s.recipients),
                         name=name))
     lines.extend(risk_lines(tr, s.risk))
+    if s.safe_plan_on:
+        lines.append(tr("summary.safe_plan_on"))
     lines.append(tr("summary.cost" if s.recurrence is None else "summary.cost_per_run",
                     count=s.cost, available=tr.number(s.balance.available),
                     after=tr.number(s.balance_after)))
@@ -292,6 +294,10 @@ def summary(tr: Translator, s: Summary) -> Screen:
             lines.append(tr("summary.asks_twice"))
         rows.append([(tr("summary.confirm"), "wiz:ok")])
         rows.append([(tr("summary.test"), "wiz:test")])
+    if s.offers_safe_plan:
+        rows.append([(tr("summary.safe_plan"), "wiz:plan:safe")])
+    elif s.safe_plan_on:
+        rows.append([(tr("summary.original_plan"), "wiz:plan:original")])
     if s.lacking:
         rows.append([(tr("summary.fix_template"), "wiz:goto:template")])
     rows.append([(tr("summary.edit"), "wiz:edit"), (tr("summary.rename"), "wiz:name")])

@@ -153,6 +153,16 @@ class Summary:
         return self.over_advice or self.risky_pace or bool(self.lacking) or self.risk.high
 
     @property
+    def offers_safe_plan(self) -> bool:
+        """*Safe plan* is offered: the risk is medium or high and the pace is the owner's."""
+        return self.risk.level >= preflight.Level.MEDIUM and self.draft.original is None
+
+    @property
+    def safe_plan_on(self) -> bool:
+        """The pace is *Safe plan*'s; *Original plan* brings the owner's back."""
+        return self.draft.original is not None
+
+    @property
     def missing(self) -> int:
         return max(0, self.cost - self.balance.available)
 
@@ -406,6 +416,29 @@ class CampaignsService:
             raise ValidationError("bad_preset", where="pacing")
         draft = await self._require_draft(owner_id)
         draft.preset, draft.pacing = name, PRESETS[name].to_json()
+        draft.original = None  # the owner's own choice now
+        return await self._step(draft, WizardStep.SUMMARY)
+
+    async def safe_plan(self, owner_id: int) -> CampaignDraft:
+        """*Safe plan* on the summary: the draft's pace rewritten to low risk
+        (``risk.safe_pacing``), over the same numbers and from the same start; the pace it
+        had is kept in the draft for *Original plan*."""
+        draft = await self._require_draft(owner_id)
+        if draft.pacing is None:
+            raise ValidationError("incomplete", where="campaign")
+        if draft.original is None:
+            draft.original = {"preset": draft.preset, "pacing": draft.pacing}
+        draft.preset = "safe_plan"
+        draft.pacing = preflight.safe_pacing(Pacing.from_json(draft.pacing)).to_json()
+        return await self._step(draft, WizardStep.SUMMARY)
+
+    async def original_plan(self, owner_id: int) -> CampaignDraft:
+        """*Original plan*: the pace the draft had before *Safe plan*, back."""
+        draft = await self._require_draft(owner_id)
+        if draft.original is not None:
+            draft.preset = draft.original.get("preset")
+            draft.pacing = draft.original.get("pacing")
+            draft.original = None
         return await self._step(draft, WizardStep.SUMMARY)
 
     async def custom_pacing(self, owner_id: int) -> CampaignDraft:
@@ -426,6 +459,7 @@ class CampaignsService:
         pacing.validate()
         if following is WizardStep.SUMMARY:
             draft.preset, draft.pacing = "custom", pacing.to_json()
+            draft.original = None  # the owner's own choice now
         return await self._step(draft, following)
 
     async def summary(self, owner_id: int) -> Summary:

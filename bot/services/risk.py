@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers.timezone import time_zones_for_number
 
-from bot.services.planning import DAY, DailyCap, Pacing
+from bot.services.planning import DAY, DailyCap, Pacing, QuietHours
 
 # --- thresholds --------------------------------------------------------------------------
 # More recipients than the numbers may send in the 24 hours from the start: the plan
@@ -299,6 +299,30 @@ def _rate(number: NumberFacts, code: str, part: int, medium: float,
 
 
 _RULES = (_room, _new_contacts, _unchecked, _texts, _pace, _night, _numbers)
+
+
+# *Safe plan*: the pace that keeps inside the guidance above (random 30-60 s gaps, batches
+# of at most SAFE_PLAN_BATCH, rests between them at least this long, no sending at night).
+SAFE_PLAN_DELAY = (PACE_SAFE_DELAY, 60.0)
+SAFE_PLAN_BATCH = 50
+SAFE_PLAN_PAUSE = (15 * 60.0, 30 * 60.0)
+
+
+def safe_pacing(pacing: Pacing) -> Pacing:
+    """``pacing`` rewritten to low risk: gaps of 30-60 s, batches of at most 50, rests of
+    at least 15-30 min, and quiet hours that hold the night (the owner's own when they
+    already cover it). Only ever slower: what is already safer is kept."""
+    quiet = pacing.quiet
+    night = [NIGHT_START, time(23, 59), time(0), time(NIGHT_END.hour - 1, 59)]
+    if quiet is None or not all(quiet.contains(t) for t in night):
+        quiet = QuietHours(NIGHT_START, NIGHT_END)
+    return Pacing(
+        delay_min=max(pacing.delay_min, SAFE_PLAN_DELAY[0]),
+        delay_max=max(pacing.delay_max, SAFE_PLAN_DELAY[1]),
+        batch_size=min(pacing.batch_size, SAFE_PLAN_BATCH),
+        batch_pause_min=max(pacing.batch_pause_min, SAFE_PLAN_PAUSE[0]),
+        batch_pause_max=max(pacing.batch_pause_max, SAFE_PLAN_PAUSE[1]),
+        quiet=quiet)
 
 
 CHECKS_VALID = 30 * DAY  # a WhatsApp check is trusted this long (the dispatcher's default)

@@ -62,7 +62,8 @@ def _campaign(row: aiosqlite.Row) -> Campaign:
 # wait for its owner across an upgrade): {"step": "when", "senders": [3], "when": {"kind":
 # "now" | "at" (+ "at": epoch seconds) | "recurring" (+ "recurrence": {...})}, "recurring":
 # {"every": "week", "weekdays": [0, 2]}, "preset": "normal", "pacing": {...}, "custom":
-# {...}, "left": true, "again": 12}; an answer not given yet has no key. The draft's name
+# {...}, "left": true, "again": 12, "original": {"preset": ..., "pacing": {...}}}; an
+# answer not given yet has no key. The draft's name
 # is the row's ``name`` ("" until the owner gives one).
 
 def _draft(row: aiosqlite.Row) -> CampaignDraft:
@@ -87,6 +88,7 @@ def _draft(row: aiosqlite.Row) -> CampaignDraft:
         preset=answers.get("preset"), pacing=answers.get("pacing"),
         custom=answers.get("custom"), left=bool(answers.get("left")),
         name=row["name"] or "", again=answers.get("again"),
+        original=answers.get("original"),
     )
 
 
@@ -103,7 +105,7 @@ def _answers(draft: CampaignDraft) -> str:
         answers["when"] = when
     if draft.repeat_every is not None:
         answers["recurring"] = {"every": draft.repeat_every, "weekdays": draft.weekdays}
-    for key in ("preset", "pacing", "custom"):
+    for key in ("preset", "pacing", "custom", "original"):
         if getattr(draft, key) is not None:
             answers[key] = getattr(draft, key)
     if draft.left:

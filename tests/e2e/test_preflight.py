@@ -4,7 +4,10 @@ owner's history only."""
 
 from __future__ import annotations
 
+import itertools
+import re
 import time
+from datetime import datetime
 
 from bot.storage import contacts
 from tests.e2e.conftest import Harness
@@ -88,3 +91,44 @@ async def test_each_owner_is_judged_by_their_own_history(harness: Harness) -> No
     text = (await b.press("🐢 Safe"))[0].text
     assert "100% of the recipients (3) never had a message from you." in text
     assert "100% of the recipients (3) are not yet known to be on WhatsApp." in text
+
+
+def _ends(text: str) -> datetime:
+    """The summary's end estimate ("🏁 Ends about: 12/3/26, 10:45 PM, in 1 batch")."""
+    line = next(line for line in text.splitlines() if line.startswith("🏁 Ends about: "))
+    at = line.removeprefix("🏁 Ends about: ").rsplit(", in ", 1)[0]
+    return datetime.strptime(re.sub(r"\s", " ", at), "%m/%d/%y, %I:%M %p")
+
+
+async def test_safe_plan_lowers_the_risk_and_original_plan_brings_the_pace_back(
+        harness: Harness) -> None:
+    chat = await harness.active_owner(815)
+    owner = await owner_id(harness, 815)
+    await seed_list(harness, 815, "Müştərilər", CUSTOMERS)
+    await compose(chat, "Salam", "Salam {{name|dostum}}")
+    await credit(harness, 815, 10)
+    await up_to_pace(chat, "📋 Müştərilər (3)", "📝 Salam")
+    await chat.press("⚙️ My own values")
+    for answer in ("1-2", "20", "1-2"):
+        await chat.send(answer)
+    original = (await chat.press("No quiet hours"))[0].text
+    assert "🔴 Risk: high" in original and "Gaps of 1-2 s between messages" in original
+    # one tap: the pace of the guidance, the risk lower, the end later
+    safe = (await chat.press("🛡 Safe plan"))[0].text
+    assert "🔴 Risk: high" not in safe and "🟡 Risk: medium" in safe
+    assert "Gaps of" not in safe and "🛡 Safe plan: random gaps of 30-60 s" in safe
+    assert _ends(safe) > _ends(original)
+    # and back: the owner's own pace and its risk
+    back = (await chat.press("↩️ Original plan"))[0].text
+    assert "🔴 Risk: high" in back and "Gaps of 1-2 s between messages" in back
+    assert "🛡 Safe plan:" not in back
+    await chat.press("🛡 Safe plan")
+    replies = await chat.press("✅ Confirm")  # medium now: no second question
+    assert "is scheduled: 3 messages" in replies[0].text
+    assert harness.qasid is not None
+    async with harness.qasid.db.reader.execute(
+            "SELECT planned_at FROM messages WHERE owner_id = ? ORDER BY planned_at",
+            (owner,)) as cur:
+        planned = [row[0] for row in await cur.fetchall()]
+    gaps = [b - a for a, b in itertools.pairwise(planned)]
+    assert len(planned) == 3 and all(30 <= gap <= 60 for gap in gaps), gaps

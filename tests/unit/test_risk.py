@@ -148,3 +148,22 @@ def test_the_level_is_the_highest_reason_and_reasons_come_highest_first() -> Non
     result = assess(facts(distinct_texts=2, pacing=replace(SAFE, delay_min=1.0)), NOW)
     assert result.level is Level.HIGH and result.high
     assert [r.code for r in result.reasons] == ["pace", "same_texts"]
+
+
+def test_the_safe_plan_of_a_high_risk_pace_assesses_lower_and_keeps_the_original() -> None:
+    burst = Pacing(1.0, 2.0, 200, 60.0, 120.0, None)  # bursts, day and night
+    night = facts(pacing=burst, first=NOW + timedelta(hours=10),
+                  finish=NOW + timedelta(hours=16))  # 20:00-02:00 in Baku
+    before = assess(night, NOW)
+    assert before.level is Level.HIGH and codes(before)["pace"] is Level.HIGH
+    safe = risk.safe_pacing(burst)
+    assert (safe.delay_min, safe.delay_max, safe.batch_size) == (30.0, 60.0, 50)
+    assert safe.quiet == QuietHours(time(22), time(8))
+    assert burst == Pacing(1.0, 2.0, 200, 60.0, 120.0, None)  # the original is kept
+    # quiet hours held: nothing of the window goes out after 22:00
+    after = assess(replace(night, pacing=safe), NOW)
+    assert after.level < Level.HIGH
+    assert "pace" not in codes(after) and "night" not in codes(after)
+    # a pace already slower than the guidance stays as slow; the owner's night is kept
+    slow = Pacing(90.0, 120.0, 20, 3600.0, 7200.0, QuietHours(time(20), time(10)))
+    assert risk.safe_pacing(slow) == slow
