@@ -24,7 +24,7 @@ from typing import Literal, TypeVar
 from bot.clock import Clock, utcnow
 from bot.domain import Contact, ContactList
 from bot.errors import Interrupted, NotFound, QasidError, StorageUnavailable, ValidationError
-from bot.services import prompts
+from bot.services import opt_outs, prompts
 from bot.services.imports import PhoneNormaliser, UnreadableFile
 from bot.services.imports.report import neutralise, write_rejected_csv
 from bot.services.imports.worker import ParseOptions, ParseRun
@@ -176,6 +176,7 @@ class ContactsService:
         async with self._db.transaction() as tx:
             before = await contacts_repo.get_by_phone(tx, owner_id, phone)
             contact = await contacts_repo.opt_out(tx, owner_id, phone, reason, self._clock())
+            await opt_outs.skip_queued(tx, owner_id, [phone], self._clock())
             if self._webhooks is not None and (before is None or before.opted_out_at is None):
                 await self._webhooks.emit(tx, owner_id, EventType.CONTACT_OPTED_OUT,
                                           contact_data(contact))

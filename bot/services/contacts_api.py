@@ -35,6 +35,7 @@ from bot.errors import Conflict, NotFound, ValidationError
 from bot.services.contacts import ContactsService, _list_name
 from bot.services.imports import PhoneNormaliser
 from bot.services.imports.headers import variable_names
+from bot.services.opt_outs import skip_queued
 from bot.services.webhooks import EventType, WebhooksService, contact_data
 from bot.storage import contacts as contacts_repo
 from bot.storage import lists as lists_repo
@@ -233,6 +234,7 @@ class ContactsApiService:
             newly = [phone for phone in dict.fromkeys(opt_outs) if phone not in already]
             if newly:
                 await contacts_repo.opt_out_many(tx, owner_id, newly, OPT_OUT_REASON, now)
+                await skip_queued(tx, owner_id, newly, now)
                 if self._webhooks is not None:  # as a STOP's: once, with the opt-out
                     await self._webhooks.emit_many(tx, [
                         (owner_id, EventType.CONTACT_OPTED_OUT, contact_data(Contact(

@@ -25,6 +25,7 @@ from typing import Literal
 
 from bot.clock import Clock, utcnow
 from bot.domain import InboundMessage, Sender
+from bot.services import opt_outs
 from bot.services.notify import Notifier, ReplyToDecide
 from bot.services.webhooks import EventType, WebhooksService, contact_data, reply_data
 from bot.storage import contacts as contacts_repo
@@ -214,6 +215,7 @@ class RepliesService:
         if intent == "stop":
             opted = await contacts_repo.opt_out(tx, sender.owner_id, reply.from_phone,
                                                 OPT_OUT_REASON, now)
+            await opt_outs.skip_queued(tx, sender.owner_id, [reply.from_phone], now)
             if self._webhooks is not None and (contact is None
                                                or contact.opted_out_at is None):
                 await self._webhooks.emit(tx, sender.owner_id, EventType.CONTACT_OPTED_OUT,

@@ -273,3 +273,24 @@ async def queued_for_sender(conn: aiosqlite.Connection, sender_id: int) -> int:
     ) as cur:
         row = await cur.fetchone()
     return int(row[0]) if row else 0
+
+
+async def skip_queued_to(conn: aiosqlite.Connection, owner_id: int, phones: Sequence[str],
+                         now: float) -> dict[int | None, int]:
+    """An opt-out: the owner's queued messages to ``phones`` (to a contact of theirs with
+    that number, or a single message to it) become ``skipped``; how many, per campaign
+    (``None``: single messages). Found through the (owner, status) index: only the owner's
+    queued messages are read."""
+    d = dialect.of(conn)
+    async with conn.execute(
+        "UPDATE messages SET status = 'skipped', updated_at = ?"
+        " WHERE owner_id = ? AND status = 'queued' AND (contact_id IN"
+        f" (SELECT id FROM contacts WHERE owner_id = ? AND {d.in_list('phone')})"
+        f" OR (contact_id IS NULL AND {d.in_list('phone')}))" + d.returning("campaign_id"),
+        (now, owner_id, owner_id, d.list_param(phones), d.list_param(phones)),
+    ) as cur:
+        rows = await cur.fetchall()
+    skipped: dict[int | None, int] = {}
+    for row in rows:
+        skipped[row[0]] = skipped.get(row[0], 0) + 1
+    return skipped
