@@ -83,8 +83,11 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
 
 
 @pytest.fixture
-async def harness(make_settings) -> AsyncIterator[Harness]:
-    h = Harness(FakeBotApi(), make_settings())
+async def harness(request: pytest.FixtureRequest, make_settings) -> AsyncIterator[Harness]:
+    """The bot on the fake Bot API. A module marked ``no_ticks`` gets no dispatcher ticks:
+    the messages stay where the test puts them."""
+    still = request.node.get_closest_marker("no_ticks") is not None
+    h = Harness(FakeBotApi(), make_settings(dispatch_interval=0) if still else make_settings())
     await h.start()
     yield h
     await h.stop()

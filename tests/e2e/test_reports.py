@@ -10,20 +10,12 @@ from pathlib import Path
 import pytest
 from python_calamine import CalamineWorkbook
 
-from bot.console.botapi import FakeBotApi
 from bot.gateways.base import IncomingMessage
 from tests.e2e.conftest import Harness
 from tests.e2e.test_campaigns import owner_id, press_data
 from tests.e2e.test_stats import confirmed_campaign
 
-
-@pytest.fixture
-async def harness(make_settings):
-    """No dispatcher ticks: the messages stay where the test puts them."""
-    h = Harness(FakeBotApi(), make_settings(dispatch_interval=0))
-    await h.start()
-    yield h
-    await h.stop()
+pytestmark = pytest.mark.no_ticks  # the messages stay where the test puts them
 
 
 def documents(harness: Harness, chat) -> list:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from bot.console.botapi import FakeBotApi
 from tests.e2e.conftest import Harness
 from tests.e2e.test_campaigns import compose, credit, owner_id, press_data, seed_list, up_to_pace
 
@@ -24,13 +23,7 @@ OUTCOMES = {
 }
 
 
-@pytest.fixture
-async def harness(make_settings):
-    """No dispatcher ticks: the messages stay where the test puts them."""
-    h = Harness(FakeBotApi(), make_settings(dispatch_interval=0))
-    await h.start()
-    yield h
-    await h.stop()
+pytestmark = pytest.mark.no_ticks  # the messages stay where the test puts them
 
 
 async def confirmed_campaign(harness: Harness, telegram_id: int):
