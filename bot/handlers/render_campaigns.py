@@ -278,7 +278,10 @@ def summary(tr: Translator, s: Summary) -> Screen:
         lines.append(tr("summary.lacking", count=n, total=tr.number(s.recipients),
                         name=name))
     lines.extend(risk_lines(tr, s.risk))
-    if s.safe_plan_on:
+    if s.safe_plan_on and s.added:
+        lines.append(tr("summary.safe_plan_numbers", count=len(s.senders),
+                        names=", ".join(sender_label(x) for x in s.added)))
+    elif s.safe_plan_on:
         lines.append(tr("summary.safe_plan_on"))
     lines.append(tr("summary.cost" if s.recurrence is None else "summary.cost_per_run",
                     count=s.cost, available=tr.number(s.balance.available),

@@ -117,6 +117,7 @@ class Summary:
     lacking: dict[str, int] = field(default_factory=dict)  # variable -> recipients without
     campaign: Campaign | None = None  # once confirmed: the scheduled campaign
     risk: preflight.Risk = NO_RISK  # the pre-flight check (bot/services/risk.py)
+    added: list[Sender] = field(default_factory=list)  # numbers *Safe plan* added
 
     @property
     def name(self) -> str:
@@ -362,6 +363,8 @@ class CampaignsService:
         template = (await templates.get(self._db.reader, owner_id, draft.template_id)
                     if draft.template_id is not None else None)
         _check_cloud(template, self._need_approved(chosen))
+        if draft.original is not None:  # the numbers are the owner's choice now
+            draft.original.pop("senders", None)
         return await self._step(draft, WizardStep.WHEN)
 
     async def start_now(self, owner_id: int) -> CampaignDraft:
@@ -420,26 +423,65 @@ class CampaignsService:
         return await self._step(draft, WizardStep.SUMMARY)
 
     async def safe_plan(self, owner_id: int) -> CampaignDraft:
-        """*Safe plan* on the summary: the draft's pace rewritten to low risk
-        (``risk.safe_pacing``), over the same numbers and from the same start; the pace it
-        had is kept in the draft for *Original plan*."""
+        """*Safe plan* on the summary: the draft rewritten to low risk (``_make_safe``); the
+        pace and numbers it had are kept in the draft for *Original plan*."""
         draft = await self._require_draft(owner_id)
-        if draft.pacing is None:
-            raise ValidationError("incomplete", where="campaign")
-        if draft.original is None:
-            draft.original = {"preset": draft.preset, "pacing": draft.pacing}
-        draft.preset = "safe_plan"
-        draft.pacing = preflight.safe_pacing(Pacing.from_json(draft.pacing)).to_json()
+        await self._make_safe(draft)
         return await self._step(draft, WizardStep.SUMMARY)
 
     async def original_plan(self, owner_id: int) -> CampaignDraft:
-        """*Original plan*: the pace the draft had before *Safe plan*, back."""
+        """*Original plan*: the pace and numbers the draft had before *Safe plan*, back."""
         draft = await self._require_draft(owner_id)
         if draft.original is not None:
             draft.preset = draft.original.get("preset")
             draft.pacing = draft.original.get("pacing")
+            if draft.original.get("senders") is not None:
+                draft.senders = list(draft.original["senders"])
             draft.original = None
         return await self._step(draft, WizardStep.SUMMARY)
+
+    async def _make_safe(self, draft: CampaignDraft) -> None:
+        """The one *Safe plan* rewrite (the chat's button, the API's ``plan: safe``): the
+        pace to ``risk.safe_pacing`` (random 30-60 s gaps, batches of at most 50, rests,
+        the night held) and the campaign spread over the owner's other healthy numbers
+        (``risk.safe_numbers``); the start stays. What the draft had is kept in
+        ``draft.original`` (once: a second rewrite keeps the owner's)."""
+        if draft.pacing is None or draft.start is None or draft.list_id is None \
+                or draft.template_id is None:
+            raise ValidationError("incomplete", where="campaign")
+        if draft.original is None:
+            draft.original = {"preset": draft.preset, "pacing": draft.pacing,
+                              "senders": list(draft.senders or [])}
+        draft.preset = "safe_plan"
+        draft.pacing = preflight.safe_pacing(Pacing.from_json(draft.pacing)).to_json()
+        draft.senders = sorted({*(draft.senders or []), *await self._safe_numbers(draft)})
+
+    async def _safe_numbers(self, draft: CampaignDraft) -> builtins.list[int]:
+        """The owner's other working numbers *Safe plan* adds to the draft's (ids)."""
+        owner_id, reader = draft.owner_id, self._db.reader
+        usable = await self.usable_senders(owner_id)
+        wanted = set(draft.senders or [])
+        chosen = [s for s in usable if s.id in wanted]
+        template = await templates.get(reader, owner_id, draft.template_id or 0)
+        if not chosen or template is None:
+            return []
+        # a Cloud API number only when the template has its approved twin
+        barred = ({s.id for s in self._need_approved(usable)} if template.cloud is None
+                  else set())
+        taken = {s.id for s in chosen}
+        others = [s for s in usable if s.id not in taken and s.id not in barred]
+        if not others:
+            return []
+        now = self._clock()
+        assert draft.start is not None and draft.list_id is not None
+        starts_at, _recurrence = _start_of(draft.start, await self._zone(owner_id), now)
+        members, opted_out = await repo.audience(reader, owner_id, draft.list_id)
+        never, _unchecked = await risk_repo.cold_recipients(
+            reader, owner_id, draft.list_id, now.timestamp() - preflight.CHECKS_VALID)
+        facts = await self._number_facts([*chosen, *others], starts_at)
+        picked = preflight.safe_numbers(members - opted_out, never, facts[:len(chosen)],
+                                        facts[len(chosen):], starts_at, now)
+        return [others[i].id for i in picked]
 
     async def custom_pacing(self, owner_id: int) -> CampaignDraft:
         draft = await self._require_draft(owner_id)
@@ -888,16 +930,9 @@ class CampaignsService:
         _check_cloud(template, self._need_approved(chosen))
         zone = await self._zone(owner_id)
         now = self._clock()
-        recurrence = None
-        if start.kind is StartKind.AT and start.at is not None:
-            starts_at = start.at
-            if starts_at < now:
-                raise ValidationError("in_past", where="when")
-        elif start.kind is StartKind.RECURRING and start.recurrence is not None:
-            recurrence = Recurrence.from_json(start.recurrence)
-            starts_at = recurrence.next_after(now, zone)
-        else:
-            starts_at = datetime.fromtimestamp(math.ceil(now.timestamp()) + NOW_LEAD_SECONDS, UTC)
+        starts_at, recurrence = _start_of(start, zone, now)
+        if start.kind is StartKind.AT and starts_at < now:
+            raise ValidationError("in_past", where="when")
         pacing = Pacing.from_json(draft.pacing)
         members, opted_out = await repo.audience(self._db.reader, owner_id, draft.list_id)
         recipients = members - opted_out
@@ -927,6 +962,8 @@ class CampaignsService:
             per_day=sum(c.at(starts_at.timestamp())[0] for c in caps),
             lacking=await repo.lacking_values(self._db.reader, owner_id, draft.list_id, bare),
             risk=assessed,
+            added=[s for s in chosen if draft.original is not None
+                   and s.id not in (draft.original.get("senders") or [s.id])],
         )
 
     async def _risk_facts(self, owner_id: int, list_id: int, template: Template,
@@ -942,11 +979,8 @@ class CampaignsService:
         for phone, n in await risk_repo.phone_prefixes(reader, owner_id, list_id):
             key = preflight.phone_zone(phone)
             zones_of[key] = zones_of.get(key, 0) + n
-        history = await risk_repo.sender_history(reader, [s.id for s in chosen],
-                                                 now - preflight.RECENT_DAYS * DAY)
         compiled = [compile_template(v) for v in template.variants]
-        numbers = [preflight.NumberFacts(s.label or s.phone, cap, *history.get(s.id, (0, 0, 0)))
-                   for s, cap in zip(chosen, caps, strict=True)]
+        numbers = await self._number_facts(chosen, window.first, caps)
         return preflight.CampaignFacts(
             recipients=recipients, never_messaged=never, unchecked=unchecked,
             distinct_texts=sum(c.distinct_texts() for c in compiled),
@@ -954,6 +988,32 @@ class CampaignsService:
             pacing=pacing, first=window.first, finish=window.finish, owner_zone=zone,
             zones=tuple(sorted(zones_of.items())), numbers=tuple(numbers))
 
+
+    async def _number_facts(self, chosen: Sequence[Sender], starts_at: datetime,
+                            caps: Sequence[DailyCap] | None = None,
+                            ) -> builtins.list[preflight.NumberFacts]:
+        """The numbers' history as the pre-flight check reads it: each one's cap and what
+        counts against it (``caps``, else read for ``starts_at``), its messages of the
+        last days (``bot/storage/risk.py``) and the health guard's mode, Meta's tier and
+        quality (``bot/storage/health.py``)."""
+        reader = self._db.reader
+        if caps is None:
+            caps = (await self._capacity(reader, chosen, starts_at))["caps"]
+        ids = [s.id for s in chosen]
+        history = await risk_repo.sender_history(
+            reader, ids, self._clock().timestamp() - preflight.RECENT_DAYS * DAY)
+        guards = await self._guards(ids)
+        numbers = []
+        for sender, cap in zip(chosen, caps, strict=True):
+            guard = guards.get(sender.id)
+            numbers.append(preflight.NumberFacts(
+                sender.label or sender.phone, cap, *history.get(sender.id, (0, 0, 0)),
+                tier=guard.tier if guard else None, quality=guard.quality if guard else None,
+                mode=guard.mode if guard else preflight.MODE_NORMAL))
+        return numbers
+
+    async def _guards(self, ids: Sequence[int]) -> dict:
+        return {}
 
     def _need_approved(self, chosen: Sequence[Sender]) -> builtins.list[Sender]:
         """The chosen numbers that may open a conversation only with an approved template."""
@@ -981,6 +1041,17 @@ class CampaignsService:
         if any(i not in found for i in sender_ids):
             return {}
         return await self._capacity(conn, [found[i] for i in sender_ids], starts_at)
+
+
+def _start_of(start: DraftStart, zone: ZoneInfo,
+              now: datetime) -> tuple[datetime, Recurrence | None]:
+    """When a draft's (first) run starts, and its recurrence if it repeats."""
+    if start.kind is StartKind.AT and start.at is not None:
+        return start.at, None
+    if start.kind is StartKind.RECURRING and start.recurrence is not None:
+        recurrence = Recurrence.from_json(start.recurrence)
+        return recurrence.next_after(now, zone), recurrence
+    return datetime.fromtimestamp(math.ceil(now.timestamp()) + NOW_LEAD_SECONDS, UTC), None
 
 
 def _after_when(draft: CampaignDraft) -> WizardStep:

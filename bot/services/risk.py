@@ -79,6 +79,13 @@ BLOCK_RATE_HIGH = 0.05
 # Cloud API numbers: Meta's quality rating.
 QUALITY_MEDIUM = "YELLOW"
 QUALITY_HIGH = "RED"
+# The live health guard's mode of a number (bot/services/health_guard.py, stored in
+# sender_guard): slowed after a warning (medium); no new chats (high when the campaign has
+# recipients the owner never messaged: the dispatcher holds their messages); paused (high).
+MODE_NORMAL = "normal"
+MODE_SLOWED = "slowed"
+MODE_NO_NEW_CHATS = "no_new_chats"
+MODE_PAUSED = "paused"
 
 
 class Level(IntEnum):
@@ -122,6 +129,7 @@ class NumberFacts:
     blocked: int = 0  # of them, refused in a way that restricts the number
     tier: int | None = None  # Cloud API: unique users a day Meta allows, if known
     quality: str | None = None  # Cloud API: GREEN / YELLOW / RED, if known
+    mode: str = MODE_NORMAL  # the health guard's: normal, slowed, no_new_chats, paused
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,15 +163,18 @@ def _percent(share: float) -> int:
     return round(share * 100)
 
 
+def room_of(number: NumberFacts, start: float) -> int:
+    """What a number may still send in the 24 hours from ``start`` (its cap or warm-up
+    figure, less what already counts against it then)."""
+    cap, _day, _until = number.cap.at(start)
+    used = sum(1 for t in number.cap.recent if start - DAY < t <= start + DAY)
+    return max(0, cap - used)
+
+
 def _room(facts: CampaignFacts, now: datetime) -> list[Reason]:
     start = max(facts.first, now).timestamp()
-    room = 0
-    warming = 0
-    for number in facts.numbers:
-        cap, day, _until = number.cap.at(start)
-        used = sum(1 for t in number.cap.recent if start - DAY < t <= start + DAY)
-        room += max(0, cap - used)
-        warming += day is not None
+    room = sum(room_of(n, start) for n in facts.numbers)
+    warming = sum(n.cap.at(start)[1] is not None for n in facts.numbers)
     if not facts.numbers or facts.recipients <= room:
         return []
     level = Level.HIGH if facts.recipients > ROOM_HIGH_FACTOR * room else Level.MEDIUM
@@ -267,24 +278,37 @@ def _zone(key: str, fallback: ZoneInfo) -> ZoneInfo:
 
 
 def _numbers(facts: CampaignFacts, now: datetime) -> list[Reason]:
+    return [r for number in facts.numbers
+            for r in number_reasons(number, facts.recipients, facts.never_messaged, now)]
+
+
+def number_reasons(number: NumberFacts, recipients: int, never_messaged: int,
+                   now: datetime) -> list[Reason]:
+    """What one number brings to a campaign of ``recipients`` (``never_messaged`` of them
+    new): its age, its recent failures and blocks, Meta's tier and quality, the guard's
+    mode."""
     found: list[Reason] = []
-    for number in facts.numbers:
-        age = int((now.timestamp() - number.cap.linked) // DAY)
-        if age < YOUNG_DAYS:
-            found.append(Reason("young", Level.MEDIUM, {"number": number.label,
-                                                     "count": age + 1}))
-        if number.attempts >= RATE_MIN_ATTEMPTS:
-            found += _rate(number, "failures", number.failed, FAILURE_RATE_MEDIUM,
-                           FAILURE_RATE_HIGH)
-            found += _rate(number, "blocks", number.blocked, BLOCK_RATE_MEDIUM,
-                           BLOCK_RATE_HIGH)
-        if number.tier is not None and facts.recipients > number.tier:
-            found.append(Reason("tier", Level.HIGH, {"number": number.label,
-                                                     "tier": number.tier}))
-        if number.quality in (QUALITY_MEDIUM, QUALITY_HIGH):
-            found.append(Reason("quality", Level.HIGH if number.quality == QUALITY_HIGH
-                                else Level.MEDIUM,
-                                {"number": number.label, "quality": number.quality}))
+    label = number.label
+    age = int((now.timestamp() - number.cap.linked) // DAY)
+    if age < YOUNG_DAYS:
+        found.append(Reason("young", Level.MEDIUM, {"number": label, "count": age + 1}))
+    if number.attempts >= RATE_MIN_ATTEMPTS:
+        found += _rate(number, "failures", number.failed, FAILURE_RATE_MEDIUM,
+                       FAILURE_RATE_HIGH)
+        found += _rate(number, "blocks", number.blocked, BLOCK_RATE_MEDIUM, BLOCK_RATE_HIGH)
+    if number.tier is not None and recipients > number.tier:
+        found.append(Reason("tier", Level.HIGH, {"number": label, "tier": number.tier,
+                                                 "count": recipients}))
+    if number.quality in (QUALITY_MEDIUM, QUALITY_HIGH):
+        found.append(Reason("quality", Level.HIGH if number.quality == QUALITY_HIGH
+                            else Level.MEDIUM, {"number": label, "quality": number.quality}))
+    if number.mode == MODE_SLOWED:
+        found.append(Reason("slowed", Level.MEDIUM, {"number": label}))
+    elif number.mode == MODE_NO_NEW_CHATS:
+        found.append(Reason("no_new_chats", Level.HIGH if never_messaged else Level.MEDIUM,
+                            {"number": label, "count": never_messaged}))
+    elif number.mode == MODE_PAUSED:
+        found.append(Reason("paused", Level.HIGH, {"number": label}))
     return found
 
 
@@ -323,6 +347,36 @@ def safe_pacing(pacing: Pacing) -> Pacing:
         batch_pause_min=max(pacing.batch_pause_min, SAFE_PLAN_PAUSE[0]),
         batch_pause_max=max(pacing.batch_pause_max, SAFE_PLAN_PAUSE[1]),
         quiet=quiet)
+
+
+def safe_numbers(recipients: int, never_messaged: int, chosen: Sequence[NumberFacts],
+                 others: Sequence[NumberFacts], start: datetime,
+                 now: datetime) -> tuple[int, ...]:
+    """Which of the owner's other numbers (``others``: working, not in the campaign) *Safe
+    plan* adds to the ``chosen`` ones, as indices into ``others``: spread over more numbers,
+    each sends less a day and the list takes fewer days.
+
+    Only a healthy number is added: nothing of its own raises the risk (``number_reasons``:
+    no failures or blocks, Meta's quality and tier fine, the guard's mode normal), but for
+    its youth. Every such number past its first week is added (it spreads the load at no
+    cost); numbers still in their first week only while the room of those taken so far is
+    short of the recipients (``room_of``, in the 24 hours from ``start``), the one with
+    the most room first. A number with no room left that day is not added."""
+    at = max(start, now).timestamp()
+    fit: list[int] = []
+    young: list[int] = []
+    for i, number in enumerate(others):
+        own = {r.code for r in number_reasons(number, recipients, never_messaged, now)}
+        if own - {"young"} or not room_of(number, at):
+            continue
+        (young if own else fit).append(i)
+    room = sum(room_of(n, at) for n in chosen) + sum(room_of(others[i], at) for i in fit)
+    for i in sorted(young, key=lambda i: -room_of(others[i], at)):
+        if room >= recipients:
+            break
+        fit.append(i)
+        room += room_of(others[i], at)
+    return tuple(sorted(fit))
 
 
 CHECKS_VALID = 30 * DAY  # a WhatsApp check is trusted this long (the dispatcher's default)

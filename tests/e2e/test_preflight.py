@@ -132,3 +132,46 @@ async def test_safe_plan_lowers_the_risk_and_original_plan_brings_the_pace_back(
         planned = [row[0] for row in await cur.fetchall()]
     gaps = [b - a for a, b in itertools.pairwise(planned)]
     assert len(planned) == 3 and all(30 <= gap <= 60 for gap in gaps), gaps
+
+
+async def test_safe_plan_spreads_over_the_owners_other_number_and_ends_earlier(
+        harness: Harness) -> None:
+    chat = await harness.active_owner(816)
+    await chat.send("/numbers")
+    replies = await chat.press("➕ Add a sandbox number")
+    assert "The number <b>Sandbox 2</b> is linked and ready to send." in replies[0].text
+    many = [(f"+9945013{n:05d}", f"Customer {n}", '{"city": "Bakı"}') for n in range(70)]
+    await seed_list(harness, 816, "Hamı", many)
+    await compose(chat, "Salam", "{Salam|Hello|Hi} {{name}}, {new|fresh} {offers|prices}!")
+    await credit(harness, 816, 100)
+    await chat.send("/newcampaign")
+    await chat.press("📋 Hamı (70)")
+    await chat.press("📝 Salam")
+    await chat.press("✅ Sandbox 2")  # the owner sends from the first number only
+    await chat.press("Next ➡️")
+    await chat.press("▶️ Now")
+    original = (await chat.press("🐢 Safe"))[0].text
+    # two new numbers may send 20 a day each: 70 on one of them is over three days of it
+    assert "📱 From: Sandbox\n" in original and "🔴 Risk: high" in original
+    assert "may send 20 more in the next 24 hours" in original
+    safe = (await chat.press("🛡 Safe plan"))[0].text
+    assert "📱 From: Sandbox, Sandbox 2\n" in safe
+    assert "spread over 2 numbers (added: Sandbox 2)" in safe
+    assert "may send 40 more in the next 24 hours (2 still warming up)" in safe
+    assert "🔴 Risk: high" not in safe
+    # two numbers' room: the days the caps take are fewer, whatever the slower pace
+    assert _ends(safe) < _ends(original)
+    back = (await chat.press("↩️ Original plan"))[0].text
+    assert "📱 From: Sandbox\n" in back and "🔴 Risk: high" in back
+    assert _ends(back) == _ends(original)
+    # the safe plan confirmed: the messages go from both numbers
+    await chat.press("🛡 Safe plan")
+    replies = await chat.press("✅ Confirm")
+    assert "is scheduled: 70 messages" in replies[0].text
+    assert harness.qasid is not None
+    owner = await owner_id(harness, 816)
+    async with harness.qasid.db.reader.execute(
+            "SELECT COUNT(DISTINCT sender_id) FROM messages WHERE owner_id = ?",
+            (owner,)) as cur:
+        row = await cur.fetchone()
+    assert row is not None and row[0] == 2

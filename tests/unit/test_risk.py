@@ -167,3 +167,59 @@ def test_the_safe_plan_of_a_high_risk_pace_assesses_lower_and_keeps_the_original
     # a pace already slower than the guidance stays as slow; the owner's night is kept
     slow = Pacing(90.0, 120.0, 20, 3600.0, 7200.0, QuietHours(time(20), time(10)))
     assert risk.safe_pacing(slow) == slow
+
+
+def _young(label: str, days: int = 1, *, sent: int = 0) -> NumberFacts:
+    """A number linked ``days`` ago, on the warm-up 20, 40, 80 a day; ``sent`` in the last
+    hours count against its day."""
+    return NumberFacts(label, DailyCap(1000, (NOW - timedelta(days=days)).timestamp() + 60,
+                                       (20, 40, 80),
+                                       tuple(NOW.timestamp() - 60 * i for i in range(sent))))
+
+
+def test_the_safe_plan_adds_every_healthy_older_number_and_no_unhealthy_one() -> None:
+    others = (
+        replace(OLD_NUMBER, label="Old 2"),
+        replace(OLD_NUMBER, label="Failing", attempts=100, failed=30),
+        replace(OLD_NUMBER, label="Blocked", attempts=100, blocked=3),
+        replace(OLD_NUMBER, label="Slowed", mode="slowed"),
+        replace(OLD_NUMBER, label="No new chats", mode="no_new_chats"),
+        replace(OLD_NUMBER, label="Guard paused", mode="paused"),
+        replace(OLD_NUMBER, label="Yellow", tier=10000, quality="YELLOW"),
+        replace(OLD_NUMBER, label="Small tier", tier=250, quality="GREEN"),
+        replace(OLD_NUMBER, label="Cloud", tier=2000, quality="GREEN"),
+    )
+    picked = risk.safe_numbers(500, 400, (OLD_NUMBER,), others, NOW, NOW)
+    assert [others[i].label for i in picked] == ["Old 2", "Cloud"]
+    # nothing else to add: nothing added
+    assert risk.safe_numbers(500, 400, (OLD_NUMBER,), (), NOW, NOW) == ()
+
+
+def test_the_safe_plan_adds_young_numbers_only_for_the_room_it_lacks_most_room_first() -> None:
+    chosen = (_young("Mine"),)  # day 1 of its warm-up: 20 a day
+    others = (_young("Busy", sent=10), _young("Fresh", days=2), _young("Day 1"))
+    # 60 recipients: 20 of its own, the one with most room (day 2: 40) covers the rest
+    picked = risk.safe_numbers(60, 0, chosen, others, NOW, NOW)
+    assert [others[i].label for i in picked] == ["Fresh"]
+    # 150: every young one with room left
+    picked = risk.safe_numbers(150, 0, chosen, others, NOW, NOW)
+    assert [others[i].label for i in picked] == ["Busy", "Fresh", "Day 1"]
+    # 20: its own room is enough, no young number joins
+    assert risk.safe_numbers(20, 0, chosen, others, NOW, NOW) == ()
+    # one whose day is used up adds nothing and is left out
+    spent = (_young("Spent", sent=20),)
+    assert risk.safe_numbers(150, 0, chosen, spent, NOW, NOW) == ()
+
+
+def test_the_numbers_guard_mode_raises_the_risk() -> None:
+    slowed = assess(facts(numbers=(replace(OLD_NUMBER, mode="slowed"),)), NOW)
+    assert codes(slowed) == {"slowed": Level.MEDIUM}
+    assert slowed.reasons[0].params == {"number": "Shop"}
+    # no new chats: the recipients never messaged wait; none of them: medium only
+    held = assess(facts(numbers=(replace(OLD_NUMBER, mode="no_new_chats"),)), NOW)
+    assert codes(held) == {"no_new_chats": Level.HIGH}
+    assert held.reasons[0].params == {"number": "Shop", "count": 10}
+    assert codes(assess(facts(never_messaged=0, numbers=(
+        replace(OLD_NUMBER, mode="no_new_chats"),)), NOW)) == {"no_new_chats": Level.MEDIUM}
+    assert codes(assess(facts(numbers=(replace(OLD_NUMBER, mode="paused"),)),
+                        NOW)) == {"paused": Level.HIGH}
