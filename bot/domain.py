@@ -787,3 +787,35 @@ class ApiPrincipal:
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes
+
+
+class AutomationKind(StrEnum):
+    SEQUENCE = "sequence"  # steps after a contact joins a list
+    DATE = "date"  # a template N days before/on/after a date column of the contacts
+    KEYWORD = "keyword"  # an answer to a customer's message that matches a word
+
+
+class AutomationState(StrEnum):
+    ON = "on"
+    PAUSED = "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Automation:
+    """A standing rule of an owner's that produces outbox messages by itself
+    (``bot/services/automations.py``); ``config`` is its kind's own settings (JSON in its
+    row); ``paused_reason``: ``owner`` or ``balance`` while paused."""
+
+    id: int
+    owner_id: int
+    kind: str
+    name: str
+    state: str
+    paused_reason: str | None
+    config: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def on(self) -> bool:
+        return self.state == AutomationState.ON

@@ -48,10 +48,11 @@ class NewMessage:
     planned_at: float
     content: str  # JSON
     client_ref: str | None
+    automation_id: int | None = None  # the automation that produced it
 
 
 _NEW_COLUMNS = ("id", "owner_id", "sender_id", "contact_id", "phone", "variant", "planned_at",
-                "content", "client_ref", "status", "queued_at", "updated_at")
+                "content", "client_ref", "automation_id", "status", "queued_at", "updated_at")
 
 
 async def next_id(conn: aiosqlite.Connection) -> int:
@@ -66,7 +67,8 @@ async def add_many(conn: aiosqlite.Connection, rows: Sequence[NewMessage], now: 
     await dialect.of(conn).write_rows(
         conn, "messages", _NEW_COLUMNS,
         [(m.id, m.owner_id, m.sender_id, m.contact_id, m.phone, m.variant, m.planned_at,
-          m.content, m.client_ref, MessageStatus.QUEUED.value, now, now) for m in rows])
+          m.content, m.client_ref, m.automation_id, MessageStatus.QUEUED.value, now, now)
+         for m in rows])
     return len(rows)
 
 
