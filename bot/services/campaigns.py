@@ -196,7 +196,9 @@ class CampaignOrder:
     """A campaign asked for in one go (``CampaignsService.create``, the HTTP API): the
     wizard's answers. ``sender_ids`` None: every working number (the wizard's default);
     ``start_at`` None: now; ``pacing`` (custom values) or else ``preset``;
-    ``client_refs``: (phone, the integrator's reference) of recipients."""
+    ``client_refs``: (phone, the integrator's reference) of recipients; ``safe_plan``:
+    the chat's *Safe plan* rewrite first; ``accept_risk``: the chat's second yes a high
+    risk asks for."""
 
     list_id: int
     template_id: int
@@ -207,6 +209,8 @@ class CampaignOrder:
     name: str | None = None
     allow_missing: bool = False  # send to recipients lacking a value (blank, as the chat)
     client_refs: Sequence[tuple[str, str]] = ()
+    safe_plan: bool = False  # rewritten as the chat's *Safe plan* (pace and numbers)
+    accept_risk: bool = False  # a high risk confirmed (else ``HighRisk``, nothing written)
 
 
 # The wizard's places (``ValidationError.where``) as a ``CampaignOrder`` names them.
@@ -612,14 +616,18 @@ class CampaignsService:
         template's approved twin; opted-out members are left out (``Summary.opted_out``);
         recipients without a value for a variable that has no fallback are refused
         (``missing_values``) unless ``order.allow_missing``; the credits must cover every
-        recipient (``InsufficientCredits``, nothing queued). Confirming is the wizard's:
+        recipient (``InsufficientCredits``, nothing queued); a high risk (after
+        ``order.safe_plan``'s rewrite, when asked) needs ``order.accept_risk``
+        (``risk.HighRisk``, nothing queued), as the chat's second yes. Confirming is the wizard's:
         the outbox planned and written and the credits reserved in one transaction, with
         the recipients' ``client_refs`` (and ``on_commit``'s write, given the result)."""
         try:
             if await lists.get(self._db.reader, owner_id, order.list_id) is None:
                 raise NotFound("list", list_id=order.list_id)
-            summary = await self._summary(await self._order_draft(owner_id, order),
-                                          estimated=False)
+            draft = await self._order_draft(owner_id, order)
+            if order.safe_plan:
+                await self._make_safe(draft)
+            summary = await self._summary(draft, estimated=False)
         except ValidationError as exc:  # named as the order names it
             exc.where = _ORDER_FIELDS.get(exc.where, exc.where)
             raise
@@ -631,6 +639,8 @@ class CampaignsService:
                                   recipients=max(summary.lacking.values()))
         if summary.cost > summary.balance.available:
             raise InsufficientCredits(summary.cost, summary.balance.available)
+        if summary.risk.high and not order.accept_risk:
+            raise preflight.HighRisk(summary.risk)
         now = self._clock()
         async with self._db.transaction() as tx:
             campaign = Campaign(0, owner_id, order.name or "", CampaignStatus.DRAFT, now,

@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 from phonenumbers.timezone import time_zones_for_number
 
+from bot.errors import Conflict
 from bot.services.planning import DAY, DailyCap, Pacing, QuietHours
 
 # --- thresholds --------------------------------------------------------------------------
@@ -116,6 +117,17 @@ class Risk:
     @property
     def high(self) -> bool:
         return self.level is Level.HIGH
+
+
+class HighRisk(Conflict):
+    """A campaign asked for in one go (the HTTP API) whose risk is high, without the
+    owner's explicit yes (the chat's second confirmation): nothing was written."""
+
+    code = "high_risk"
+
+    def __init__(self, risk: Risk) -> None:
+        super().__init__("high_risk")
+        self.risk = risk
 
 
 @dataclass(frozen=True, slots=True)

@@ -102,7 +102,8 @@ async def test_a_campaigns_events_arrive_signed_late_in_order_none_lost(
         pace = {"delay_min": 0, "delay_max": 0, "batch_size": 100, "batch_pause_min": 0,
                 "batch_pause_max": 0}
         started = await http.post("/campaigns", json={
-            "recipients": recipients, "template_id": template.id, "pace": pace})
+            "recipients": recipients, "template_id": template.id, "pace": pace,
+            "accept_risk": True})  # no gaps at all: a high risk
         assert started.status_code == 202, started.text
         campaign_id = started.json()["id"]
         clock.offset += timedelta(seconds=10)  # past the start, 5 s after confirming

@@ -10,10 +10,13 @@ import pytest
 
 from bot.domain import CampaignStatus, LedgerKind, MessageStatus
 from bot.errors import InsufficientCredits, NotFound, ValidationError
+from bot.services import risk
 from bot.services.campaigns import CampaignOrder, CampaignsConfig, CampaignsService
 from bot.services.campaigns_api import CampaignsApiService, Recipient
 from bot.services.contacts import ContactsConfig, ContactsService
 from bot.services.contacts_api import ContactsApiService
+from bot.services.planning import Pacing
+from bot.services.risk import HighRisk
 from bot.storage import contacts, ledger, lists, templates
 from bot.storage.db import Database
 from tests.fakes import FakeClock
@@ -71,8 +74,9 @@ async def test_inline_recipients_are_planned_as_the_wizard_plans_their_list(
     async with world.db.transaction() as tx:  # a customer who said STOP earlier
         await contacts.opt_out(tx, owner, "+994500000007", "STOP", world.clock())
 
-    created = await world.api.create(owner, CampaignOrder(0, template, preset="fast"),
-                                     recipients)
+    # 249 never messaged: a high risk, confirmed as the wizard's second yes below
+    created = await world.api.create(owner, CampaignOrder(0, template, preset="fast",
+                                                          accept_risk=True), recipients)
 
     summary = created.summary
     assert summary.campaign is not None and summary.campaign.status is CampaignStatus.SCHEDULED
@@ -189,3 +193,41 @@ async def test_pause_resume_cancel_and_the_recipients_page_by_page(world: World)
     assert [v.campaign.id for v in newest] == [later.summary.campaign.id]
     older = await world.campaigns.list(owner, limit=5, before=newest[0].campaign.id)
     assert [v.campaign.id for v in older] == [campaign.id]
+
+
+async def test_the_safe_plan_and_the_high_risk_yes_are_the_wizards(world: World) -> None:
+    owner, template = await world.owner(7, credits=1000)
+    # all 120 never messaged: refused without its yes, as the chat asks twice; the list
+    # it made taken away again
+    with pytest.raises(HighRisk):
+        await world.api.create(owner, CampaignOrder(0, template, preset="fast"),
+                               people(120), "Many")
+    assert await world.count("contact_lists", owner) == 0 and await world.rows(owner) == []
+    made = await world.api.create(owner, CampaignOrder(0, template, preset="fast",
+                                                       accept_risk=True), people(120), "Many")
+    assert made.summary.risk.high
+    sent = await world.rows(owner)
+    burst = Pacing(1.0, 2.0, 200, 60.0, 120.0, None)
+    with pytest.raises(HighRisk) as refused:
+        await world.api.create(owner, CampaignOrder(made.list_id, template, pacing=burst))
+    assert {r.code for r in refused.value.risk.reasons} >= {"pace", "new_contacts"}
+    assert await world.rows(owner) == sent
+    # plan safe: the chat's very rewrite of the same order
+    safe = await world.api.create(owner, CampaignOrder(made.list_id, template, pacing=burst,
+                                                       safe_plan=True, accept_risk=True))
+    c = world.campaigns
+    await c.begin(owner)
+    await c.choose_list(owner, made.list_id)
+    await c.choose_template(owner, template)
+    await c.senders_chosen(owner)
+    await c.start_now(owner)
+    await c.custom_pacing(owner)
+    for answer in ("1-2", "200", "1-2", None):
+        await c.custom_value(owner, answer)
+    wizard = await c.summary(owner)
+    assert wizard.pacing == burst
+    await c.safe_plan(owner)
+    wizard = await c.summary(owner)
+    assert safe.summary.pacing == wizard.pacing == risk.safe_pacing(burst)
+    assert safe.summary.safe_plan_on and wizard.safe_plan_on
+    assert [r.code for r in safe.summary.risk.reasons] == [r.code for r in wizard.risk.reasons]

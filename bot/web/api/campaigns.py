@@ -18,7 +18,7 @@ from bot.i18n import translator
 from bot.services.campaigns import CampaignOrder, CampaignView
 from bot.services.campaigns_api import MAX_RECIPIENTS, CampaignCreated, Recipient
 from bot.services.planning import PRESETS, Pacing, QuietHours
-from bot.services.risk import Level, Risk
+from bot.services.risk import HighRisk, Level, Risk
 from bot.web.api.messages import MESSAGE_OUT, message_json
 from bot.web.api.pagination import PAGE_PARAMS, page_body, page_of, page_schema
 from bot.web.api.problems import ApiProblem
@@ -45,6 +45,7 @@ NAME_MAX = 200
 VALUE_MAX = 4096
 VARIABLES_MAX = 100
 CLIENT_REF_MAX = 200
+PLANS = ("original", "safe")  # POST /campaigns' plan: as given, or the chat's Safe plan
 _ID: Schema = {"type": "integer", "minimum": 1, "examples": [1]}
 _COUNT: Schema = {"type": "integer", "minimum": 0}
 _CLOCK: Schema = {"type": "string", "pattern": r"^([01]?\d|2[0-3]):[0-5]\d$",
@@ -105,9 +106,19 @@ _ORDER: dict[str, Schema] = {
         "type": "boolean", "default": False,
         "description": "true: send to recipients without a value for a variable that has "
                        "no fallback (it is left blank); false: such a campaign is 422"},
+    "plan": {"type": "string", "enum": list(PLANS), "default": "original",
+             "description": "original: the pace and numbers given; safe: rewritten to low "
+                            "risk as the chat's Safe plan (random 30-60 s gaps, batches of "
+                            "at most 50, rests of 15-30 min, nothing at night; the owner's "
+                            "other healthy numbers added), the start kept"},
+    "accept_risk": {
+        "type": "boolean", "default": False,
+        "description": "true: start it even when its risk (after `plan`) is high; false: "
+                       "such a campaign is 409 `high-risk` with its `risk`, nothing "
+                       "written (the chat's second confirmation)"},
 }
 _OPTIONAL = ("name", "list_id", "recipients", "list_name", "sender_ids", "start_at", "pace",
-             "allow_missing_variables")
+             "allow_missing_variables", "plan", "accept_risk")
 _ONE_SOURCE: Schema = {"oneOf": [
     {"required": ["list_id"], "not": {"anyOf": [{"required": ["recipients"]},
                                                 {"required": ["list_name"]}]}},
@@ -156,7 +167,8 @@ RISK: Schema = obj({
     "reasons": {"type": "array", "items": obj({
         "code": {"type": "string", "enum": [
             "room", "new_contacts", "unchecked", "same_texts", "links", "pace", "night",
-            "young", "failures", "blocks", "tier", "quality"]},
+            "young", "failures", "blocks", "tier", "quality", "slowed", "no_new_chats",
+            "paused"]},
         "level": _LEVEL,
         "params": {"type": "object", "additionalProperties": {"type": ["integer", "string"]},
                    "description": "The figures the reason names"},
@@ -185,7 +197,9 @@ CREATED: Schema = obj({
     "warnings": {"type": "array", "items": {"type": "string", "enum": [
         "risky_pace", "starts_in_quiet_hours", "over_advice"]},
         "description": "What the chat would have asked to confirm"},
-    "risk": RISK,
+    "plan": {"type": "string", "enum": list(PLANS),
+             "description": "The plan it follows: safe when `plan: safe` rewrote it"},
+    "risk": {**RISK, "description": "The pre-flight check of the plan it follows"},
 }, description="The campaign, scheduled")
 
 _CANCELLED: Schema = {**CAMPAIGN_OUT, "properties": {
@@ -305,7 +319,7 @@ def created_json(created: CampaignCreated) -> dict[str, Any]:
             "rejected": [{"index": r.index, "phone": r.phone, "reason": r.reason}
                          for r in created.rejected],
             "duplicates": created.duplicates, "warnings": warnings,
-            "risk": risk_json(s.risk)}
+            "plan": "safe" if s.safe_plan_on else "original", "risk": risk_json(s.risk)}
 
 
 def risk_json(risk: Risk) -> dict[str, Any]:
@@ -322,6 +336,12 @@ def risk_json(risk: Risk) -> dict[str, Any]:
 _PATH_ID = path_id("The campaign's id")
 
 
+# bursts of 1-2 s gaps: a high risk (the examples')
+_BURST = {"list_id": 1, "template_id": 1,
+          "pace": {"delay_min": 1, "delay_max": 2, "batch_size": 50, "batch_pause_min": 600,
+                   "batch_pause_max": 900, "quiet": {"start": "22:00", "end": "08:00"}}}
+
+
 @router.route(
     "POST", "/campaigns", scope=Scope.CAMPAIGNS_WRITE, summary="Start a campaign",
     description="Plans and queues a campaign at once (202), as *Confirm* does in the chat: "
@@ -333,7 +353,10 @@ _PATH_ID = path_id("The campaign's id")
     "list, template or number that is not the owner's (404); a number not working, a "
     "Cloud API number and a template without its approved twin, a start in the past, "
     "recipients without a value for a variable that has no fallback unless "
-    "`allow_missing_variables` (422).",
+    "`allow_missing_variables` (422). Every campaign has its pre-flight check (`risk`: "
+    "low, medium or high and the reasons, README's Campaigns); `plan: safe` rewrites it "
+    "as the chat's Safe plan first. A high risk (after the plan) is 409 `high-risk` with "
+    "the `risk` and nothing written, unless `accept_risk: true` (the chat asks twice).",
     body=CAMPAIGN_IN, check_body=CAMPAIGN_CHECK,
     responses={202: Reply("Scheduled", CREATED), 402: Reply("Not enough credits")},
     examples=[
@@ -348,6 +371,10 @@ _PATH_ID = path_id("The campaign's id")
             "pace": {"delay_min": 10, "delay_max": 30, "batch_size": 50,
                      "batch_pause_min": 600, "batch_pause_max": 900,
                      "quiet": {"start": "21:00", "end": "09:00"}}}),
+        Example("The chat's Safe plan", 202, body={
+            "list_id": 1, "template_id": 1, "pace": "fast", "plan": "safe"}),
+        Example("A high risk, not accepted", 409, body=_BURST),
+        Example("A high risk, accepted", 202, body={**_BURST, "accept_risk": True}),
         Example("Both a list and recipients", 422, body={
             "list_id": 1, "recipients": [{"phone": "+994501234567"}], "template_id": 1}),
         Example("A list of another owner's", 404, body={"list_id": 2, "template_id": 1}),
@@ -362,10 +389,17 @@ async def create_campaign(call: ApiCall) -> ApiResponse:
         list_id=body.get("list_id", 0), template_id=body["template_id"],
         sender_ids=body.get("sender_ids"), start_at=_moment(body.get("start_at")),
         preset=preset, pacing=pacing, name=body.get("name"),
-        allow_missing=bool(body.get("allow_missing_variables", False)))
-    created = await call.services.campaigns_api.create(
-        call.owner_id, order, recipients, body.get("list_name"),
-        on_commit=call.idempotent(202, created_json))
+        allow_missing=bool(body.get("allow_missing_variables", False)),
+        safe_plan=body.get("plan") == "safe", accept_risk=bool(body.get("accept_risk")))
+    try:
+        created = await call.services.campaigns_api.create(
+            call.owner_id, order, recipients, body.get("list_name"),
+            on_commit=call.idempotent(202, created_json))
+    except HighRisk as high:
+        raise ApiProblem(409, "high-risk", "The campaign's risk is high: " + "; ".join(
+            r["text"].rstrip(".") for r in risk_json(high.risk)["reasons"]
+            if r["level"] == "high") + ". Send accept_risk: true to start it anyway, or "
+            "plan: safe.", field="/accept_risk", risk=risk_json(high.risk)) from None
     return ApiResponse(created_json(created), 202)
 
 

@@ -48,6 +48,7 @@ PROBLEMS: dict[str, tuple[int, str]] = {
     "not-found": (404, "Not found"),
     "method-not-allowed": (405, "Method not allowed"),
     "conflict": (409, "Conflict"),
+    "high-risk": (409, "The campaign's risk is high"),
     "idempotency-mismatch": (409, "Idempotency-Key used for another request"),
     "payload-too-large": (413, "The body is too large"),
     "unsupported-media-type": (415, "The body must be JSON"),
@@ -181,6 +182,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
         "needed": {"type": "integer", "description": "insufficient-credits: credits needed"},
         "available": {"type": "integer",
                       "description": "insufficient-credits: credits available"},
+        "risk": {"type": "object",
+                 "description": "high-risk: the pre-flight check, its level and reasons "
+                                "(as a campaign's `risk`)"},
     },
     "required": ["type", "title", "status", "detail", "field"],
 }
