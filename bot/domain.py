@@ -140,6 +140,43 @@ class Sender:
     restricted_until: datetime | None = None
 
 
+class GuardMode(StrEnum):
+    """How the live health guard (bot/services/health_guard.py) lets a number send."""
+
+    NORMAL = "normal"
+    SLOWED = "slowed"  # gaps multiplied by gap_factor
+    NO_NEW_CHATS = "no_new_chats"  # only phones this number already messaged
+    PAUSED = "paused"  # nothing sent
+
+
+@dataclass(frozen=True, slots=True)
+class SenderGuard:
+    """The guard's standing for one number (``sender_guard``; a missing row is this
+    default): its mode, the factor its gaps are multiplied by (>= 1) and the gateway's
+    last early-warning figures."""
+
+    sender_id: int
+    mode: str = "normal"
+    gap_factor: float = 1.0
+    capping: str | None = None
+    quality: str | None = None
+    tier: int | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SenderWarning:
+    """One change the guard saw or made on a number (``sender_warnings``): kinds
+    capping_first_warning, capping_second_warning, capped, capping_cleared, timelock,
+    quality_yellow, quality_red, quality_green, tier_changed, slowed, eased, restricted,
+    banned."""
+
+    sender_id: int
+    at: datetime
+    kind: str
+    detail: dict[str, Any]
+
+
 @dataclass(slots=True)
 class Contact:
     id: int
@@ -347,8 +384,9 @@ class CampaignDraft:
     left: bool = False  # the owner typed a command: kept, not resumed at start-up
     name: str = ""  # the owner's name for it ("": its list's and template's)
     again: int | None = None  # the campaign it runs again (*Run again*), if it does
-    # the pace before *Safe plan* rewrote it, {"preset": ..., "pacing": ...}, so *Original
-    # plan* brings it back (None: the pace is the owner's own)
+    # the pace and numbers before *Safe plan* rewrote them, {"preset": ..., "pacing": ...,
+    # "senders": [...]} ("senders" dropped once the owner chooses numbers again), so
+    # *Original plan* brings them back (None: the pace is the owner's own)
     original: dict | None = None
 
     def back(self) -> WizardStep:

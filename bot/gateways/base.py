@@ -103,6 +103,10 @@ class SenderHealth:
     state: SenderState
     detail: str = ""
     until: datetime | None = None  # when a restriction lifts, if known
+    # Early warnings (bot/services/health_guard.py), None when the gateway has none:
+    capping: str | None = None  # WAHA cappingStatus: NONE / FIRST_WARNING / SECOND_WARNING / CAPPED
+    quality: str | None = None  # Cloud API quality_rating: GREEN / YELLOW / RED
+    tier: int | None = None  # Cloud API messaging limit: unique users a day (250 ... 100000)
 
 
 class ReceiptStatus(StrEnum):
