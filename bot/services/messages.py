@@ -371,6 +371,14 @@ class MessagesService:
                                       number=sender.label or sender.phone,
                                       template=template.name if template else "")
             return sender
+        able = self.able_senders(numbers, template)
+        return min(able, key=lambda s: (self._turn.get(s.id, 0.0), s.id))
+
+    def able_senders(self, numbers: Sequence[Sender],
+                     template: Template | None) -> list[Sender]:
+        """The owner's working numbers that can send this content (an automation's
+        messages go from these too, ``bot/services/automations.py``); raises the
+        ``ValidationError`` that says why there is none."""
         working = [s for s in numbers if s.status is SenderStatus.ACTIVE]
         if not working:
             raise ValidationError("no_senders", where="sender_id")
@@ -379,7 +387,7 @@ class MessagesService:
             raise ValidationError("cloud_needs_template", where="template_id",
                                   number=working[0].label or working[0].phone,
                                   template=template.name if template else "")
-        return min(able, key=lambda s: (self._turn.get(s.id, 0.0), s.id))
+        return able
 
     def _can_send(self, sender: Sender, template: Template | None) -> bool:
         """A Cloud API number opens a conversation only with an approved template: a text,

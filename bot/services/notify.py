@@ -189,10 +189,21 @@ class CustomerWrote:
     thread_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AutomationPaused:
+    """The owner's automation paused by itself (``reason``: ``balance``, it met an empty
+    balance); goes to the owner once, when it pauses (``bot/services/automations.py``)."""
+
+    owner_id: int
+    automation_id: int
+    name: str
+    reason: str
+
+
 Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportInterrupted
           | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing
           | CreditsExpiring | TransferRejected | TransferExpired | StarsRefunded
-          | PaymentReceived | CustomerWrote)
+          | PaymentReceived | CustomerWrote | AutomationPaused)
 
 
 class Notifier(Protocol):
