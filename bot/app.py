@@ -43,6 +43,7 @@ from bot.services.idempotency import IdempotencyService
 from bot.services.inbox import InboxConfig, InboxService
 from bot.services.invoices import InvoicesService, Platform
 from bot.services.messages import MessagesConfig, MessagesService
+from bot.services.number_checks import NumberChecks, NumberChecksConfig
 from bot.services.orders import OrdersService
 from bot.services.packages import PackagesService
 from bot.services.prompts import PromptsService
@@ -97,6 +98,7 @@ class Services:
     contact_card: ContactCardService  # /contact
     reports: ReportsService  # a campaign's per-recipient report (CSV, XLSX)
     followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
+    number_checks: NumberChecks  # "on WhatsApp?" asked ahead of the send, paced
 
 
 def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
@@ -191,6 +193,17 @@ class Qasid:
         )
         orders = OrdersService(self.db, settings.admin_ids, notifier, clock)
         billing = BillingService(self.db, settings.admin_ids, notifier, clock)
+        number_checks = NumberChecks(
+            self.db, self.gateway,
+            NumberChecksConfig(
+                horizon=settings.number_check_horizon_hours * 3600,
+                batch=settings.number_check_batch,
+                gap_min=settings.number_check_gap_min,
+                gap_max=max(settings.number_check_gap_min, settings.number_check_gap_max),
+                rest_min=settings.number_check_rest_min,
+                rest_max=max(settings.number_check_rest_min, settings.number_check_rest_max),
+            ),
+            clock, webhooks=webhooks)
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -234,6 +247,7 @@ class Qasid:
                 campaigns_service=campaigns,
                 replies=inbox.on_incoming,
                 webhooks=webhooks,
+                number_checks=number_checks,
             ),
             alerts=alerts,
             senders=SendersService(
@@ -258,6 +272,7 @@ class Qasid:
             analytics=AnalyticsService(self.db, settings.default_timezone),
             reports=ReportsService(self.db, templates, settings.default_timezone),
             followups=FollowUpsService(self.db, campaigns, clock),
+            number_checks=number_checks,
             prompts=PromptsService(self.db, clock),
             api_keys=ApiKeysService(self.db, clock),
             webhooks=webhooks,
@@ -376,6 +391,11 @@ class Qasid:
             self.application.job_queue.run_repeating(
                 self._dispatch, interval=self.settings.dispatch_interval, first=0.5,
                 name="dispatcher", job_kwargs={"max_instances": 1, "coalesce": True})
+        if self.settings.number_check_interval > 0 and self.application.job_queue is not None:
+            self.application.job_queue.run_repeating(  # phones of soon-due messages, paced
+                self._number_checks, interval=self.settings.number_check_interval,
+                first=self.settings.number_check_interval, name="number-checks",
+                job_kwargs={"max_instances": 1, "coalesce": True})
         if self.application.job_queue is not None:  # transfer orders left without a receipt
             self.application.job_queue.run_repeating(
                 self._transfer_orders, interval=ORDERS_CHECK_EVERY, first=30,
@@ -395,6 +415,9 @@ class Qasid:
 
     async def _dispatch(self, _context: object) -> None:
         await self.services.dispatcher.tick()
+
+    async def _number_checks(self, _context: object) -> None:
+        await self.services.number_checks.run()
 
     async def _transfer_orders(self, _context: object) -> None:
         await self.services.transfers.expire_due()

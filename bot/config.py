@@ -85,6 +85,19 @@ class Settings(BaseSettings):
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
     low_balance_credits: int = Field(default=100, ge=0)
 
+    # Checking ahead of the send whether recipients are on WhatsApp (numbers whose gateway
+    # checks numbers: WAHA): every NUMBER_CHECK_INTERVAL seconds (0: never by itself), for
+    # messages planned in the next NUMBER_CHECK_HORIZON_HOURS, at most NUMBER_CHECK_BATCH
+    # checks in a batch on one number, NUMBER_CHECK_GAP_MIN-MAX seconds apart, then a rest
+    # of NUMBER_CHECK_REST_MIN-MAX seconds on that number (bot/services/number_checks.py).
+    number_check_interval: float = Field(default=60.0, ge=0)
+    number_check_horizon_hours: float = Field(default=12.0, gt=0)
+    number_check_batch: int = Field(default=10, ge=1)
+    number_check_gap_min: float = Field(default=2.0, ge=0)
+    number_check_gap_max: float = Field(default=5.0, ge=0)
+    number_check_rest_min: float = Field(default=60.0, ge=0)
+    number_check_rest_max: float = Field(default=120.0, ge=0)
+
     # Paying by bank transfer or card outside Telegram (Balance -> Buy credits): the
     # details an owner pays to (no IBAN: "Pay by transfer" is not offered), a line of
     # instructions below them, and the days an order waits for its receipt before it

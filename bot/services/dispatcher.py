@@ -80,6 +80,7 @@ from bot.services.gateway_calls import gateway_call
 from bot.services.gateway_events import GatewayEvents
 from bot.services.messages import MESSAGE_PACING, MessageContents
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier
+from bot.services.number_checks import NOT_ON_WHATSAPP, NumberChecks
 from bot.services.planning import Pacing, quiet_end
 from bot.services.receipts import ReceiptsService, settle
 from bot.services.sender_events import ReplyHandler, SenderEvents
@@ -97,7 +98,6 @@ log = logging.getLogger(__name__)
 MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the attachment
 
 
-NOT_ON_WHATSAPP = "not_on_whatsapp"  # failed by the check, never sent: no ban signal
 _TOLD = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.UNCERTAIN)  # webhook events
 OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refuses writes
 # why a sender's remaining claims are held back: its outcomes could not be written
@@ -188,8 +188,12 @@ class Dispatcher:
         campaigns_service: CampaignsService | None = None,
         replies: ReplyHandler | None = None,
         webhooks: WebhooksService | None = None,
+        number_checks: NumberChecks | None = None,
     ) -> None:
         self._campaigns = campaigns_service
+        # the ahead-of-send checks (bot/services/number_checks.py): the inline check below
+        # takes its turn on the number with them (one at a time, paced)
+        self._number_checks = number_checks
         self._webhooks = webhooks  # events of messages, campaigns and numbers, in their txs
         self._db = db
         self._gateway = gateway
@@ -486,6 +490,12 @@ class Dispatcher:
         found = known.get(due.phone)
         if found is not None:
             return found
+        if self._number_checks is not None:  # what the ahead checks have not reached yet
+            answer = await self._number_checks.check(ref, due.owner_id, due.phone)
+            if answer is None:
+                return True
+            known[due.phone] = answer
+            return answer
         try:
             check = await self._gateway.check_number(ref, due.phone)
         except GatewayError as exc:
