@@ -112,8 +112,9 @@ Choices worth knowing:
   - ``phone_number_quality_update`` (``{display_phone_number, event, current_limit}``)
     carries no phone-number id, only the display number: it is matched through the
     optional ``sender_for_display`` (E.164 digits without ``+`` -> sender id) and
-    otherwise ignored. ``FLAGGED`` -> restricted (quality low: slow down),
-    ``DOWNGRADE`` -> restricted (messaging limit lowered to ``current_limit``); other
+    otherwise ignored. ``FLAGGED`` -> restricted (quality low: slow down; ``quality``
+    RED), ``DOWNGRADE`` -> restricted (messaging limit lowered to ``current_limit``,
+    ``tier`` its users a day); other
     events (``UNFLAGGED``, ``UPGRADE``, ``ONBOARDING``) nothing, as a restriction is
     never lifted by itself.
   - ``account_update`` is about the whole WhatsApp Business Account (``entry.id`` is the
@@ -175,7 +176,7 @@ logger = logging.getLogger(__name__)
 
 DETAIL_LIMIT = 200
 DAY = 86_400.0
-STATUS_FIELDS = "id,display_phone_number,quality_rating,status"
+STATUS_FIELDS = "id,display_phone_number,quality_rating,status,messaging_limit_tier"
 
 _PHONE = re.compile(r"\+?([1-9]\d{7,14})")
 _MEDIA_KINDS = frozenset({"image", "document"})
@@ -209,6 +210,8 @@ ERROR_LIMIT = 120
 _RECEIPTS = {status.value: status for status in ReceiptStatus}
 _DIGIT_RUN = re.compile(r"\+?\d[\d \-]{6,}\d")
 _LIMIT = re.compile(r"[A-Z0-9_]{1,40}")
+_TIER = re.compile(r"TIER_([0-9]{1,6})(K?)")
+_QUALITY_RATINGS = frozenset({"GREEN", "YELLOW", "RED"})
 _DIGITS = re.compile(r"[0-9]{1,15}")
 _MEDIA_ID = re.compile(r"[0-9]{1,40}")
 _QUALITY = {
@@ -553,22 +556,36 @@ def _category(code: int | None, status: int, is_transient: bool) -> ErrorCategor
     return ErrorCategory.REJECTED
 
 
+def tier_of(value: Any) -> int | None:
+    """A messaging-limit tier (``TIER_250``, ``TIER_1K``, ``TIER_2K``, ``TIER_100K``) as
+    unique users a day; ``TIER_UNLIMITED`` and anything unreadable: None."""
+    if not isinstance(value, str):
+        return None
+    found = _TIER.fullmatch(value.strip().upper())
+    if found is None:
+        return None
+    return int(found[1]) * (1000 if found[2] else 1)
+
+
 def _health(info: dict[str, Any]) -> SenderHealth:
     status = str(info.get("status") or "").upper()
     quality = str(info.get("quality_rating") or "").upper()
+    fields: dict[str, Any] = {
+        "quality": quality if quality in _QUALITY_RATINGS else None,
+        "tier": tier_of(info.get("messaging_limit_tier"))}
     if status in _STATUS_BANNED:
-        return SenderHealth(SenderState.BANNED, f"number status {status}")
+        return SenderHealth(SenderState.BANNED, f"number status {status}", **fields)
     if status in _STATUS_RESTRICTED:
-        return SenderHealth(SenderState.RESTRICTED, f"number status {status}")
+        return SenderHealth(SenderState.RESTRICTED, f"number status {status}", **fields)
     if quality == "RED":
-        return SenderHealth(SenderState.RESTRICTED, "quality rating RED: slow down")
+        return SenderHealth(SenderState.RESTRICTED, "quality rating RED: slow down", **fields)
     if status in _STATUS_LINKING:
-        return SenderHealth(SenderState.LINKING, f"number status {status}")
+        return SenderHealth(SenderState.LINKING, f"number status {status}", **fields)
     if status in _STATUS_STOPPED:
-        return SenderHealth(SenderState.STOPPED, f"number status {status}")
+        return SenderHealth(SenderState.STOPPED, f"number status {status}", **fields)
     if quality == "YELLOW":
-        return SenderHealth(SenderState.WORKING, "quality rating YELLOW")
-    return SenderHealth(SenderState.WORKING)
+        return SenderHealth(SenderState.WORKING, "quality rating YELLOW", **fields)
+    return SenderHealth(SenderState.WORKING, **fields)
 
 
 def _message_id(answer: Any) -> str | None:
@@ -855,7 +872,9 @@ def _number_event(
         limit = value.get("current_limit")
         if event == "DOWNGRADE" and isinstance(limit, str) and _LIMIT.fullmatch(limit):
             detail = f"{detail} to {limit}"
-        return SenderStateChanged(sender_id, SenderHealth(SenderState.RESTRICTED, detail), now())
+        return SenderStateChanged(sender_id, SenderHealth(
+            SenderState.RESTRICTED, detail, quality="RED" if event == "FLAGGED" else None,
+            tier=tier_of(limit)), now())
     if event in _ACCOUNT_BANNED:
         health = SenderHealth(SenderState.BANNED, f"account update {event}")
     elif event in _ACCOUNT_RESTRICTED:

@@ -75,7 +75,9 @@ Choices worth knowing:
 * A missing session (404) is ``sender_banned`` with a detail saying so: the number is not
   linked (or its session is not started) and nothing will send until someone acts.
 * ``sender_status``: ``WORKING`` -> working, unless ``CAPPED`` or an active timelock ->
-  restricted with ``until`` (the later end; ``None`` when WAHA gives none); ``FAILED`` ->
+  restricted with ``until`` (the later end; ``None`` when WAHA gives none); its
+  ``capping`` is /capping's ``cappingStatus`` (NONE / FIRST_WARNING / SECOND_WARNING /
+  CAPPED; None when this WAHA has no capping) for the health guard; ``FAILED`` ->
   banned; ``SCAN_QR_CODE`` -> banned (logged out) if this gateway saw the session work,
   else linking; ``STARTING`` / ``PASSKEY_*`` -> linking; ``STOPPED`` -> stopped; a 404 or a
   422 -> banned. "Saw it work" is memory of this instance (a ``WORKING`` status, a
@@ -191,6 +193,7 @@ _SESSION_STATUS = re.compile(
     r"|WORKING|FAILED)\b"
 )
 _NOT_SUPPORTED = frozenset({404, 405, 501})  # a restriction endpoint this WAHA lacks
+_CAPPING = frozenset({"NONE", "FIRST_WARNING", "SECOND_WARNING", "CAPPED"})  # cappingStatus
 _ALREADY = re.compile(r"already (exists|started)", re.IGNORECASE)
 WEBHOOK_EVENTS = ("message", "message.ack", "session.status")
 FILES_PATH = "/api/files/"  # where WAHA serves the media of the messages it received
@@ -605,14 +608,16 @@ class WahaGateway:
             if value is not None and not isinstance(value, dict):
                 raise self._unreadable("GET", f"{_session_path(session)}/{name}", sends=False)
         active, until = self._restrictions(capping, timelock)
+        found = capping.get("cappingStatus") if capping else None
+        level = found.upper() if isinstance(found, str) and found.upper() in _CAPPING else None
         if active:
             detail = " and ".join(active) + (f" until {until.isoformat()}" if until else "")
-            return SenderHealth(SenderState.RESTRICTED, detail, until=until)
-        level = capping.get("cappingStatus") if capping else None
-        if level in ("FIRST_WARNING", "SECOND_WARNING"):
+            return SenderHealth(SenderState.RESTRICTED, detail, until=until, capping=level)
+        if capping and level in ("FIRST_WARNING", "SECOND_WARNING"):
             used, total = capping.get("usedQuota"), capping.get("totalQuota")
-            return SenderHealth(SenderState.WORKING, f"capping {level} ({used}/{total} new chats)")
-        return SenderHealth(SenderState.WORKING)
+            return SenderHealth(SenderState.WORKING, f"capping {level} ({used}/{total} new chats)",
+                                capping=level)
+        return SenderHealth(SenderState.WORKING, capping=level)
 
     def _restrictions(
         self, capping: dict[str, Any] | None, timelock: dict[str, Any] | None

@@ -18,8 +18,9 @@ What it answers, like the Cloud API:
 * ``POST /{version}/{id}/media`` (multipart): 200 ``{id}``; the parts are recorded in
   ``form`` (text fields) and ``files`` (name -> (filename, content type, bytes)).
 * ``GET /{version}/{id}``: ``{id, display_phone_number, verified_name, quality_rating,
-  status}`` from the number's ``quality`` and ``status``; for a media id added with
-  ``add_media`` (a customer's attachment), Meta's "Retrieve Media URL" answer ``{url,
+  status}`` from the number's ``quality`` and ``status`` (and ``messaging_limit_tier``
+  from its ``tier`` when ``fields`` asks for it; change them mid campaign); for a media
+  id added with ``add_media`` (a customer's attachment), Meta's "Retrieve Media URL" answer ``{url,
   mime_type, sha256, file_size, id, messaging_product}`` (400 code 100 when
   ``phone_number_id`` names another number than the media's), with the token of the
   media's number. Its ``url`` is ``<fake>/lookaside/<id>``, which answers the bytes to
@@ -80,6 +81,7 @@ class FakeNumber:
     display: str = "+994 50 000 00 01"
     quality: str = "GREEN"
     status: str = "CONNECTED"
+    tier: str = "TIER_1K"  # messaging_limit_tier, answered when asked for in ``fields``
 
 
 def graph_error(code: int, message: str = "", *, subcode: int | None = None,
@@ -194,10 +196,13 @@ class FakeCloud(Misbehaviour):
             self._sent += 1
             return _json(200, {"id": f"{4490709327384000 + self._sent}"})
         if record.method == "GET" and kind is None:
-            return _json(200, {
+            answer = {
                 "id": number.number_id, "display_phone_number": number.display,
                 "verified_name": "Qasid Test", "quality_rating": number.quality,
-                "status": number.status})
+                "status": number.status}
+            if "messaging_limit_tier" in str(record.query.get("fields", "")).split(","):
+                answer["messaging_limit_tier"] = number.tier  # Graph gives asked fields only
+            return _json(200, answer)
         return _json(404, None)
 
     def _authorised(self, record: RecordedRequest, number_id: str) -> bool:

@@ -263,6 +263,24 @@ async def test_sender_status_maps_number_status_and_quality(
     assert set(request.query["fields"].split(",")) >= {"quality_rating", "status"}
 
 
+async def test_sender_status_reports_quality_and_tier_as_they_change(
+    gateway: CloudGateway, cloud: FakeCloud
+) -> None:
+    number = cloud.numbers[NUMBER_ID]
+    health = await gateway.sender_status(SHOP)
+    assert (health.quality, health.tier) == ("GREEN", 1000)
+    assert "messaging_limit_tier" in cloud.requests[-1].query["fields"].split(",")
+    number.quality, number.tier = "YELLOW", "TIER_250"
+    health = await gateway.sender_status(SHOP)
+    assert (health.state, health.quality, health.tier) == (SenderState.WORKING, "YELLOW", 250)
+    number.quality, number.tier = "RED", "TIER_UNLIMITED"
+    health = await gateway.sender_status(SHOP)
+    assert (health.state, health.quality, health.tier) == (SenderState.RESTRICTED, "RED", None)
+    number.quality, number.tier = "UNKNOWN", "TIER_100K"
+    health = await gateway.sender_status(SHOP)
+    assert (health.quality, health.tier) == (None, 100_000)
+
+
 async def test_sender_status_turns_ban_codes_into_health_and_raises_the_rest(
     gateway: CloudGateway, cloud: FakeCloud
 ) -> None:

@@ -200,10 +200,13 @@ def quality(event: str, limit: str = "TIER_250") -> dict[str, Any]:
 
 def test_a_flagged_or_downgraded_number_is_restricted_when_its_display_number_is_known() -> None:
     assert parse(quality("FLAGGED"), sender_for_display=DISPLAY) == [SenderStateChanged(
-        7, SenderHealth(SenderState.RESTRICTED, "quality rating low (FLAGGED): slow down"), NOW)]
+        7, SenderHealth(SenderState.RESTRICTED, "quality rating low (FLAGGED): slow down",
+                        quality="RED", tier=250), NOW)]
     [event] = parse(quality("DOWNGRADE"), sender_for_display=DISPLAY)
     assert event.health == SenderHealth(SenderState.RESTRICTED,
-                                        "messaging limit lowered to TIER_250")
+                                        "messaging limit lowered to TIER_250", tier=250)
+    [event] = parse(quality("FLAGGED", "TIER_2K"), sender_for_display=DISPLAY)
+    assert (event.health.quality, event.health.tier) == ("RED", 2000)
     [event] = parse(quality("DOWNGRADE", "<b>x</b>"), sender_for_display=DISPLAY)
     assert event.health.detail == "messaging limit lowered"
 

@@ -363,6 +363,21 @@ async def test_a_capping_warning_is_still_working_with_the_quota_in_the_detail(
     assert "SECOND_WARNING" in health.detail and "940/1000" in health.detail
 
 
+async def test_the_capping_status_is_reported_as_it_moves_mid_campaign(
+    gateway: WahaGateway, waha: FakeWaha, clock: FakeClock
+) -> None:
+    session = waha.sessions["shop"]
+    assert (await gateway.sender_status(SHOP)).capping == "NONE"
+    for level in ("FIRST_WARNING", "SECOND_WARNING"):
+        session.capping_status = level
+        health = await gateway.sender_status(SHOP)
+        assert (health.state, health.capping) == (SenderState.WORKING, level)
+    session.capping_status, session.cycle_end = "CAPPED", epoch(clock, hours=6)
+    health = await gateway.sender_status(SHOP)
+    assert (health.state, health.capping, health.until) == (
+        SenderState.RESTRICTED, "CAPPED", clock.now + timedelta(hours=6))
+
+
 async def test_without_capping_endpoints_the_session_info_is_used(
     gateway: WahaGateway, waha: FakeWaha, clock: FakeClock
 ) -> None:
