@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from bot.clock import Clock, utcnow
 from bot.domain import InboundMessage, Sender
@@ -125,17 +125,28 @@ class Reply:
     media_ref: str | None = None
 
 
+class KeywordHook(Protocol):
+    """What answers a kept message that is no opt-out (``bot/services/keyword_replies.py``:
+    keyword replies), in the transaction that keeps it."""
+
+    async def answer(self, tx: Connection, owner_id: int, phone: str, text: str | None,
+                     received_at: datetime, now: datetime) -> object: ...
+
+
 class RepliesService:
     def __init__(
         self, db: Database, words: OptOutWords | None = None,
         clock: Clock = utcnow, notifier: Notifier | None = None,
-        webhooks: WebhooksService | None = None,
+        webhooks: WebhooksService | None = None, keywords: KeywordHook | None = None,
     ) -> None:
         self._db = db
         self._words = words or OptOutWords.of()
         self._clock = clock
         self._notifier = notifier
         self._webhooks = webhooks  # every reply is a reply.received event; an opt-out too
+        # keyword replies: a kept message that is not, and does not mention, an opt-out
+        # word may be answered (opt-out words always win)
+        self._keywords = keywords
 
     async def handle(self, sender_id: int, from_phone: str, text: str, *,
                      at: datetime | None = None, message_id: str | None = None,
@@ -178,7 +189,13 @@ class RepliesService:
         kept: list[Outcome | Literal["kept"]] = []
         async with self._db.transaction() as tx:
             for index, sender, intent, _asks, tells in prepared:
-                kept.append(await self._keep(tx, replies[index], sender, intent, tells, now))
+                outcome = await self._keep(tx, replies[index], sender, intent, tells, now)
+                reply = replies[index]
+                if outcome == "kept" and intent is None and self._keywords is not None \
+                        and not self._words.mentions_stop(reply.text):
+                    await self._keywords.answer(tx, sender.owner_id, reply.from_phone,
+                                                reply.text, reply.at or now, now)
+                kept.append(outcome)
         for (index, sender, _intent, asks, _tells), outcome in zip(prepared, kept, strict=True):
             reply = replies[index]
             if outcome in ("opted_out", "opted_in"):
