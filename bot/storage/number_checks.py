@@ -27,27 +27,33 @@ class Unchecked:
 
 
 # Queued messages of running or scheduled campaigns (and single messages) planned before
-# the horizon, one row per (number, phone) without a recent check, the soonest first; at
-# most ``per_sender`` phones for each number, so that one big campaign hides no other.
+# the horizon whose phone has no recent check, the soonest ``scan`` of them (read in the
+# order of the ``messages_due`` index, so the walk stops there); of those, one row per
+# (number, phone), at most ``per_sender`` phones for each number, so that one big campaign
+# hides no other number's phones.
 _UNCHECKED_SQL = (
     "SELECT sender_id, owner_id, phone, first FROM ("
-    " SELECT m.sender_id, m.owner_id, m.phone, MIN(m.planned_at) AS first,"
-    " ROW_NUMBER() OVER (PARTITION BY m.sender_id ORDER BY MIN(m.planned_at), m.phone) AS k"
-    " FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id"
-    " WHERE m.status = 'queued' AND m.planned_at <= ? AND m.sender_id IS NOT NULL"
-    " AND (m.campaign_id IS NULL OR c.status IN ('running', 'scheduled'))"
-    " AND NOT EXISTS (SELECT 1 FROM whatsapp_checks w WHERE w.owner_id = m.owner_id"
-    " AND w.phone = m.phone AND w.checked_at >= ?)"
-    " GROUP BY m.sender_id, m.owner_id, m.phone"
+    " SELECT sender_id, owner_id, phone, MIN(planned_at) AS first,"
+    " ROW_NUMBER() OVER (PARTITION BY sender_id ORDER BY MIN(planned_at), phone) AS k"
+    " FROM ("
+    "  SELECT m.sender_id, m.owner_id, m.phone, m.planned_at"
+    "  FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id"
+    "  WHERE m.status = 'queued' AND m.planned_at <= ? AND m.sender_id IS NOT NULL"
+    "  AND (m.campaign_id IS NULL OR c.status IN ('running', 'scheduled'))"
+    "  AND NOT EXISTS (SELECT 1 FROM whatsapp_checks w WHERE w.owner_id = m.owner_id"
+    "  AND w.phone = m.phone AND w.checked_at >= ?)"
+    "  ORDER BY m.planned_at LIMIT ?"
+    " ) AS soon GROUP BY sender_id, owner_id, phone"
     ") AS u WHERE k <= ? ORDER BY sender_id, k"
 )
 
 
 async def unchecked(conn: aiosqlite.Connection, until: float, since: float,
-                    per_sender: int) -> list[Unchecked]:
+                    per_sender: int, scan: int = 5000) -> list[Unchecked]:
     """Phones of queued messages planned at or before ``until`` whose owner has no check
-    of them at or after ``since``: at most ``per_sender`` for each number, soonest first."""
-    async with conn.execute(_UNCHECKED_SQL, (until, since, per_sender)) as cur:
+    of them at or after ``since``: at most ``per_sender`` for each number, soonest first,
+    among the soonest ``scan`` such messages."""
+    async with conn.execute(_UNCHECKED_SQL, (until, since, scan, per_sender)) as cur:
         return [Unchecked(int(r[0]), int(r[1]), str(r[2]), float(r[3])) async for r in cur]
 
 
