@@ -80,7 +80,8 @@ class Settings(BaseSettings):
     # tests that drive it), and each number's daily cap (a new number warms up to it).
     dispatch_interval: float = Field(default=1.0, ge=0)
     sender_daily_cap: int = Field(default=1000, ge=1)
-    sender_warmup: Annotated[tuple[int, ...], NoDecode] = (20, 40, 80, 160, 320, 640)
+    sender_warmup: Annotated[tuple[int, ...], NoDecode] = (
+        20, 20, 20, 40, 60, 100, 150, 250, 400, 600)  # bot/services/sending.py WARMUP
     failure_spike_window: int = Field(default=20, ge=1)
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
     low_balance_credits: int = Field(default=100, ge=0)

@@ -17,6 +17,11 @@ How a plan is laid out:
 - a time that falls inside quiet hours (the owner's local time, DST-aware) moves to the
   end of that quiet period, and the timeline continues from there.
 
+``Pacing.recipient_night``: no message arrives at night (``NIGHT``, 22:00-08:00) in the
+recipient's own zone. The plan does not know the recipients' zones, so it does not move
+those times: the dispatcher holds such a message when it falls due (``night_end``), to the
+recipient's next local morning plus a random spread; the estimate's end does not count it.
+
 Capacity: per sender, its daily cap (warm-up included) on the campaign's first day, the
 next, ... (the last figure repeats), and its ``load``: what it sent in the 24 hours before
 the start plus what other campaigns have queued on it. Each batch goes, of the senders
@@ -103,6 +108,9 @@ class Pacing:
     batch_pause_min: float
     batch_pause_max: float
     quiet: QuietHours | None = None
+    # no message arrives at night (NIGHT_START-NIGHT_END) in the recipient's own zone (from
+    # the phone's country): the dispatcher holds it to the next local morning
+    recipient_night: bool = False
 
     def validate(self) -> None:
         _check_range(self.delay_min, self.delay_max, MAX_DELAY, "delay")
@@ -121,6 +129,7 @@ class Pacing:
             "batch_pause_min": self.batch_pause_min,
             "batch_pause_max": self.batch_pause_max,
             "quiet": self.quiet.to_json() if self.quiet else None,
+            "recipient_night": self.recipient_night,
         }
 
     @classmethod
@@ -135,6 +144,8 @@ class Pacing:
                 batch_pause_min=float(data["batch_pause_min"]),
                 batch_pause_max=float(data["batch_pause_max"]),
                 quiet=QuietHours.from_json(quiet) if quiet else None,
+                # paces stored before it existed: off
+                recipient_night=bool(data.get("recipient_night", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValidationError("unreadable", where="pacing") from exc
@@ -169,19 +180,45 @@ class DailyCap:
 
 # Presets, chosen for the safety of a WhatsApp number rather than speed. Bans come from
 # bursts, identical texts and messages at odd hours, so every preset spaces messages
-# irregularly and rests between batches; the slower ones also keep quiet at night.
-# Approximate throughput per sender (mean delay x batch + mean pause):
+# irregularly and rests between batches; the slower ones keep quiet at night in the
+# owner's zone and hold the night in each recipient's own zone (``recipient_night``).
+# "safe" and "normal" (the API's and the wizard's custom default) keep WAHA's guidance of
+# random 30-60 s gaps. Approximate throughput per sender (mean delay x batch + mean pause):
 PRESETS: dict[str, Pacing] = {
-    # New or recently banned numbers, cold lists: ~60 messages an hour (50 in ~27 min,
+    # New or recently banned numbers, cold lists: ~50 messages an hour (50 in ~38 min,
     # then a 15-30 min rest), never between 21:00 and 09:00.
-    "safe": Pacing(20.0, 45.0, 50, 15 * 60.0, 30 * 60.0, QuietHours(time(21), time(9))),
-    # Warmed-up numbers, customers who know the business: ~200 an hour (100 in ~23 min,
-    # then 5-10 min), quiet 22:00-08:00.
-    "normal": Pacing(8.0, 20.0, 100, 5 * 60.0, 10 * 60.0, QuietHours(time(22), time(8))),
+    "safe": Pacing(30.0, 60.0, 50, 15 * 60.0, 30 * 60.0, QuietHours(time(21), time(9)),
+                   recipient_night=True),
+    # Warmed-up numbers, customers who know the business: ~70 an hour (100 in ~75 min,
+    # then 5-10 min; ~1,000 in a 14-hour day, the default daily cap), quiet 22:00-08:00.
+    "normal": Pacing(30.0, 60.0, 100, 5 * 60.0, 10 * 60.0, QuietHours(time(22), time(8)),
+                     recipient_night=True),
     # Established numbers and time-critical notices: ~500 an hour (100 in ~9 min, then
     # 2-4 min), no quiet hours; the riskiest choice.
     "fast": Pacing(3.0, 8.0, 100, 2 * 60.0, 4 * 60.0, None),
 }
+
+# Night in the recipient's own zone (local time): what ``recipient_night`` holds (and what
+# the pre-flight check, ``bot/services/risk.py``, counts as night).
+NIGHT = QuietHours(time(22), time(8))
+# A message held for the night becomes due at the local morning plus a random spread up
+# to this, so a zone's held messages do not all fall due at 08:00 (each number's gap
+# still spaces them at send time).
+NIGHT_SPREAD = 3600.0
+
+
+def night_end(zone: ZoneInfo, at: float, night: QuietHours = NIGHT) -> float | None:
+    """When the night holding ``at`` (UTC epoch seconds) ends in ``zone`` (its local
+    morning, DST-aware; the later reading of an ambiguous wall time); ``None`` at day.
+    One zoneinfo conversion in the common case (daytime)."""
+    local = datetime.fromtimestamp(at, zone)
+    if not night.contains(local.time()):
+        return None
+    day = local.date()
+    if night.end <= night.start and local.time() >= night.start:  # evening: tomorrow's
+        day += timedelta(days=1)
+    end = local_to_utc(datetime.combine(day, night.end), zone, latest=True).timestamp()
+    return end if end > at else None
 
 
 @dataclass(slots=True)

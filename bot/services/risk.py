@@ -29,7 +29,7 @@ import phonenumbers
 from phonenumbers.timezone import time_zones_for_number
 
 from bot.errors import Conflict
-from bot.services.planning import DAY, DailyCap, Pacing, QuietHours
+from bot.services.planning import DAY, NIGHT, DailyCap, Pacing, QuietHours
 
 # --- thresholds --------------------------------------------------------------------------
 # More recipients than the numbers may send in the 24 hours from the start: the plan
@@ -61,8 +61,7 @@ PACE_HIGH_BATCH = 100
 # Night in the recipient's own zone (local time), and the share of the messages planned in
 # it that raises the risk to medium, and to high when that is also more than
 # NIGHT_HIGH_MIN messages (a few late notices annoy; many are a spam pattern).
-NIGHT_START = time(22)
-NIGHT_END = time(8)
+NIGHT_START, NIGHT_END = NIGHT.start, NIGHT.end  # 22:00-08:00 (planning.NIGHT)
 NIGHT_SHARE_MEDIUM = 0.05
 NIGHT_SHARE_HIGH = 0.5
 NIGHT_HIGH_MIN = 50
@@ -262,7 +261,7 @@ def _sending_instants(facts: CampaignFacts) -> list[datetime]:
 
 def _night(facts: CampaignFacts, now: datetime) -> list[Reason]:
     total = sum(n for _zone, n in facts.zones)
-    if not total:
+    if not total or facts.pacing.recipient_night:  # the dispatcher holds them till morning
         return []
     instants = _sending_instants(facts)
     at_night = 0.0
@@ -347,7 +346,8 @@ SAFE_PLAN_PAUSE = (15 * 60.0, 30 * 60.0)
 def safe_pacing(pacing: Pacing) -> Pacing:
     """``pacing`` rewritten to low risk: gaps of 30-60 s, batches of at most 50, rests of
     at least 15-30 min, and quiet hours that hold the night (the owner's own when they
-    already cover it). Only ever slower: what is already safer is kept."""
+    already cover it), and the night held in each recipient's own zone
+    (``Pacing.recipient_night``). Only ever slower: what is already safer is kept."""
     quiet = pacing.quiet
     night = [NIGHT_START, time(23, 59), time(0), time(NIGHT_END.hour - 1, 59)]
     if quiet is None or not all(quiet.contains(t) for t in night):
@@ -358,7 +358,7 @@ def safe_pacing(pacing: Pacing) -> Pacing:
         batch_size=min(pacing.batch_size, SAFE_PLAN_BATCH),
         batch_pause_min=max(pacing.batch_pause_min, SAFE_PLAN_PAUSE[0]),
         batch_pause_max=max(pacing.batch_pause_max, SAFE_PLAN_PAUSE[1]),
-        quiet=quiet)
+        quiet=quiet, recipient_night=True)
 
 
 def safe_numbers(recipients: int, never_messaged: int, chosen: Sequence[NumberFacts],

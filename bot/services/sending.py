@@ -18,7 +18,14 @@ from bot.domain import Sender
 from bot.services.planning import DailyCap
 
 DAILY_CAP = 1000  # messages a number may send in any 24 hours, unless it has its own
-WARMUP: tuple[int, ...] = (20, 40, 80, 160, 320, 640)  # a new number's caps, day by day
+# A new number's caps, day by day (its first day after linking, the second, ...), then
+# DAILY_CAP. The envelope (README, "The envelope"): a number is judged hardest in its first
+# days, and the public reports of bans (numbers restricted after a few dozen messages to
+# strangers, WAHA's own advice to start small and ramp slowly) put a new number at about
+# 20 new chats a day at first. So: 20 a day for three days (every message may be a new
+# chat, so that is also the most new chats), then about x1.5 a day rather than doubling,
+# reaching the daily cap on day 11.
+WARMUP: tuple[int, ...] = (20, 20, 20, 40, 60, 100, 150, 250, 400, 600)
 
 
 @dataclass(frozen=True, slots=True)

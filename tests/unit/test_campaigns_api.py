@@ -3,6 +3,8 @@ the wizard's checks and plan, inline recipients saved as a list, credits checked
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 from datetime import timedelta
 
@@ -225,7 +227,8 @@ async def test_the_safe_plan_and_the_high_risk_yes_are_the_wizards(world: World)
     for answer in ("1-2", "200", "1-2", None):
         await c.custom_value(owner, answer)
     wizard = await c.summary(owner)
-    assert wizard.pacing == burst
+    # the chat's custom pace starts from the default's, which holds the recipients' night
+    assert wizard.pacing == dataclasses.replace(burst, recipient_night=True)
     await c.safe_plan(owner)
     wizard = await c.summary(owner)
     assert safe.summary.pacing == wizard.pacing == risk.safe_pacing(burst)

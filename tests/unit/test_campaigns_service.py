@@ -451,6 +451,7 @@ async def test_custom_pacing_keeps_what_the_owner_typed(service, db, clock) -> N
         "delay_min": 10.0, "delay_max": 30.0, "batch_size": 25,
         "batch_pause_min": 300.0, "batch_pause_max": 600.0,
         "quiet": {"start": "23:00", "end": "07:30"},
+        "recipient_night": True,  # the default pace's hold of the recipients' night kept
     }
     assert summary.preset == "custom"
 
@@ -462,7 +463,8 @@ async def test_custom_pacing_without_quiet_hours(service, db, clock) -> None:
     await custom_small_batches(service, oid)
     summary = await service.summary(oid)
     assert summary.pacing.quiet is None
-    assert summary.pacing == Pacing(3.0, 5.0, 4, 60.0, 120.0, None)
+    # no quiet hours in the owner's zone; the recipients' night is still held
+    assert summary.pacing == Pacing(3.0, 5.0, 4, 60.0, 120.0, None, recipient_night=True)
 
 
 @pytest.mark.parametrize(("step_answers", "bad", "reason"), [

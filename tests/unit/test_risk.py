@@ -78,7 +78,11 @@ def test_few_distinct_texts_per_batch_and_links() -> None:
 
 
 def test_pace_against_the_30_to_60_seconds_guidance() -> None:
-    assert codes(assess(facts(pacing=PRESETS["normal"]), NOW))["pace"] is Level.MEDIUM
+    eager = replace(PRESETS["normal"], delay_min=8.0, delay_max=20.0)
+    assert codes(assess(facts(pacing=eager), NOW))["pace"] is Level.MEDIUM
+    # the defaults keep the guidance (the envelope)
+    assert "pace" not in codes(assess(facts(pacing=PRESETS["normal"]), NOW))
+    assert "pace" not in codes(assess(facts(pacing=PRESETS["safe"]), NOW))
     fast = replace(PRESETS["fast"], delay_min=1.0)
     assert codes(assess(facts(pacing=fast), NOW))["pace"] is Level.HIGH
     big_batches = replace(SAFE, batch_size=200)
@@ -165,8 +169,11 @@ def test_the_safe_plan_of_a_high_risk_pace_assesses_lower_and_keeps_the_original
     assert after.level < Level.HIGH
     assert "pace" not in codes(after) and "night" not in codes(after)
     # a pace already slower than the guidance stays as slow; the owner's night is kept
-    slow = Pacing(90.0, 120.0, 20, 3600.0, 7200.0, QuietHours(time(20), time(10)))
+    slow = Pacing(90.0, 120.0, 20, 3600.0, 7200.0, QuietHours(time(20), time(10)),
+                  recipient_night=True)
     assert risk.safe_pacing(slow) == slow
+    # and the recipients' night is held in their own zones
+    assert safe.recipient_night and risk.safe_pacing(replace(slow, recipient_night=False)) == slow
 
 
 def _young(label: str, days: int = 1, *, sent: int = 0) -> NumberFacts:

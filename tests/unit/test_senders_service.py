@@ -183,7 +183,10 @@ async def test_overview_counts_todays_sends_against_the_warm_up(db, clock) -> No
     assert (view.sent_today, view.queued, view.allowance) == (1, 2, Allowance(20, 1))
     clock.advance(days=1)
     [view] = await service.overview(owner)
-    assert (view.sent_today, view.allowance) == (0, Allowance(40, 2))
+    assert (view.sent_today, view.allowance) == (0, Allowance(20, 2))  # 20 a day for 3 days
+    clock.advance(days=2)
+    [view] = await service.overview(owner)
+    assert (view.sent_today, view.allowance) == (0, Allowance(40, 4))
 
 
 async def test_overview_shows_a_number_whose_gateway_does_not_answer(
