@@ -415,4 +415,5 @@ async def campaign_button(update: Update, context: BotContext) -> None:
         await refuse(query, context, exc)
         return
     await query.answer()
-    await show(update, rc.campaign_card(tr, view, owner_zone(context)))
+    checks = await context.services.number_checks.campaign(view.campaign.id)
+    await show(update, rc.campaign_card(tr, view, owner_zone(context), checks))

@@ -21,6 +21,7 @@ from bot.services.campaigns import (
     CampaignView,
     Summary,
 )
+from bot.services.number_checks import CampaignChecks
 from bot.services.planning import PRESETS, Pacing
 from bot.services.risk import Risk
 from bot.services.template_engine import Problem
@@ -388,13 +389,19 @@ def campaigns_overview(tr: Translator, views: list[CampaignView]) -> Screen:
     return Screen("\n".join(lines), keyboard(*rows))
 
 
-def campaign_card(tr: Translator, view: CampaignView, zone: str) -> Screen:
+def campaign_card(tr: Translator, view: CampaignView, zone: str,
+                  checks: CampaignChecks | None = None) -> Screen:
     c, p, t = view.campaign, view.progress, view.progress.tally
     lines = [tr("campaigns.card", id=c.id, name=c.name, status=tr(f"status.{c.status.value}")),
              tr("campaigns.counts", total=tr.number(t.total), queued=tr.number(t.queued),
                 sent=tr.number(t.sent), delivered=tr.number(t.delivered), read=tr.number(t.read),
                 failed=tr.number(t.failed), uncertain=tr.number(t.uncertain),
                 skipped=tr.number(t.skipped))]
+    if checks is not None and (checks.checked or checks.not_on_whatsapp) \
+            and not c.status.is_final:  # the ahead-of-send number checks' progress
+        lines.append(tr("campaigns.checked_ahead", checked=tr.number(checks.checked),
+                        queued=tr.number(checks.queued),
+                        absent=tr.number(checks.not_on_whatsapp)))
     if c.starts_at:
         lines.append(tr("campaigns.starts", at=tr.datetime(c.starts_at, zone)))
     if view.finish and not c.status.is_final:

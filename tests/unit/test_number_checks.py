@@ -10,7 +10,10 @@ import asyncio
 import itertools
 import random
 
+from bot.domain import Language
 from bot.gateways.base import Capabilities, ErrorCategory, GatewayError, NumberCheck, SenderRef
+from bot.handlers import render_campaigns as rc
+from bot.i18n import Translator
 from bot.services.number_checks import NumberChecks, NumberChecksConfig
 from bot.storage import contacts, ledger
 from tests.fakes import FakeClock
@@ -144,6 +147,10 @@ async def test_a_phone_not_on_whatsapp_fails_ahead_with_its_credit_back(
     assert await ledger.held_for(db.reader, h.owner_id, campaign_id) == held - 1
     figures = await checks.campaign(campaign_id)
     assert (figures.queued, figures.checked, figures.not_on_whatsapp) == (2, 2, 1)
+    card = rc.campaign_card(Translator(Language.EN), await h.campaigns.view(
+        h.owner_id, campaign_id), "Asia/Baku", figures).text
+    assert "On WhatsApp, checked ahead: 2 of 2 still to send" in card
+    assert "not on WhatsApp: 1 (failed, credits back)" in card
     asked = len(gateway.checks)
     await h.run(120)  # the dispatcher sends the rest, asks nothing more
     assert sorted(s.to for s in gateway.sends) == [phone(0), phone(2)]
