@@ -39,6 +39,7 @@ from bot.domain import (
     Message,
     MessageStatus,
     Sender,
+    SenderGuard,
     SenderStatus,
     StartKind,
     Template,
@@ -67,7 +68,7 @@ from bot.services.templates import contact_values
 from bot.services.webhooks import EventType, WebhooksService, campaign_data
 from bot.services.when import Recurrence, parse_time_of_day, parse_when
 from bot.storage import campaigns as repo
-from bot.storage import contacts, ledger, lists, outbox, owners, senders, templates
+from bot.storage import contacts, health, ledger, lists, outbox, owners, senders, templates
 from bot.storage import messages as messages_repo
 from bot.storage import risk as risk_repo
 from bot.storage.db import Connection, Database
@@ -1012,18 +1013,14 @@ class CampaignsService:
         ids = [s.id for s in chosen]
         history = await risk_repo.sender_history(
             reader, ids, self._clock().timestamp() - preflight.RECENT_DAYS * DAY)
-        guards = await self._guards(ids)
+        guards = await health.guards(reader, ids)
         numbers = []
         for sender, cap in zip(chosen, caps, strict=True):
-            guard = guards.get(sender.id)
+            guard = guards.get(sender.id) or SenderGuard(sender.id)
             numbers.append(preflight.NumberFacts(
                 sender.label or sender.phone, cap, *history.get(sender.id, (0, 0, 0)),
-                tier=guard.tier if guard else None, quality=guard.quality if guard else None,
-                mode=guard.mode if guard else preflight.MODE_NORMAL))
+                tier=guard.tier, quality=guard.quality, mode=guard.mode))
         return numbers
-
-    async def _guards(self, ids: Sequence[int]) -> dict:
-        return {}
 
     def _need_approved(self, chosen: Sequence[Sender]) -> builtins.list[Sender]:
         """The chosen numbers that may open a conversation only with an approved template."""
