@@ -30,7 +30,8 @@ async def test_a_yellow_cloud_number_with_a_tier_below_the_recipients(
     oid, list_id, template_id = await seed(db, clock, 41, people=300, credits=1000)
     first, second = await senders.list_for_owner(db.reader, oid)
     clock.advance(days=30)  # both numbers past their warm-up
-    async with db.transaction() as tx:
+    async with db.transaction() as tx:  # the first a Cloud API number, as Meta rates it
+        await tx.execute("UPDATE senders SET gateway = 'cloud' WHERE id = ?", (first.id,))
         await health.set_guard(tx, oid, first.id, clock().timestamp(), quality="YELLOW",
                                tier=250)
         await health.set_guard(tx, oid, second.id, clock().timestamp(), mode="slowed",
