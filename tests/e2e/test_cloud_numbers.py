@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.console.botapi import FakeBotApi
+from bot.storage import health
 from tests.e2e.test_campaigns import CUSTOMERS, compose, credit, seed_list, up_to_pace
 from tests.e2e.test_sending import ClockedHarness
 from tests.fakes import FakeClock
@@ -99,3 +100,31 @@ async def test_add_a_cloud_number_and_send_an_approved_template(world) -> None:
     params = sorted(tuple(p["text"] for p in r.body["template"]["components"][0]["parameters"])
                     for r in sent)
     assert params == sorted([("Əli Həsənov", "Bakı"), ("Leyla", "Gəncə"), ("-", "Şəki")])
+
+
+async def test_the_summary_says_metas_yellow_rating_and_a_tier_below_the_recipients(
+        world) -> None:
+    h, _cloud = world
+    chat = await h.active_owner(OWNER)
+    await chat.send("/numbers")
+    await chat.press("➕ Add a Cloud API number")
+    await chat.send(f"{NUMBER_ID} {TOKEN}")
+    owner = await h.qasid.services.accounts.find(OWNER)
+    number = (await h.qasid.services.senders.list(owner.id))[0]
+    async with h.qasid.db.transaction() as tx:  # as the health guard last stored Meta's
+        await health.set_guard(tx, owner.id, number.id, h.clock(), quality="YELLOW",
+                               tier=250)
+    people = [(f"+9945014{n:05d}", f"Customer {n}", '{"city": "Bakı"}') for n in range(300)]
+    await seed_list(h, OWNER, "Hamı", people)
+    await compose(chat, "Promo", "Salam {{name|dostum}}!")
+    await chat.send("/templates")
+    await chat.press("📝 Promo")
+    await chat.press("☁️ Approved Cloud API template")
+    await chat.send("spring_sale az name city")
+    await credit(h, OWNER, 400)
+    await up_to_pace(chat, "📋 Hamı (300)", "📝 Promo")
+    text = (await chat.press("🐢 Safe"))[0].text
+    assert "🔴 Risk: high" in text
+    assert ("• Meta lets +994505551234 reach 250 customers a day; this campaign has 300 "
+            "recipients.") in text
+    assert "• +994505551234's quality rating at Meta is YELLOW." in text
