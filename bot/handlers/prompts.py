@@ -17,6 +17,7 @@ from telegram import Update
 from bot.handlers import (
     admin,
     api,
+    automations_keyword,
     contact_card,
     contacts,
     inbox,
@@ -48,6 +49,7 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.PACKAGE_EDIT: packages.edit_typed,
     PromptKind.INBOX_REPLY: inbox.reply_typed,
     PromptKind.CONTACT_EDIT: contact_card.edit_typed,
+    PromptKind.KEYWORD_NEW: automations_keyword.typed,
 }
 # a photo or a document that answers an open question (the owner's answer to a customer)
 FILE_ANSWERS: dict[PromptKind, Callable[[Update, BotContext, Prompt], Awaitable[None]]] = {

@@ -23,8 +23,10 @@ answered. Then:
   changes nothing);
 - otherwise the answer is produced through ``AutomationsService.produce`` (the one way
   automations make messages: credits, numbers, opt-outs, no duplicates), planned for
-  now; the occurrence is the message's time in epoch seconds. The dispatcher sends it
-  at the number's pace, like every message;
+  now; the occurrence is the second it was kept, in epoch seconds (Qasid's clock: a
+  gateway's own time may be coarse or skewed, and a message delivered twice is kept
+  once before this is asked). The dispatcher sends it at the number's pace, like every
+  message;
 - and with ``list_id`` the contact joins that list (``list_members``, the very row an
   import or the API writes, which the sequences' engine watches). The join is dated a
   millisecond after the message, so that a sequence it starts does not count the message
@@ -206,7 +208,7 @@ class KeywordReplies:
             log.info("keyword automation %d: contact %d answered %.0f s ago", automation.id,
                      contact.id, ts - last)
             return Answer(automation.id, found.keyword, False, None)
-        occurrence = str(int(received_at.timestamp()))
+        occurrence = str(int(ts))  # unique: a contact's answers are hours apart
         made = await self._automations.produce(
             tx, automation, [(contact.id, contact.phone, occurrence, ts)],
             int(config["template_id"]))

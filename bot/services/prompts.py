@@ -51,6 +51,9 @@ class PromptKind(StrEnum):
     # answers it too; ``bot/handlers/inbox.py``), sent through the number they wrote to
     INBOX_REPLY = "inbox_reply"
     CONTACT_EDIT = "contact_edit"  # contact_id, field: "name" or "attribute" (/contact)
+    # keywords, template_id, cooldown_hours: a new keyword reply's answers so far
+    # (/automations, bot/handlers/automations_keyword.py)
+    KEYWORD_NEW = "keyword_new"
 
 
 ADMIN_KINDS = frozenset({PromptKind.REJECT_REASON, PromptKind.TRANSFER_REJECT,

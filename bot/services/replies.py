@@ -148,6 +148,10 @@ class RepliesService:
         # word may be answered (opt-out words always win)
         self._keywords = keywords
 
+    def answer_keywords_with(self, keywords: KeywordHook) -> None:
+        """Keyword replies (made after this service: they need the automations')."""
+        self._keywords = keywords
+
     async def handle(self, sender_id: int, from_phone: str, text: str, *,
                      at: datetime | None = None, message_id: str | None = None,
                      kind: str = "text", media_ref: str | None = None) -> Outcome:
