@@ -15,6 +15,7 @@ from bot.handlers import (
     render,
     render_balance,
     render_buy,
+    render_post_mortem,
     render_webhooks,
     transfers,
 )
@@ -30,6 +31,7 @@ from bot.services.notify import (
     Notice,
     OwnerStatusChanged,
     PaymentReceived,
+    PostMortemReady,
     RegistrationRequested,
     ReplyToDecide,
     SenderLost,
@@ -139,6 +141,12 @@ class TelegramNotifier:
             await self._send(owner.chat_id, rc.sender_lost_alert(
                 tr, notice.sender_label, notice.state, len(notice.campaign_ids), until,
                 notice.moved_to, notice.sender_id))
+        elif isinstance(notice, PostMortemReady):
+            services = self._app.bot_data["services"]
+            owner = await services.accounts.get(notice.owner_id)
+            await self._send(owner.chat_id, render_post_mortem.post_mortem_screen(
+                translator(owner.language), notice.sender_label, notice.report,
+                services.accounts.zone(owner), notice.sender_id))
         elif isinstance(notice, BalanceChanged):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

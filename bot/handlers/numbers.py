@@ -23,6 +23,7 @@ from bot.errors import GatewayFailed, QasidError
 from bot.gateways.base import SenderState
 from bot.handlers import render_campaigns as rc
 from bot.handlers import render_numbers as rn
+from bot.handlers import render_post_mortem as rpm
 from bot.handlers.context import BotContext, active_owner, owner_zone
 from bot.handlers.render import Screen, keyboard
 from bot.handlers.replies import error_text, refuse, reply, show
@@ -52,7 +53,8 @@ async def _view(context: BotContext, sender_id: int):
 
 async def number_button(update: Update, context: BotContext) -> None:
     """num:all | num:open:S | num:add:<kind> | num:qr:S | num:code:S | num:relink:S |
-    num:rm:S (ask) | num:rmm:S (remove, move its queue) | num:rmp:S (remove, pause)"""
+    num:rm:S (ask) | num:rmm:S (remove, move its queue) | num:rmp:S (remove, pause) |
+    num:pm:S (its latest post-mortem)"""
     query = update.callback_query
     assert query is not None
     owner, tr, service = active_owner(context), context.tr, context.services.senders
@@ -71,6 +73,14 @@ async def number_button(update: Update, context: BotContext) -> None:
             await query.answer()
             await show(update, rn.number_card(tr, view, owner_zone(context),
                                               "waha" in service.kinds))
+        elif action == "pm":
+            view = await _view(context, sender_id)  # the owner's own, or NotFound
+            report = await context.services.dispatcher.sender_events.post_mortems.latest(
+                owner.id, sender_id)
+            await query.answer()
+            await show(update, rpm.no_post_mortem(tr) if report is None
+                       else rpm.post_mortem_screen(tr, rn.label(tr, view.sender), report,
+                                                   owner_zone(context), sender_id))
         elif action == "qr":
             await service.get(owner.id, sender_id)
             await query.answer()

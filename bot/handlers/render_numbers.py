@@ -81,6 +81,8 @@ def number_card(tr: Translator, view: NumberView, zone: str, can_relink: bool) -
         rows.append([(tr("numbers.use_code"), f"num:code:{sender.id}")])
     if state == "banned" and can_relink:
         rows.append([(tr("numbers.relink"), f"num:relink:{sender.id}")])
+    if sender.status in (SenderStatus.BANNED, SenderStatus.RESTRICTED):
+        rows.append([(tr("numbers.post_mortem"), f"num:pm:{sender.id}")])
     rows.append([(tr("numbers.remove"), f"num:rm:{sender.id}")])
     rows.append([(tr("numbers.all"), "num:all")])
     return Screen(number_line(tr, view, zone), keyboard(*rows))

@@ -82,6 +82,7 @@ from bot.services.messages import MESSAGE_PACING, MessageContents
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier
 from bot.services.number_checks import NOT_ON_WHATSAPP, NumberChecks
 from bot.services.planning import Pacing, quiet_end
+from bot.services.post_mortem import PostMortems
 from bot.services.receipts import ReceiptsService, settle
 from bot.services.sender_events import ReplyHandler, SenderEvents
 from bot.services.senders import sender_ref
@@ -223,8 +224,10 @@ class Dispatcher:
                                         refused=self._outage.failed,
                                         moved=self._progress_owed.update, webhooks=webhooks)
         # bans, restrictions and failover, customers' replies (bot/services/sender_events.py)
-        self.sender_events = SenderEvents(db, notifier, self._pause, clock, replies=replies,
-                                          webhooks=webhooks)
+        self.sender_events = SenderEvents(
+            db, notifier, self._pause, clock, replies=replies, webhooks=webhooks,
+            post_mortems=PostMortems(db, self._sending, clock,
+                                     self._config.default_timezone))
         # what the gateways report enters here: the web's webhooks, the sandbox's events
         self.events = GatewayEvents(self.receipts, self.sender_events)
 

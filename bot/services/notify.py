@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.domain import CampaignProgress, Order, Owner
 from bot.gateways.base import Media
+
+if TYPE_CHECKING:
+    from bot.services.post_mortem import PostMortem
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,17 @@ class SenderLost:
     campaign_ids: tuple[int, ...]
     until: datetime | None = None
     moved_to: str | None = None  # failover: the number its campaigns continue on
+
+
+@dataclass(frozen=True, slots=True)
+class PostMortemReady:
+    """A lost number's post-mortem (``bot/services/post_mortem.py``): its last 48 hours
+    and what the safe plan would have done otherwise; sent right after ``SenderLost``."""
+
+    owner_id: int
+    sender_id: int
+    sender_label: str
+    report: PostMortem
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +216,7 @@ class AutomationPaused:
 
 Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportInterrupted
           | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing
+          | PostMortemReady
           | CreditsExpiring | TransferRejected | TransferExpired | StarsRefunded
           | PaymentReceived | CustomerWrote | AutomationPaused)
 

@@ -6,7 +6,10 @@ it brings.
   ``lost`` marks it, and, when its owner allowed failover (/settings) and has another
   healthy number, moves its queued messages and its campaigns to that number, in the same
   transaction; otherwise the campaigns using it are paused. The owner is told either way
-  (``SenderLost``, always sent: the alert's buttons remove the number and link a new one).
+  (``SenderLost``, always sent: the alert's buttons remove the number and link a new one),
+  then its post-mortem (``bot/services/post_mortem.py``: its last 48 hours, kept for
+  /numbers) in a second notice, ``PostMortemReady``; a post-mortem that cannot be made is
+  logged and never undoes the loss.
 - A number **working** again after a ban or restriction is left as it is: never unbanned
   by itself (the owner re-links it or resumes); *stopped* changes nothing either.
 - A customer's **reply** goes to the replies handler (``bot/services/replies.py``: opt-out
@@ -15,17 +18,21 @@ it brings.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.clock import Clock, utcnow
 from bot.domain import Sender, SenderStatus
 from bot.gateways.base import IncomingMessage, SenderState, SenderStateChanged
-from bot.services.notify import Notifier, SenderLost
+from bot.services.notify import Notifier, PostMortemReady, SenderLost
+from bot.services.post_mortem import PostMortems
 from bot.services.webhooks import EventType, WebhooksService, number_data
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import outbox, owners, senders
 from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
 
 PauseCampaign = Callable[[int, int, str], Awaitable[bool]]  # (owner, campaign, reason): paused?
 ReplyHandler = Callable[[IncomingMessage], Awaitable[object]]  # a customer's reply
@@ -36,10 +43,14 @@ LOST = {SenderState.BANNED: SenderStatus.BANNED, SenderState.RESTRICTED: SenderS
 class SenderEvents:
     def __init__(self, db: Database, notifier: Notifier, pause: PauseCampaign,
                  clock: Clock = utcnow, replies: ReplyHandler | None = None,
-                 webhooks: WebhooksService | None = None) -> None:
+                 webhooks: WebhooksService | None = None,
+                 post_mortems: PostMortems | None = None) -> None:
         """``pause`` pauses a campaign and updates its progress message (the dispatcher's:
         it paces those messages); ``replies`` takes the customers' replies; ``webhooks``
-        writes a lost number's ``number.banned`` event with its new state."""
+        writes a lost number's ``number.banned`` event with its new state;
+        ``post_mortems`` builds and keeps a lost number's post-mortem (default: on the
+        default sending policy)."""
+        self.post_mortems = post_mortems or PostMortems(db, clock=clock)
         self._db = db
         self._webhooks = webhooks
         self._notifier = notifier
@@ -92,10 +103,22 @@ class SenderEvents:
             await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value, (),
                                                    until, moved_to=moved_to.label
                                                    or moved_to.phone))
+        else:
+            paused = []
+            for campaign_owner, campaign_id in affected:
+                if await self._pause(campaign_owner, campaign_id, f"sender_{state.value}"):
+                    paused.append(campaign_id)
+            await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value,
+                                                   tuple(paused), until))
+        await self._post_mortem(owner_id, sender_id, state, label)
+
+    async def _post_mortem(self, owner_id: int, sender_id: int, state: SenderStatus,
+                           label: str) -> None:
+        """The lost number's post-mortem, kept and sent; a failure is only logged."""
+        try:
+            report = await self.post_mortems.record(owner_id, sender_id, state.value)
+        except Exception:  # the loss is handled already: a report never undoes it
+            log.exception("number %d: its post-mortem could not be made", sender_id)
             return
-        paused = []
-        for campaign_owner, campaign_id in affected:
-            if await self._pause(campaign_owner, campaign_id, f"sender_{state.value}"):
-                paused.append(campaign_id)
-        await self._notifier.notify(SenderLost(owner_id, sender_id, label, state.value,
-                                               tuple(paused), until))
+        if report is not None:
+            await self._notifier.notify(PostMortemReady(owner_id, sender_id, label, report))

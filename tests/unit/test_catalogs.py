@@ -22,12 +22,14 @@ from bot.gateways.webhook_client import REFUSALS as URL_REFUSALS
 from bot.handlers.commands import COMMANDS
 from bot.handlers.render import MENU_ITEMS
 from bot.handlers.render_campaigns import WEEKDAYS
+from bot.handlers.render_post_mortem import WARNING_KINDS
 from bot.i18n import Translator, catalog, plural_index
 from bot.services.alerts import CHOICES as ALERT_CHOICES
 from bot.services.dispatcher import NOT_ON_WHATSAPP
 from bot.services.imports import REASONS as PHONE_REASONS
 from bot.services.imports import UNREADABLE_REASONS
 from bot.services.planning import PRESETS
+from bot.services.post_mortem import DIFFERENCES
 from bot.services.template_engine import SYNTAX_REASONS
 from bot.services.webhooks import EndpointState
 
@@ -103,6 +105,10 @@ def used_keys() -> set[str]:
     # the contact card: what each message was, and where each of the owner's stands
     keys |= {f"card.kind.{k.value}" for k in IncomingKind} | {"card.kind.template"}
     keys |= {f"card.status.{s.value}" for s in MessageStatus}
+    # the ban post-mortem: its title, the safe plan's differences, the guard's warnings
+    keys |= {f"postmortem.title_{s}" for s in ("banned", "restricted")}
+    keys |= {f"postmortem.diff.{code}" for code in DIFFERENCES}
+    keys |= {f"postmortem.warning.{kind}" for kind in WARNING_KINDS}
     return keys
 
 
