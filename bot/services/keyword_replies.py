@@ -25,8 +25,9 @@ answered. Then:
   automations make messages: credits, numbers, opt-outs, no duplicates), planned for
   now; the occurrence is the second it was kept, in epoch seconds (Qasid's clock: a
   gateway's own time may be coarse or skewed, and a message delivered twice is kept
-  once before this is asked). The dispatcher sends it at the number's pace, like every
-  message;
+  once before this is asked). It goes from the number the customer wrote to when that
+  number can send it (else from another of the owner's, as ``produce`` picks); the
+  dispatcher sends it at the number's pace, like every message;
 - and with ``list_id`` the contact joins that list (``list_members``, the very row an
   import or the API writes, which the sequences' engine watches). The join is dated a
   millisecond after the message, so that a sequence it starts does not count the message
@@ -50,11 +51,12 @@ from bot.domain import Automation, AutomationKind
 from bot.errors import ValidationError
 from bot.services import keywords as kw
 from bot.services.automations import AutomationsService, register_kind
+from bot.services.messages import MessagesService
 from bot.services.replies import DEFAULT_START_WORDS, DEFAULT_STOP_WORDS
 from bot.storage import automations as automations_repo
 from bot.storage import contacts as contacts_repo
 from bot.storage import keyword_replies as repo
-from bot.storage import lists
+from bot.storage import lists, senders, templates
 from bot.storage.db import Connection
 
 log = logging.getLogger(__name__)
@@ -158,8 +160,10 @@ def compile_rules(automations: Iterable[Automation]) -> tuple[kw.Matcher,
 class KeywordReplies:
     """The replies service's hook (``answer``); keeps a compiled matcher per owner."""
 
-    def __init__(self, automations: AutomationsService) -> None:
+    def __init__(self, automations: AutomationsService,
+                 messages: MessagesService | None = None) -> None:
         self._automations = automations
+        self._messages = messages  # which numbers can send (the one written to, first)
         self._cache: dict[int, Compiled] = {}
 
     async def matcher(self, conn: Connection, owner_id: int) -> Compiled:
@@ -179,8 +183,9 @@ class KeywordReplies:
     def forget(self, owner_id: int) -> None:
         self._cache.pop(owner_id, None)
 
-    async def answer(self, tx: Connection, owner_id: int, phone: str, text: str | None,
-                     received_at: datetime, now: datetime) -> Answer | None:
+    async def answer(self, tx: Connection, owner_id: int, sender_id: int, phone: str,
+                     text: str | None, received_at: datetime, now: datetime
+                     ) -> Answer | None:
         """A customer's message, kept in ``tx`` and not an opt-out (the caller's part):
         answered, and the contact added to the list, as the module's docstring says; None
         when no keyword matched."""
@@ -209,9 +214,11 @@ class KeywordReplies:
                      contact.id, ts - last)
             return Answer(automation.id, found.keyword, False, None)
         occurrence = str(int(ts))  # unique: a contact's answers are hours apart
+        template_id = int(config["template_id"])
         made = await self._automations.produce(
-            tx, automation, [(contact.id, contact.phone, occurrence, ts)],
-            int(config["template_id"]))
+            tx, automation, [(contact.id, contact.phone, occurrence, ts)], template_id)
+        if made and await self._can_answer_from(tx, owner_id, sender_id, template_id):
+            await repo.answer_from(tx, automation.id, contact.id, occurrence, sender_id)
         joined: int | None = None
         list_id = config.get("list_id")
         if list_id is not None and await lists.exists(tx, owner_id, int(list_id)):
@@ -219,3 +226,17 @@ class KeywordReplies:
                                                 max(now, received_at) + JOIN_AFTER)
             joined = int(list_id)
         return Answer(automation.id, found.keyword, made > 0, joined)
+
+    async def _can_answer_from(self, tx: Connection, owner_id: int, sender_id: int,
+                               template_id: int) -> bool:
+        """The number the customer wrote to can send the answer (working; a Cloud API
+        number only with the template's approved twin)."""
+        if self._messages is None:
+            return False
+        template = await templates.get(tx, owner_id, template_id)
+        try:
+            able = self._messages.able_senders(await senders.list_for_owner(tx, owner_id),
+                                               template)
+        except ValidationError:
+            return False
+        return any(s.id == sender_id for s in able)

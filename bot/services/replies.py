@@ -129,8 +129,8 @@ class KeywordHook(Protocol):
     """What answers a kept message that is no opt-out (``bot/services/keyword_replies.py``:
     keyword replies), in the transaction that keeps it."""
 
-    async def answer(self, tx: Connection, owner_id: int, phone: str, text: str | None,
-                     received_at: datetime, now: datetime) -> object: ...
+    async def answer(self, tx: Connection, owner_id: int, sender_id: int, phone: str,
+                     text: str | None, received_at: datetime, now: datetime) -> object: ...
 
 
 class RepliesService:
@@ -197,8 +197,9 @@ class RepliesService:
                 reply = replies[index]
                 if outcome == "kept" and intent is None and self._keywords is not None \
                         and not self._words.mentions_stop(reply.text):
-                    await self._keywords.answer(tx, sender.owner_id, reply.from_phone,
-                                                reply.text, reply.at or now, now)
+                    await self._keywords.answer(tx, sender.owner_id, sender.id,
+                                                reply.from_phone, reply.text,
+                                                reply.at or now, now)
                 kept.append(outcome)
         for (index, sender, _intent, asks, _tells), outcome in zip(prepared, kept, strict=True):
             reply = replies[index]

@@ -30,3 +30,14 @@ async def last_answer_at(conn: aiosqlite.Connection, automation_id: int, contact
     ) as cur:
         row = await cur.fetchone()
     return None if row is None or row[0] is None else float(row[0])
+
+
+async def answer_from(conn: aiosqlite.Connection, automation_id: int, contact_id: int,
+                      occurrence: str, sender_id: int) -> None:
+    """The produced answer (still queued) goes from ``sender_id``: the number the
+    customer wrote to."""
+    await conn.execute(
+        "UPDATE messages SET sender_id = ? WHERE status = 'queued' AND id ="
+        " (SELECT message_id FROM automation_sends WHERE automation_id = ?"
+        "  AND contact_id = ? AND occurrence = ?)",
+        (sender_id, automation_id, contact_id, occurrence))

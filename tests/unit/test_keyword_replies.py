@@ -41,7 +41,7 @@ class World:
         self.messages = MessagesService(db, self.templates, MessagesConfig(), clock)
         self.automations = AutomationsService(db, self.templates, self.messages,
                                               self.notifier, clock)
-        self.keywords = KeywordReplies(self.automations)
+        self.keywords = KeywordReplies(self.automations, self.messages)
         self.replies = RepliesService(db, clock=clock, notifier=self.notifier,
                                       keywords=self.keywords)
         self.engine = AutomationsEngine(clock)
@@ -74,9 +74,10 @@ class World:
             {"keywords": keywords, "template_id": self.prices, **extra})
         return made.id
 
-    async def says(self, phone: str, text: str) -> str:
-        """The customer's message; the dispatcher runs once; the outcome."""
-        outcome = await self.replies.handle(self.number_id, phone, text)
+    async def says(self, phone: str, text: str, number_id: int | None = None) -> str:
+        """The customer's message (to the owner's first number unless told); the
+        dispatcher runs once; the outcome."""
+        outcome = await self.replies.handle(number_id or self.number_id, phone, text)
         await self.engine.tick()
         await self.dispatcher.tick()
         return outcome
@@ -241,3 +242,15 @@ def test_config_as_stored() -> None:
                           "cooldown_hours": 12, "list_id": 7}) == {
         "keywords": ["Price", "qiymət", "цена"], "template_id": 3, "cooldown_hours": 12,
         "list_id": 7}
+
+
+async def test_the_answer_goes_from_the_number_the_customer_wrote_to(world: World) -> None:
+    async with world.db.transaction() as tx:
+        second = await senders.add(tx, owner_id=world.owner_id, gateway="sandbox",
+                                   phone="+994500000002", status=SenderStatus.ACTIVE,
+                                   now=world.clock())
+    await world.keyword()
+    for phone in (ALI, NEW):
+        await world.says(phone, "price", number_id=second.id)
+        world.clock.advance(minutes=5)
+    assert [s.sender_id for s in world.gateway.sends] == [second.id, second.id]
