@@ -164,36 +164,23 @@ class DatesEngine:
         """Reads the contacts updated since the last read (all of them the first time);
         how many were read."""
         since = await contact_dates.read_upto(self._db.reader, owner_id, attribute)
-        fresh = since is None
-        start = now.timestamp() - READ_MARGIN
-        after: tuple[float, int] = (float("-inf"), 0)
-        read = 0
-        while True:
+        upto = now.timestamp() - READ_MARGIN
+        ids = await contact_dates.changed(self._db.reader, owner_id, since)
+        for first in range(0, len(ids), READ_CHUNK):
+            chunk = ids[first:first + READ_CHUNK]
             async with self._db.transaction() as tx:
-                rows = await contact_dates.changed(tx, owner_id, attribute,
-                                                   since if since is not None else float("-inf"),
-                                                   after, READ_CHUNK)
-                if not rows:
-                    await contact_dates.set_read_upto(
-                        tx, owner_id, attribute,
-                        start if since is None else max(since, start))
-                    return read
-                parsed: list[contact_dates.DateRow] = []
-                for contact_id, value, _ in rows:
-                    if value is None:
-                        continue
-                    key, year = dates.key_of(value)
-                    parsed.append((contact_id, key, year))
-                await contact_dates.replace(tx, owner_id, attribute,
-                                            [r[0] for r in rows], parsed, fresh=fresh)
-            read += len(rows)
-            after = (rows[-1][2], rows[-1][0])
-            if len(rows) < READ_CHUNK:
-                async with self._db.transaction() as tx:
-                    await contact_dates.set_read_upto(
-                        tx, owner_id, attribute,
-                        start if since is None else max(since, start))
-                return read
+                found = await contact_dates.values_of(tx, owner_id, attribute, chunk)
+                rows: list[contact_dates.DateRow] = []
+                for contact_id, value in found:
+                    if value is not None:
+                        key, year = dates.key_of(value)
+                        rows.append((contact_id, key, year))
+                await contact_dates.replace(tx, owner_id, attribute, chunk, rows,
+                                            fresh=since is None)
+        if since is None or upto > since:
+            async with self._db.transaction() as tx:
+                await contact_dates.set_read_upto(tx, owner_id, attribute, upto)
+        return len(ids)
 
     # --- the day's sends ----------------------------------------------------------------
 

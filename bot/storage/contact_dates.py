@@ -36,20 +36,31 @@ async def set_read_upto(conn: aiosqlite.Connection, owner_id: int, attribute: st
         (owner_id, attribute, upto))
 
 
-async def changed(conn: aiosqlite.Connection, owner_id: int, attribute: str, since: float,
-                  after: tuple[float, int], limit: int
-                  ) -> list[tuple[int, object, float]]:
-    """Contacts updated at or after ``since``, past ``after`` (updated at, id) in that
-    order: (id, the attribute's value or None, updated at). Keyset pages on the
-    (owner, updated_at) index."""
+async def changed(conn: aiosqlite.Connection, owner_id: int, since: float | None
+                  ) -> list[int]:
+    """The owner's contacts updated at or after ``since`` (all of them for None), by id:
+    an index alone (the owner's, or with ``since`` the ``updated_at`` one: ``+owner_id``
+    keeps SQLite off the owner's index, which would read all their contacts)."""
+    sql = "SELECT id FROM contacts WHERE owner_id = ?"
+    params: list[object] = [owner_id]
+    if since is not None:
+        sql, params = "SELECT id FROM contacts WHERE +owner_id = ? AND updated_at >= ?", [
+            owner_id, since]
+    async with conn.execute(sql, params) as cur:  # no ORDER BY: SQLite would scan by id
+        return sorted(row[0] for row in await cur.fetchall())
+
+
+async def values_of(conn: aiosqlite.Connection, owner_id: int, attribute: str,
+                    contact_ids: Sequence[int]) -> list[tuple[int, object]]:
+    """The contacts' values of ``attribute`` (None when they have none). By the primary
+    key (``+owner_id``: not by the owner's index, which would read all their contacts)."""
     d = dialect.of(conn)
     async with conn.execute(
-        f"SELECT id, {d.json_get('attributes')}, updated_at FROM contacts"
-        " WHERE owner_id = ? AND updated_at >= ? AND (updated_at > ? OR updated_at = ? AND id > ?)"
-        " ORDER BY updated_at, id LIMIT ?",
-        (d.json_key(attribute), owner_id, since, after[0], after[0], after[1], limit),
+        f"SELECT id, {d.json_get('attributes')} FROM contacts"
+        f" WHERE +owner_id = ? AND {d.in_list('id')}",
+        (d.json_key(attribute), owner_id, d.list_param(contact_ids)),
     ) as cur:
-        return [(row[0], row[1], float(row[2])) for row in await cur.fetchall()]
+        return [(row[0], row[1]) for row in await cur.fetchall()]
 
 
 async def replace(conn: aiosqlite.Connection, owner_id: int, attribute: str,
