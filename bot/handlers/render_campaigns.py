@@ -22,7 +22,7 @@ from bot.services.campaigns import (
     Summary,
 )
 from bot.services.number_checks import CampaignChecks
-from bot.services.planning import PRESETS, Pacing
+from bot.services.planning import NIGHT, PRESETS, Pacing
 from bot.services.risk import Risk
 from bot.services.template_engine import Problem
 from bot.services.templates import Preview, TemplateDraft
@@ -218,6 +218,9 @@ def pacing_text(tr: Translator, pacing: Pacing) -> str:
     quiet = (tr("pacing.quiet", start=pacing.quiet.start.strftime("%H:%M"),
                 end=pacing.quiet.end.strftime("%H:%M")) if pacing.quiet
              else tr("pacing.no_quiet"))
+    if pacing.recipient_night:
+        quiet += "; " + tr("pacing.recipient_night", start=NIGHT.start.strftime("%H:%M"),
+                           end=NIGHT.end.strftime("%H:%M"))
     return tr("pacing.text", delay_min=_num(pacing.delay_min), delay_max=_num(pacing.delay_max),
               batch=pacing.batch_size, pause_min=_num(pacing.batch_pause_min / 60),
               pause_max=_num(pacing.batch_pause_max / 60), quiet=quiet)

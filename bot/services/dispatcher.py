@@ -5,7 +5,11 @@ Each ``tick`` (a short repeating job on the bot's scheduler):
 1. starts the scheduled campaigns whose time has come;
 2. picks the due messages of running campaigns, keeping each sender's pace: never two
    sends closer than the campaign's minimum delay, and no more than the sender's daily
-   cap (a newly linked sender warms up: 20, 40, 80, ... a day up to the cap);
+   cap (a newly linked sender warms up: 20, 20, 20, 40, ... a day up to the cap); a
+   campaign whose pace holds the night in the recipient's zone (``Pacing.recipient_night``)
+   moves a message due at night there (22:00-08:00 local, from the phone's country) to
+   the recipient's next morning plus a random spread of up to an hour (one batched
+   update); single messages by API are transactional and never held;
 3. **claims** them (``sending``, with a lease) in a committed transaction, *then* calls
    the gateway, one sender's messages in order, the senders side by side;
 4. records each outcome, always:
@@ -81,9 +85,10 @@ from bot.services.gateway_events import GatewayEvents
 from bot.services.messages import MESSAGE_PACING, MessageContents
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier
 from bot.services.number_checks import NOT_ON_WHATSAPP, NumberChecks
-from bot.services.planning import Pacing, quiet_end
+from bot.services.planning import NIGHT_SPREAD, Pacing, night_end, quiet_end
 from bot.services.post_mortem import PostMortems
 from bot.services.receipts import ReceiptsService, settle
+from bot.services.risk import UNKNOWN_ZONE, phone_zone
 from bot.services.sender_events import ReplyHandler, SenderEvents
 from bot.services.senders import sender_ref
 from bot.services.sending import DAILY_CAP, WARMUP, SendingPolicy
@@ -100,6 +105,9 @@ MediaSource = Callable[[str, str], Awaitable[Media]]  # (kind, file id) -> the a
 
 
 _TOLD = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.UNCERTAIN)  # webhook events
+# a recipient's zone is looked up once per this many leading characters of the phone
+# ("+" and country code and area: "+1212555...", "+7495...", "+81 3..." each their own)
+ZONE_PREFIX = 7
 OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refuses writes
 # why a sender's remaining claims are held back: its outcomes could not be written
 _STORAGE_DOWN = GatewayError(ErrorCategory.TRANSIENT, "the database cannot save")
@@ -211,6 +219,8 @@ class Dispatcher:
         self._lock = asyncio.Lock()
         self._media_cache: dict[str, Media] = {}
         self._zones: dict[int, ZoneInfo] = {}
+        self._phone_zones: dict[str, ZoneInfo] = {}  # a phone's first digits -> its zone
+        self._spread = random.Random()  # held messages' spread past the recipient's morning
         self._tick_cache: dict[int, tuple] = {}  # campaign id -> (campaign, template)
         self._contents = MessageContents(db, templates_service)  # single messages' (by API)
         self._send_at: dict[int, float] = {}  # message id -> when to send it (lookahead)
@@ -347,6 +357,7 @@ class Dispatcher:
         deferred: set[int | None] = set()
         paced: set[int] = set()
         picked: list[outbox.Due] = []
+        held: list[tuple[float, int]] = []  # (the recipient's morning, message id)
         for due in candidates:
             sender = sender_rows.get(due.sender_id)
             if sender is None:
@@ -368,6 +379,12 @@ class Dispatcher:
                     await self._defer(due.owner_id, due.campaign_id, None, end, ts)
             if due.campaign_id in deferred:
                 continue
+            if campaign_pacing.recipient_night and due.campaign_id is not None:
+                morning = night_end(await self._recipient_zone(due),
+                                    max(ts, due.planned_at))
+                if morning is not None:  # night where it arrives: held to the morning
+                    held.append((morning + self._spread.uniform(0, NIGHT_SPREAD), due.id))
+                    continue
             if due.sender_id not in allowed:
                 allowed[due.sender_id] = await self._room(sender, ts)
                 if allowed[due.sender_id] <= 0:  # the cap: move its messages past the window
@@ -390,7 +407,23 @@ class Dispatcher:
             self._booked[due.sender_id] = max(send_at, self._booked.get(due.sender_id, send_at))
             picked.append(due)
             allowed[due.sender_id] -= 1
+        if held:
+            async with self._db.transaction() as tx:
+                await outbox.hold_until(tx, held, ts)
         return picked
+
+    async def _recipient_zone(self, due: outbox.Due) -> ZoneInfo:
+        """The recipient's zone from the phone's country and area (``risk.phone_zone``),
+        cached by its first digits (``ZONE_PREFIX``): a tick looks it up once per prefix,
+        not per message; a number it cannot place: the owner's zone."""
+        key = due.phone[:ZONE_PREFIX]
+        zone = self._phone_zones.get(key)
+        if zone is None:
+            name = phone_zone(due.phone)
+            zone = (await self._zone(due.owner_id) if name == UNKNOWN_ZONE
+                    else ZoneInfo(name))
+            self._phone_zones[key] = zone
+        return zone
 
     async def _room(self, sender: Sender, ts: float) -> int:
         """How many more messages the sender may send in the current 24 hours."""

@@ -257,6 +257,19 @@ async def postpone(conn: aiosqlite.Connection, until: float, now: float, *,
     return moved
 
 
+async def hold_until(conn: aiosqlite.Connection, rows: Sequence[tuple[float, int]],
+                     now: float) -> int:
+    """Queued messages moved, each to its own later time: ``(planned_at, message id)`` rows
+    (the night held in the recipient's zone), in one executemany; how many moved."""
+    if not rows:
+        return 0
+    return await dialect.of(conn).execute_many(
+        conn,
+        "UPDATE messages SET planned_at = ?, updated_at = ? WHERE id = ? AND status = 'queued'",
+        [(at, now, message_id) for at, message_id in rows],
+    )
+
+
 async def move_sender(conn: aiosqlite.Connection, old: int, new: int, now: float) -> int:
     """Failover: a lost sender's queued messages go to another sender."""
     cur = await conn.execute(

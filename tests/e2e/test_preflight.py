@@ -26,7 +26,9 @@ async def test_the_summary_shows_the_risk_and_its_reasons(harness: Harness) -> N
     assert "100% of the recipients (3) never had a message from you." in text
     assert "100% of the recipients (3) are not yet known to be on WhatsApp." in text
     assert "Only 1 text in a batch of 3: add variants or {a|b} choices." in text
-    assert "Gaps of 20-45 s between messages; WAHA advises random gaps of 30-60 s." in text
+    assert "WAHA advises" not in text  # the Safe pace keeps the 30-60 s guidance now
+    # and holds the night in each recipient's zone
+    assert "the night (22:00-08:00) held in each recipient's own time zone" in text
     assert "is in its first week (day 1 since it was linked)" in text
     assert "Confirming asks you once more." not in text
     # medium risk: Confirm schedules at once
