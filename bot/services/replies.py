@@ -130,7 +130,8 @@ class KeywordHook(Protocol):
     keyword replies), in the transaction that keeps it."""
 
     async def answer(self, tx: Connection, owner_id: int, sender_id: int, phone: str,
-                     text: str | None, received_at: datetime, now: datetime) -> object: ...
+                     text: str | None, received_at: datetime, now: datetime, *,
+                     recheck: bool = True) -> object: ...
 
 
 class RepliesService:
@@ -191,6 +192,7 @@ class RepliesService:
         if not prepared:
             return outcomes
         kept: list[Outcome | Literal["kept"]] = []
+        looked: set[int] = set()  # owners whose keyword replies were read in this transaction
         async with self._db.transaction() as tx:
             for index, sender, intent, _asks, tells in prepared:
                 outcome = await self._keep(tx, replies[index], sender, intent, tells, now)
@@ -199,7 +201,9 @@ class RepliesService:
                         and not self._words.mentions_stop(reply.text):
                     await self._keywords.answer(tx, sender.owner_id, sender.id,
                                                 reply.from_phone, reply.text,
-                                                reply.at or now, now)
+                                                reply.at or now, now,
+                                                recheck=sender.owner_id not in looked)
+                    looked.add(sender.owner_id)
                 kept.append(outcome)
         for (index, sender, _intent, asks, _tells), outcome in zip(prepared, kept, strict=True):
             reply = replies[index]

@@ -18,7 +18,7 @@ from bot.services.automations_sequences import SequenceEngine
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.keyword_replies import KeywordReplies, parse_keyword
 from bot.services.messages import MessagesConfig, MessagesService
-from bot.services.replies import RepliesService
+from bot.services.replies import RepliesService, Reply
 from bot.services.templates import TemplatesService
 from bot.storage import contacts, ledger, lists, senders, templates
 from bot.storage.db import Database
@@ -254,3 +254,14 @@ async def test_the_answer_goes_from_the_number_the_customer_wrote_to(world: Worl
         await world.says(phone, "price", number_id=second.id)
         world.clock.advance(minutes=5)
     assert [s.sender_id for s in world.gateway.sends] == [second.id, second.id]
+
+
+async def test_a_batch_kept_at_once_answers_each_contact_once(world: World) -> None:
+    await world.keyword()
+    await world.replies.handle_many([
+        Reply(world.number_id, ALI, "price?"), Reply(world.number_id, ALI, "цена?"),
+        Reply(world.number_id, NEW, "STOP"), Reply(world.number_id, NEW, "price")])
+    for _ in range(3):
+        await world.dispatcher.tick()
+        world.clock.advance(minutes=5)
+    assert len(world.sent_to(ALI)) == 1 and world.sent_to(NEW) == []
