@@ -23,6 +23,7 @@ from bot.domain import Language
 from bot.handlers import (
     admin,
     api,
+    automations_dates,
     automations_keyword,
     balance,
     buy,
@@ -128,6 +129,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(api.api_button, pattern=r"^api:"))
     app.add_handler(CallbackQueryHandler(webhooks.webhook_button, pattern=r"^wh:"))
     app.add_handler(CallbackQueryHandler(automations_keyword.button, pattern=r"^akw:"))
+    app.add_handler(CallbackQueryHandler(automations_dates.button, pattern=r"^adt:"))
     app.add_handler(CallbackQueryHandler(transfers.transfer_button, pattern=r"^trf:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     # a transfer's receipt (photo, image, PDF) while an order waits for it; else a document

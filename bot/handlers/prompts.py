@@ -17,6 +17,7 @@ from telegram import Update
 from bot.handlers import (
     admin,
     api,
+    automations_dates,
     automations_keyword,
     contact_card,
     contacts,
@@ -50,6 +51,7 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.INBOX_REPLY: inbox.reply_typed,
     PromptKind.CONTACT_EDIT: contact_card.edit_typed,
     PromptKind.KEYWORD_NEW: automations_keyword.typed,
+    PromptKind.DATE_NEW: automations_dates.typed,
 }
 # a photo or a document that answers an open question (the owner's answer to a customer)
 FILE_ANSWERS: dict[PromptKind, Callable[[Update, BotContext, Prompt], Awaitable[None]]] = {

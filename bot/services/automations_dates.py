@@ -106,7 +106,7 @@ def parse_date_config(config: Mapping[str, Any]) -> dict[str, Any]:
         raise ValidationError("bad_choice", where="when") from None
     days = 0 if when is dates.When.ON else _int(config.get("days", 0), "days")
     if not 0 <= days <= dates.MAX_DAYS:
-        raise ValidationError("out_of_range", where="days", limit=dates.MAX_DAYS)
+        raise ValidationError("out_of_range", where="days", min=0, max=dates.MAX_DAYS)
     at = _AT.fullmatch(str(config.get("at") or "10:00").strip())
     if at is None:
         raise ValidationError("bad_time", where="at")

@@ -54,6 +54,9 @@ class PromptKind(StrEnum):
     # keywords, template_id, cooldown_hours: a new keyword reply's answers so far
     # (/automations, bot/handlers/automations_keyword.py)
     KEYWORD_NEW = "keyword_new"
+    # columns, attribute, when, days, at, yearly: a new date message's answers so far (the
+    # typed answer: its time of day; /automations, bot/handlers/automations_dates.py)
+    DATE_NEW = "date_new"
 
 
 ADMIN_KINDS = frozenset({PromptKind.REJECT_REASON, PromptKind.TRANSFER_REJECT,
