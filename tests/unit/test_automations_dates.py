@@ -19,7 +19,7 @@ from bot.services.automations import AutomationsEngine, AutomationsService
 from bot.services.automations_dates import DatesEngine, parse_date_config
 from bot.services.messages import MessagesConfig, MessagesService
 from bot.services.templates import TemplatesService
-from bot.storage import contacts, ledger, senders, templates
+from bot.storage import contact_cards, contacts, ledger, senders, templates
 from bot.storage.db import Database
 from tests.fakes import FakeClock, RecordingNotifier
 from tests.fakes.owners import add_active_owner
@@ -200,3 +200,33 @@ def test_the_config_is_checked() -> None:
         with pytest.raises(ValidationError) as raised:
             parse_date_config({"attribute": "birthday", "template_id": 1, **bad})
         assert raised.value.where == where
+
+
+async def test_a_date_edited_removed_or_deleted_is_seen_at_the_next_tick(world: World) -> None:
+    await world.add((BAKU, {"birthday": "05.12.1990"}), (LONDON, {"birthday": "06.12.1990"}),
+                    (MOSCOW, {"birthday": "bad"}))
+    rule = await world.rule()
+    world.clock.now = utc(2026, 12, 1)
+    await world.engine.tick()
+    assert (await world.dates.figures(world.owner_id, rule)).valid == 2
+    baku = await contacts.get_by_phone(world.db.reader, world.owner_id, BAKU)
+    london = await contacts.get_by_phone(world.db.reader, world.owner_id, LONDON)
+    moscow = await contacts.get_by_phone(world.db.reader, world.owner_id, MOSCOW)
+    assert baku and london and moscow
+    world.clock.advance(hours=1)
+    async with world.db.transaction() as tx:
+        # Baku's birthday moves to the 7th (a contact card edit), London's is removed,
+        # Moscow's invalid one is fixed, and then Moscow is deleted
+        await contact_cards.update(tx, world.owner_id, baku.id, None, {"birthday": "07.12"},
+                                   world.clock())
+        await contact_cards.update(tx, world.owner_id, london.id, None, {"city": "London"},
+                                   world.clock())
+        await contact_cards.update(tx, world.owner_id, moscow.id, None,
+                                   {"birthday": "05.12"}, world.clock())
+    world.clock.advance(minutes=2)
+    figures = await world.dates.figures(world.owner_id, rule)
+    assert (figures.valid, figures.invalid, figures.missing) == (2, 0, 1)
+    async with world.db.transaction() as tx:
+        await tx.execute("DELETE FROM contacts WHERE id = ?", (moscow.id,))
+    await world.run_until(utc(2026, 12, 7, 12))
+    assert [(p, o) for p, o, _ in await world.produced()] == [(BAKU, "2026-12-07")]
