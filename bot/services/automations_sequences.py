@@ -110,17 +110,18 @@ def parse_at(value: object, where: str = "at") -> str | None:
 
 def parse_step(data: Mapping[str, Any], where: str = "steps[0]") -> Step:
     if not isinstance(data, Mapping):
-        raise ValidationError("not_an_object", where=where)
+        raise ValidationError("bad_choice", where=where)
     template_id = _int(data.get("template_id"), f"{where}.template_id")
     delay = _int(data.get("delay", 0), f"{where}.delay")
     unit = str(data.get("unit") or "minutes")
     if unit not in UNITS:
-        raise ValidationError("bad_unit", where=f"{where}.unit")
+        raise ValidationError("bad_choice", where=f"{where}.unit")
     if not 0 <= delay <= DELAY_MAX[unit]:
-        raise ValidationError("out_of_range", where=f"{where}.delay", limit=DELAY_MAX[unit])
+        raise ValidationError("out_of_range", where=f"{where}.delay", min=0,
+                              max=DELAY_MAX[unit])
     after = str(data.get("after") or "previous")
     if after not in AFTER:
-        raise ValidationError("bad_after", where=f"{where}.after")
+        raise ValidationError("bad_choice", where=f"{where}.after")
     return Step(template_id, delay, unit, after, parse_at(data.get("at"), f"{where}.at"))
 
 
@@ -137,7 +138,7 @@ def parse_sequence(config: Mapping[str, Any]) -> dict[str, Any]:
     for rule in (*STOP_RULES, "restart_on_rejoin"):
         value = config.get(rule, rule != "restart_on_rejoin")
         if not isinstance(value, bool):
-            raise ValidationError("not_a_boolean", where=rule)
+            raise ValidationError("bad_choice", where=rule)
         stored[rule] = value
     return stored
 

@@ -120,22 +120,21 @@ async def recipients(conn: aiosqlite.Connection, owner_id: int,
         f" WHERE +owner_id = ? AND {d.in_list('id')}", (owner_id, d.list_param(contact_ids)),
     ) as cur:
         return {row[0]: Recipient(row[0], row[1], bool(row[2]), row[3], row[4] or "{}")
-                async for row in cur}
+                for row in await cur.fetchall()}
 
 
 async def already_sent(conn: aiosqlite.Connection, automation_id: int,
                        items: Sequence[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (contact, occurrence) pairs the automation has produced already. The
-    contacts' sends by the primary key (a join on the pairs had SQLite read all the
-    automation's sends for each pair), the occurrences picked here."""
+    """Which (contact, occurrence) pairs the automation has produced already (read through
+    the primary key, by contact)."""
     d = dialect.of(conn)
     wanted = set(items)
     async with conn.execute(
-        "SELECT contact_id, occurrence FROM automation_sends WHERE automation_id = ?"
-        f" AND {d.in_list('contact_id')}",
-        (automation_id, d.list_param(list(dict.fromkeys(i[0] for i in items)))),
+        "SELECT contact_id, occurrence FROM automation_sends"
+        f" WHERE automation_id = ? AND {d.in_list('contact_id')}",
+        (automation_id, d.list_param(sorted({c for c, _ in wanted}))),
     ) as cur:
-        return {(row[0], row[1]) for row in await cur.fetchall()} & wanted
+        return {(row[0], row[1]) for row in await cur.fetchall() if (row[0], row[1]) in wanted}
 
 
 async def add_sends(conn: aiosqlite.Connection,
@@ -189,7 +188,7 @@ async def produced(conn: aiosqlite.Connection, automation_id: int, since: float)
 async def joins(conn: aiosqlite.Connection, list_id: int, since: float, upto: float,
                 automation_id: int, restart: bool) -> list[tuple[int, str, float]]:
     """Members who joined ``list_id`` in [since, upto) and are not enrolled for that join
-    yet: (contact, phone, joined at), by join time. With ``restart`` a member enrolled
+    yet: (contact, phone, joined at). With ``restart`` a member enrolled
     before an earlier join comes again (a rejoin); without, only the never-enrolled."""
     again = " OR e.joined_at < m.added_at" if restart else ""
     async with conn.execute(
@@ -198,10 +197,10 @@ async def joins(conn: aiosqlite.Connection, list_id: int, since: float, upto: fl
         " LEFT JOIN automation_enrolments e"
         "  ON e.automation_id = ? AND e.contact_id = m.contact_id"
         " WHERE m.list_id = ? AND m.added_at >= ? AND m.added_at < ?"
-        f" AND (e.contact_id IS NULL{again}) ORDER BY m.added_at, m.contact_id",
+        f" AND (e.contact_id IS NULL{again})",
         (automation_id, list_id, since, upto),
-    ) as cur:
-        return [(row[0], row[1], row[2]) async for row in cur]
+    ) as cur:  # all at once: one trip to the database's thread, not one per chunk
+        return [(row[0], row[1], row[2]) for row in await cur.fetchall()]
 
 
 async def enrol(conn: aiosqlite.Connection, automation_id: int,
@@ -267,24 +266,20 @@ async def due(conn: aiosqlite.Connection, automation: Automation, list_id: int, 
         (list_id, automation.owner_id, automation.id, now, limit),
     ) as cur:
         return [DueStep(row[0], row[1], row[2], row[3], row[4], row[5], bool(row[6]),
-                        bool(row[7]), bool(row[8])) async for row in cur]
+                        bool(row[7]), bool(row[8])) for row in await cur.fetchall()]
 
 
 async def advance(conn: aiosqlite.Connection, automation_id: int,
                   rows: Sequence[tuple[int, int, float | None, str | None]]) -> None:
     """(contact, next step, when it is due or None, stopped or None) each."""
-    if not rows:
-        return
-    d = dialect.of(conn)
-    await conn.execute(
-        "UPDATE automation_enrolments SET next_step = r.step, next_at = r.at,"
-        " stopped = r.stopped FROM ("
-        f" SELECT {d.element('value', 0, 'INTEGER')} AS contact_id,"
-        f" {d.element('value', 1, 'INTEGER')} AS step, {d.element('value', 2, 'REAL')} AS at,"
-        f" {d.element('value', 3)} AS stopped FROM {d.array_items('?')}) AS r"
-        " WHERE automation_enrolments.automation_id = ?"
-        " AND automation_enrolments.contact_id = r.contact_id",
-        (d.list_param([list(r) for r in rows]), automation_id))
+    if rows:  # one statement per row through the primary key (an UPDATE ... FROM a JSON
+        # array would read the array once for every enrolment of the automation)
+        await dialect.of(conn).execute_many(
+            conn,
+            "UPDATE automation_enrolments SET next_step = ?, next_at = ?, stopped = ?"
+            " WHERE automation_id = ? AND contact_id = ?",
+            [(step, at, stopped, automation_id, contact_id)
+             for contact_id, step, at, stopped in rows])
 
 
 async def next_planned(conn: aiosqlite.Connection, automation_id: int, limit: int

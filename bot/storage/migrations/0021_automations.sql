@@ -40,11 +40,9 @@ CREATE TABLE automation_enrolments (
     stopped       TEXT,
     run           INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (automation_id, contact_id)
-);
-CREATE INDEX automation_enrolments_due ON automation_enrolments (next_at)
-    WHERE next_at IS NOT NULL;
--- A contact's enrolments (a reply, an opt-out or leaving a list stops them).
-CREATE INDEX automation_enrolments_contact ON automation_enrolments (contact_id)
+) WITHOUT ROWID;
+-- A sequence's due steps in order (the engine reads them batch by batch).
+CREATE INDEX automation_enrolments_due ON automation_enrolments (automation_id, next_at)
     WHERE next_at IS NOT NULL;
 
 -- One produced message per occurrence, never two: a sequence's 'step:<n>', a date
@@ -57,7 +55,7 @@ CREATE TABLE automation_sends (
     message_id    INTEGER REFERENCES messages (id) ON DELETE SET NULL,
     at            REAL    NOT NULL,
     PRIMARY KEY (automation_id, contact_id, occurrence)
-);
+) WITHOUT ROWID;
 CREATE INDEX automation_sends_at ON automation_sends (automation_id, at);
 CREATE INDEX automation_sends_message ON automation_sends (message_id)
     WHERE message_id IS NOT NULL;
