@@ -32,12 +32,20 @@ async def sends(conn: aiosqlite.Connection, sender_id: int, since: float
                 ) -> list[tuple[float, str, bool]]:
     """The number's messages sent at ``since`` or later, oldest first: (sent at, the
     recipient's phone, a new chat: the number never sent to that phone before ``since``).
-    (The earlier phones are one subquery, built once.)"""
+
+    A contact's earlier messages are found on ``messages (contact_id)`` (a few rows each,
+    whatever the number's history); only messages of no contact (the API's single ones to
+    a bare phone) compare with the number's earlier phones, one subquery built once, and
+    only if there is such a message. (The unary ``+`` keeps the planner off the number's
+    own index there: it would walk the number's whole history once per message.)"""
     async with conn.execute(
-        "SELECT m.sent_at, m.phone, CASE WHEN m.phone IN (SELECT p.phone FROM messages p"
-        "  WHERE p.sender_id = ? AND p.sent_at < ?) THEN 0 ELSE 1 END"
+        "SELECT m.sent_at, m.phone, CASE WHEN m.contact_id IS NOT NULL THEN"
+        "  CASE WHEN EXISTS (SELECT 1 FROM messages p WHERE p.contact_id = m.contact_id"
+        "   AND +p.sender_id = ? AND +p.sent_at < ?) THEN 0 ELSE 1 END"
+        " WHEN m.phone IN (SELECT p.phone FROM messages p WHERE p.sender_id = ?"
+        "  AND p.sent_at < ?) THEN 0 ELSE 1 END"
         " FROM messages m WHERE m.sender_id = ? AND m.sent_at >= ? ORDER BY m.sent_at, m.id",
-        (sender_id, since, sender_id, since),
+        (sender_id, since, sender_id, since, sender_id, since),
     ) as cur:
         return [(float(at), str(phone), bool(new)) async for at, phone, new in cur]
 
@@ -45,12 +53,13 @@ async def sends(conn: aiosqlite.Connection, sender_id: int, since: float
 async def failures(conn: aiosqlite.Connection, sender_id: int, since: float
                    ) -> dict[str, int]:
     """The number's messages failed at ``since`` or later, by reason (``other``: none
-    given)."""
+    given): those never sent and those sent since then (two ranges of the number's
+    ``(sender_id, sent_at)`` index, not its whole history)."""
     async with conn.execute(
         "SELECT COALESCE(error_category, 'other'), COUNT(*) FROM messages"
-        " WHERE sender_id = ? AND status = 'failed' AND updated_at >= ?"
-        " GROUP BY COALESCE(error_category, 'other')",
-        (sender_id, since),
+        " WHERE sender_id = ? AND (sent_at IS NULL OR sent_at >= ?) AND status = 'failed'"
+        " AND updated_at >= ? GROUP BY COALESCE(error_category, 'other')",
+        (sender_id, since, since),
     ) as cur:
         return {str(c): int(n) async for c, n in cur}
 
