@@ -102,3 +102,25 @@ async def test_the_last_48_hours_of_one_number_and_its_kept_report(db: Database,
     clock.advance(hours=1)
     later = await service.record(a, number, "restricted")
     assert later is not None and await service.latest(a, number) == later  # the newest
+
+
+async def test_new_chats_by_contact_and_by_bare_phone(db: Database, clock) -> None:
+    a, number = await owner_and_number(db, clock, 4)
+    clock.advance(days=10)
+    now = clock().timestamp()
+    async with db.transaction() as tx:
+        await contacts.upsert(tx, a, [(A, None, "{}"), (B, None, "{}")], clock())
+        async with tx.execute("SELECT phone, id FROM contacts WHERE owner_id = ?",
+                              (a,)) as cur:
+            ids = dict(await cur.fetchall())
+        rows = [(A, ids[A], now - 72 * 3600), (A, ids[A], now - 3600),  # a contact: old chat
+                (B, ids[B], now - 3000),  # a contact: new
+                (C, None, now - 90 * 3600), (C, None, now - 2000),  # a bare phone: old
+                (D, None, now - 1000)]  # a bare phone: new
+        await tx.executemany(
+            "INSERT INTO messages (owner_id, sender_id, phone, contact_id, planned_at, status,"
+            " sent_at, updated_at) VALUES (?, ?, ?, ?, ?, 'sent', ?, ?)",
+            [(a, number, phone, cid, at, at, at) for phone, cid, at in rows])
+    sent = await repo.sends(db.reader, number, now - 48 * 3600)
+    assert [(phone, new) for _at, phone, new in sent] == [(A, False), (B, True), (C, False),
+                                                          (D, True)]
