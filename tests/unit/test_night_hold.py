@@ -169,3 +169,13 @@ async def test_a_pace_without_the_hold_sends_at_night_as_before(db: Database) ->
         assert all(sent is not None for _s, _p, sent in (await _rows(db)).values())
     finally:
         await gateway.close()
+
+
+def test_the_apis_own_pace_holds_the_recipients_night_unless_told_not_to() -> None:
+    from bot.web.api.campaigns import _pace  # the request's pace, as the API reads it
+    given = {"delay_min": 30, "delay_max": 60, "batch_size": 50, "batch_pause_min": 900,
+             "batch_pause_max": 1800}
+    preset, pacing = _pace(given)
+    assert preset == "custom" and pacing is not None and pacing.recipient_night
+    _preset, pacing = _pace({**given, "recipient_night": False})
+    assert pacing is not None and not pacing.recipient_night

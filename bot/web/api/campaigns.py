@@ -63,12 +63,17 @@ PACE_VALUES: Schema = obj({
     "batch_pause_max": {"type": "number", "minimum": 0, "maximum": 86400, "examples": [600]},
     "quiet": nullable(obj({"start": _CLOCK, "end": {**_CLOCK, "examples": ["08:00"]}},
                           description="No messages between these times, the owner's")),
-}, optional=("quiet",), description="A pace of one's own (as the wizard's Custom)")
+    "recipient_night": {"type": "boolean", "default": True,
+                        "description": "Hold the night (22:00-08:00) in each recipient's own "
+                                       "zone: a message due then waits for their morning"},
+}, optional=("quiet", "recipient_night"),
+    description="A pace of one's own (as the wizard's Custom)")
 
 PACE: Schema = {
     "oneOf": [{"type": "string", "enum": sorted(PRESETS),
-               "description": "safe (~60 an hour a number, quiet 21-09), normal (~200, "
-                              "quiet 22-08) or fast (~500, no quiet hours)"},
+               "description": "safe (~50 an hour a number, quiet 21-09), normal (~70, "
+                              "quiet 22-08), both random 30-60 s gaps holding the night "
+                              "in each recipient's zone, or fast (~500, no quiet hours)"},
               PACE_VALUES],
     "description": "A preset or values (default: normal)"}
 
@@ -268,7 +273,8 @@ def _pace(given: Any) -> tuple[str, Pacing | None]:
                     int(given["batch_size"]), float(given["batch_pause_min"]),
                     float(given["batch_pause_max"]),
                     QuietHours(time.fromisoformat(_hhmm(quiet["start"])),
-                               time.fromisoformat(_hhmm(quiet["end"]))) if quiet else None)
+                               time.fromisoformat(_hhmm(quiet["end"]))) if quiet else None,
+                    recipient_night=bool(given.get("recipient_night", True)))
     return "custom", pacing
 
 
