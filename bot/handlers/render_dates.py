@@ -79,6 +79,8 @@ def figures_text(tr: Translator, config: DateConfig, figures: DateFigures,
     owner's zone)."""
     lines = [tr("dates.figures", column=config.attribute, valid=figures.valid,
                 invalid=figures.invalid, missing=figures.missing)]
+    if figures.unread:
+        lines.append(tr("dates.unread", count=figures.unread))
     if next_sends:
         lines.append(tr("dates.next"))
         lines += [f"• {at} · {phone}" for at, phone in next_sends]

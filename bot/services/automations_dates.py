@@ -49,8 +49,9 @@ from bot.storage.db import Database
 log = logging.getLogger(__name__)
 
 READ_CHUNK = 50_000  # contacts read per transaction when the column is read
-READ_MARGIN = 60.0  # seconds: contacts updated this long before a read are read again
+READ_MARGIN = 120.0  # seconds: contacts updated this long before a read are read again
 NEXT_SHOWN = 5
+SCREEN_READS = 100_000  # contacts a card reads itself; more are left to the engine's tick
 _EARLIEST = timedelta(hours=14)  # UTC+14: where a day begins first
 _LATEST = timedelta(hours=12)  # UTC-12: where it ends last
 _AT = re.compile(r"([01]?\d|2[0-3])[:.]([0-5]\d)")
@@ -139,6 +140,7 @@ class DateFigures:
     invalid: int
     missing: int
     next_sends: tuple[DateSend, ...]
+    unread: int = 0  # contacts changed since the column was read (the engine reads them)
 
 
 def send_dates(now: datetime) -> list[date]:
@@ -160,12 +162,21 @@ class DatesEngine:
 
     # --- reading the column -------------------------------------------------------------
 
-    async def read_column(self, owner_id: int, attribute: str, now: datetime) -> int:
+    async def read_column(self, owner_id: int, attribute: str, now: datetime,
+                          at_most: int | None = None) -> int:
         """Reads the contacts updated since the last read (all of them the first time);
-        how many were read."""
-        since = await contact_dates.read_upto(self._db.reader, owner_id, attribute)
-        upto = now.timestamp() - READ_MARGIN
-        ids = await contact_dates.changed(self._db.reader, owner_id, since)
+        how many were read. With ``at_most``, more than that many are left to the
+        engine's tick (a screen does not wait for a million): minus how many."""
+        # which contacts changed, under the write lock: no write is half done, so one
+        # committed after this has a later time than ``upto`` (unless it took its time
+        # more than READ_MARGIN before it began, such as an import's, one transaction
+        # with the time it started)
+        async with self._db.transaction() as tx:
+            since = await contact_dates.read_upto(tx, owner_id, attribute)
+            upto = now.timestamp() - READ_MARGIN
+            ids = await contact_dates.changed(tx, owner_id, since)
+        if at_most is not None and len(ids) > at_most:
+            return -len(ids)
         for first in range(0, len(ids), READ_CHUNK):
             chunk = ids[first:first + READ_CHUNK]
             async with self._db.transaction() as tx:
@@ -256,7 +267,7 @@ class DatesEngine:
             raise NotFound("automation", automation_id=automation_id)
         config = DateConfig.of(automation.config)
         now = self._clock()
-        await self.read_column(owner_id, config.attribute, now)
+        read = await self.read_column(owner_id, config.attribute, now, at_most=SCREEN_READS)
         reader = self._db.reader
         valid, invalid, total = await contact_dates.counts(reader, owner_id, config.attribute)
         zone = await self._zone_of(owner_id)
@@ -277,7 +288,7 @@ class DatesEngine:
                 break
         shown.sort(key=lambda s: s.at)
         return DateFigures(valid, invalid, max(0, total - valid - invalid),
-                           tuple(shown[:NEXT_SHOWN]))
+                           tuple(shown[:NEXT_SHOWN]), max(0, -read))
 
     async def columns(self, owner_id: int) -> list[tuple[str, int]]:
         """The owner's contacts' attribute names that hold dates (of a recent sample): each

@@ -15,6 +15,7 @@ import pytest
 
 from bot.domain import LedgerKind, SenderStatus
 from bot.errors import ValidationError
+from bot.services import automations_dates
 from bot.services.automations import AutomationsEngine, AutomationsService
 from bot.services.automations_dates import DatesEngine, parse_date_config
 from bot.services.messages import MessagesConfig, MessagesService
@@ -230,3 +231,15 @@ async def test_a_date_edited_removed_or_deleted_is_seen_at_the_next_tick(world: 
         await tx.execute("DELETE FROM contacts WHERE id = ?", (moscow.id,))
     await world.run_until(utc(2026, 12, 7, 12))
     assert [(p, o) for p, o, _ in await world.produced()] == [(BAKU, "2026-12-07")]
+
+
+async def test_a_card_leaves_a_big_first_read_to_the_engine(world: World, monkeypatch) -> None:
+    monkeypatch.setattr(automations_dates, "SCREEN_READS", 2)
+    await world.add((BAKU, {"birthday": "05.12.1990"}), (LONDON, {"birthday": "1985-12-05"}),
+                    (MOSCOW, {"birthday": "05.12"}))
+    rule = await world.rule()
+    figures = await world.dates.figures(world.owner_id, rule)
+    assert (figures.valid, figures.unread) == (0, 3)  # shown as still being read
+    await world.engine.tick()
+    figures = await world.dates.figures(world.owner_id, rule)
+    assert (figures.valid, figures.unread) == (3, 0)
