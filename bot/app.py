@@ -31,6 +31,8 @@ from bot.services.accounts import AccountsConfig, AccountsService
 from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
 from bot.services.api_keys import ApiKeysService
+from bot.services.automations import AUTOMATIONS_EVERY, AutomationsEngine, AutomationsService
+from bot.services.automations_sequences import SequenceEngine
 from bot.services.billing import CREDITS_CHECK_EVERY, BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.campaigns_api import CampaignsApiConfig, CampaignsApiService
@@ -98,6 +100,8 @@ class Services:
     contact_card: ContactCardService  # /contact
     reports: ReportsService  # a campaign's per-recipient report (CSV, XLSX)
     followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
+    automations: AutomationsService  # sequences, date messages, keyword replies (issue 21)
+    automation_engine: AutomationsEngine  # their repeating job's round
     number_checks: NumberChecks  # "on WhatsApp?" asked ahead of the send, paced
 
 
@@ -204,6 +208,17 @@ class Qasid:
                 rest_max=max(settings.number_check_rest_min, settings.number_check_rest_max),
             ),
             clock, webhooks=webhooks)
+        messages = MessagesService(
+            self.db, templates,
+            MessagesConfig(settings.gateway.value, settings.default_region,
+                           settings.import_allow_landlines), clock, gateway=self.gateway)
+        # automations (issue 21): standing rules producing outbox messages; the engine's
+        # job runs each kind's engine (bot/services/automations.py)
+        automations = AutomationsService(self.db, templates, messages, notifier, clock,
+                                         default_timezone=settings.default_timezone)
+        automation_engine = AutomationsEngine(clock)
+        automation_engine.add(SequenceEngine(self.db, automations, clock,
+                                             default_timezone=settings.default_timezone))
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -276,10 +291,7 @@ class Qasid:
             prompts=PromptsService(self.db, clock),
             api_keys=ApiKeysService(self.db, clock),
             webhooks=webhooks,
-            messages=MessagesService(
-                self.db, templates,
-                MessagesConfig(settings.gateway.value, settings.default_region,
-                               settings.import_allow_landlines), clock, gateway=self.gateway),
+            messages=messages,
             transfers=TransfersService(
                 self.db,
                 TransferConfig(bank=settings.payment_bank, iban=settings.payment_iban,
@@ -298,6 +310,8 @@ class Qasid:
             orders=orders,
             inbox=inbox,
             contact_card=ContactCardService(self.db, settings.default_region, clock),
+            automations=automations,
+            automation_engine=automation_engine,
         )
         # receipts and sender events, the one entry point (bot/services/gateway_events.py)
         events = self.services.dispatcher.events
@@ -400,6 +414,10 @@ class Qasid:
             self.application.job_queue.run_repeating(
                 self._transfer_orders, interval=ORDERS_CHECK_EVERY, first=30,
                 name="transfer-orders", job_kwargs={"max_instances": 1, "coalesce": True})
+        if self.settings.dispatch_interval > 0 and self.application.job_queue is not None:
+            self.application.job_queue.run_repeating(  # automations' due messages made
+                self._automations, interval=AUTOMATIONS_EVERY, first=1, name="automations",
+                job_kwargs={"max_instances": 1, "coalesce": True})
         if self.application.job_queue is not None:  # credits past their end lapse, owners warned
             self.application.job_queue.run_repeating(
                 self._credits, interval=CREDITS_CHECK_EVERY, first=60, name="credits",
@@ -418,6 +436,9 @@ class Qasid:
 
     async def _number_checks(self, _context: object) -> None:
         await self.services.number_checks.run()
+
+    async def _automations(self, _context: object) -> None:
+        await self.services.automation_engine.tick()
 
     async def _transfer_orders(self, _context: object) -> None:
         await self.services.transfers.expire_due()
@@ -443,6 +464,7 @@ class Qasid:
         await self.gateway.close()
         await self.services.dispatcher.close()
         await self.services.messages.close()  # the single messages being written
+        await self.services.automations.settle()  # notices being told
         await self.services.webhooks.stop()
         await self.services.webhooks.close()
         await self.db.close()

@@ -23,6 +23,7 @@ from bot.domain import Language
 from bot.handlers import (
     admin,
     api,
+    automations,
     automations_dates,
     automations_keyword,
     balance,
@@ -75,6 +76,7 @@ _CALLBACKS = {
     "webhooks": webhooks.webhooks_command,
     "inbox": inbox.inbox_command,
     "contact": contact_card.contact_command,
+    "automations": automations.automations_command,
     "cancel": menu.nothing_to_cancel,
     "language": language.choose,
     "pending": admin.pending,
@@ -131,6 +133,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(automations_keyword.button, pattern=r"^akw:"))
     app.add_handler(CallbackQueryHandler(automations_dates.button, pattern=r"^adt:"))
     app.add_handler(CallbackQueryHandler(transfers.transfer_button, pattern=r"^trf:"))
+    app.add_handler(CallbackQueryHandler(automations.automation_button, pattern=r"^aut:"))
     app.add_handler(CallbackQueryHandler(menu.stale_button))
     # a transfer's receipt (photo, image, PDF) while an order waits for it; else a document
     # goes on to the contacts import (transfers.file_received hands it over)

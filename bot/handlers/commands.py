@@ -41,6 +41,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("webhooks", "cmd.webhooks"),
     Command("inbox", "cmd.inbox"),
     Command("contact", "cmd.contact"),
+    Command("automations", "cmd.automations"),
     Command("cancel", "cmd.cancel"),
     Command("language", "cmd.language"),
     Command("pending", "cmd.pending", admin=True),

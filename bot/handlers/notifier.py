@@ -13,6 +13,7 @@ from bot.handlers import (
     inbox_outlet,
     invoices,
     render,
+    render_automations,
     render_balance,
     render_buy,
     render_post_mortem,
@@ -22,6 +23,7 @@ from bot.handlers import (
 from bot.handlers import render_campaigns as rc
 from bot.i18n import translator
 from bot.services.notify import (
+    AutomationPaused,
     BalanceChanged,
     CampaignUpdate,
     CreditsExpiring,
@@ -171,6 +173,10 @@ class TelegramNotifier:
             await transfers.tell_owner(self._app, notice)
         elif isinstance(notice, CustomerWrote):
             await inbox_outlet.to_chat(self._app, notice)
+        elif isinstance(notice, AutomationPaused):
+            owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
+            await self._send(owner.chat_id, render_automations.paused_alert(
+                translator(owner.language), notice.automation_id, notice.name))
         elif isinstance(notice, StarsRefunded):
             await self._send(notice.owner.chat_id, render_buy.refunded_alert(
                 translator(notice.owner.language), notice.order, notice.taken,

@@ -17,6 +17,7 @@ from telegram import Update
 from bot.handlers import (
     admin,
     api,
+    automations,
     automations_dates,
     automations_keyword,
     contact_card,
@@ -50,6 +51,8 @@ ANSWERS: dict[PromptKind, Answer] = {
     PromptKind.PACKAGE_EDIT: packages.edit_typed,
     PromptKind.INBOX_REPLY: inbox.reply_typed,
     PromptKind.CONTACT_EDIT: contact_card.edit_typed,
+    PromptKind.AUTOMATION_DRAFT: automations.draft_typed,
+    PromptKind.AUTOMATION_RENAME: automations.rename_typed,
     PromptKind.KEYWORD_NEW: automations_keyword.typed,
     PromptKind.DATE_NEW: automations_dates.typed,
 }

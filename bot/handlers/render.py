@@ -48,7 +48,7 @@ MENU_ITEMS = (("menu.new_campaign", "menu:newcampaign"), ("menu.campaigns", "cmp
               ("menu.stats", "st:all"), ("menu.numbers", "num:all"),
               ("menu.contacts", "lst:all:0"), ("menu.templates", "tpl:all"),
               ("menu.balance", "bal:show"), ("menu.settings", "set:show"),
-              ("menu.api", "api:all"),
+              ("menu.api", "api:all"), ("menu.automations", "aut:all"),
               ("menu.profile", "menu:profile"),
               ("menu.language", "menu:language"), ("menu.help", "menu:help"))
 

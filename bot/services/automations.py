@@ -56,6 +56,7 @@ from bot.storage.db import Connection, Database
 log = logging.getLogger(__name__)
 
 NAME_MAX = 64
+AUTOMATIONS_EVERY = 30.0  # seconds between the engine's rounds (bot/app.py's job)
 NEXT_SHOWN = 5  # next planned sends on a card
 
 # The item an automation asks ``produce`` for: (contact id, phone, occurrence, planned

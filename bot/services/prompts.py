@@ -51,6 +51,10 @@ class PromptKind(StrEnum):
     # answers it too; ``bot/handlers/inbox.py``), sent through the number they wrote to
     INBOX_REPLY = "inbox_reply"
     CONTACT_EDIT = "contact_edit"  # contact_id, field: "name" or "attribute" (/contact)
+    # list_id, steps, name (and template_id while a step's wait is chosen): a new
+    # sequence being drafted (/automations); a name typed names it
+    AUTOMATION_DRAFT = "automation_draft"
+    AUTOMATION_RENAME = "automation_rename"  # automation_id: its new name
     # keywords, template_id, cooldown_hours: a new keyword reply's answers so far
     # (/automations, bot/handlers/automations_keyword.py)
     KEYWORD_NEW = "keyword_new"
