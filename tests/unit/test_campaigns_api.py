@@ -4,7 +4,6 @@ the wizard's checks and plan, inline recipients saved as a list, credits checked
 from __future__ import annotations
 
 import dataclasses
-
 import itertools
 from datetime import timedelta
 
