@@ -34,6 +34,8 @@ TEMPLATES_SHOWN = 20
 NEW_BUTTONS: list[tuple[str, str]] = [("automations.new_sequence", "aut:new")]
 DESCRIBE: dict[str, Callable[[Translator, Automation], str]] = {}
 EDITORS: dict[str, str] = {"sequence": "aut:ed:{id}"}
+# a kind's own button on its card: (label key, callback data with ``{id}``)
+CARD_BUTTONS: dict[str, tuple[str, str]] = {}
 _KIND_ICONS = {"sequence": "🔁", "date": "📅", "keyword": "💬"}
 
 
@@ -121,6 +123,8 @@ def card(tr: Translator, view: AutomationCard, zone: str,
     edit = EDITORS.get(a.kind)
     return Screen("\n\n".join(lines), keyboard(
         [toggle, (tr("automations.edit"), edit.format(id=a.id))] if edit else [toggle],
+        [(tr(CARD_BUTTONS[a.kind][0]), CARD_BUTTONS[a.kind][1].format(id=a.id))]
+        if a.kind in CARD_BUTTONS else [],
         [(tr("automations.delete"), f"aut:rm:{a.id}")],
         [(tr("automations.all"), "aut:all")]))
 

@@ -14,6 +14,7 @@ import html
 from collections.abc import Sequence
 
 from bot.domain import Automation, Template
+from bot.handlers import render_automations as ra
 from bot.handlers.render import Screen, keyboard
 from bot.i18n import Translator
 from bot.services.automations_dates import DateConfig, DateFigures
@@ -93,14 +94,15 @@ def made(tr: Translator, automation: Automation, template: str, figures: str) ->
     config = DateConfig.of(automation.config)
     text = (tr("dates.made", name=automation.name, template=template) + "\n"
             + summary(tr, config) + "\n\n" + figures)
-    return Screen(text, keyboard([(tr("dates.figures_button"), f"adt:f:{automation.id}")]))
+    return Screen(text, keyboard([(tr("dates.figures_button"), f"adt:f:{automation.id}")],
+                                 [(tr("automations.all"), "aut:all")]))
 
 
 def figures_screen(tr: Translator, automation: Automation, figures: str) -> Screen:
     config = DateConfig.of(automation.config)
     title = f"<b>{html.escape(automation.name, quote=False)}</b>\n"
     return Screen(title + summary(tr, config) + "\n\n" + figures,
-                  keyboard([(tr("dates.figures_button"), f"adt:f:{automation.id}")]))
+                  keyboard([(tr("menu.back"), f"aut:open:{automation.id}")]))
 
 
 def cancelled(tr: Translator) -> Screen:
@@ -110,3 +112,13 @@ def cancelled(tr: Translator) -> Screen:
 def name_for(tr: Translator, column: str, when: str, days: int, limit: int = 64) -> str:
     name = f"📅 {column} · {when_text(tr, when, days)}"
     return name if len(name) <= limit else name[:limit - 1] + "…"
+
+
+def _describe(tr: Translator, automation: Automation) -> str:
+    return summary(tr, DateConfig.of(automation.config))
+
+
+# on the automations' list and a date message's card (``render_automations``)
+ra.NEW_BUTTONS.append(("dates.new_button", "adt:new"))
+ra.DESCRIBE["date"] = _describe
+ra.CARD_BUTTONS["date"] = ("dates.figures_button", "adt:f:{id}")

@@ -70,10 +70,11 @@ async def test_a_birthday_message_set_up_in_chat_goes_on_the_day_once(make_harne
     await compose(chat, "Ad günü", "Ad gününüz mübarək, {{name}}!")
     await credit(h, OWNER, 10)
     sent = Sent(h)
-    await chat.send("/numbers")
+    await chat.send("/numbers")  # the sandbox number
 
     # the wizard, from the automations' screen (its New date message button)
-    await press_data(h, chat, "adt:new")
+    await chat.send("/automations")
+    await chat.press("📅 New date message")
     shown = h.api.last_message(OWNER)
     assert "Which date of your contacts is it for?" in shown.text
     assert "birthday · 2" in shown.buttons and not any("city" in b for b in shown.buttons)
@@ -118,7 +119,13 @@ async def test_a_birthday_message_set_up_in_chat_goes_on_the_day_once(make_harne
     await h.run(60)
     assert len(sent.to(AYSEL)) == len(sent.to(KAMRAN)) == 1
 
-    # its figures from the button: the next sends are next year's
+    # its card (from the list) says what it does and what it made; its dates button the
+    # counts and the next sends, next year's now
+    await chat.send("/automations")
+    replies = await chat.press(f"📅 {automation.name}")
+    assert "On the day, at 10:30 in the customer's time, every year" in replies[-1].text
     replies = await chat.press("📅 Dates and next sends")
     assert f"• 05.12.2027 10:30 · {AYSEL}" in replies[-1].text
     assert "👥 2 contacts with a date" in replies[-1].text
+    # a stale wizard button is refused
+    assert await press_data(h, chat, "adt:p:1")
