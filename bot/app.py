@@ -32,6 +32,7 @@ from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
 from bot.services.api_keys import ApiKeysService
 from bot.services.automations import AUTOMATIONS_EVERY, AutomationsEngine, AutomationsService
+from bot.services.automations_dates import DatesEngine
 from bot.services.automations_sequences import SequenceEngine
 from bot.services.billing import CREDITS_CHECK_EVERY, BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
@@ -102,6 +103,7 @@ class Services:
     followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
     automations: AutomationsService  # sequences, date messages, keyword replies (issue 21)
     automation_engine: AutomationsEngine  # their repeating job's round
+    automation_dates: DatesEngine  # date messages' columns, figures and days (issue 21)
     number_checks: NumberChecks  # "on WhatsApp?" asked ahead of the send, paced
 
 
@@ -219,6 +221,9 @@ class Qasid:
         automation_engine = AutomationsEngine(clock)
         automation_engine.add(SequenceEngine(self.db, automations, clock,
                                              default_timezone=settings.default_timezone))
+        automation_dates = DatesEngine(self.db, automations, clock,
+                                       default_timezone=settings.default_timezone)
+        automation_engine.add(automation_dates)
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -312,6 +317,7 @@ class Qasid:
             contact_card=ContactCardService(self.db, settings.default_region, clock),
             automations=automations,
             automation_engine=automation_engine,
+            automation_dates=automation_dates,
         )
         # receipts and sender events, the one entry point (bot/services/gateway_events.py)
         events = self.services.dispatcher.events
