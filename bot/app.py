@@ -32,7 +32,6 @@ from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
 from bot.services.api_keys import ApiKeysService
 from bot.services.automations import AUTOMATIONS_EVERY, AutomationsEngine, AutomationsService
-from bot.services.automations_dates import DatesEngine
 from bot.services.automations_sequences import SequenceEngine
 from bot.services.billing import CREDITS_CHECK_EVERY, BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
@@ -45,6 +44,7 @@ from bot.services.followups import FollowUpsService
 from bot.services.idempotency import IdempotencyService
 from bot.services.inbox import InboxConfig, InboxService
 from bot.services.invoices import InvoicesService, Platform
+from bot.services.keyword_replies import KeywordReplies
 from bot.services.messages import MessagesConfig, MessagesService
 from bot.services.number_checks import NumberChecks, NumberChecksConfig
 from bot.services.orders import OrdersService
@@ -103,7 +103,6 @@ class Services:
     followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
     automations: AutomationsService  # sequences, date messages, keyword replies (issue 21)
     automation_engine: AutomationsEngine  # their repeating job's round
-    automation_dates: DatesEngine  # date messages' columns, figures and days (issue 21)
     number_checks: NumberChecks  # "on WhatsApp?" asked ahead of the send, paced
 
 
@@ -221,9 +220,8 @@ class Qasid:
         automation_engine = AutomationsEngine(clock)
         automation_engine.add(SequenceEngine(self.db, automations, clock,
                                              default_timezone=settings.default_timezone))
-        automation_dates = DatesEngine(self.db, automations, clock,
-                                       default_timezone=settings.default_timezone)
-        automation_engine.add(automation_dates)
+        # keyword replies: a customer's message with a keyword answered at once (issue 21)
+        replies.answer_keywords_with(KeywordReplies(automations, messages))
         self.services = Services(
             accounts=AccountsService(
                 self.db,
@@ -317,7 +315,6 @@ class Qasid:
             contact_card=ContactCardService(self.db, settings.default_region, clock),
             automations=automations,
             automation_engine=automation_engine,
-            automation_dates=automation_dates,
         )
         # receipts and sender events, the one entry point (bot/services/gateway_events.py)
         events = self.services.dispatcher.events
