@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     # checks in a batch on one number, NUMBER_CHECK_GAP_MIN-MAX seconds apart, then a rest
     # of NUMBER_CHECK_REST_MIN-MAX seconds on that number (bot/services/number_checks.py).
     number_check_interval: float = Field(default=60.0, ge=0)
+    # The live health guard (bot/services/health_guard.py) asks each active WAHA / Cloud
+    # API number with queued messages for its capping / quality / tier every
+    # HEALTH_POLL_INTERVAL seconds (0: only what webhooks report).
+    health_poll_interval: float = Field(default=300.0, ge=0)
     number_check_horizon_hours: float = Field(default=12.0, gt=0)
     number_check_batch: int = Field(default=10, ge=1)
     number_check_gap_min: float = Field(default=2.0, ge=0)

@@ -16,6 +16,7 @@ from bot.handlers import (
     render_automations,
     render_balance,
     render_buy,
+    render_numbers,
     render_post_mortem,
     render_webhooks,
     transfers,
@@ -37,6 +38,7 @@ from bot.services.notify import (
     RegistrationRequested,
     ReplyToDecide,
     SenderLost,
+    SenderWarned,
     StarsRefunded,
     TransferExpired,
     TransferRejected,
@@ -149,6 +151,11 @@ class TelegramNotifier:
             await self._send(owner.chat_id, render_post_mortem.post_mortem_screen(
                 translator(owner.language), notice.sender_label, notice.report,
                 services.accounts.zone(owner), notice.sender_id))
+        elif isinstance(notice, SenderWarned):
+            owner = await self._app.bot_data["services"].accounts.get(notice.owner_id)
+            await self._send(owner.chat_id, render_numbers.guard_alert(
+                translator(owner.language), notice.sender_label, notice.kind,
+                notice.gap_factor, notice.tier, notice.tier_before, notice.sender_id))
         elif isinstance(notice, BalanceChanged):
             tr = translator(notice.owner.language)
             await self._send(notice.owner.chat_id,

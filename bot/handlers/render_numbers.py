@@ -11,6 +11,17 @@ from bot.i18n import Translator
 from bot.services.senders import NumberView
 
 MAX_BUTTONS = 20
+WARNINGS_SHOWN = 3  # the last warnings of a number /numbers lists
+# the health guard's notices (bot/services/health_guard.py), by warning kind
+_GUARD_ALERTS = {"capping_first_warning": "guard.alert_first_warning",
+                 "capping_second_warning": "guard.alert_second_warning",
+                 "capping_cleared": "guard.alert_cleared",
+                 "quality_yellow": "guard.alert_quality_yellow",
+                 "quality_green": "guard.alert_quality_green",
+                 "tier_changed": "guard.alert_tier",
+                 "slowed": "guard.alert_slowed", "eased": "guard.alert_eased"}
+_GUARD_MODES = {"normal": "guard.mode_normal", "slowed": "guard.mode_slowed",
+                "no_new_chats": "guard.mode_no_new_chats", "paused": "guard.mode_paused"}
 _STATE_ICON = {"working": "✅", "restricted": "⚠️", "banned": "⛔", "linking": "⏳",
                "stopped": "⏸"}
 
@@ -55,7 +66,57 @@ def number_line(tr: Translator, view: NumberView, zone: str) -> str:
         if view.health is None and sender.gateway != "sandbox":
             today += " · " + tr("numbers.health_unknown")
         lines.append("   " + today)
+        lines.extend("   " + line for line in guard_lines(tr, view, zone))
     return "\n".join(lines)
+
+
+def _factor(tr: Translator, factor: float) -> str:
+    return tr.number(round(factor, 2))
+
+
+def _tier(tr: Translator, tier: int | None) -> str:
+    return tr.number(tier) if tier is not None else tr("guard.unlimited")
+
+
+def guard_lines(tr: Translator, view: NumberView, zone: str) -> list[str]:
+    """The health guard's standing of the number (mode, gap factor, the gateway's capping,
+    quality and tier) and its last warnings with their times; nothing for a number the
+    guard never saw."""
+    guard, lines = view.guard, []
+    if guard is not None and (guard.mode != "normal" or guard.gap_factor > 1.0):
+        lines.append(tr("numbers.guard", mode=tr(_GUARD_MODES.get(guard.mode,
+                                                                  "guard.mode_normal")),
+                        factor=_factor(tr, guard.gap_factor)))
+    if guard is not None:
+        facts = []
+        if guard.capping is not None:
+            facts.append(tr("numbers.capping", status=html.escape(guard.capping)))
+        if guard.quality is not None:
+            facts.append(tr("numbers.quality", quality=html.escape(guard.quality)))
+        if guard.tier is not None:
+            facts.append(tr("numbers.tier", tier=_tier(tr, guard.tier)))
+        if facts:
+            lines.append(" · ".join(facts))
+    if view.warnings:
+        lines.append(tr("numbers.warnings"))
+        lines.extend(f"  • {tr.datetime(w.at, zone)} · {warning_label(tr, w.kind)}"
+                     for w in view.warnings[:WARNINGS_SHOWN])
+    return lines
+
+
+def warning_label(tr: Translator, kind: str) -> str:
+    from bot.handlers.render_post_mortem import WARNING_KINDS  # one list of labels
+
+    return tr(f"postmortem.warning.{kind}") if kind in WARNING_KINDS else html.escape(kind)
+
+
+def guard_alert(tr: Translator, label: str, kind: str, factor: float, tier: int | None,
+                tier_before: int | None, sender_id: int) -> Screen:
+    """The owner told once per change of the guard (``SenderWarned``)."""
+    text = tr(_GUARD_ALERTS.get(kind, "guard.alert_slowed"), number=html.escape(label),
+              factor=_factor(tr, factor), before=_tier(tr, tier_before),
+              after=_tier(tr, tier))
+    return Screen(text, keyboard([(tr("numbers.all"), "num:all")]))  # /numbers: its card
 
 
 def numbers_screen(tr: Translator, views: list[NumberView], kinds: tuple[str, ...],

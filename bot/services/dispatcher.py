@@ -65,6 +65,7 @@ from bot.domain import (
     Campaign,
     CampaignStatus,
     CloudTemplate,
+    GuardMode,
     MessageStatus,
     Sender,
     SenderStatus,
@@ -82,6 +83,7 @@ from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.gateway_calls import gateway_call
 from bot.services.gateway_events import GatewayEvents
+from bot.services.health_guard import GuardConfig, HealthGuard, Tried
 from bot.services.messages import MESSAGE_PACING, MessageContents
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier
 from bot.services.number_checks import NOT_ON_WHATSAPP, NumberChecks
@@ -96,6 +98,7 @@ from bot.services.templates import TemplatesService, contact_values
 from bot.services.webhooks import Changed, EventType, WebhooksService, campaign_data
 from bot.storage import campaigns as campaigns_repo
 from bot.storage import contacts as contacts_repo
+from bot.storage import health as health_repo
 from bot.storage import ledger, outbox, owners, senders, templates
 from bot.storage.db import Connection, Database
 
@@ -133,6 +136,8 @@ class DispatcherConfig:
     # numbers whose gateway ``checks_numbers`` ask "is this phone on WhatsApp?" before a
     # first message; the answer is trusted this long
     check_valid_for: float = 30 * 86400.0  # an answer is trusted this long
+    # the live health guard (bot/services/health_guard.py): warnings' and feedback's factors
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
 
 @dataclass(slots=True)
@@ -189,6 +194,24 @@ class _Outcome:
     held: bool = False  # queued again unsent, the attempt not counted (its number was lost)
 
 
+_BAD = frozenset({ErrorCategory.TRANSIENT, ErrorCategory.RATE_LIMITED,
+                  ErrorCategory.UNCERTAIN})
+
+
+def _tried(outcomes: list[_Outcome]) -> list[Tried]:
+    """Per number, its attempts of a recorded batch and how many failed or timed out (a
+    phone found not on WhatsApp before the send never reached the gateway: not counted)."""
+    counts: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for o in outcomes:
+        if o.held or o.category == NOT_ON_WHATSAPP:
+            continue
+        count = counts[(o.due.owner_id, o.due.sender_id)]
+        count[0] += 1
+        if o.status in (MessageStatus.FAILED, MessageStatus.UNCERTAIN) or o.category in _BAD:
+            count[1] += 1
+    return [Tried(owner, sender, a, b) for (owner, sender), (a, b) in counts.items()]
+
+
 class Dispatcher:
     def __init__(
         self, db: Database, gateway: Gateway, templates_service: TemplatesService,
@@ -238,8 +261,12 @@ class Dispatcher:
             db, notifier, self._pause, clock, replies=replies, webhooks=webhooks,
             post_mortems=PostMortems(db, self._sending, clock,
                                      self._config.default_timezone))
+        # capping / quality / tier warnings and feedback pacing (bot/services/health_guard.py)
+        self.guard = HealthGuard(db, notifier, gateway, clock, self._config.guard)
+        self._gaps = random.Random()  # a guarded number's widened gaps, random as before
         # what the gateways report enters here: the web's webhooks, the sandbox's events
-        self.events = GatewayEvents(self.receipts, self.sender_events)
+        self.events = GatewayEvents(self.receipts, self.sender_events, self.guard)
+        self.guard.report = self.events.on_event  # the guard's poll of numbers' health
 
     @property
     def config(self) -> DispatcherConfig:
@@ -358,6 +385,14 @@ class Dispatcher:
         paced: set[int] = set()
         picked: list[outbox.Due] = []
         held: list[tuple[float, int]] = []  # (the recipient's morning, message id)
+        guards = await health_repo.guards(self._db.reader,
+                                          sorted({d.sender_id for d in candidates}))
+        chats: dict[int, set[str]] = {}  # no_new_chats numbers: the phones they have chats with
+        for sender_id, guard in guards.items():
+            if guard.mode == GuardMode.NO_NEW_CHATS:
+                chats[sender_id] = await outbox.chats_of(
+                    self._db.reader, sender_id,
+                    [d.phone for d in candidates if d.sender_id == sender_id])
         for due in candidates:
             sender = sender_rows.get(due.sender_id)
             if sender is None:
@@ -365,12 +400,20 @@ class Dispatcher:
                     self._db.reader, due.owner_id, due.sender_id)
             if sender is None or sender.status is not SenderStatus.ACTIVE:
                 continue
+            guard = guards[due.sender_id]
+            if guard.mode == GuardMode.PAUSED or (
+                    due.sender_id in chats and due.phone not in chats[due.sender_id]):
+                continue  # the health guard: paused, or a new chat while they are stopped
             if due.campaign_id not in pacing and due.campaign_id is not None:
                 campaign = await campaigns_repo.get(self._db.reader, due.owner_id,
                                                     due.campaign_id)
                 pacing[due.campaign_id] = Pacing.from_json(campaign.pacing if campaign else {})
             campaign_pacing = pacing[due.campaign_id]
             gap = campaign_pacing.delay_min
+            if guard.gap_factor > 1.0:  # widened by the guard, still a random gap
+                gap = guard.gap_factor * self._gaps.uniform(
+                    campaign_pacing.delay_min,
+                    max(campaign_pacing.delay_min, campaign_pacing.delay_max))
             if campaign_pacing.quiet is not None and due.campaign_id not in deferred:
                 zone = await self._zone(due.owner_id)
                 end = quiet_end(campaign_pacing.quiet, zone, ts)
@@ -492,6 +535,8 @@ class Dispatcher:
         if lost is not None:
             state = (SenderStatus.BANNED if lost.category is ErrorCategory.SENDER_BANNED
                      else SenderStatus.RESTRICTED)
+            if state is SenderStatus.RESTRICTED:  # a send refused: new chats locked (463)
+                await self.guard.record(sender, "timelock", {"detail": lost.detail})
             await self.sender_events.lost(sender.owner_id, sender.id, state, None,
                                           sender.label or sender.phone)
 
@@ -716,6 +761,10 @@ class Dispatcher:
                     Changed(o.due.id, o.due.owner_id, o.due.campaign_id, o.status, at,
                             o.category if o.status is not MessageStatus.SENT else None)
                     for o in outcomes if not o.held and o.status in _TOLD])
+        try:  # feedback pacing: in memory, a write only when a number's factor changes
+            await self.guard.feedback(_tried(outcomes))
+        except StorageUnavailable as exc:  # the outcomes are written: never kept again
+            log.warning("feedback pacing not written: %s", exc)
         for owner_id, campaign_id in {(o.due.owner_id, o.due.campaign_id) for o in outcomes}:
             if campaign_id is not None:  # single messages have no progress message
                 await self._maybe_progress(owner_id, campaign_id)

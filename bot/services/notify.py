@@ -105,6 +105,23 @@ class PostMortemReady:
 
 
 @dataclass(frozen=True, slots=True)
+class SenderWarned:
+    """The live health guard changed how a number sends, or a warning lifted
+    (``bot/services/health_guard.py``); once per change. ``kind`` is the
+    ``sender_warnings`` kind (capping_first_warning, capping_second_warning,
+    capping_cleared, quality_yellow, quality_green, tier_changed, slowed, eased)."""
+
+    owner_id: int
+    sender_id: int
+    sender_label: str
+    kind: str
+    mode: str  # the number's mode now: normal | slowed | no_new_chats | paused
+    gap_factor: float
+    tier: int | None = None
+    tier_before: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class LowBalance:
     """Sending took the owner's available credits below the threshold."""
 
@@ -218,7 +235,7 @@ Notice = (RegistrationRequested | OwnerStatusChanged | BalanceChanged | ImportIn
           | CampaignUpdate | SenderLost | LowBalance | ReplyToDecide | WebhookFailing
           | PostMortemReady
           | CreditsExpiring | TransferRejected | TransferExpired | StarsRefunded
-          | PaymentReceived | CustomerWrote | AutomationPaused)
+          | PaymentReceived | CustomerWrote | AutomationPaused | SenderWarned)
 
 
 class Notifier(Protocol):

@@ -29,7 +29,7 @@ from bot.services.notify import Notifier, PostMortemReady, SenderLost
 from bot.services.post_mortem import PostMortems
 from bot.services.webhooks import EventType, WebhooksService, number_data
 from bot.storage import campaigns as campaigns_repo
-from bot.storage import outbox, owners, senders
+from bot.storage import health, outbox, owners, senders
 from bot.storage.db import Database
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,8 @@ class SenderEvents:
         # one transaction: the number's new state, and its messages moved on failover
         async with self._db.transaction() as tx:
             await senders.set_status(tx, sender_id, state, self._clock(), until=until)
+            await health.record_warning(tx, owner_id, sender_id, self._clock(), state.value,
+                                        {"until": until.isoformat() if until else None})
             if self._webhooks is not None:
                 sender = await senders.get_any(tx, sender_id)
                 if sender is not None:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock, utcnow
-from bot.domain import CampaignStatus, Sender, SenderStatus
+from bot.domain import CampaignStatus, Sender, SenderGuard, SenderStatus, SenderWarning
 from bot.errors import GatewayFailed, NotFound, ValidationError
 from bot.gateways.base import (
     CloudNumbers,
@@ -44,6 +44,7 @@ from bot.services.accounts import normalise_phone
 from bot.services.gateway_calls import gateway_call
 from bot.services.sending import DAILY_CAP, WARMUP, Allowance, SendingPolicy
 from bot.storage import campaigns as campaigns_repo
+from bot.storage import health as health_repo
 from bot.storage import outbox, senders
 from bot.storage.db import Connection, Database
 
@@ -74,8 +75,11 @@ class NumberView:
     allowance: Allowance
     health: SenderHealth | None  # None: the gateway did not answer in time
     queued: int
+    guard: SenderGuard | None = None  # the live health guard's standing (bot/storage/health)
+    warnings: tuple[SenderWarning, ...] = ()  # its latest warnings, newest first
 
 
+WARNINGS_KEPT = 3  # a number's latest health-guard warnings in its view
 SANDBOX_LABEL = "Sandbox"  # the number the sandbox gives an owner who has none
 
 
@@ -172,12 +176,16 @@ class SendersService:
                 *(self._health(found[i]) for i in asked), return_exceptions=True)
             for i, result in zip(asked, results, strict=True):
                 healths[i] = result if isinstance(result, SenderHealth) else None
+        ids = [s.id for s in found]  # the health guard's standing and warnings: 2 queries
+        guards = await health_repo.guards(self._db.reader, ids)
+        warned = await health_repo.last_warnings(self._db.reader, ids, WARNINGS_KEPT)
         views = []
         for sender, health in zip(found, healths, strict=True):
             sent = await outbox.sent_since(self._db.reader, sender.id, now - DAY)
             queued = await outbox.queued_for_sender(self._db.reader, sender.id)
             views.append(NumberView(
-                sender, sent, self._sending.allowance(sender, now), health, queued))
+                sender, sent, self._sending.allowance(sender, now), health, queued,
+                guards.get(sender.id), tuple(warned.get(sender.id, ()))))
         return views
 
     async def _health(self, sender: Sender) -> SenderHealth:

@@ -95,3 +95,13 @@ async def set_guard(tx: aiosqlite.Connection, owner_id: int, sender_id: int,
         f"INSERT INTO sender_guard ({names}) VALUES ({marks}) "
         + dialect.of(tx).upsert(["sender_id"], ["updated_at", *cols]),
         (sender_id, owner_id, _ts(now), *(fields[c] for c in cols)))
+
+
+async def watched(conn: aiosqlite.Connection) -> list[int]:
+    """The active numbers that have queued messages (the guard's poll)."""
+    async with conn.execute(
+        "SELECT s.id FROM senders s WHERE s.status = 'active'"
+        " AND EXISTS (SELECT 1 FROM messages m WHERE m.sender_id = s.id"
+        " AND m.status = 'queued') ORDER BY s.id",
+    ) as cur:
+        return [r[0] async for r in cur]

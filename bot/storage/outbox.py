@@ -307,3 +307,22 @@ async def skip_queued_to(conn: aiosqlite.Connection, owner_id: int, phones: Sequ
     for row in rows:
         skipped[row[0]] = skipped.get(row[0], 0) + 1
     return skipped
+
+
+async def chats_of(conn: aiosqlite.Connection, sender_id: int,
+                   phones: Sequence[str]) -> set[str]:
+    """Of ``phones``, the ones this number already has a chat with: it sent them a message
+    (or may have) or they wrote to it. One query for a tick's candidates (the health
+    guard's ``no_new_chats``)."""
+    if not phones:
+        return set()
+    d = dialect.of(conn)
+    wanted = d.list_param(sorted(set(phones)))
+    async with conn.execute(
+        "SELECT phone FROM messages WHERE sender_id = ? AND sent_at IS NOT NULL"
+        f" AND {d.in_list('phone')}"
+        " UNION SELECT phone FROM inbound_messages WHERE sender_id = ?"
+        f" AND {d.in_list('phone')}",
+        (sender_id, wanted, sender_id, wanted),
+    ) as cur:
+        return {row[0] async for row in cur}

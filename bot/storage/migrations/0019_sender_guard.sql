@@ -25,3 +25,6 @@ CREATE TABLE sender_warnings (
     detail    TEXT    NOT NULL DEFAULT '{}'
 );
 CREATE INDEX sender_warnings_sender_at ON sender_warnings (sender_id, at);
+-- an owner deleted takes their rows: found by these
+CREATE INDEX sender_guard_owner ON sender_guard (owner_id);
+CREATE INDEX sender_warnings_owner ON sender_warnings (owner_id);
