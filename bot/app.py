@@ -413,6 +413,11 @@ class Qasid:
                 self._number_checks, interval=self.settings.number_check_interval,
                 first=self.settings.number_check_interval, name="number-checks",
                 job_kwargs={"max_instances": 1, "coalesce": True})
+        if self.settings.health_poll_interval > 0 and self.application.job_queue is not None:
+            self.application.job_queue.run_repeating(  # the health guard asks busy numbers
+                self._health_poll, interval=self.settings.health_poll_interval,
+                first=self.settings.health_poll_interval, name="health-guard",
+                job_kwargs={"max_instances": 1, "coalesce": True})
         if self.application.job_queue is not None:  # transfer orders left without a receipt
             self.application.job_queue.run_repeating(
                 self._transfer_orders, interval=ORDERS_CHECK_EVERY, first=30,
@@ -439,6 +444,9 @@ class Qasid:
 
     async def _number_checks(self, _context: object) -> None:
         await self.services.number_checks.run()
+
+    async def _health_poll(self, _context: object) -> None:
+        await self.services.dispatcher.guard.poll()
 
     async def _automations(self, _context: object) -> None:
         await self.services.automation_engine.tick()
