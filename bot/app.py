@@ -340,6 +340,7 @@ class Qasid:
                     CampaignsApiConfig(settings.default_region,
                                        settings.import_allow_landlines), clock),
                 webhooks=webhooks,
+                automations=self.services.automations,
             ),
             ApiConfig(rate=settings.api_rate_per_second, burst=settings.api_burst,
                       max_body=settings.api_max_body_mb * 1024 * 1024),

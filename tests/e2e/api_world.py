@@ -139,6 +139,8 @@ class ApiWorld:
             self.a, "https://shop.example.com/qasid-events",
             ["message.delivered", "message.failed", "reply.received"])
         await q.services.webhooks.create(self.a, "https://crm.example.com/hooks")
+        await q.services.automations.create(self.a, "sequence", "Welcome", {  # id 1
+            "list_id": customers.id, "steps": [{"template_id": promo.id, "delay": 0}]})
         self.key_a = await self.key(self.a)
         self.key_b = await self.key(self.b)
         return self

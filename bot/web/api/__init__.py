@@ -15,10 +15,18 @@ __all__ = ["ApiApp", "ApiConfig", "ApiServices", "api_app", "routers"]
 
 def routers() -> list[ApiRouter]:
     """Every area's routes, in the document's order."""
-    from bot.web.api import campaigns, contacts, messages, stats, templates, webhooks
+    from bot.web.api import (
+        automations,
+        campaigns,
+        contacts,
+        messages,
+        stats,
+        templates,
+        webhooks,
+    )
 
     return [contacts.router, templates.router, messages.router, campaigns.router,
-            stats.router, webhooks.router]
+            stats.router, webhooks.router, automations.router]
 
 
 def api_app(services: ApiServices, config: ApiConfig | None = None) -> ApiApp:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.services.analytics import AnalyticsService
+from bot.services.automations import AutomationsService
 from bot.services.billing import BillingService
 from bot.services.campaigns import CampaignsService
 from bot.services.campaigns_api import CampaignsApiService
@@ -30,3 +31,4 @@ class ApiServices:
     campaigns: CampaignsService
     campaigns_api: CampaignsApiService
     webhooks: WebhooksService
+    automations: AutomationsService | None = None  # /automations (issue 21)
