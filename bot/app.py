@@ -32,6 +32,7 @@ from bot.services.alerts import Alerts
 from bot.services.analytics import AnalyticsService
 from bot.services.api_keys import ApiKeysService
 from bot.services.automations import AUTOMATIONS_EVERY, AutomationsEngine, AutomationsService
+from bot.services.automations_dates import DatesEngine
 from bot.services.automations_sequences import SequenceEngine
 from bot.services.billing import CREDITS_CHECK_EVERY, BillingService
 from bot.services.campaigns import CampaignsConfig, CampaignsService
@@ -103,6 +104,7 @@ class Services:
     followups: FollowUpsService  # a campaign's follow-ups: new campaign to..., retry failed
     automations: AutomationsService  # sequences, date messages, keyword replies (issue 21)
     automation_engine: AutomationsEngine  # their repeating job's round
+    automation_dates: DatesEngine  # date messages' columns, figures and days (issue 21)
     number_checks: NumberChecks  # "on WhatsApp?" asked ahead of the send, paced
 
 
@@ -220,6 +222,9 @@ class Qasid:
         automation_engine = AutomationsEngine(clock)
         automation_engine.add(SequenceEngine(self.db, automations, clock,
                                              default_timezone=settings.default_timezone))
+        automation_dates = DatesEngine(self.db, automations, clock,
+                                       default_timezone=settings.default_timezone)
+        automation_engine.add(automation_dates)
         # keyword replies: a customer's message with a keyword answered at once (issue 21)
         replies.answer_keywords_with(KeywordReplies(automations, messages))
         self.services = Services(
@@ -315,6 +320,7 @@ class Qasid:
             contact_card=ContactCardService(self.db, settings.default_region, clock),
             automations=automations,
             automation_engine=automation_engine,
+            automation_dates=automation_dates,
         )
         # receipts and sender events, the one entry point (bot/services/gateway_events.py)
         events = self.services.dispatcher.events
