@@ -364,7 +364,9 @@ _BURST = {"list_id": 1, "template_id": 1,
     "as the chat's Safe plan first. A high risk (after the plan) is 409 `high-risk` with "
     "the `risk` and nothing written, unless `accept_risk: true` (the chat asks twice).",
     body=CAMPAIGN_IN, check_body=CAMPAIGN_CHECK,
-    responses={202: Reply("Scheduled", CREATED), 402: Reply("Not enough credits")},
+    responses={202: Reply("Scheduled", CREATED), 402: Reply("Not enough credits"),
+               409: Reply("The risk is high and `accept_risk` is not true (`high-risk`, "
+                          "with its `risk`); or the Idempotency-Key's conflicts")},
     examples=[
         Example("A list, now, at the fast pace", 202, body={
             "list_id": 1, "template_id": 1, "pace": "fast", "name": "Weekend offer"}),
