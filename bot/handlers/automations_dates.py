@@ -29,12 +29,14 @@ from bot.services.prompts import Prompt, PromptKind
 ASK = PromptKind.DATE_NEW
 
 
-async def start(update: Update, context: BotContext) -> None:
-    """*New date message*: the date column is asked."""
+async def start(update: Update, context: BotContext, edit: int | None = None) -> None:
+    """*New date message* (or *Edit* of one, ``edit``: its id): the date column is asked."""
     owner = active_owner(context)
     columns = await context.services.automation_dates.columns(owner.id)
+    extra = {} if edit is None else {"edit": edit}
     await context.services.prompts.ask(owner.id, ASK,
-                                       columns=[name for name, _ in columns[:rd.SHOWN]])
+                                       columns=[name for name, _ in columns[:rd.SHOWN]],
+                                       **extra)
     await show(update, rd.column_question(context.tr, columns))
 
 
@@ -68,8 +70,11 @@ async def button(update: Update, context: BotContext) -> None:
     owner, tr, services = active_owner(context), context.tr, context.services
     action, _, value = (query.data or "").removeprefix("adt:").partition(":")
     try:
-        if action == "new":
-            await start(update, context)
+        if action in ("new", "ed"):
+            edit = None
+            if action == "ed":
+                edit = (await services.automations.get(owner.id, int(value))).id
+            await start(update, context, edit)
             await query.answer()
             return
         if action == "cancel":
@@ -87,14 +92,15 @@ async def button(update: Update, context: BotContext) -> None:
         if asked is None or asked.kind is not ASK or "columns" not in asked.payload:
             raise ValueError("the wizard is not open")  # an old button: stale
         payload = dict(asked.payload)
+        kept = {k: payload[k] for k in ("columns", "edit") if k in payload}
         if action == "a":
             column = str(payload["columns"][int(value)])
-            payload = {"columns": payload["columns"], "attribute": column}
+            payload = {**kept, "attribute": column}
             screen = rd.offset_question(tr, column)
         elif action == "o" and "attribute" in payload:
             when, _, days = value.partition(":")
-            payload = {k: payload[k] for k in ("columns", "attribute")}
-            payload.update(when=when, days=int(days))
+            payload = {**kept, "attribute": payload["attribute"], "when": when,
+                       "days": int(days)}
             screen = rd.time_question(tr, str(payload["attribute"]), when, int(days))
         elif action == "t" and "days" in payload:
             payload["at"] = _time(value)
@@ -121,11 +127,18 @@ async def button(update: Update, context: BotContext) -> None:
 async def _make(context: BotContext, payload: dict, template_id: int) -> Screen:
     owner, services, tr = active_owner(context), context.services, context.tr
     template = await services.templates.get(owner.id, template_id)
-    made = await services.automations.create(
-        owner.id, AutomationKind.DATE.value,
-        rd.name_for(tr, str(payload["attribute"]), str(payload["when"]), int(payload["days"])),
-        {"attribute": payload["attribute"], "when": payload["when"], "days": payload["days"],
-         "at": payload["at"], "yearly": payload["yearly"], "template_id": template.id})
+    name = rd.name_for(tr, str(payload["attribute"]), str(payload["when"]),
+                       int(payload["days"]))
+    config = {"attribute": payload["attribute"], "when": payload["when"],
+              "days": payload["days"], "at": payload["at"], "yearly": payload["yearly"],
+              "template_id": template.id}
+    if payload.get("edit") is not None:  # Edit: the same date message, new settings
+        made = await services.automations.update(owner.id, int(payload["edit"]), name=name,
+                                                 config=config)
+        await services.automation_dates.edited(owner.id, made.id)
+    else:
+        made = await services.automations.create(owner.id, AutomationKind.DATE.value, name,
+                                                 config)
     await services.prompts.drop(owner.id, ASK)
     return rd.made(tr, made, template.name, await figures(context, made))
 

@@ -4,7 +4,8 @@
 Buttons (``adt:``): ``adt:new`` asks the date column; ``adt:a:<n>`` the n-th column
 offered; ``adt:o:<when>:<days>`` before / on / after and how many days; ``adt:t:<HHMM>``
 the time of day (or typed ``HH:MM``); ``adt:y:<1|0>`` every year or once; ``adt:p:<template
-id>`` the template, which makes it; ``adt:f:<automation id>`` its figures;
+id>`` the template, which makes it (or changes the one ``adt:ed:<automation id>``, its
+card's *Edit*, began with); ``adt:f:<automation id>`` its figures;
 ``adt:cancel`` drops the wizard.
 """
 
@@ -122,3 +123,4 @@ def _describe(tr: Translator, automation: Automation) -> str:
 ra.NEW_BUTTONS.append(("dates.new_button", "adt:new"))
 ra.DESCRIBE["date"] = _describe
 ra.CARD_BUTTONS["date"] = ("dates.figures_button", "adt:f:{id}")
+ra.EDITORS["date"] = "adt:ed:{id}"

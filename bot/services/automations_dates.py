@@ -257,6 +257,13 @@ class DatesEngine:
     async def _zone_of(self, owner_id: int) -> str:
         return owner_zone(await owners.get(self._db.reader, owner_id), self._default_zone)
 
+    async def edited(self, owner_id: int, automation_id: int) -> None:
+        """Its settings changed: the send dates still open are evaluated again with them
+        (an occurrence already produced is still never produced twice)."""
+        await self._automations.get(owner_id, automation_id)
+        async with self._db.transaction() as tx:
+            await contact_dates.clear_run(tx, automation_id)
+
     # --- what the card shows ------------------------------------------------------------
 
     async def figures(self, owner_id: int, automation_id: int) -> DateFigures:

@@ -133,6 +133,12 @@ async def set_run_upto(conn: aiosqlite.Connection, automation_id: int, upto: str
         + dialect.of(conn).upsert(["automation_id"], ["upto"]), (automation_id, upto))
 
 
+async def clear_run(conn: aiosqlite.Connection, automation_id: int) -> None:
+    """Its send dates are evaluated again (its settings changed)."""
+    await conn.execute("DELETE FROM automation_date_runs WHERE automation_id = ?",
+                       (automation_id,))
+
+
 async def attribute_names(conn: aiosqlite.Connection, owner_id: int, sample: int = 2000
                           ) -> list[tuple[str, int]]:
     """The attribute names of the owner's most recently updated contacts (``sample`` of

@@ -129,3 +129,17 @@ async def test_a_birthday_message_set_up_in_chat_goes_on_the_day_once(make_harne
     assert "👥 2 contacts with a date" in replies[-1].text
     # a stale wizard button is refused
     assert await press_data(h, chat, "adt:p:1")
+
+    # Edit from the card: the same wizard, now 3 days before at 09:00
+    await chat.send("/automations")
+    await chat.press(f"📅 {automation.name}")
+    await chat.press("✏️ Edit")
+    await chat.press("birthday · 2")
+    await chat.press("3 days before")
+    await chat.press("09:00")
+    await chat.press("🔁 Every year")
+    replies = await chat.press("📝 Ad günü")
+    assert "3 days before, at 09:00 in the customer's time" in replies[-1].text
+    assert f"• 02.12.2027 09:00 · {AYSEL}" in replies[-1].text
+    [edited] = await h.qasid.services.automations.list(owner.id)
+    assert edited.id == automation.id and edited.config["days"] == 3
