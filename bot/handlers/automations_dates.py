@@ -13,6 +13,7 @@ and lists the buttons (``adt:``).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from telegram import Update
@@ -92,7 +93,7 @@ async def button(update: Update, context: BotContext) -> None:
         if asked is None or asked.kind is not ASK or "columns" not in asked.payload:
             raise ValueError("the wizard is not open")  # an old button: stale
         payload = dict(asked.payload)
-        kept = {k: payload[k] for k in ("columns", "edit") if k in payload}
+        kept: dict[str, Any] = {k: payload[k] for k in ("columns", "edit") if k in payload}
         if action == "a":
             column = str(payload["columns"][int(value)])
             payload = {**kept, "attribute": column}
