@@ -1,7 +1,8 @@
 """*New keyword reply* (under /automations): the keywords (typed, several at once, commas
 between them), the template to answer with, how often one contact is answered at most
 (24 hours unless chosen), and an optional list the contact joins: four steps, the last
-three buttons, and the keyword reply is on.
+three buttons, and the keyword reply is on. Its *Edit* on the card walks the same steps
+and changes it (``automation_id`` in the payload).
 
 The answers so far live in the open question (``PromptKind.KEYWORD_NEW``, its payload:
 ``keywords``, then ``template_id`` and ``cooldown_hours``), so the wizard survives a
@@ -15,6 +16,7 @@ from telegram import Update
 
 from bot.domain import AutomationKind
 from bot.errors import QasidError, ValidationError
+from bot.handlers import render_automations as ra
 from bot.handlers import render_keywords as rk
 from bot.handlers.context import BotContext, active_owner
 from bot.handlers.render import Screen
@@ -25,10 +27,20 @@ from bot.services.prompts import Prompt, PromptKind
 ASK = PromptKind.KEYWORD_NEW
 
 
-async def start(update: Update, context: BotContext) -> None:
-    """*New keyword reply*: the keywords are asked (the next typed message answers)."""
-    await context.services.prompts.ask(active_owner(context).id, ASK)
-    await show(update, rk.keywords_question(context.tr))
+async def start(update: Update, context: BotContext, automation_id: int | None = None
+                ) -> None:
+    """*New keyword reply* (or *Edit* of one: ``automation_id``, checked as the owner's):
+    the keywords are asked (the next typed message answers)."""
+    owner = active_owner(context)
+    if automation_id is None:
+        await context.services.prompts.ask(owner.id, ASK)
+        await show(update, rk.keywords_question(context.tr))
+        return
+    current = await context.services.automations.get(owner.id, automation_id)
+    if current.kind != AutomationKind.KEYWORD:
+        raise ValueError("not a keyword reply")
+    await context.services.prompts.ask(owner.id, ASK, automation_id=current.id)
+    await show(update, rk.keywords_question(context.tr, current))
 
 
 async def _templates(context: BotContext, keywords: list[str]) -> Screen:
@@ -50,7 +62,7 @@ async def typed(update: Update, context: BotContext, prompt: Prompt, text: str) 
     try:
         if "keywords" not in payload:
             keywords = parse_keywords(text)
-            await prompts.ask(owner.id, ASK, keywords=keywords)
+            await prompts.ask(owner.id, ASK, **payload, keywords=keywords)
             await reply(update, await _templates(context, keywords))
         elif "template_id" in payload and "cooldown_hours" not in payload:
             hours = _hours(text)
@@ -81,8 +93,8 @@ async def button(update: Update, context: BotContext) -> None:
     owner, tr, services = active_owner(context), context.tr, context.services
     action, _, value = (query.data or "").removeprefix("akw:").partition(":")
     try:
-        if action == "new":
-            await start(update, context)
+        if action in ("new", "ed"):
+            await start(update, context, int(value) if action == "ed" else None)
             await query.answer()
             return
         if action == "cancel":
@@ -122,21 +134,24 @@ async def _make(context: BotContext, payload: dict, list_id: int | None) -> Scre
     list_name = None
     if list_id is not None:
         list_name = (await services.contacts.get_list(owner.id, list_id)).name
-    made = await services.automations.create(
-        owner.id, AutomationKind.KEYWORD.value, rk.name_for(keywords),
-        {"keywords": keywords, "template_id": template.id,
-         "cooldown_hours": int(payload["cooldown_hours"]), "list_id": list_id})
+    config = {"keywords": keywords, "template_id": template.id,
+              "cooldown_hours": int(payload["cooldown_hours"]), "list_id": list_id}
+    if "automation_id" in payload:  # Edit: the same automation, its new settings
+        made = await services.automations.update(
+            owner.id, int(payload["automation_id"]), name=rk.name_for(keywords),
+            config=config)
+    else:
+        made = await services.automations.create(
+            owner.id, AutomationKind.KEYWORD.value, rk.name_for(keywords), config)
     await services.prompts.drop(owner.id, ASK)
-    return rk.made(context.tr, made, template.name, list_name, card_data(made.id),
-                   ALL_DATA)
+    return rk.made(context.tr, made, template.name, list_name, f"aut:open:{made.id}",
+                   "aut:all")
 
 
-# The automations' screens (``bot/handlers/automations.py``): an automation's card and
-# the list, by their callback data.
-ALL_DATA: str | None = None
-
-
-def card_data(automation_id: int) -> str | None:
-    return None
+# /automations (``bot/handlers/automations.py``, ``render_automations``): the list's
+# *New keyword reply*, a line about its settings on the card, and its *Edit*
+ra.NEW_BUTTONS.append(("keywords.new_button", "akw:new"))
+ra.DESCRIBE[AutomationKind.KEYWORD.value] = rk.describe
+ra.EDITORS[AutomationKind.KEYWORD.value] = "akw:ed:{id}"
 
 

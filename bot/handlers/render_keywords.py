@@ -1,6 +1,7 @@
 """Rendering for *New keyword reply* (``bot/handlers/automations_keyword.py``). Pure.
 
-Buttons (``akw:``): ``akw:new`` asks the keywords (typed); ``akw:t:<template id>`` the
+Buttons (``akw:``): ``akw:new`` asks the keywords (typed), ``akw:ed:<id>`` those of a
+keyword reply to change; ``akw:t:<template id>`` the
 template to answer with; ``akw:c:<hours>`` how often one contact is answered at most;
 ``akw:l:<list id>`` the list the contact joins (``akw:l:0``: none), which makes it;
 ``akw:cancel`` drops the wizard.
@@ -28,8 +29,22 @@ def hours_text(tr: Translator, hours: int) -> str:
     return tr("keywords.hours", count=hours)
 
 
-def keywords_question(tr: Translator) -> Screen:
-    return Screen(tr("keywords.ask_keywords"), keyboard(_cancel(tr)))
+def keywords_question(tr: Translator, current: Automation | None = None) -> Screen:
+    """The first step; on *Edit*, the keywords it has now (to type again, changed)."""
+    text = tr("keywords.ask_keywords")
+    if current is not None:
+        text += "\n\n" + tr("keywords.now", keywords=", ".join(current.config["keywords"]))
+    return Screen(text, keyboard(_cancel(tr)))
+
+
+def describe(tr: Translator, automation: Automation) -> str:
+    """A keyword reply's settings, on its card (``render_automations.DESCRIBE``)."""
+    config = automation.config
+    text = tr("keywords.describe", keywords=", ".join(config.get("keywords") or []),
+              every=hours_text(tr, int(config.get("cooldown_hours") or 24)))
+    if config.get("list_id"):
+        text += " " + tr("keywords.describe_list")
+    return text
 
 
 def template_question(tr: Translator, keywords: Sequence[str],
