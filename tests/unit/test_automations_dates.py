@@ -241,6 +241,7 @@ async def test_a_card_leaves_a_big_first_read_to_the_engine(world: World, monkey
     figures = await world.dates.figures(world.owner_id, rule)
     assert (figures.valid, figures.unread) == (0, 3)  # shown as still being read
     await world.engine.tick()
-    world.clock.advance(minutes=5)  # past the margin its contacts are read again within
+    world.clock.advance(minutes=5)  # past the margin within which contacts are read again
+    await world.engine.tick()
     figures = await world.dates.figures(world.owner_id, rule)
     assert (figures.valid, figures.unread) == (3, 0)
