@@ -43,7 +43,8 @@ INVALID: Final = 0
 LEAP_DAY: Final = 229
 FEB_28: Final = 228
 
-_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})(?:[T ].*)?")
+_YEAR_FIRST = re.compile(r"(\d{4})([-/.])(\d{1,2})\2(\d{1,2})"
+                         r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 _DAY_FIRST = re.compile(r"(\d{1,2})([-/.])(\d{1,2})\2(\d{4})")
 _YEARLESS_ISO = re.compile(r"--(\d{2})-?(\d{2})")
 _YEARLESS_DAY_FIRST = re.compile(r"(\d{1,2})[./](\d{1,2})\.?")

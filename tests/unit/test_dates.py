@@ -15,6 +15,8 @@ from bot.services.dates import send_date as first_send
 @pytest.mark.parametrize(("value", "expected"), [
     ("2024-03-05", ContactDate(3, 5, 2024)),
     ("2024-03-05T10:30:00", ContactDate(3, 5, 2024)),
+    ("2024-03-05 00:00:00", ContactDate(3, 5, 2024)),
+    ("2024-03-05T10:30:00.000+04:00", ContactDate(3, 5, 2024)),
     ("2024/3/5", ContactDate(3, 5, 2024)),
     ("05.03.2024", ContactDate(3, 5, 2024)),
     ("05/03/2024", ContactDate(3, 5, 2024)),
@@ -38,7 +40,8 @@ def test_day_first_and_iso_dates_with_or_without_year(value: str, expected: Cont
     "29.02.2023",   # 2023 has no 29 February
     "31.04.2024", "32.01", "00.01", "13/13", "2024-13-01",
     "05.03.24",     # two-digit year
-    "01.01.1850", "45356", "tomorrow", "", "   ", "5 March", "2024-03", None, 20240305,
+    "01.01.1850", "45356", "2024-03-05 or so",
+    "tomorrow", "", "   ", "5 March", "2024-03", None, 20240305,
 ])
 def test_what_is_not_a_date_is_invalid(value: object) -> None:
     assert parse(value) is None
