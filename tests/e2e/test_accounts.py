@@ -45,7 +45,7 @@ async def test_new_owner_registers_and_is_approved_with_a_button(harness: Harnes
     assert menu.buttons == ["🚀 New campaign", "📊 Campaigns", "📈 Statistics", "📱 Numbers",
                             "📇 Contacts",
                             "📝 Templates", "💳 Balance", "⚙️ Settings", "🔌 API",
-                            "👤 My account",
+                            "🤖 Automations", "👤 My account",
                             "🌐 Language", "❓ Help"]
 
     replies = await chat.press("👤 My account")
