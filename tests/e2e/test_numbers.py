@@ -58,7 +58,10 @@ async def test_numbers_lists_the_default_number_with_todays_sends_and_its_card(
 
     h.clock.advance(days=1, seconds=1)  # a day later: nothing sent today, day 2 of the ramp
     replies = await chat.send("/numbers")
-    assert "today 0 of 40 · warm-up day 2" in replies[0].text
+    assert "today 0 of 20 · warm-up day 2" in replies[0].text  # 20 a day for three days
+    h.clock.advance(days=2)  # day 4: the ramp goes on
+    replies = await chat.send("/numbers")
+    assert "today 0 of 40 · warm-up day 4" in replies[0].text
 
 
 async def test_removing_a_number_moves_its_queue_to_the_other_number(make_harness) -> None:
