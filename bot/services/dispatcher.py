@@ -68,6 +68,7 @@ from bot.domain import (
     GuardMode,
     MessageStatus,
     Sender,
+    SenderGuard,
     SenderStatus,
 )
 from bot.errors import StorageUnavailable, ValidationError
@@ -385,8 +386,8 @@ class Dispatcher:
         paced: set[int] = set()
         picked: list[outbox.Due] = []
         held: list[tuple[float, int]] = []  # (the recipient's morning, message id)
-        guards = await health_repo.guards(self._db.reader,
-                                          sorted({d.sender_id for d in candidates}))
+        numbered = {d.sender_id for d in candidates if d.sender_id is not None}  # (may be none)
+        guards = await health_repo.guards(self._db.reader, sorted(numbered))
         chats: dict[int, set[str]] = {}  # no_new_chats numbers: the phones they have chats with
         for sender_id, guard in guards.items():
             if guard.mode == GuardMode.NO_NEW_CHATS:
@@ -400,7 +401,7 @@ class Dispatcher:
                     self._db.reader, due.owner_id, due.sender_id)
             if sender is None or sender.status is not SenderStatus.ACTIVE:
                 continue
-            guard = guards[due.sender_id]
+            guard = guards.get(due.sender_id) or SenderGuard(due.sender_id)
             if guard.mode == GuardMode.PAUSED or (
                     due.sender_id in chats and due.phone not in chats[due.sender_id]):
                 continue  # the health guard: paused, or a new chat while they are stopped
