@@ -44,6 +44,8 @@ CREATE TABLE automation_enrolments (
 -- A sequence's due steps in order (the engine reads them batch by batch).
 CREATE INDEX automation_enrolments_due ON automation_enrolments (automation_id, next_at)
     WHERE next_at IS NOT NULL;
+-- A contact's enrolments (deleting the contact deletes them).
+CREATE INDEX automation_enrolments_contact ON automation_enrolments (contact_id);
 
 -- One produced message per occurrence, never two: a sequence's 'step:<n>', a date
 -- message's '<YYYY-MM-DD>' (the date it is for), a keyword reply's '<epoch seconds of the
