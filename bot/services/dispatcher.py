@@ -411,8 +411,12 @@ class Dispatcher:
                 pacing[due.campaign_id] = Pacing.from_json(campaign.pacing if campaign else {})
             campaign_pacing = pacing[due.campaign_id]
             gap = campaign_pacing.delay_min
-            if guard.gap_factor > 1.0:  # widened by the guard, still a random gap
-                gap = guard.gap_factor * self._gaps.uniform(
+            behind = due.planned_at < self._last_of(due.sender_id) + gap  # a backlog
+            if guard.gap_factor > 1.0 or (behind and gap > 0):
+                # widened by the guard, or messages waiting past their planned times (held
+                # at night, deferred, after a restart): a fresh random gap from the pace's
+                # range, never the floor over and over
+                gap = max(1.0, guard.gap_factor) * self._gaps.uniform(
                     campaign_pacing.delay_min,
                     max(campaign_pacing.delay_min, campaign_pacing.delay_max))
             if campaign_pacing.quiet is not None and due.campaign_id not in deferred:
@@ -436,8 +440,7 @@ class Dispatcher:
                     await self._defer(due.owner_id, None, sender.id, free_at, ts)
             if allowed[due.sender_id] <= 0:
                 continue
-            last = max(self._last_sent.get(due.sender_id, -1.0),
-                       self._booked.get(due.sender_id, -1.0))  # below 0: none yet
+            last = self._last_of(due.sender_id)
             send_at = max(ts, due.planned_at)
             if gap > 0:
                 if due.sender_id in paced:
@@ -455,6 +458,10 @@ class Dispatcher:
             async with self._db.transaction() as tx:
                 await outbox.hold_until(tx, held, ts)
         return picked
+
+    def _last_of(self, sender_id: int) -> float:
+        """When the sender last sent or is booked to send (below 0: never yet)."""
+        return max(self._last_sent.get(sender_id, -1.0), self._booked.get(sender_id, -1.0))
 
     async def _recipient_zone(self, due: outbox.Due) -> ZoneInfo:
         """The recipient's zone from the phone's country and area (``risk.phone_zone``),
