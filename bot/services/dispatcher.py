@@ -9,7 +9,8 @@ Each ``tick`` (a short repeating job on the bot's scheduler):
    campaign whose pace holds the night in the recipient's zone (``Pacing.recipient_night``)
    moves a message due at night there (22:00-08:00 local, from the phone's country) to
    the recipient's next morning plus a random spread of up to an hour (one batched
-   update); single messages by API are transactional and never held;
+   update), and so do the messages of sequences and date-based automations; single
+   messages by API and keyword replies are transactional and never held;
 3. **claims** them (``sending``, with a lease) in a committed transaction, *then* calls
    the gateway, one sender's messages in order, the senders side by side;
 4. records each outcome, always:
@@ -112,6 +113,9 @@ _TOLD = (MessageStatus.SENT, MessageStatus.FAILED, MessageStatus.UNCERTAIN)  # w
 # a recipient's zone is looked up once per this many leading characters of the phone
 # ("+" and country code and area: "+1212555...", "+7495...", "+81 3..." each their own)
 ZONE_PREFIX = 7
+# Automations whose messages keep the recipients' night (22:00-08:00 where they arrive)
+# as a campaign's do; a keyword reply answers someone who has just written: at once.
+NIGHT_HELD_AUTOMATIONS = frozenset({"sequence", "date"})
 OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refuses writes
 # why a sender's remaining claims are held back: its outcomes could not be written
 _STORAGE_DOWN = GatewayError(ErrorCategory.TRANSIENT, "the database cannot save")
@@ -427,7 +431,8 @@ class Dispatcher:
                     await self._defer(due.owner_id, due.campaign_id, None, end, ts)
             if due.campaign_id in deferred:
                 continue
-            if campaign_pacing.recipient_night and due.campaign_id is not None:
+            if ((campaign_pacing.recipient_night and due.campaign_id is not None)
+                    or due.automation_kind in NIGHT_HELD_AUTOMATIONS):
                 morning = night_end(await self._recipient_zone(due),
                                     max(ts, due.planned_at))
                 if morning is not None:  # night where it arrives: held to the morning

@@ -36,13 +36,15 @@ class Due:
     attempts: int
     content: str | None = None  # a single message's (no campaign): what it says, JSON
     client_ref: str | None = None  # the integrator's reference (messages by API)
+    automation_kind: str | None = None  # the kind of automation that made it, if one
 
 
 # A campaign's messages while it runs, and single messages (sent by API, no campaign).
 _DUE_SQL = (
     "SELECT m.id, m.campaign_id, m.owner_id, m.sender_id, m.contact_id, m.phone, m.batch,"
-    " m.variant, m.planned_at, m.attempts, m.content, m.client_ref"
+    " m.variant, m.planned_at, m.attempts, m.content, m.client_ref, a.kind"
     " FROM messages m LEFT JOIN campaigns c ON c.id = m.campaign_id"
+    " LEFT JOIN automations a ON a.id = m.automation_id"
     " WHERE m.status = 'queued' AND m.planned_at <= ?"
     " AND (c.status = 'running' OR m.campaign_id IS NULL)"
     " ORDER BY m.planned_at, m.id LIMIT ?"

@@ -142,13 +142,17 @@ async def test_three_steps_go_at_each_contacts_times_in_their_zones(world: World
     await world.run_until(utc(27, 12), events=later)
 
     planned = {(p, o): at for p, o, at, _ in await world.produced()}
+    # joined at 02:30 Moscow time: the welcome waits for the morning there (08:00, 05:00
+    # UTC, plus the dispatcher's spread of up to an hour), as a campaign's message would
+    welcome = planned.pop((MOSCOW, "step:0"))
+    assert utc(26, 5) <= welcome <= utc(26, 6)
     assert planned == {
         (BAKU, "step:0"): utc(25, 9), (BAKU, "step:1"): utc(26, 6),  # 10:00 in Baku
         (BAKU, "step:2"): utc(26, 8),
         (LONDON, "step:0"): utc(25, 12), (LONDON, "step:1"): utc(26, 10),  # 10:00 London
         (LONDON, "step:2"): utc(26, 12),
         # joined at 02:30 Moscow time on the 26th: the next day's 10:00 is the 27th's
-        (MOSCOW, "step:0"): utc(25, 23, 30), (MOSCOW, "step:1"): utc(27, 7),
+        (MOSCOW, "step:1"): utc(27, 7),
         (MOSCOW, "step:2"): utc(27, 9)}
     for phone in (BAKU, LONDON, MOSCOW):
         assert world.sent_to(phone) == ["Step 1 for you", "Step 2 for you", "Step 3 for you"]
@@ -337,3 +341,23 @@ async def test_a_sequence_names_the_owners_list_and_templates(world: World) -> N
     bad["steps"][1]["template_id"] = 999
     with pytest.raises(NotFound):
         await world.automations.create(world.owner_id, "sequence", "X", bad)
+
+
+async def test_a_step_due_at_night_where_it_arrives_waits_for_the_morning_there(
+        world: World) -> None:
+    # 09:00 UTC is 04:00 in New York: the welcome (at once after joining) waits for 08:00
+    # there, as a campaign's message would; the Baku one (13:00) goes now
+    new_york = "+12125550123"
+    await world.sequence()
+    await world.join(BAKU, new_york)
+    await world.run_until(utc(25, 11))
+    first = {phone: (planned, status) for phone, occurrence, planned, status
+             in await world.produced() if occurrence == "step:0"}
+    assert first[BAKU][1] != "queued"
+    morning = utc(25, 13)  # 08:00 in New York
+    assert first[new_york][1] == "queued"
+    assert morning <= first[new_york][0] <= morning + timedelta(hours=1)
+    await world.run_until(utc(25, 15))
+    sent = [p for p, occurrence, _at, status in await world.produced()
+            if occurrence == "step:0" and status != "queued"]
+    assert new_york in sent
