@@ -100,7 +100,8 @@ async def test_a_campaigns_events_arrive_signed_late_in_order_none_lost(
         recipients = [{"phone": c["phone"], "client_ref": f"order-{n}"}
                       for n, c in enumerate(contacts[:5])]
         pace = {"delay_min": 0, "delay_max": 0, "batch_size": 100, "batch_pause_min": 0,
-                "batch_pause_max": 0}
+                "batch_pause_max": 0,
+                "recipient_night": False}  # at any hour: not on the time of day the test runs
         started = await http.post("/campaigns", json={
             "recipients": recipients, "template_id": template.id, "pace": pace,
             "accept_risk": True})  # no gaps at all: a high risk

@@ -95,6 +95,12 @@ async def prepare(path: Path) -> int:
         for answer in ("0.2-0.2", "5", "0-0", None):
             await service.custom_value(owner.id, answer)
         summary = await service.confirm(owner.id, big_ok=True)  # a pace far below safe
+        # and at any hour: the custom pace starts from Normal's, which holds the night in
+        # the recipients' zone (Baku here); the test must not depend on the time of day
+        async with db.transaction() as tx:
+            await tx.execute("UPDATE campaigns SET pacing = json_set(pacing,"
+                             " '$.recipient_night', json('false')) WHERE id = ?",
+                             (summary.campaign.id,))
         return summary.campaign.id
     finally:
         await db.close()
