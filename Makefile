@@ -41,3 +41,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/api_bench.py
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/webhooks_bench.py
+	$(BIN)/python bench/post_mortem_bench.py
