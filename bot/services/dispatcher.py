@@ -269,6 +269,10 @@ class Dispatcher:
         # capping / quality / tier warnings and feedback pacing (bot/services/health_guard.py)
         self.guard = HealthGuard(db, notifier, gateway, clock, self._config.guard)
         self._gaps = random.Random()  # a guarded number's widened gaps, random as before
+        # the gap drawn for a sender's next send, kept (with what it was drawn for) until
+        # that send is booked: a draw each tick would let the first short one win, so the
+        # gaps would crowd the pace's floor instead of spreading over its range
+        self._drawn: dict[int, tuple[tuple[float, float, float, float], float]] = {}
         # what the gateways report enters here: the web's webhooks, the sandbox's events
         self.events = GatewayEvents(self.receipts, self.sender_events, self.guard)
         self.guard.report = self.events.on_event  # the guard's poll of numbers' health
@@ -420,9 +424,10 @@ class Dispatcher:
                 # widened by the guard, or messages waiting past their planned times (held
                 # at night, deferred, after a restart): a fresh random gap from the pace's
                 # range, never the floor over and over
-                gap = max(1.0, guard.gap_factor) * self._gaps.uniform(
-                    campaign_pacing.delay_min,
-                    max(campaign_pacing.delay_min, campaign_pacing.delay_max))
+                gap = self._drawn_gap(due.sender_id, max(1.0, guard.gap_factor),
+                                      campaign_pacing.delay_min,
+                                      max(campaign_pacing.delay_min,
+                                          campaign_pacing.delay_max))
             if campaign_pacing.quiet is not None and due.campaign_id not in deferred:
                 zone = await self._zone(due.owner_id)
                 end = quiet_end(campaign_pacing.quiet, zone, ts)
@@ -463,6 +468,18 @@ class Dispatcher:
             async with self._db.transaction() as tx:
                 await outbox.hold_until(tx, held, ts)
         return picked
+
+    def _drawn_gap(self, sender_id: int, factor: float, low: float, high: float) -> float:
+        """A random gap from ``low``-``high`` (times ``factor``) before the sender's next
+        send, drawn once for that send: the same draw on every tick until it is booked,
+        a new one after (the sender's last send moved) or when the pace or factor change."""
+        key = (self._last_of(sender_id), factor, low, high)
+        drawn = self._drawn.get(sender_id)
+        if drawn is not None and drawn[0] == key:
+            return drawn[1]
+        gap = factor * self._gaps.uniform(low, high)
+        self._drawn[sender_id] = (key, gap)
+        return gap
 
     def _last_of(self, sender_id: int) -> float:
         """When the sender last sent or is booked to send (below 0: never yet)."""
