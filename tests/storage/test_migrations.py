@@ -1,7 +1,8 @@
-"""Migrations on a real SQLite file."""
+"""Migrations on a real SQLite file, and on PostgreSQL (tests/conftest.py: ``[postgres]``)."""
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 from pathlib import Path
 
@@ -15,33 +16,47 @@ DOMAIN_TABLES = {
 }
 
 
-def tables(path: Path) -> set[str]:
-    with sqlite3.connect(path) as conn:
-        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
-    return {r[0] for r in rows}
+# Each engine's catalogue: the tables, and the whole schema's definition as text.
+TABLES = {
+    "sqlite": "SELECT name FROM sqlite_master WHERE type = 'table'",
+    "postgres": "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+}
+SCHEMA = {
+    "sqlite": "SELECT name, sql FROM sqlite_master ORDER BY name",
+    "postgres": "SELECT table_name || '.' || column_name, data_type || ' ' || is_nullable"
+                " || ' ' || COALESCE(column_default, '') FROM information_schema.columns"
+                " WHERE table_schema = 'public' UNION ALL"
+                " SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+                " ORDER BY 1",
+}
 
 
-async def test_migrations_create_the_whole_domain_from_empty(db: Database, db_path: Path) -> None:
-    assert DOMAIN_TABLES <= tables(db_path)
+async def rows(db: Database, sql: str) -> list[tuple[object, ...]]:
+    async with db.reader.execute(sql) as cur:
+        return [tuple(row) for row in await cur.fetchall()]
+
+
+async def test_migrations_create_the_whole_domain_from_empty(db: Database, db_engine: str) -> None:
+    assert DOMAIN_TABLES <= {r[0] for r in await rows(db, TABLES[db_engine])}
     assert await schema_version(db.reader) >= 1
 
 
-async def test_applying_migrations_twice_changes_nothing(db: Database, db_path: Path) -> None:
-    with sqlite3.connect(db_path) as conn:
-        before = conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
+async def test_applying_migrations_twice_changes_nothing(
+        db: Database, db_engine: str, db_target: Path | str) -> None:
+    before = await rows(db, SCHEMA[db_engine])
     async with db.transaction():
         pass
     # the writer is idle: run the migrator again on a fresh connection
-    second = Database(db_path)
+    second = Database(db_target)
     await second.connect()
     await second.close()
-    with sqlite3.connect(db_path) as conn:
-        after = conn.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
-        versions = conn.execute("SELECT version FROM schema_migrations").fetchall()
+    after = await rows(db, SCHEMA[db_engine])
+    versions = await rows(db, "SELECT version FROM schema_migrations")
     assert before == after
     assert len(versions) == len(set(versions))
 
 
+@pytest.mark.engines("sqlite")
 async def test_connection_settings(db: Database) -> None:
     async with db.reader.execute("PRAGMA journal_mode") as cur:
         assert (await cur.fetchone())[0] == "wal"
@@ -51,8 +66,10 @@ async def test_connection_settings(db: Database) -> None:
         assert (await cur.fetchone())[0] >= 1000
 
 
-async def test_foreign_keys_are_enforced(db: Database) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+async def test_foreign_keys_are_enforced(db: Database, db_engine: str) -> None:
+    integrity_error = (sqlite3.IntegrityError if db_engine == "sqlite"
+                       else importlib.import_module("psycopg").IntegrityError)
+    with pytest.raises(integrity_error):
         async with db.transaction() as tx:
             await tx.execute(
                 "INSERT INTO contact_lists (owner_id, name, created_at) VALUES (999, 'x', 0)"
