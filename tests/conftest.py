@@ -14,7 +14,6 @@ that is about SQLite itself says ``@pytest.mark.engines("sqlite")``.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import itertools
 import os
 import threading
@@ -115,6 +114,11 @@ def pg_database_url(name: str) -> str:
     return urlsplit(PG_URL)._replace(path=f"/{name}").geturl()
 
 
+def pg_engine_there() -> bool:
+    """Whether ``Database(url)`` opens PostgreSQL (bot/storage/pg.py, issue 22) yet."""
+    return getattr(Database(PG_URL), "engine", None) == "postgres"
+
+
 def _pg_admin() -> Any:
     import psycopg
 
@@ -141,7 +145,7 @@ def _apply_pg_migrations(url: str) -> None:
 def _migrate_pg(url: str) -> None:
     """Migrate the template as the application does: ``Database(url).connect()`` (run in a
     thread of its own: this is called from inside the tests' event loop)."""
-    if importlib.util.find_spec("bot.storage.pg") is None:
+    if not pg_engine_there():
         _apply_pg_migrations(url)
         return
 
@@ -200,7 +204,7 @@ def pg_url(pg_template: str) -> Iterator[str]:
 def db_target(db_engine: str, db_path: Path, request: pytest.FixtureRequest) -> Path | str:
     """What this test's ``Database`` opens: the SQLite file, or a PostgreSQL URL."""
     if db_engine == "postgres":
-        if importlib.util.find_spec("bot.storage.pg") is None:  # never a file named postgresql:
+        if not pg_engine_there():  # never a SQLite file named postgresql:...
             pytest.skip("the PostgreSQL engine (bot/storage/pg.py) is not there yet")
         return str(request.getfixturevalue("pg_url"))
     return db_path
