@@ -74,6 +74,7 @@ async def serve(settings: Settings) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.app import Qasid
+    from bot.web.metrics import metrics_server
 
     class _Server(uvicorn.Server):
         def capture_signals(self):
@@ -89,6 +90,8 @@ async def serve(settings: Settings) -> int:
                        log_config=None, lifespan="off", access_log=False)
     )
     web_task: asyncio.Task | None = None
+    # /metrics on its own listener (METRICS_HOST:METRICS_PORT; METRICS_PORT=0: none)
+    metrics = metrics_server(qasid.metrics, settings.metrics_host, settings.metrics_port)
     try:
         try:
             await qasid.start()
@@ -108,6 +111,8 @@ async def serve(settings: Settings) -> int:
             print(f"The HTTP server could not start on {settings.http_host}:{settings.http_port}.",
                   file=sys.stderr)
             return 1
+        if metrics is not None and not await metrics.start():
+            metrics = None  # the port is taken: warned in the log, the bot goes on
         freeze_startup()
         print(
             f"ready: @{qasid.application.bot.username} is polling Telegram; health on "
@@ -121,6 +126,8 @@ async def serve(settings: Settings) -> int:
         server.should_exit = True
         if web_task is not None:
             await web_task
+        if metrics is not None:
+            await metrics.stop()
         await qasid.stop()
 
 

@@ -69,6 +69,7 @@ from bot.storage.db import Database
 from bot.web.api import ApiConfig, ApiServices, api_app
 from bot.web.app import WebLimits, create_web_app
 from bot.web.cloud import CloudWebhook
+from bot.web.metrics import PrometheusMetrics
 from bot.web.waha import WahaWebhook
 
 log = logging.getLogger(__name__)
@@ -160,6 +161,8 @@ class Qasid:
             settings.telegram_bot_token, settings.waha_api_key, settings.waha_webhook_key,
             settings.cloud_app_secret, settings.cloud_verify_token) if secret is not None))
         self.db = Database(settings.database_path)
+        # /metrics' figures (served on METRICS_PORT by __main__, apart from the public port)
+        self.metrics = PrometheusMetrics(self.db, clock)
         # Cloud API access tokens by sender id, each kept out of the logs as it is stored
         self.tokens: dict[int, str] = logs.SecretTokens()
         self.gateway = build_gateways(settings, self.tokens)
@@ -175,7 +178,7 @@ class Qasid:
         webhooks = WebhooksService(
             self.db, AiohttpPoster(UrlPolicy(hooks.allow_http, hooks.allow_private),
                                    settings.webhooks_timeout),
-            notifier, hooks, clock)
+            notifier, hooks, clock, metrics=self.metrics)
         words = OptOutWords.of(stop=settings.opt_out_words or DEFAULT_STOP_WORDS,
                                start=settings.opt_in_words or DEFAULT_START_WORDS)
         replies = RepliesService(self.db, words, clock=clock, notifier=notifier,
@@ -271,6 +274,7 @@ class Qasid:
                 replies=inbox.on_incoming,
                 webhooks=webhooks,
                 number_checks=number_checks,
+                metrics=self.metrics,
             ),
             alerts=alerts,
             senders=SendersService(
@@ -366,6 +370,7 @@ class Qasid:
                              per_client=settings.webhook_per_client,
                              body_seconds=settings.webhook_body_seconds),
             api=self.api,
+            metrics=self.metrics,
         )
         self._started = False
         self._linking: asyncio.Task | None = None

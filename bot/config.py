@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     gateway: GatewayKind = GatewayKind.SANDBOX
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
+    # Prometheus' /metrics on a listener of its own (bot/web/metrics.py), not the public
+    # port; METRICS_PORT=0: none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
     # What the webhooks may hold at once (bot/web/app.py ``WebLimits``).
     webhook_inflight_mb: int = Field(default=64, ge=1)
     webhook_per_client: int = Field(default=128, ge=1)

@@ -80,6 +80,7 @@ from bot.gateways.base import (
     Media,
     SenderRef,
 )
+from bot.metrics import NO_METRICS, Metrics
 from bot.services import billing, zones
 from bot.services.billing import CREDITS_PER_MESSAGE
 from bot.services.campaigns import CampaignsService, SampleMessage
@@ -226,8 +227,10 @@ class Dispatcher:
         replies: ReplyHandler | None = None,
         webhooks: WebhooksService | None = None,
         number_checks: NumberChecks | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._campaigns = campaigns_service
+        self._metrics = metrics  # each send's latency and outcome, for /metrics
         # the ahead-of-send checks (bot/services/number_checks.py): the inline check below
         # takes its turn on the number with them (one at a time, paced)
         self._number_checks = number_checks
@@ -634,6 +637,7 @@ class Dispatcher:
             return _Outcome(due, MessageStatus.FAILED, category=ErrorCategory.REJECTED,
                             detail=f"render: {type(exc).__name__}")
         approved = self._approved(ref, due)
+        started = time.perf_counter()
         try:
             if approved is not None:  # a Cloud API number: the template Meta approved
                 result = await self._gateway.send_template(
@@ -644,11 +648,14 @@ class Dispatcher:
             else:
                 result = await self._gateway.send_text(ref, due.phone, text)
         except GatewayError as exc:
+            self._metrics.send(ref.gateway, exc.category.value, time.perf_counter() - started)
             return self._failure(due, exc)
         except Exception as exc:  # an adapter bug: the request may have left
+            self._metrics.send(ref.gateway, "error", time.perf_counter() - started)
             log.exception("gateway failed on message %d", due.id)
             return _Outcome(due, MessageStatus.UNCERTAIN, category=ErrorCategory.UNCERTAIN,
                             detail=type(exc).__name__)
+        self._metrics.send(ref.gateway, "sent", time.perf_counter() - started)
         self._last_sent[ref.sender_id] = self._clock().timestamp()
         return _Outcome(due, MessageStatus.SENT, gateway_id=result.message_id)
 

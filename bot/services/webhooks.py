@@ -52,6 +52,7 @@ from bot.gateways.webhook_client import (
     check_url,
     system_resolve,
 )
+from bot.metrics import NO_METRICS, Metrics
 from bot.services import prompts
 from bot.services.notify import Notifier, WebhookFailing
 from bot.services.prompts import PromptKind
@@ -320,8 +321,10 @@ class WebhooksService:
         self, db: Database, poster: WebhookPoster, notifier: Notifier,
         config: WebhooksConfig | None = None, clock: Clock = utcnow,
         resolve: Resolve = system_resolve, rng: random.Random | None = None,
+        metrics: Metrics = NO_METRICS,
     ) -> None:
         self._db = db
+        self._metrics = metrics  # each delivery's outcome, for /metrics
         self._poster = poster
         self._notifier = notifier
         self._config = config or WebhooksConfig()
@@ -632,8 +635,10 @@ class WebhooksService:
                     now = self._clock().timestamp()
                     if now - event.created_at >= self._config.retry_for:
                         run.drop(event)
+                        self._metrics.delivery("dropped")
                         continue
                     attempt = await self._post(endpoint, event_id(event.id), body_of(event))
+                    self._metrics.delivery("delivered" if attempt.ok else "failed")
                     run.attempted(event, attempt, self._clock().timestamp())
                     if not attempt.ok:
                         run.next_attempt_at = now + backoff(

@@ -10,6 +10,10 @@ transaction (WAL lets it read while the writer writes).
     owner = await owners.get(db.reader, owner_id)
 
 Never hold a transaction open across a network call (gateway, Telegram).
+
+``Database("postgresql://...")`` (``DATABASE_URL``) is PostgreSQL instead, through
+``bot.storage.pg``: the same methods, a pool of connections shaped like aiosqlite's,
+writers serialised across processes by an advisory lock (``engine`` says which).
 """
 
 from __future__ import annotations
@@ -22,11 +26,15 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import aiosqlite
 
 from bot.clock import utcnow
 from bot.errors import StorageUnavailable
+
+if TYPE_CHECKING:
+    from bot.storage.pg import PgEngine
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +71,36 @@ async def _open(path: Path | str) -> aiosqlite.Connection:
     return conn
 
 
+def is_postgres(target: Path | str) -> bool:
+    """Whether ``Database(target)`` is PostgreSQL: a ``postgresql://``/``postgres://`` URL."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
 class Database:
+    """``Database(path)``: the SQLite file; ``Database("postgresql://...")``: PostgreSQL.
+    The repositories get connections of aiosqlite's shape from either."""
+
     def __init__(self, path: Path | str) -> None:
         self.path = path
+        self.engine = "postgres" if is_postgres(path) else "sqlite"
+        self._pg: PgEngine | None = None
+        if self.engine == "postgres":
+            from bot.storage.pg import PgEngine  # psycopg only when asked for
+            self._pg = PgEngine(str(path))
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
-        self.commits = 0  # transactions committed so far (a write that failed comes back)
+        self._commits = 0
+
+    @property
+    def commits(self) -> int:
+        """Transactions committed so far (a write that failed comes back)."""
+        return self._pg.commits if self._pg is not None else self._commits
 
     async def connect(self) -> None:
+        if self._pg is not None:
+            await self._pg.connect()
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await _open(self.path)
@@ -80,6 +109,9 @@ class Database:
         await self._reader.execute("PRAGMA query_only = ON")
 
     async def close(self) -> None:
+        if self._pg is not None:
+            await self._pg.close()
+            return
         for conn in (self._reader, self._writer):
             if conn is not None:
                 await conn.close()
@@ -87,6 +119,9 @@ class Database:
 
     @property
     def reader(self) -> aiosqlite.Connection:
+        if self._pg is not None:
+            # duck-typed: pg.Reader has aiosqlite's shape (see bot.storage.dialect)
+            return cast(aiosqlite.Connection, self._pg.reader)
         if self._reader is None:
             raise RuntimeError("Database.connect() has not been awaited")
         return self._reader
@@ -96,6 +131,10 @@ class Database:
         """Hold the writer lock without a transaction: for ``bot.storage.bulk`` writers,
         which write through a connection of their own meanwhile (and roll back on an
         error: a full disk or a lock held too long is raised as ``StorageUnavailable``)."""
+        if self._pg is not None:
+            async with self._pg.exclusive():
+                yield
+            return
         async with self._lock:
             try:
                 yield
@@ -105,10 +144,20 @@ class Database:
                 raise
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+    async def transaction(self, shared: bool = False) -> AsyncIterator[aiosqlite.Connection]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT``; any error rolls back. A full disk, or the
         database locked by another process past the busy timeout, is raised as
-        ``StorageUnavailable`` (nothing of the transaction was written)."""
+        ``StorageUnavailable`` (nothing of the transaction was written).
+
+        PostgreSQL: ``BEGIN`` and the writer lock all processes share, so that writers
+        serialise as on SQLite; ``shared=True`` leaves the shared lock out, for work proven
+        safe with other processes writing at the same time (claims with ``FOR UPDATE SKIP
+        LOCKED``, lease renewals). SQLite has one writer whatever ``shared`` says."""
+        if self._pg is not None:
+            async with self._pg.transaction(shared) as pg_conn:
+                # duck-typed: pg.Connection has aiosqlite's shape (see bot.storage.dialect)
+                yield cast(aiosqlite.Connection, pg_conn)
+            return
         if self._writer is None:
             raise RuntimeError("Database.connect() has not been awaited")
         async with self._lock:
@@ -122,7 +171,7 @@ class Database:
             try:
                 yield conn
                 await conn.commit()  # a failed COMMIT is rolled back too: the writer stays usable
-                self.commits += 1
+                self._commits += 1
             except BaseException as exc:
                 await _rollback(conn)
                 if isinstance(exc, sqlite3.Error) and (fault := unavailable(exc)) is not None:

@@ -121,9 +121,10 @@ class Dialect(ABC):
     # --- JSON in columns ----------------------------------------------------------------
 
     @abstractmethod
-    def json_get(self, expr: str, key: str | None = None) -> str:
+    def json_get(self, expr: str, key: str | None = None, as_: str | None = None) -> str:
         """The value at ``key`` of a JSON object; ``key=None``: the key is the parameter at
-        this place, bound with ``json_key(name)``."""
+        this place, bound with ``json_key(name)``. ``as_`` names its SQL type when it is
+        compared with a number (PostgreSQL's ``->>`` gives text; SQLite's own type)."""
 
     @abstractmethod
     def json_key(self, name: str) -> str:
@@ -213,6 +214,19 @@ class Dialect(ABC):
     def trunc(self, expr: str) -> str:
         """A number cut to an integer toward zero."""
 
+    @abstractmethod
+    def cast(self, expr: str, as_: str) -> str:
+        """``expr`` (e.g. an ``array_items`` row's ``value``, text on PostgreSQL) as the SQL
+        type ``as_`` (``INTEGER``, ``REAL``, ``TEXT``); SQLite's values keep their own."""
+
+    # --- locking ------------------------------------------------------------------------
+
+    @abstractmethod
+    def skip_locked(self) -> str:
+        """What ends a claim's SELECT so that rows another process has claimed and not yet
+        committed are passed over (``FOR UPDATE SKIP LOCKED``); SQLite: nothing (one
+        writer at a time)."""
+
 
 class SQLiteDialect(Dialect):
     """SQLite 3.38+ (``->>``, ``RETURNING``), through aiosqlite or sqlite3."""
@@ -235,7 +249,7 @@ class SQLiteDialect(Dialect):
     def element(self, value: str, index: int, as_: str | None = None) -> str:
         return f"{value} ->> {index}"  # SQLite's ->> gives the element's own type
 
-    def json_get(self, expr: str, key: str | None = None) -> str:
+    def json_get(self, expr: str, key: str | None = None, as_: str | None = None) -> str:
         return f"{expr} ->> ?" if key is None else f"json_extract({expr}, '$.{key}')"
 
     def json_key(self, name: str) -> str:
@@ -296,11 +310,136 @@ class SQLiteDialect(Dialect):
     def trunc(self, expr: str) -> str:
         return f"CAST({expr} AS INTEGER)"
 
+    def cast(self, expr: str, as_: str) -> str:
+        return expr
+
+    def skip_locked(self) -> str:
+        return ""
+
 
 SQLITE = SQLiteDialect()
+
+# SQLite's column types as PostgreSQL's (migrations_pg use the same)
+_PG_TYPES = {"INTEGER": "BIGINT", "REAL": "DOUBLE PRECISION", "TEXT": "TEXT",
+             "INTEGER PRIMARY KEY": "BIGINT PRIMARY KEY"}
+
+
+def _pg_type(name: str) -> str:
+    return _PG_TYPES.get(name.upper(), name)
+
+
+def _jsonb(expr: str) -> str:
+    """A JSON value (a TEXT column, or a parameter bound as JSON) as jsonb."""
+    return "?::jsonb" if expr == "?" else f"({expr})::jsonb"
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL 13+ through ``bot.storage.pg`` (psycopg 3). JSON columns are TEXT: read
+    with ``::jsonb``, written back as text. A parameter written ``?::jsonb`` takes the
+    Python value and is sent as JSON (``pg.rewrite``); lists elsewhere go as arrays.
+    ``qasid_items`` is the one function of its own (``pg.SUPPORT_SQL``): json_each's
+    ``key``/``value`` for an array, plus ``item``, the element as jsonb."""
+
+    name = "postgres"
+    paramstyle = "qmark"  # rewritten by the connection
+
+    def in_list(self, column: str) -> str:
+        return f"{column} = ANY(?)"
+
+    def list_param(self, values: Iterable[Any]) -> list[Any]:
+        return list(values)
+
+    def array_items(self, source: str) -> str:
+        return f"qasid_items({_jsonb(source)})"
+
+    def object_items(self, source: str) -> str:
+        return f"jsonb_each_text({_jsonb(source)})"
+
+    def element(self, value: str, index: int, as_: str | None = None) -> str:
+        # an array_items row's ``value`` is text: its ``item`` is the element as jsonb
+        item = value.removesuffix("value") + "item" if value.endswith("value") \
+            else _jsonb(value)
+        text = f"({item} ->> {index})"
+        return text if as_ is None else f"CAST({text} AS {_pg_type(as_)})"
+
+    def json_get(self, expr: str, key: str | None = None, as_: str | None = None) -> str:
+        text = f"({_jsonb(expr)} ->> {'?::text' if key is None else repr_key(key)})"
+        return text if as_ is None else f"CAST({text} AS {_pg_type(as_)})"
+
+    def json_key(self, name: str) -> str:
+        return name
+
+    def json_set(self, expr: str, key: str) -> str:
+        return (f"CAST(jsonb_set(COALESCE({_jsonb(expr)}, '{{}}'), '{{{key}}}', ?::jsonb)"
+                " AS TEXT)")
+
+    def json_remove(self, expr: str, key: str) -> str:
+        return f"CAST({_jsonb(expr)} - {repr_key(key)} AS TEXT)"
+
+    def json_merge(self, base: str, patch: str) -> str:
+        return f"CAST({_jsonb(base)} || {_jsonb(patch)} AS TEXT)"
+
+    def json_agg(self, expr: str) -> str:
+        return f"COALESCE(CAST(json_agg({expr}) AS TEXT), '[]')"
+
+    def insert_ignore(self, into: str, rows: str) -> str:
+        return f"INSERT INTO {into} {rows} ON CONFLICT DO NOTHING"
+
+    async def insert_id(self, conn: Any, sql: str, params: Sequence[Any]) -> int:
+        async with conn.execute(sql + self.returning("id"), params) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            raise RuntimeError(f"no row inserted by {sql[:60]!r}")
+        return int(row[0])
+
+    async def execute_many(self, conn: Any, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+        cur = await conn.executemany(sql, rows)
+        return int(cur.rowcount)
+
+    def temp_table(self, name: str, columns: Sequence[tuple[str, str]]) -> str:
+        return (f"CREATE TEMP TABLE IF NOT EXISTS {name}"
+                f" ({', '.join(f'{c} {_pg_type(t)}' for c, t in columns)})")
+
+    def temp(self, name: str) -> str:
+        return f"pg_temp.{name}"
+
+    async def write_rows(self, conn: Any, table: str, columns: Sequence[str],
+                         rows: Sequence[Sequence[Any]], *, position: str | None = None) -> None:
+        if position:
+            await conn.copy_rows(table, [position, *columns],
+                                 ((i, *row) for i, row in enumerate(rows)))
+        else:
+            await conn.copy_rows(table, columns, rows)
+
+    def distinct(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}"
+
+    def count_if(self, condition: str) -> str:
+        return f"COUNT(*) FILTER (WHERE {condition})"
+
+    def greatest(self, *exprs: str) -> str:
+        return f"GREATEST({', '.join(exprs)})"
+
+    def trunc(self, expr: str) -> str:
+        return f"CAST(TRUNC({expr}) AS BIGINT)"
+
+    def cast(self, expr: str, as_: str) -> str:
+        return f"CAST({expr} AS {_pg_type(as_)})"
+
+    def skip_locked(self) -> str:
+        return "FOR UPDATE SKIP LOCKED"
+
+
+def repr_key(key: str) -> str:
+    """A JSON key as a SQL string literal."""
+    return "'" + key.replace("'", "''") + "'"
+
+
+POSTGRES = PostgresDialect()
 
 
 def of(conn: object) -> Dialect:
     """The dialect of a connection: a second engine's connection says its own
-    (``conn.dialect``); aiosqlite's and sqlite3's are SQLite's."""
+    (``conn.dialect``: ``bot.storage.pg``'s say ``POSTGRES``); aiosqlite's and sqlite3's
+    are SQLite's."""
     return getattr(conn, "dialect", SQLITE)

@@ -44,6 +44,7 @@ from starlette.routing import Route
 from bot.clock import Clock
 from bot.errors import StorageUnavailable
 from bot.gateways.base import GatewayEvent, KnownSenders, Receipt, WebhookAddress
+from bot.metrics import NO_METRICS, Metrics, webhook_result
 
 log = logging.getLogger(__name__)
 
@@ -177,10 +178,12 @@ def header(headers: Mapping[str, str], name: str) -> str | None:
 def create_web_app(
     health: HealthCheck, waha_webhook: WebhookHandler | None = None,
     cloud_webhook: VerifiedWebhookHandler | None = None, limits: WebLimits | None = None,
-    api: AsgiApp | None = None,
+    api: AsgiApp | None = None, metrics: Metrics = NO_METRICS,
 ) -> WebhookPosts:
     """The server's app: webhooks, health and, given ``api`` (``bot.web.api.api_app``),
-    everything under ``/api/`` (``/api/v1`` and ``/api/docs``), served straight on ASGI."""
+    everything under ``/api/`` (``/api/v1`` and ``/api/docs``), served straight on ASGI.
+    Every webhook's answer is counted in ``metrics`` (``/metrics`` is on a listener of its
+    own: ``bot/web/metrics.py``)."""
     async def healthz(request: Request) -> JSONResponse:
         checks = await health()
         ok = all(checks.values())
@@ -194,7 +197,8 @@ def create_web_app(
     if cloud_webhook is not None:
         routes += _cloud_routes(cloud_webhook)
         posts["/webhooks/cloud"] = cloud_webhook
-    return WebhookPosts(Starlette(routes=routes), posts, limits or WebLimits(), api=api)
+    return WebhookPosts(Starlette(routes=routes), posts, limits or WebLimits(), api=api,
+                        metrics=metrics)
 
 
 class WebhookPosts:
@@ -209,8 +213,10 @@ class WebhookPosts:
     body may take (408); health and the rest never wait on them."""
 
     def __init__(self, app: Starlette, posts: Mapping[str, WebhookHandler],
-                 limits: WebLimits | None = None, api: AsgiApp | None = None) -> None:
+                 limits: WebLimits | None = None, api: AsgiApp | None = None,
+                 metrics: Metrics = NO_METRICS) -> None:
         self.app = app
+        self._metrics = metrics  # each webhook's answer, by its gateway's kind
         self.api = api  # everything under /api/ (bot/web/api), past Starlette too
         self._posts = {path: (handler, int(getattr(handler, "max_body", DEFAULT_MAX_BODY)))
                        for path, handler in posts.items()}
@@ -230,8 +236,10 @@ class WebhookPosts:
                 await self.app(scope, receive, send)
             return
         handler, limit = found
+        kind = str(getattr(handler, "gateway", scope["path"].rsplit("/", 1)[-1]))
         client = (scope.get("client") or ("?", 0))[0]
         if self._clients[client] >= self.limits.per_client:
+            self._metrics.webhook(kind, "overloaded")
             await self._answer(send, 503)
             return
         self._clients[client] += 1
@@ -242,17 +250,20 @@ class WebhookPosts:
             raw = await self._read_body(receive, headers.get("content-length"), limit, held)
             if isinstance(raw, int):
                 status = raw
+                result = "overloaded" if raw == 503 else webhook_result(raw)
             else:
                 try:
                     status = await handler(raw, headers)
                 except Exception:
                     log.exception("webhook %s failed", scope["path"])
                     status = 500
+                result = webhook_result(status)
         finally:
             self.inflight -= held[0]
             self._clients[client] -= 1
             if not self._clients[client]:
                 del self._clients[client]
+        self._metrics.webhook(kind, result)
         await self._answer(send, status)
 
     async def _answer(self, send, status: int) -> None:
