@@ -64,6 +64,10 @@ SQLITE_ONLY: dict[tuple[str, str, str], str] = {
     ("outbox.py", "advance_many", "numbered parameter ?NNN"):
         "a parameter used several times; PostgreSQL's $N is the same thing (the connection "
         "translates ?NNN as it translates ?)",
+    ("backup.py", "*", "import sqlite3"): "python -m bot backup|restore: SQLite's online "
+        "backup of its file (sqlite3's Connection.backup); PostgreSQL's is pg_dump",
+    ("backup.py", "*", "PRAGMA"): "the backup's checks of an SQLite file (integrity_check, "
+        "page_count, journal_mode, locking_mode)",
 }
 # Storage code of issue 17 written while the dialect was being made: theirs to port (the
 # engineers who own them were told to use the dialect). Not reasons to keep anything.
