@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -164,6 +165,7 @@ def backup(database: Path, target: Path, *, pages: int = PAGES_PER_STEP,
             partial.unlink(missing_ok=True)
             raise
         copy.close()
+        os.chmod(partial, stat.S_IMODE(database.stat().st_mode))  # as private as the original
         _fsync(partial)
         if target.exists():  # appeared meanwhile
             partial.unlink()
@@ -208,6 +210,8 @@ def restore(source: Path, database: Path, now: datetime) -> Restored:
     database.parent.mkdir(parents=True, exist_ok=True)
     staged = database.with_name(database.name + ".restoring")
     shutil.copyfile(source, staged)
+    if database.exists():
+        os.chmod(staged, stat.S_IMODE(database.stat().st_mode))
     _fsync(staged)
     aside: Path | None = None
     if database.exists():

@@ -104,6 +104,7 @@ def test_a_backup_while_another_connection_writes_is_complete_and_consistent(
     tmp_path: Path,
 ) -> None:
     database = qasid_file(tmp_path / "qasid.sqlite3", rows=ROWS)
+    database.chmod(0o600)  # personal data: the copy is as private
     writer = Writer(database, first=ROWS + 1)
     writer.start()
     assert writer.wait_for(1)
@@ -136,6 +137,7 @@ def test_a_backup_while_another_connection_writes_is_complete_and_consistent(
     assert len(numbers(database)) >= len(copied) + 25
     assert versions(target) == versions(database)
     assert made.path == target and made.size == target.stat().st_size > ROWS * 1000
+    assert target.stat().st_mode & 0o777 == 0o600
     assert backups.check(target) == made.schema_version == max(versions(database))
     # one self-contained file: no -wal needed beside it, nothing left over
     assert sorted(p.name for p in target.parent.iterdir()) == ["copy.sqlite3"]
@@ -194,9 +196,11 @@ def test_restore_puts_the_backup_back_and_keeps_the_database_it_replaced(
     subprocess.run([sys.executable, "-c", crash, str(database)], check=True, timeout=60)
     assert (tmp_path / "qasid.sqlite3-wal").stat().st_size > 0
 
+    database.chmod(0o640)
     done = backups.restore(copy, database, NOW)
 
     assert numbers(database) == list(range(1, 11))
+    assert database.stat().st_mode & 0o777 == 0o640
     assert done.aside == tmp_path / "qasid.sqlite3.before-restore-20261204-031500"
     assert numbers(done.aside) == list(range(1, 17)), "what it replaced is kept whole"
     assert done.schema_version == max(versions(database))
