@@ -12,9 +12,11 @@ apart from the public port (webhooks, the API): the figures name owners' numbers
 and say how busy the service is, which is nobody else's business. ``METRICS_PORT=0``: no
 listener. A port already taken is a warning, not a stop: the bot goes on sending.
 
-The messages-by-state count reads every message (a scan of the outbox on SQLite: about a
-second for 1,000,000, ``bench/metrics_bench.py``); when it took longer than ``CHEAP``
-its result is kept for ``KEEP_FACTOR`` times as long as it took (at most ``KEEP_MAX``
+The messages-by-state count reads every message (on SQLite a scan of the outbox: seconds
+for 1,000,000, ``bench/metrics_bench.py``). So it runs beside the scrape: a scrape waits
+for it at most ``OUTBOX_WAIT`` seconds, else answers with the last count
+(``qasid_messages_age_seconds`` says how old); and a count that took longer than
+``CHEAP`` is kept for ``KEEP_FACTOR`` times as long as it took (at most ``KEEP_MAX``
 seconds), so that frequent scrapes cannot keep the database's reader busy. The queue and
 the numbers are read afresh at every scrape.
 """
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 disable_created_metrics()  # no ``*_created`` series beside every counter: noise here
 
 SEND_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+OUTBOX_WAIT = 1.0  # seconds a scrape waits for the outbox count before it answers
 CHEAP = 0.05  # seconds: an outbox count this quick is read at every scrape
 KEEP_FACTOR = 20  # else kept 20 times as long as it took: <= 5% of the reader's time
 KEEP_MAX = 300.0
@@ -73,6 +76,7 @@ class _DatabaseFigures(Collector):
     def __init__(self) -> None:
         self.ok = True
         self.outbox: list[tuple[str, int | None, int]] = []
+        self.outbox_at: float | None = None  # time.monotonic() the outbox count began
         self.gateways: dict[int, str] = {}
         self.queue = figures.Queue(0, None)
         self.senders: list[figures.SenderFigures] = []
@@ -92,7 +96,13 @@ class _DatabaseFigures(Collector):
         yield info
         if not self.ok:
             return
-        yield self._messages()
+        if self.outbox_at is not None:
+            yield self._messages()
+            age = GaugeMetricFamily("qasid_messages_age_seconds",
+                                    "How old the qasid_messages counts are (a big outbox's "
+                                    "count is kept a while)")
+            age.add_metric([], max(0.0, time.monotonic() - self.outbox_at))
+            yield age
         depth = GaugeMetricFamily(
             "qasid_queue_depth",
             "Messages the dispatcher would send now: queued, planned time come, of a "
@@ -179,6 +189,7 @@ class PrometheusMetrics:
         self._figures = _DatabaseFigures()
         self.registry.register(self._figures)
         self._kept_until = 0.0  # time.monotonic() until which the outbox count is kept
+        self._counting: asyncio.Task[None] | None = None  # the outbox count running
         self._read_lock = asyncio.Lock()
 
     # --- the sink (bot.metrics.Metrics) ------------------------------------------------
@@ -208,14 +219,8 @@ class PrometheusMetrics:
         f = self._figures
         f.engine = str(getattr(self._db, "engine", "sqlite"))
         now = self._clock().timestamp()
-        try:
+        try:  # first: on SQLite they would wait behind the outbox count on the reader
             conn = self._db.reader
-            if time.monotonic() >= self._kept_until:
-                started = time.monotonic()
-                f.outbox = await figures.outbox(conn)
-                took = time.monotonic() - started
-                self._kept_until = (started + min(KEEP_MAX, took * KEEP_FACTOR)
-                                    if took >= CHEAP else 0.0)
             f.gateways = await figures.gateways(conn)
             f.queue = await figures.queue(conn, now)
             f.senders = await figures.senders(conn)
@@ -225,6 +230,33 @@ class PrometheusMetrics:
             self._kept_until = 0.0
             return
         f.ok, f.now = True, now
+        if self._counting is None and time.monotonic() >= self._kept_until:
+            self._counting = asyncio.create_task(self._count_outbox(),
+                                                 name="qasid-metrics-outbox")
+        if self._counting is not None:  # not cancelled when the wait ends: it goes on
+            await asyncio.wait({self._counting}, timeout=OUTBOX_WAIT)
+
+    async def close(self) -> None:
+        """Before the database closes: an outbox count still running is cancelled."""
+        task = self._counting
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _count_outbox(self) -> None:
+        started = time.monotonic()
+        try:
+            rows = await figures.outbox(self._db.reader)
+        except Exception as exc:  # tried again at the next scrape
+            log.warning("metrics: the outbox could not be counted: %s", exc)
+            self._kept_until = 0.0
+            return
+        finally:
+            self._counting = None
+        took = time.monotonic() - started
+        self._figures.outbox, self._figures.outbox_at = rows, started
+        self._kept_until = started + min(KEEP_MAX, took * KEEP_FACTOR) if took >= CHEAP else 0.0
 
     async def app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         """ASGI: ``GET /metrics`` (and ``HEAD``); 404 elsewhere, 405 for other methods."""
