@@ -239,3 +239,35 @@ def test_the_backup_timer_runs_the_backup_daily() -> None:
     assert re.fullmatch(r"\*-\*-\* \d\d:\d\d:00", timer["OnCalendar"])  # once a day
     assert timer["Persistent"] == "true" and timer["Unit"] == "qasid-backup.service"
     assert unit("qasid-backup.timer")["Install"]["WantedBy"] == ["timers.target"]
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's ``${VAR}``, ``${VAR:-default}`` and ``${VAR:?error}``."""
+    def one(found: re.Match[str]) -> str:
+        name, op, rest = found.group(1), found.group(2), found.group(3)
+        if env.get(name):
+            return env[name]
+        assert op != ":?", f"compose would stop: {rest}"
+        return rest if op == ":-" else ""
+    return re.sub(r"\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+@pytest.mark.parametrize("name", ["bot", "worker"])
+def test_the_settings_compose_gives_are_valid_ones(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What .env.example plus the compose file's environment make: Qasid starts on them
+    (no "Invalid setting ..." line), on PostgreSQL, WAHA and every interface."""
+    from bot.config import load_settings
+
+    dotenv = {"POSTGRES_PASSWORD": "pw", "WAHA_API_KEY": "waha-key", "GATEWAY": "waha"}
+    monkeypatch.chdir(tmp_path)
+    for key, value in compose()["services"][name]["environment"].items():
+        monkeypatch.setenv(key, _interpolate(str(value), dotenv))
+    monkeypatch.setenv("WAHA_API_KEY", dotenv["WAHA_API_KEY"])  # from env_file: .env
+    settings = load_settings()
+    assert settings.database_url == "postgresql://qasid:pw@postgres:5432/qasid"
+    assert settings.gateway.value == "waha" and settings.waha_base_url == "http://waha:3000"
+    assert settings.public_url == "http://bot:8080"
+    assert (settings.http_host, settings.http_port) == ("0.0.0.0", 8080)
+    assert (settings.metrics_host, settings.metrics_port) == ("0.0.0.0", 9464)
