@@ -271,6 +271,7 @@ async def test_variables_keep_their_first_order_without_repeats(db, clock) -> No
 NAMES = st.text(alphabet="abAB_Şə1 ", min_size=1, max_size=4)
 
 
+@pytest.mark.engines("sqlite")  # through sqlite3 itself, as the SQLite import writer runs it
 async def test_adding_variables_is_an_ordered_union(db, clock) -> None:
     """Whatever was there and whatever comes: first occurrences, in order, once each."""
     oid, list_id, _, _ = await seed(db, clock, 1, 1)

@@ -14,6 +14,7 @@ from bot.storage.db import Database
 from tests.storage.test_campaigns_storage import phone, seed, write
 
 
+@pytest.mark.engines("sqlite")  # SQLite's plans; PostgreSQL: test_migrations_pg.py
 async def test_every_foreign_key_has_an_index_to_find_its_rows(db: Database) -> None:
     async with db.reader.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
         tables = [row[0] for row in await cur.fetchall()]

@@ -16,6 +16,10 @@ from bot.storage.bulk import ImportWriter
 from bot.storage.db import Database
 from tests.faults import disk_freed, disk_full, import_writers_disk_full, locked_by_another
 
+# SQLite's own faults (its error codes, its file, its import writer); PostgreSQL's are
+# bot/storage/pg.py's to map.
+pytestmark = pytest.mark.engines("sqlite")
+
 ROWS = [(f"+99450{n:07d}", f"Name {n} " + "x" * 80, "{}") for n in range(3000)]
 
 
