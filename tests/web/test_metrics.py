@@ -17,16 +17,25 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import aiosqlite
 import httpx
 import pytest
+from prometheus_client.exposition import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config import Settings
-from bot.console.botapi import FakeBotApi
+from bot.console.botapi import FakeBotApi, FakeUser
+from bot.console.http import serving
+from bot.gateways.base import ErrorCategory, GatewayError
+from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.storage import metrics as figures
-from bot.web.metrics import MetricsServer, metrics_server
+from bot.storage.db import Database
+from bot.web import metrics as web_metrics
+from bot.web.metrics import MetricsServer, PrometheusMetrics, metrics_server
 from tests.e2e.api_world import A_PHONES, ApiWorld, api_world
 from tests.e2e.conftest import ADMIN_ID, Harness
+from tests.fakes import FakeClock, RecordingGateway
+from tests.unit.test_dispatcher import Harness as DispatchHarness
 
 KEY = "waha-signing-key"
 
@@ -238,9 +247,6 @@ async def test_a_taken_port_is_a_warning_not_a_stop(
 async def test_python_m_bot_serves_metrics_on_its_own_port(tmp_path: Path) -> None:
     """``python -m bot`` as an operator runs it: METRICS_PORT answers /metrics, the public
     HTTP_PORT does not."""
-    from bot.console.botapi import FakeUser
-    from bot.console.http import serving
-
     api = FakeBotApi()
     api.add_user(FakeUser(id=4242, first_name="Nigar"))
     http_port, metrics_port = free_port(), free_port()
@@ -271,3 +277,58 @@ async def test_python_m_bot_serves_metrics_on_its_own_port(tmp_path: Path) -> No
             _, stderr = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, stderr.decode()
     assert b"Traceback" not in stderr
+
+
+async def test_a_slow_outbox_count_answers_with_the_last_one(
+        world: tuple[ApiWorld, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A big outbox's count runs beside the scrape: the scrape answers with the count it
+    had (and how old it is), the new one shows at the next scrape once done."""
+    w, url = world
+    _, before, _ = await scrape(url)
+    assert value(before, "qasid_messages", state="read", gateway="none") == 2
+    gate = asyncio.Event()
+    count = figures.outbox
+
+    async def slow(conn: aiosqlite.Connection) -> list[tuple[str, int | None, int]]:
+        await gate.wait()
+        return await count(conn)
+
+    monkeypatch.setattr(web_metrics.figures, "outbox", slow)
+    monkeypatch.setattr(web_metrics, "OUTBOX_WAIT", 0)
+    async with w.qasid.db.transaction() as tx:
+        await tx.execute("UPDATE messages SET status = 'read' WHERE status = 'delivered'")
+    _, during, _ = await scrape(url)
+    assert value(during, "qasid_messages", state="read", gateway="none") == 2  # the last
+    assert value(during, "qasid_messages_age_seconds") >= 0
+    gate.set()
+    counting = w.qasid.metrics._counting
+    assert counting is not None
+    await counting
+    _, after, _ = await scrape(url)
+    assert value(after, "qasid_messages", state="read", gateway="none") == 3
+
+
+async def test_failed_sends_are_counted_by_their_category(db: Database,
+                                                         clock: FakeClock) -> None:
+    """The dispatcher's outcomes: a number not on WhatsApp, a rate limit, a timeout."""
+    script = {1: GatewayError(ErrorCategory.RECIPIENT_INVALID, "not on WhatsApp"),
+              2: GatewayError(ErrorCategory.RATE_LIMITED, "slow down", retry_after=60),
+              3: GatewayError(ErrorCategory.UNCERTAIN, "read timeout")}
+    gateway = RecordingGateway(clock, fail=script)
+    metrics = PrometheusMetrics(db, clock)
+    try:
+        h = DispatchHarness(db, clock, gateway)
+        h.dispatcher = Dispatcher(db, gateway, h.templates, h.notifier,
+                                  DispatcherConfig(progress_every=0), clock,
+                                  campaigns_service=h.campaigns, metrics=metrics)
+        gateway.set_event_handler(h.dispatcher.events.on_event)
+        await h.campaign(4)
+        await h.run(200)
+    finally:
+        await gateway.close()
+    samples, _ = parse(generate_latest(metrics.registry).decode())
+    kind = gateway.kind
+    assert value(samples, "qasid_sends_total", gateway=kind, result="sent") == 2
+    for result in ("recipient_invalid", "rate_limited", "uncertain"):
+        assert value(samples, "qasid_sends_total", gateway=kind, result=result) == 1
+    assert value(samples, "qasid_send_seconds_count", gateway=kind) == 5
