@@ -34,7 +34,7 @@ from bot.storage import contacts as contacts_repo
 from bot.storage import imports as imports_repo
 from bot.storage import lists as lists_repo
 from bot.storage import owners as owners_repo
-from bot.storage.bulk import ImportWriter
+from bot.storage.bulk import ContactWriter, open_writer
 from bot.storage.db import Database
 from bot.storage.imports import ImportRecord
 
@@ -324,8 +324,8 @@ class ContactsService:
                 loop.call_soon_threadsafe(progress, done)
 
         job = _ImportJob(
-            db_path=self._db.path, owner_id=owner_id, record=record, path=path,
-            region=region or self._config.default_region, config=self._config,
+            db_path=self._db.path, engine=self._db.engine, owner_id=owner_id, record=record,
+            path=path, region=region or self._config.default_region, config=self._config,
             now=self._clock(), rejected_path=rejected_path, reason_text=reason_text,
             rejected_headings=rejected_headings, progress=report_progress,
             stop=self._stopping,
@@ -370,6 +370,7 @@ class _ImportJob:
     parser was measured: contention for the GIL made it slower, not faster)."""
 
     db_path: Path | str
+    engine: str  # the database's: its own import writer (``bulk.open_writer``)
     owner_id: int
     record: ImportRecord
     path: Path
@@ -392,7 +393,7 @@ class _ImportJob:
         options = ParseOptions(self.path, self.record.file_name, self.region,
                                self.config.allow_landlines, self.config.max_rows)
         with ParseRun(options, in_process=self.in_process) as parsed, \
-                ImportWriter(self.db_path) as writer, \
+                open_writer(self.engine, self.db_path) as writer, \
                 self.rejected_path.open("w", encoding="utf-8-sig", newline="") as rejected:
             list_id, list_name = self._target(writer)
             report = ImportReport(list_id=list_id, list_name=list_name)
@@ -427,7 +428,7 @@ class _ImportJob:
             report.renamed_examples = tuple(examples)
         return report
 
-    def _target(self, writer: ImportWriter) -> tuple[int, str]:
+    def _target(self, writer: ContactWriter) -> tuple[int, str]:
         if self.record.list_id is not None:
             existing = writer.list_name(self.owner_id, self.record.list_id)
             if existing is None:

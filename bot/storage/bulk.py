@@ -5,6 +5,9 @@ Imports are written from a worker thread (parsing runs in another one) with the 
 every statement would hop between threads and wait for the GIL behind the parser. The
 caller holds the database's writer lock (``Database.exclusive()``) for the duration, so
 no other transaction interleaves; a rollback leaves the database as it was.
+
+PostgreSQL has its own writer with the same methods (``bot.storage.bulk_pg``, COPY);
+``open_writer`` gives the one of the database's engine.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from types import TracebackType
+from typing import Protocol
 
 from bot.storage import contacts, lists
 from bot.storage.db import BUSY_TIMEOUT_MS, to_ts
@@ -38,6 +43,35 @@ _RENAMED_SQL = (
     " CROSS JOIN contacts c ON c.id = r.id"  # CROSS: the few renamed first, not all contacts
     " WHERE c.owner_id = ? AND c.name IS NOT r.old ORDER BY r.first LIMIT ?"
 )
+
+
+class ContactWriter(Protocol):
+    """What an import writes through, on either engine: one transaction from ``with`` to
+    its end, committed when the block ends normally, rolled back when it raises."""
+
+    def __enter__(self) -> ContactWriter: ...
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+    def list_name(self, owner_id: int, list_id: int) -> str | None: ...
+    def name_taken(self, owner_id: int, name: str) -> bool: ...
+    def create_list(self, owner_id: int, name: str, now: datetime) -> int: ...
+    def add_variables(self, owner_id: int, list_id: int, names: Sequence[str]) -> None: ...
+    def contact_count(self, owner_id: int) -> int: ...
+    def has_opt_outs(self, owner_id: int) -> bool: ...
+    def write_chunk(self, owner_id: int, list_id: int, rows: str, now: datetime) -> None: ...
+    def renamed(self, owner_id: int,
+                examples: int) -> tuple[int, list[tuple[str, str, str]]]: ...
+    def count_opted_out(self, owner_id: int, phones: Sequence[str]) -> int: ...
+
+
+def open_writer(engine: str, target: Path | str) -> ContactWriter:
+    """The import writer of ``Database(target)``, whose ``engine`` is given (psycopg is
+    imported only for PostgreSQL)."""
+    if engine == "postgres":
+        from bot.storage.bulk_pg import PgImportWriter
+
+        return PgImportWriter(str(target))
+    return ImportWriter(target)
 
 
 class ImportWriter:

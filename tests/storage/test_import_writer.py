@@ -1,15 +1,23 @@
-"""The import writer on a real SQLite file: it checks the owner itself (foreign keys off)."""
+"""The import writer of each engine (``bulk.open_writer``: SQLite's ``ImportWriter``,
+PostgreSQL's ``PgImportWriter`` with COPY) on a real database: the same rows, the same
+answers. It checks the owner itself (SQLite's foreign keys off, PostgreSQL's per-row
+checks skipped)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
 
 from bot.domain import Language
-from bot.storage import owners
-from bot.storage.bulk import ImportWriter
+from bot.storage import contacts, lists, owners
+from bot.storage.bulk import ContactWriter, open_writer
 from bot.storage.db import Database
+
+
+def writer(db: Database) -> ContactWriter:
+    return open_writer(db.engine, db.path)
 
 
 async def test_an_import_for_an_owner_who_is_gone_leaves_nothing_behind(
@@ -19,13 +27,15 @@ async def test_an_import_for_an_owner_who_is_gone_leaves_nothing_behind(
         owner = await owners.add(tx, telegram_id=1, chat_id=1, language=Language.EN, now=clock())
     rows = '[["+994501234567","Əli",{"city":"Bakı"},1,2,0]]'
 
-    with pytest.raises(sqlite3.IntegrityError), ImportWriter(db.path) as writer:
-        writer.create_list(owner.id + 1, "clients", clock())
-        writer.write_chunk(owner.id + 1, 1, rows, clock())
+    with pytest.raises(sqlite3.IntegrityError):
+        async with db.exclusive():  # translates PostgreSQL's errors as transaction() does
+            with writer(db) as gone:
+                gone.create_list(owner.id + 1, "clients", clock())
+                gone.write_chunk(owner.id + 1, 1, rows, clock())
 
-    with ImportWriter(db.path) as writer:
-        list_id = writer.create_list(owner.id, "clients", clock())
-        writer.write_chunk(owner.id, list_id, rows, clock())
+    with writer(db) as w:
+        list_id = w.create_list(owner.id, "clients", clock())
+        w.write_chunk(owner.id, list_id, rows, clock())
     async with db.reader.execute(
         "SELECT c.owner_id, c.phone, m.list_id FROM contacts c"
         " JOIN list_members m ON m.contact_id = c.id"
@@ -42,15 +52,15 @@ async def test_new_contacts_get_ids_in_file_order_and_known_ones_keep_theirs(
     order: samples and exports read contacts by id."""
     async with db.transaction() as tx:
         owner = await owners.add(tx, telegram_id=1, chat_id=1, language=Language.EN, now=clock())
-    with ImportWriter(db.path) as writer:
-        first = writer.create_list(owner.id, "first", clock())
-        writer.write_chunk(owner.id, first, '[["+994701111111","Known",{},1,2,0]]', clock())
+    with writer(db) as w:
+        first = w.create_list(owner.id, "first", clock())
+        w.write_chunk(owner.id, first, '[["+994701111111","Known",{},1,2,0]]', clock())
     # the file's order: Zeynəb, Əli, Known (again); sorted by phone for the writer
     rows = ('[["+994501234567","Əli",{},2,3,0],["+994551234567","Zeynəb",{},1,2,0],'
             '["+994701111111","Known again",{},3,4,0]]')
-    with ImportWriter(db.path) as writer:
-        second = writer.create_list(owner.id, "second", clock())
-        writer.write_chunk(owner.id, second, rows, clock())
+    with writer(db) as w:
+        second = w.create_list(owner.id, "second", clock())
+        w.write_chunk(owner.id, second, rows, clock())
     async with db.reader.execute(
         "SELECT c.name FROM list_members m JOIN contacts c ON c.id = m.contact_id"
         " WHERE m.list_id = ? ORDER BY c.id", (second,)
@@ -62,29 +72,152 @@ async def test_the_writer_tells_which_known_contacts_got_a_new_name(db: Database
     async with db.transaction() as tx:
         alice = await owners.add(tx, telegram_id=1, chat_id=1, language=Language.EN, now=clock())
         bob = await owners.add(tx, telegram_id=2, chat_id=2, language=Language.EN, now=clock())
-    with ImportWriter(db.path) as writer:
-        shop = writer.create_list(alice.id, "shop", clock())
-        writer.write_chunk(alice.id, shop, '[["+994501111111","Aysel",{},1,2,0],'
+    with writer(db) as w:
+        shop = w.create_list(alice.id, "shop", clock())
+        w.write_chunk(alice.id, shop, '[["+994501111111","Aysel",{},1,2,0],'
                            '["+994502222222","Leyla",{},2,3,0],'
                            '["+994503333333",null,{},3,4,0],'
                            '["+994504444444","Nigar",{},4,5,0]]', clock())
-        assert writer.renamed(alice.id, 5) == (0, [])  # all new
-    with ImportWriter(db.path) as writer:  # Bob's same numbers are his own contacts
-        mine = writer.create_list(bob.id, "mine", clock())
-        writer.write_chunk(bob.id, mine, '[["+994501111111","Someone",{},1,2,0]]', clock())
-        assert writer.renamed(bob.id, 5) == (0, [])
-    with ImportWriter(db.path) as writer:
-        other = writer.create_list(alice.id, "other", clock())
+        assert w.renamed(alice.id, 5) == (0, [])  # all new
+    with writer(db) as w:  # Bob's same numbers are his own contacts
+        mine = w.create_list(bob.id, "mine", clock())
+        w.write_chunk(bob.id, mine, '[["+994501111111","Someone",{},1,2,0]]', clock())
+        assert w.renamed(bob.id, 5) == (0, [])
+    with writer(db) as w:
+        other = w.create_list(alice.id, "other", clock())
         # in two chunks, as batches come: a name changed twice, one changed and back, a
         # first name for a contact without one, a new contact renamed by a later row
-        writer.write_chunk(alice.id, other, '[["+994501111111","A. Mammadova",{},1,2,0],'
+        w.write_chunk(alice.id, other, '[["+994501111111","A. Mammadova",{},1,2,0],'
                            '["+994502222222","L.",{},2,3,0],'
                            '["+994503333333","Zeynəb",{},3,4,0],'
                            '["+994505555555","New",{},4,5,0]]', clock())
-        writer.write_chunk(alice.id, other, '[["+994501111111","No Country Code",{},5,6,1],'
+        w.write_chunk(alice.id, other, '[["+994501111111","No Country Code",{},5,6,1],'
                            '["+994502222222","Leyla",{},6,7,1],'
                            '["+994504444444",null,{},7,8,0],'
                            '["+994505555555","Newer",{},8,9,1]]', clock())
-        assert writer.renamed(alice.id, 5) == (
+        assert w.renamed(alice.id, 5) == (
             1, [("+994501111111", "Aysel", "No Country Code")])
-        assert writer.renamed(alice.id, 0) == (1, [])
+        assert w.renamed(alice.id, 0) == (1, [])
+
+
+async def _owner(db: Database, clock, telegram_id: int = 1) -> int:
+    async with db.transaction() as tx:
+        owner = await owners.add(tx, telegram_id=telegram_id, chat_id=telegram_id,
+                                 language=Language.EN, now=clock())
+    return owner.id
+
+
+async def _members(db: Database, list_id: int) -> list[tuple[str, str | None, dict]]:
+    async with db.reader.execute(
+        "SELECT c.phone, c.name, c.attributes FROM list_members m"
+        " JOIN contacts c ON c.id = m.contact_id WHERE m.list_id = ? ORDER BY c.id", (list_id,)
+    ) as cur:
+        return [(row[0], row[1], json.loads(row[2])) for row in await cur.fetchall()]
+
+
+async def test_known_contacts_keep_what_the_file_leaves_empty_and_take_what_it_says(
+    db: Database, clock,
+) -> None:
+    owner_id = await _owner(db, clock)
+    with writer(db) as w:
+        first = w.create_list(owner_id, "first", clock())
+        w.write_chunk(owner_id, first, '[["+994501111111","Aysel",{"city":"Bakı","vip":"yes"},'
+                      '1,2,0],["+994502222222","Leyla",{"city":"Gəncə"},2,3,0]]', clock())
+    with writer(db) as w:
+        second = w.create_list(owner_id, "second", clock())
+        before = w.contact_count(owner_id)
+        # Aysel: no name in the file, a new city; Leyla: no cells; one new contact
+        w.write_chunk(owner_id, second, '[["+994501111111",null,{"city":"Sumqayıt"},1,2,0],'
+                      '["+994502222222","Leyla M.",{},2,3,0],'
+                      '["+994503333333","Nigar",{"city":"Şəki"},3,4,0]]', clock())
+        assert w.contact_count(owner_id) - before == 1
+    assert await _members(db, second) == [
+        ("+994501111111", "Aysel", {"city": "Sumqayıt", "vip": "yes"}),
+        ("+994502222222", "Leyla M.", {"city": "Gəncə"}),
+        ("+994503333333", "Nigar", {"city": "Şəki"}),
+    ]
+    assert [m[0] for m in await _members(db, first)] == ["+994501111111", "+994502222222"]
+
+
+async def test_a_phone_repeated_in_a_later_chunk_is_one_contact_in_the_list_once(
+    db: Database, clock,
+) -> None:
+    """A first import (the owner had no contacts): rows seen for the first time are new,
+    a repeat (duplicate flag 1) merges into the contact an earlier chunk wrote."""
+    owner_id = await _owner(db, clock)
+    with writer(db) as w:
+        shop = w.create_list(owner_id, "shop", clock())
+        w.write_chunk(owner_id, shop, '[["+994501111111","Aysel",{"city":"Bakı"},1,2,0],'
+                      '["+994502222222",null,{},2,3,0]]', clock())
+        w.write_chunk(owner_id, shop, '[["+994501111111",null,{"tier":"gold"},3,4,1],'
+                      '["+994502222222","Leyla",{},4,5,1],'
+                      '["+994503333333","Nigar",{},5,6,0]]', clock())
+        assert w.contact_count(owner_id) == 3
+    assert await _members(db, shop) == [
+        ("+994501111111", "Aysel", {"city": "Bakı", "tier": "gold"}),
+        ("+994502222222", "Leyla", {}),
+        ("+994503333333", "Nigar", {}),
+    ]
+
+
+async def test_names_with_any_characters_arrive_as_written(db: Database, clock) -> None:
+    """The chunk is JSON text (its strings escaped): quotes, backslashes, tabs, newlines,
+    brackets and commas that look like a row's end, and PostgreSQL's COPY escapes."""
+    owner_id = await _owner(db, clock)
+    names = ['Ə "Əli" \\ Ağa', 'tab\there\nnew line', 'x],["+994509999999",null', "\\N", "\\."]
+    rows = ",".join(
+        json.dumps([f"+99450123456{n}", name, {"note": name}, n + 1, n + 2, 0],
+                   ensure_ascii=False, separators=(",", ":"))
+        for n, name in enumerate(names))
+    with writer(db) as w:
+        shop = w.create_list(owner_id, "shop", clock())
+        w.write_chunk(owner_id, shop, f"[{rows}]", clock())
+    assert [(m[1], m[2]["note"]) for m in await _members(db, shop)] == [(n, n) for n in names]
+
+
+async def test_opted_out_contacts_stay_opted_out_and_are_counted(db: Database, clock) -> None:
+    owner_id = await _owner(db, clock)
+    async with db.transaction() as tx:
+        await contacts.opt_out(tx, owner_id, "+994502222222", "asked", clock())
+    with writer(db) as w:
+        shop = w.create_list(owner_id, "shop", clock())
+        assert w.has_opt_outs(owner_id)
+        w.write_chunk(owner_id, shop, '[["+994501111111","Aysel",{},1,2,0],'
+                      '["+994502222222","Leyla",{},2,3,0]]', clock())
+        assert w.count_opted_out(owner_id, ["+994501111111", "+994502222222"]) == 1
+    async with db.reader.execute(
+        "SELECT phone, name, opted_out_at IS NOT NULL, opt_out_reason FROM contacts"
+        " WHERE owner_id = ? ORDER BY phone", (owner_id,)
+    ) as cur:
+        assert [tuple(r) for r in await cur.fetchall()] == [
+            ("+994501111111", "Aysel", False, None), ("+994502222222", "Leyla", True, "asked")]
+
+
+async def test_a_failed_import_leaves_nothing_and_later_writes_go_on(db: Database, clock) -> None:
+    """Rolled back: no list, no contact; then an import and a contact added by hand (its id
+    from the engine's own counter) both find their ids free."""
+    owner_id = await _owner(db, clock)
+    with pytest.raises(RuntimeError, match="the parser died"), writer(db) as w:
+        shop = w.create_list(owner_id, "shop", clock())
+        w.write_chunk(owner_id, shop, '[["+994501111111","Aysel",{},1,2,0]]', clock())
+        w.write_chunk(owner_id, shop, '[["+994502222222","Leyla",{},2,3,0]]', clock())
+        raise RuntimeError("the parser died")
+    async with db.reader.execute(
+        "SELECT (SELECT COUNT(*) FROM contacts), (SELECT COUNT(*) FROM contact_lists),"
+        " (SELECT COUNT(*) FROM list_members)"
+    ) as cur:
+        assert [tuple(row) for row in await cur.fetchall()] == [(0, 0, 0)]
+    with writer(db) as w:
+        shop = w.create_list(owner_id, "shop", clock())
+        w.write_chunk(owner_id, shop, '[["+994501111111","Aysel",{},1,2,0],'
+                      '["+994502222222","Leyla",{},2,3,0]]', clock())
+        w.add_variables(owner_id, shop, ["city", "tier"])
+        w.add_variables(owner_id, shop, ["tier", "code"])
+    async with db.transaction() as tx:
+        added = await contacts.opt_out(tx, owner_id, "+994503333333", None, clock())
+        shop_list = await lists.get(tx, owner_id, shop)
+    assert shop_list is not None and shop_list.variables == ["city", "tier", "code"]
+    assert [m[0] for m in await _members(db, shop)] == ["+994501111111", "+994502222222"]
+    async with db.reader.execute("SELECT MAX(id) FROM contacts WHERE id <> ?",
+                                 (added.id,)) as cur:
+        assert [added.id > row[0] for row in await cur.fetchall()] == [True]

@@ -125,7 +125,7 @@ async def test_a_big_file_parsed_in_a_child_process_imports_the_same(
         oid, _ = await seed(db, clock, telegram_id, [])
         async with db.transaction() as tx:
             record = await imports_repo.create(tx, oid, "f", "big.csv", None, clock())
-        job = _ImportJob(db_path=db.path, owner_id=oid, record=record, path=path,
+        job = _ImportJob(db_path=db.path, engine=db.engine, owner_id=oid, record=record, path=path,
                          region="AZ", config=service.config, now=clock(),
                          rejected_path=tmp_path / f"rejected{telegram_id}.csv",
                          reason_text=str, rejected_headings=("line", "reason"),
