@@ -1,21 +1,24 @@
 """What a Prometheus scrape of ``/metrics`` costs with a big outbox (``bot/web/metrics.py``).
 
-    python bench/metrics_bench.py [MESSAGES] [SENDERS]   (defaults 1,000,000 and 50)
+    python bench/metrics_bench.py [MESSAGES] [SENDERS] [--pg URL]
+    (defaults 1,000,000 and 50; --pg: PostgreSQL too, a libpq URL of a server where the
+    bench may create a database, e.g. the one ``scripts/pg-test-cluster start`` prints)
 
-A SQLite file with MESSAGES messages over SENDERS numbers of three gateways (a running
-campaign; 25% queued, half of those due now, the rest sent, delivered, read, failed,
-skipped), then, each the median of 5 runs:
+A SQLite file (and with --pg a PostgreSQL database, written with COPY) with MESSAGES
+messages over SENDERS numbers of three gateways (a running campaign; 25% queued, half of
+those due now, the rest sent, delivered, read, failed, skipped), then, each the median of 5 runs:
 
 1. each query of ``bot/storage/metrics.py`` alone (ms);
 2. a whole scrape (``PrometheusMetrics.scrape``: the queries and the text) that starts an
    outbox count (it waits for it at most ``OUTBOX_WAIT``), and one within the time that
    count is kept (ms per scrape);
-3. the outbox count again on a copy with an index on ``messages (status, sender_id)``,
-   which no migration adds (yet): what it would buy.
+3. the same on a copy with an index on ``messages (status, sender_id)``, which no migration
+   adds (yet): what it would buy.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import statistics
@@ -25,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -56,16 +60,63 @@ async def build(path: Path, messages: int, n_senders: int) -> float:
                          " updated_at) VALUES (?, 1, 'slowed', 2.0, ?)", (i, now))
     conn.execute("INSERT INTO campaigns (id, owner_id, name, status, created_at, updated_at)"
                  " VALUES (1, 1, 'Spring', 'running', ?, ?)", (now, now))
-    rows = ((i, 1 if i % 10 else None, (i % n_senders) + 1, f"+99455{i:07d}",
-             now - 86400 + (i % 172800), STATES[i % 8], now)
-            for i in range(1, messages + 1))
     conn.executemany("INSERT INTO messages (id, campaign_id, owner_id, sender_id, phone,"
-                     " planned_at, status, updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?)", rows)
+                     " planned_at, status, updated_at) VALUES (?, ?, 1, ?, ?, ?, ?, ?)",
+                     rows(messages, n_senders, now))
     conn.commit()
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
     return now
+
+
+def rows(messages: int, n_senders: int, now: float):  # type: ignore[no-untyped-def]
+    return ((i, 1 if i % 10 else None, (i % n_senders) + 1, f"+99455{i:07d}",
+             now - 86400 + (i % 172800), STATES[i % 8], now)
+            for i in range(1, messages + 1))
+
+
+async def build_pg(admin_url: str, messages: int, n_senders: int) -> tuple[str, str, float]:
+    """A fresh database on ``admin_url``'s server, migrated by Qasid, filled with COPY:
+    (its URL, its name, the time its messages were planned around)."""
+    import psycopg
+
+    name = f"qasid_metrics_bench_{os.getpid()}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    db = Database(url)
+    await db.connect()
+    await db.close()
+    now = time.time()
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO owners (id, telegram_id, chat_id, status, created_at,"
+                     " updated_at) VALUES (1, 1, 1, 'active', %s, %s)", (now, now))
+        for i in range(1, n_senders + 1):
+            conn.execute("INSERT INTO senders (id, owner_id, gateway, phone, status,"
+                         " created_at, updated_at) VALUES (%s, 1, %s, %s, 'active', %s, %s)",
+                         (i, GATEWAYS[i % 3], f"+99450{i:07d}", now, now))
+            if i % 5 == 0:
+                conn.execute("INSERT INTO sender_guard (sender_id, owner_id, mode, gap_factor,"
+                             " updated_at) VALUES (%s, 1, 'slowed', 2.0, %s)", (i, now))
+        conn.execute("INSERT INTO campaigns (id, owner_id, name, status, created_at,"
+                     " updated_at) VALUES (1, 1, 'Spring', 'running', %s, %s)", (now, now))
+        with conn.cursor().copy("COPY messages (id, campaign_id, sender_id, phone, planned_at,"
+                                " status, updated_at, owner_id) FROM STDIN") as copy:
+            for row in rows(messages, n_senders, now):
+                copy.write_row((*row, 1))
+        conn.commit()
+        conn.execute("ANALYZE")
+        conn.commit()
+    return url, name, now
+
+
+def drop_pg(admin_url: str, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def median_ms(call: Callable[[], Awaitable[Any]],
@@ -80,8 +131,8 @@ async def median_ms(call: Callable[[], Awaitable[Any]],
     return statistics.median(times)
 
 
-async def measure(path: Path, now: float, label: str) -> None:
-    db = Database(path)
+async def measure(target: Path | str, now: float, label: str) -> None:
+    db = Database(target)
     await db.connect()
     metrics = PrometheusMetrics(db)
     try:
@@ -120,7 +171,7 @@ async def measure(path: Path, now: float, label: str) -> None:
         await db.close()
 
 
-async def main(messages: int, n_senders: int) -> None:
+async def main(messages: int, n_senders: int, pg: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "metrics.sqlite3"
         started = time.perf_counter()
@@ -135,8 +186,30 @@ async def main(messages: int, n_senders: int) -> None:
         conn.commit()
         conn.close()
         await measure(indexed, now, "SQLite with an index on messages (status, sender_id)")
+    if pg is None:
+        return
+    started = time.perf_counter()
+    url, name, now = await build_pg(pg, messages, n_senders)
+    try:
+        print(f"PostgreSQL: written with COPY in {time.perf_counter() - started:.1f} s")
+        await measure(url, now, "PostgreSQL, the schema as migrated")
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE INDEX messages_status_sender ON messages (status, sender_id)")
+            conn.execute("ANALYZE messages")
+        await measure(url, now, "PostgreSQL with an index on messages (status, sender_id)")
+    finally:
+        drop_pg(pg, name)
 
 
 if __name__ == "__main__":
-    args = [int(a.replace(",", "").replace("_", "")) for a in sys.argv[1:3]]
-    run_loop(main(*(args + [1_000_000, 50][len(args):])))
+    argv = sys.argv[1:]
+    pg_url = None
+    if "--pg" in argv:
+        at = argv.index("--pg")
+        pg_url = argv[at + 1]
+        del argv[at:at + 2]
+    args = [int(a.replace(",", "").replace("_", "")) for a in argv[:2]]
+    numbers = args + [1_000_000, 50][len(args):]
+    run_loop(main(numbers[0], numbers[1], pg_url))
