@@ -335,8 +335,8 @@ def _jsonb(expr: str) -> str:
 
 class PostgresDialect(Dialect):
     """PostgreSQL 13+ through ``bot.storage.pg`` (psycopg 3). JSON columns are TEXT: read
-    with ``::jsonb``, written back as text. A parameter written ``?::jsonb`` takes the
-    Python value and is sent as JSON (``pg.rewrite``); lists elsewhere go as arrays.
+    with ``::jsonb``, written back as text. A parameter written ``?::jsonb`` takes JSON
+    text or a Python value sent as JSON (``pg.rewrite``); lists elsewhere go as arrays.
     ``qasid_items`` is the one function of its own (``pg.SUPPORT_SQL``): json_each's
     ``key``/``value`` for an array, plus ``item``, the element as jsonb."""
 
@@ -370,7 +370,7 @@ class PostgresDialect(Dialect):
         return name
 
     def json_set(self, expr: str, key: str) -> str:
-        return (f"CAST(jsonb_set(COALESCE({_jsonb(expr)}, '{{}}'), '{{{key}}}', ?::jsonb)"
+        return (f"CAST(jsonb_set(COALESCE({_jsonb(expr)}, '{{}}'), '{{{key}}}', to_jsonb(?))"
                 " AS TEXT)")
 
     def json_remove(self, expr: str, key: str) -> str:

@@ -6,9 +6,10 @@ usable with ``await`` and ``async with``; cursors with ``fetchone``/``fetchall``
 ``rowcount`` and async iteration; rows readable by name and by position (``keys()`` too);
 ``.dialect`` = ``dialect.POSTGRES``. Their ``?`` and SQLite's numbered ``?NNN`` are
 rewritten into psycopg's placeholders once per statement text (cached). A parameter
-written ``?::jsonb`` (the dialect writes it: ``array_items('?')``, ``json_set``) takes a
-Python value and is sent as JSON; every other list is sent as an array (``in_list``'s
-``= ANY(?)``).
+written ``?::jsonb`` (the dialect writes it: ``array_items('?')``) takes JSON text (a str,
+as SQLite's ``json_each(?)`` does) or a Python value, sent as JSON; every other list is
+sent as an array (``in_list``'s ``= ANY(?)``). A str is sent as ``text`` (not psycopg's
+untyped default), so that ``to_jsonb(?)`` and the like know its type.
 
 Values come back as SQLite gives them: ``numeric`` (``SUM`` of integers) as int (or
 float when it has a fraction), booleans as 0/1, ``json``/``jsonb`` as their text (JSON
@@ -50,6 +51,7 @@ from psycopg.adapt import Buffer, Dumper, Loader
 from psycopg.pq import TransactionStatus
 from psycopg.rows import RowMaker
 from psycopg.types.json import Jsonb
+from psycopg.types.string import StrDumper
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.clock import utcnow
@@ -88,8 +90,9 @@ class Rewritten:
             raise psycopg.ProgrammingError(
                 f"the statement takes {self.count} parameters, {len(values)} given:"
                 f" {self.sql[:80]!r}")
-        for n in self.jsonb:
-            values[n - 1] = Jsonb(values[n - 1])
+        for n in self.jsonb:  # a str is JSON text already (SQLite's json_each(?) takes it)
+            if not isinstance(values[n - 1], str):
+                values[n - 1] = Jsonb(values[n - 1])
         if self.numbered:
             return {f"p{n}": v for n, v in enumerate(values, 1)}
         return values
@@ -271,6 +274,7 @@ async def _configure(conn: psycopg.AsyncConnection[Any]) -> None:
     for name in ("json", "jsonb"):
         adapters.register_loader(name, _TextLoader)
     adapters.register_dumper(bool, _BoolDumper)
+    adapters.register_dumper(str, StrDumper)
     await conn.execute(f"SET lock_timeout = {LOCK_TIMEOUT_MS}")
 
 
@@ -406,6 +410,10 @@ class Connection:
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Pending:
         return _Pending(lambda: _execute(self.raw, sql, params))
 
+    async def execute_fetchall(self, sql: str,
+                               params: Sequence[Any] | None = None) -> list[Row]:
+        return await (await _execute(self.raw, sql, params)).fetchall()
+
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Cursor:
         """``sql`` once per row (psycopg pipelines them); ``rowcount`` is their sum."""
         query = rewrite(sql)
@@ -444,6 +452,10 @@ class Reader:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> _Pending:
         return _Pending(lambda: self._run(sql, params))
+
+    async def execute_fetchall(self, sql: str,
+                               params: Sequence[Any] | None = None) -> list[Row]:
+        return await (await self._run(sql, params)).fetchall()
 
     async def _run(self, sql: str, params: Sequence[Any] | None) -> Cursor:
         try:

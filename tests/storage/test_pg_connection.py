@@ -282,3 +282,33 @@ async def test_a_lock_held_too_long_is_storage_unavailable(scratch: Database,
         assert raised.value.reason == "locked"
     finally:
         await other.close()
+
+
+@PG_ONLY
+async def test_a_lost_connection_is_storage_unavailable_and_the_next_write_works(
+        scratch: Database) -> None:
+    with pytest.raises(StorageUnavailable) as raised:
+        async with scratch.transaction() as tx:
+            cur = await tx.execute("SELECT pg_backend_pid()")
+            pid = (await cur.fetchone() or (0,))[0]
+            await scratch.reader.execute("SELECT pg_terminate_backend(?)", (pid,))
+            await tx.execute("INSERT INTO scratch (name) VALUES ('lost')")
+    assert raised.value.reason == "io_error"
+    async with scratch.transaction() as tx:  # the pool has let the dead connection go
+        await tx.execute("INSERT INTO scratch (name) VALUES ('after')")
+    cur = await scratch.reader.execute("SELECT name FROM scratch")
+    assert [r[0] for r in await cur.fetchall()] == ["after"]
+
+
+@PG_ONLY
+async def test_a_statement_that_failed_inside_a_transaction_does_not_commit(
+        scratch: Database) -> None:
+    """SQLite goes on after a failed statement; PostgreSQL aborts the transaction: caught
+    and ignored, its COMMIT would silently roll back. It is raised instead."""
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+        async with scratch.transaction() as tx:
+            await tx.execute("INSERT INTO scratch (name) VALUES ('first')")
+            with pytest.raises(sqlite3.IntegrityError):
+                await tx.execute("INSERT INTO scratch (name) VALUES ('first')")
+    cur = await scratch.reader.execute("SELECT COUNT(*) FROM scratch")
+    assert tuple(await cur.fetchone() or ()) == (0,)
