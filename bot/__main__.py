@@ -200,12 +200,13 @@ def main(argv: list[str] | None = None) -> int:
         from bot.storage.db import Database
 
         async def _migrate() -> None:
-            db = Database(settings.database_path)
+            db = Database(settings.database_url or settings.database_path)
             await db.connect()
             await db.close()
 
         run_loop(_migrate())
-        print(f"database {settings.database_path} is up to date")
+        print("the PostgreSQL database (DATABASE_URL) is up to date" if settings.database_url
+              else f"database {settings.database_path} is up to date")
         return 0
     if command == "run" and no_token:
         print(NO_TOKEN_CONSOLE if console else NO_TOKEN, file=sys.stderr)

@@ -160,7 +160,7 @@ class Qasid:
         logs.REDACTOR.add(token, *(secret.get_secret_value() for secret in (
             settings.telegram_bot_token, settings.waha_api_key, settings.waha_webhook_key,
             settings.cloud_app_secret, settings.cloud_verify_token) if secret is not None))
-        self.db = Database(settings.database_path)
+        self.db = Database(settings.database_url or settings.database_path)
         # /metrics' figures (served on METRICS_PORT by __main__, apart from the public port)
         self.metrics = PrometheusMetrics(self.db, clock)
         # Cloud API access tokens by sender id, each kept out of the logs as it is stored

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     telegram_bot_token: SecretStr | None = None
     admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
     database_path: Path = Path("qasid.sqlite3")
+    # PostgreSQL instead of the SQLite file: postgresql://user:password@host:5432/dbname
+    # (bot/storage/pg.py); unset or empty: DATABASE_PATH
+    database_url: str | None = None
     gateway: GatewayKind = GatewayKind.SANDBOX
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8080, ge=0, le=65535)
@@ -167,6 +170,17 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_token_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("DATABASE_URL is a PostgreSQL URL, postgresql://user@host/dbname"
+                             " (leave it empty for the SQLite file DATABASE_PATH)")
+        return value
 
     @field_validator("support_contact", "payment_bank", "payment_recipient", "payment_note",
                      "platform_name", "platform_details")
