@@ -490,6 +490,7 @@ class Qasid:
         await self.services.automations.settle()  # notices being told
         await self.services.webhooks.stop()
         await self.services.webhooks.close()
+        await self.metrics.close()  # an outbox count of /metrics still running
         await self.db.close()
 
     async def health(self) -> dict[str, bool]:
