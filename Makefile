@@ -1,10 +1,12 @@
 # Qasid: `make run` starts the bot (console when no token is set), `make test` runs ruff, mypy
-# and the suite, `make test-fast` the same but the tests marked slow (the inner loop).
+# and the suite, `make test-fast` the same but the tests marked slow (the inner loop),
+# `make test-pg` runs `make test` with its PostgreSQL half too, on scripts/pg-test-cluster
+# (started when not running, left running for the next run; `scripts/pg-test-cluster stop`).
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run test test-fast lint bench
+.PHONY: run test test-fast test-pg lint bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +28,9 @@ test-fast: $(VENV)/.installed
 	$(BIN)/python -m ruff check bot tests bench
 	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-pg: $(VENV)/.installed
+	url="$$(scripts/pg-test-cluster start)" && QASID_TEST_PG="$$url" $(MAKE) test
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/startup.py
