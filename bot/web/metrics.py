@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import time
@@ -63,6 +64,7 @@ NO_SENDER = "none"  # the gateway label of messages not yet given a number (API,
 DELIVERY_RESULTS = ("delivered", "failed", "dropped")
 
 
+@functools.cache
 def _version() -> str:
     try:
         return version("qasid")

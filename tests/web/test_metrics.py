@@ -175,6 +175,16 @@ async def test_a_scrape_tells_messages_sends_and_webhooks(
                  result="bad_request") == 1
     assert value(samples, "qasid_webhook_errors_total", kind="waha") == 2
 
+    # the outgoing webhooks: owner A's endpoints' hosts resolve to nothing here, so the
+    # worker's tries of the sent messages' events fail, each counted
+    for _ in range(200):
+        _, samples, _ = await scrape(url)
+        if value(samples, "qasid_outgoing_webhook_deliveries_total", result="failed") >= 1:
+            break
+        await asyncio.sleep(0.05)
+    assert value(samples, "qasid_outgoing_webhook_deliveries_total", result="failed") >= 1
+    assert value(samples, "qasid_outgoing_webhook_deliveries_total", result="delivered") == 0
+
     # owner A's number: its health, and nothing personal anywhere in the text
     numbers = [labels for (name, labels) in samples if name == "qasid_sender_info"]
     assert len(numbers) == 1
