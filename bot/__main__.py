@@ -1,8 +1,12 @@
 """``python -m bot``: start Qasid (``python -m bot --help`` describes each command).
 
     python -m bot [run]      the bot (long polling), the scheduler and the HTTP server
+    python -m bot web        Telegram, the HTTP server and the control jobs, no sending
+    python -m bot worker     sending (one of N workers sharing the numbers), no Telegram
     python -m bot console    a terminal chat with the same bot, no Telegram needed
     python -m bot migrate    apply database migrations and exit
+    python -m bot backup     copy the SQLite database while the bot runs (PostgreSQL: advice)
+    python -m bot restore    put a backup in place of the database (the bot stopped)
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ import signal
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot import logs
 from bot.config import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from bot.app import Role
 
 log = logging.getLogger("bot")
 
@@ -68,7 +75,9 @@ def freeze_startup() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings) -> int:
+async def serve(settings: Settings, role: Role = "all") -> int:
+    """``run`` (role "all"), ``web`` or ``worker``: a worker neither polls Telegram nor
+    serves HTTP (it sends, and tells the owners through the Bot API)."""
     import uvicorn
     from telegram import Update
     from telegram.error import InvalidToken, NetworkError
@@ -80,7 +89,7 @@ async def serve(settings: Settings) -> int:
         def capture_signals(self):
             return contextlib.nullcontext()
 
-    qasid = Qasid(settings)
+    qasid = Qasid(settings, role=role)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -102,6 +111,15 @@ async def serve(settings: Settings) -> int:
             print(f"Cannot reach the Telegram Bot API at {settings.telegram_api_url}: {exc}",
                   file=sys.stderr)
             return 1
+        if role == "worker":
+            if metrics is not None and not await metrics.start():
+                metrics = None  # the port is taken (another worker's): warned in the log
+            freeze_startup()
+            print(f"ready: worker {qasid.leases.holder if qasid.leases else ''} of "
+                  f"@{qasid.application.bot.username} is sending. Ctrl+C stops.", flush=True)
+            await stop.wait()
+            log.info("stopping")
+            return 0
         assert qasid.application.updater is not None
         await qasid.application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         web_task = asyncio.create_task(server.serve())
@@ -154,6 +172,32 @@ def build_parser() -> argparse.ArgumentParser:
             "HTTP_HOST:HTTP_PORT. Ctrl+C or SIGTERM stops it cleanly."
         ),
     )
+    commands.add_parser(
+        "web",
+        help="Telegram, the HTTP server and the control jobs; the sending left to workers",
+        description=(
+            "One of several processes on one database (PostgreSQL, or one SQLite file on "
+            "one machine): long polling of Telegram, the HTTP server (webhooks, /api/v1, "
+            "/healthz) and the scheduled control jobs (automations, transfer orders, "
+            "credits' expiry and warnings), each run once whoever is up. It sends nothing: "
+            "start `python -m bot worker` beside it, once or several times. Ctrl+C or "
+            "SIGTERM stops it cleanly."
+        ),
+    )
+    commands.add_parser(
+        "worker",
+        help="send campaigns and messages: run it N times beside `web`",
+        description=(
+            "A sending worker: the dispatcher, the number checks and the health poll, for "
+            "the numbers it holds. Workers share the numbers by leases (LEASE_SECONDS): "
+            "one worker sends from a number at a time, so its pace and daily cap hold; a "
+            "worker that dies loses its numbers to the others after LEASE_SECONDS. It does "
+            "not poll Telegram and serves no HTTP, but tells the owners through the Bot "
+            "API (TELEGRAM_BOT_TOKEN). Campaign starts and completions run in one worker. "
+            "Never beside `run`, which sends alone. Ctrl+C or SIGTERM stops it cleanly, "
+            "giving its numbers back."
+        ),
+    )
     console = commands.add_parser(
         "console",
         help="chat with the same bot in this terminal, no Telegram needed",
@@ -179,6 +223,34 @@ def build_parser() -> argparse.ArgumentParser:
         description="Apply the database migrations to DATABASE_PATH and exit "
         "(start-up does it too).",
     )
+    backup = commands.add_parser(
+        "backup",
+        help="copy the SQLite database to a checked file while the bot runs (PostgreSQL: "
+        "prints the pg_dump command)",
+        description=(
+            "Copy the SQLite database (DATABASE_PATH) with SQLite's online backup, from one "
+            "snapshot, while the bot goes on writing; the copy's integrity is checked before "
+            "it gets its name, then its path and size are printed. It refuses to overwrite "
+            "a file. With DATABASE_URL set to PostgreSQL it prints the pg_dump and "
+            "pg_restore commands to use (the password left out) and does nothing else."
+        ),
+    )
+    backup.add_argument(
+        "--to", type=Path, metavar="PATH",
+        help="the backup file, or a folder for it (default: "
+        "backups/qasid-YYYYmmdd-HHMMSS.sqlite3 beside the database, UTC)",
+    )
+    restore = commands.add_parser(
+        "restore",
+        help="put a backup in place of the SQLite database (stop the bot first)",
+        description=(
+            "Check that PATH is a whole Qasid database (schema_migrations, integrity), "
+            "refuse while any process has DATABASE_PATH open, move the current database "
+            "(and its -wal/-shm) aside to <name>.before-restore-YYYYmmdd-HHMMSS and put a "
+            "copy of PATH in its place. PostgreSQL: prints the pg_restore command."
+        ),
+    )
+    restore.add_argument("path", type=Path, metavar="PATH", help="the backup file")
     return parser
 
 
@@ -193,9 +265,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     no_token = settings.telegram_bot_token is None
     console = command == "console" or (command == "run" and no_token and sys.stdin.isatty())
+    if command in ("web", "worker") and no_token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 2
     # The console is a chat: only warnings interrupt it.
     setup_logging("WARNING" if console else settings.log_level)
 
+    if command in ("backup", "restore"):
+        from bot.backups import run_backup, run_restore
+
+        if command == "backup":
+            return run_backup(settings, args.to)
+        return run_restore(settings, args.path)
     if command == "migrate":
         from bot.storage.db import Database
 
@@ -223,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         except KeyboardInterrupt:  # Ctrl+C before the console could take it over
             print("\n(console) bye")
             return 0
-    return run_loop(serve(settings))
+    roles: dict[str, Role] = {"run": "all", "web": "web", "worker": "worker"}
+    return run_loop(serve(settings, roles[command]))
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
@@ -19,6 +21,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot import handlers, logs
 from bot.clock import Clock, utcnow
 from bot.config import GatewayKind, RegistrationMode, Settings
+from bot.errors import StorageUnavailable
 from bot.gateways.base import WhatsAppGateway
 from bot.gateways.router import GatewayRouter
 from bot.gateways.webhook_client import AiohttpPoster, UrlPolicy
@@ -46,6 +49,7 @@ from bot.services.idempotency import IdempotencyService
 from bot.services.inbox import InboxConfig, InboxService
 from bot.services.invoices import InvoicesService, Platform
 from bot.services.keyword_replies import KeywordReplies
+from bot.services.leases import Leases
 from bot.services.messages import MessagesConfig, MessagesService
 from bot.services.number_checks import NumberChecks, NumberChecksConfig
 from bot.services.orders import OrdersService
@@ -73,6 +77,9 @@ from bot.web.metrics import PrometheusMetrics
 from bot.web.waha import WahaWebhook
 
 log = logging.getLogger(__name__)
+
+# Which part of the service a process runs (``python -m bot run | web | worker``).
+Role = Literal["all", "web", "worker"]
 
 # Stands in when no token is configured (a fake Bot API usually passes its own).
 OFFLINE_TOKEN = "7000000001:no-token-configured"
@@ -124,8 +131,9 @@ def build_gateways(settings: Settings, tokens: dict[int, str]) -> GatewayRouter:
                 ban_after=settings.sandbox_ban_after,
                 seed=settings.sandbox_seed,
                 journal=str(settings.sandbox_journal) if settings.sandbox_journal else None,
-                # message ids stay unique across restarts of the process
-                run_id=format(time.time_ns() // 1_000_000, "x"),
+                # message ids stay unique across restarts of the process, and between
+                # processes (workers) started in the same millisecond
+                run_id=f"{time.time_ns() // 1_000_000:x}p{os.getpid():x}",
             )
         )
     if settings.waha_enabled:
@@ -154,13 +162,21 @@ class Qasid:
         token: str | None = None,
         clock: Clock = utcnow,
         rate_limit: bool = True,
+        role: Role = "all",
     ) -> None:
         self.settings = settings
+        # "all": everything in this one process (``python -m bot``); "web": Telegram, HTTP
+        # and the control jobs; "worker": sending, number checks and the health poll, one
+        # of N sharing the numbers by leases (bot/services/leases.py)
+        self.role = role
         logs.install()  # secrets, phones and bodies never reach a log
         logs.REDACTOR.add(token, *(secret.get_secret_value() for secret in (
             settings.telegram_bot_token, settings.waha_api_key, settings.waha_webhook_key,
             settings.cloud_app_secret, settings.cloud_verify_token) if secret is not None))
         self.db = Database(settings.database_url or settings.database_path)
+        # with several processes: who sends from which number, who runs which job
+        self.leases = (Leases(self.db, clock, seconds=settings.lease_seconds)
+                       if role != "all" else None)
         # /metrics' figures (served on METRICS_PORT by __main__, apart from the public port)
         self.metrics = PrometheusMetrics(self.db, clock)
         # Cloud API access tokens by sender id, each kept out of the logs as it is stored
@@ -275,6 +291,7 @@ class Qasid:
                 webhooks=webhooks,
                 number_checks=number_checks,
                 metrics=self.metrics,
+                leases=self.leases if role == "worker" else None,
             ),
             alerts=alerts,
             senders=SendersService(
@@ -400,50 +417,73 @@ class Qasid:
         return builder.build()
 
     async def start(self) -> None:
-        """Open the database, initialise and start the application (and the job queue)."""
+        """Open the database, initialise and start the application (and the job queue).
+        A worker starts the application without polling Telegram: it still sends the
+        owners' notices through the Bot API."""
+        control, sending = self.role != "worker", self.role != "web"
         await self.db.connect()
         await self.application.initialize()
-        await handlers.publish_commands(self.application, self.settings.admin_ids)
+        if control:
+            await handlers.publish_commands(self.application, self.settings.admin_ids)
         await self.application.start()
         self._started = True
-        await self.services.contacts.recover(self.notifier)
-        await self.services.dispatcher.recover()
+        if control:  # imports run in the process that takes the files: web's
+            await self.services.contacts.recover(self.notifier)
+        if self.role == "all":  # alone: every claim left is a dead process's; a worker
+            await self.services.dispatcher.recover()  # recovers the numbers it takes over
         await self.services.senders.load_tokens()
-        await self.services.webhooks.start()  # the events left undelivered first
-        await self.services.inbox.start()  # customers' messages not yet routed
-        # in the background: a WAHA that hangs must not hold the start-up
-        self._linking = asyncio.create_task(self._resume_linking(), name="qasid-linking")
+        if control:
+            await self.services.webhooks.start()  # the events left undelivered first
+            await self.services.inbox.start()  # customers' messages not yet routed
+            # in the background: a WAHA that hangs must not hold the start-up
+            self._linking = asyncio.create_task(self._resume_linking(), name="qasid-linking")
         linker = self.gateway.linker
         if linker is not None:
             linker.remember_linked(*await self.services.senders.linked_sessions())
-        if self.settings.dispatch_interval > 0 and self.application.job_queue is not None:
-            self.application.job_queue.run_repeating(
+        jobs = self.application.job_queue
+        if jobs is None:
+            return
+        repeat = {"max_instances": 1, "coalesce": True}
+        if sending and self.settings.dispatch_interval > 0:
+            jobs.run_repeating(
                 self._dispatch, interval=self.settings.dispatch_interval, first=0.5,
-                name="dispatcher", job_kwargs={"max_instances": 1, "coalesce": True})
-        if self.settings.number_check_interval > 0 and self.application.job_queue is not None:
-            self.application.job_queue.run_repeating(  # phones of soon-due messages, paced
+                name="dispatcher", job_kwargs=repeat)
+        if sending and self.settings.number_check_interval > 0:
+            jobs.run_repeating(  # phones of soon-due messages, paced
                 self._number_checks, interval=self.settings.number_check_interval,
                 first=self.settings.number_check_interval, name="number-checks",
-                job_kwargs={"max_instances": 1, "coalesce": True})
-        if self.settings.health_poll_interval > 0 and self.application.job_queue is not None:
-            self.application.job_queue.run_repeating(  # the health guard asks busy numbers
+                job_kwargs=repeat)
+        if sending and self.settings.health_poll_interval > 0:
+            jobs.run_repeating(  # the health guard asks busy numbers
                 self._health_poll, interval=self.settings.health_poll_interval,
                 first=self.settings.health_poll_interval, name="health-guard",
-                job_kwargs={"max_instances": 1, "coalesce": True})
-        if self.application.job_queue is not None:  # transfer orders left without a receipt
-            self.application.job_queue.run_repeating(
+                job_kwargs=repeat)
+        if control:  # transfer orders left without a receipt
+            jobs.run_repeating(
                 self._transfer_orders, interval=ORDERS_CHECK_EVERY, first=30,
-                name="transfer-orders", job_kwargs={"max_instances": 1, "coalesce": True})
-        if self.settings.dispatch_interval > 0 and self.application.job_queue is not None:
-            self.application.job_queue.run_repeating(  # automations' due messages made
+                name="transfer-orders", job_kwargs=repeat)
+        if control and self.settings.dispatch_interval > 0:
+            jobs.run_repeating(  # automations' due messages made
                 self._automations, interval=AUTOMATIONS_EVERY, first=1, name="automations",
-                job_kwargs={"max_instances": 1, "coalesce": True})
-        if self.application.job_queue is not None:  # credits past their end lapse, owners warned
-            self.application.job_queue.run_repeating(
+                job_kwargs=repeat)
+        if control:  # credits past their end lapse, owners warned
+            jobs.run_repeating(
                 self._credits, interval=CREDITS_CHECK_EVERY, first=60, name="credits",
-                job_kwargs={"max_instances": 1, "coalesce": True})
-        log.info("Qasid started as @%s (gateways: %s)", self.application.bot.username,
+                job_kwargs=repeat)
+        log.info("Qasid started as @%s (%s; gateways: %s)", self.application.bot.username,
+                 {"all": "everything", "web": "web", "worker": "worker"}[self.role],
                  ", ".join(sorted(self.gateway.kinds)))
+
+    async def _once(self, name: str, every: float) -> bool:
+        """Whether this process runs the scheduled job now: always when alone, else when
+        it holds the job's lease (one process of several runs it, whoever is up)."""
+        if self.leases is None:
+            return True
+        try:
+            return await self.leases.job(name, every)
+        except StorageUnavailable as exc:  # tried again at the job's next run
+            log.warning("job %s skipped: its lease could not be written (%s)", name, exc)
+            return False
 
     async def _resume_linking(self) -> None:
         try:
@@ -455,18 +495,24 @@ class Qasid:
         await self.services.dispatcher.tick()
 
     async def _number_checks(self, _context: object) -> None:
-        await self.services.number_checks.run()
+        if await self._once("number-checks", self.settings.number_check_interval):
+            await self.services.number_checks.run()
 
     async def _health_poll(self, _context: object) -> None:
-        await self.services.dispatcher.guard.poll()
+        if await self._once("health-guard", self.settings.health_poll_interval):
+            await self.services.dispatcher.guard.poll()
 
     async def _automations(self, _context: object) -> None:
-        await self.services.automation_engine.tick()
+        if await self._once("automations", AUTOMATIONS_EVERY):
+            await self.services.automation_engine.tick()
 
     async def _transfer_orders(self, _context: object) -> None:
-        await self.services.transfers.expire_due()
+        if await self._once("transfer-orders", ORDERS_CHECK_EVERY.total_seconds()):
+            await self.services.transfers.expire_due()
 
     async def _credits(self, _context: object) -> None:
+        if not await self._once("credits", CREDITS_CHECK_EVERY.total_seconds()):
+            return
         await self.services.billing.expire_due()
         await self.services.billing.expiry_warnings()
 
@@ -486,6 +532,11 @@ class Qasid:
         await self.services.inbox.close()  # what is left is routed at the next start
         await self.gateway.close()
         await self.services.dispatcher.close()
+        if self.leases is not None:  # the sends drained: the numbers and jobs given back
+            try:
+                await self.leases.close()
+            except Exception:  # the leases run out by themselves
+                log.exception("leases not given back")
         await self.services.messages.close()  # the single messages being written
         await self.services.automations.settle()  # notices being told
         await self.services.webhooks.stop()

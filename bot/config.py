@@ -92,6 +92,10 @@ class Settings(BaseSettings):
     failure_spike_window: int = Field(default=20, ge=1)
     failure_spike_share: float = Field(default=0.5, gt=0, le=1)
     low_balance_credits: int = Field(default=100, ge=0)
+    # Several processes (``python -m bot web`` + N x ``python -m bot worker``): a worker
+    # holds each of its numbers, and a process each scheduled job, by a lease of this many
+    # seconds, renewed while it lives; a dead worker's numbers are taken over after it.
+    lease_seconds: float = Field(default=30.0, gt=0)
 
     # Checking ahead of the send whether recipients are on WhatsApp (numbers whose gateway
     # checks numbers: WAHA): every NUMBER_CHECK_INTERVAL seconds (0: never by itself), for

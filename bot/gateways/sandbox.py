@@ -23,10 +23,11 @@ It behaves like a remote gateway, not like a function that returns "delivered":
   given ``media`` (bytes), it is an attachment kept in memory under a ``sandbox:<n>``
   reference, which ``download_media`` gives back (to the number it was sent to only).
 * With ``journal`` (a file path) every *accepted* message appends one JSON line
-  ``{"id", "sender", "to", "sha256"}`` (the SHA-256 of the text or caption, never the text
-  itself) and is flushed and fsynced before the send returns: what the gateway accepted
-  is on disk even if the caller dies right after, so a test can count what "WhatsApp"
-  received across restarts of the process. The file is opened, appended and closed per
+  ``{"id", "sender", "to", "sha256", "at"}`` (the SHA-256 of the text or caption, never
+  the text itself; ``at`` the wall-clock time it was accepted, for the pace between sends)
+  and is flushed and fsynced before the send returns: what the gateway accepted is on disk
+  even if the caller dies right after, so a test can count what "WhatsApp" received
+  across restarts of the process. The file is opened, appended and closed per
   message (several gateways, one after the other, may share it). A journal that cannot be
   written fails the send with the ``OSError``, and nothing is accepted.
 
@@ -47,6 +48,7 @@ import json
 import logging
 import os
 import re
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -299,6 +301,7 @@ class SandboxGateway:
             _append_durably(self._config.journal, {
                 "id": message_id, "sender": sender_id, "to": to,
                 "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                "at": time.time(),  # wall clock: processes sharing a journal compare them
             })
         sim.sent += 1
         sim.since_unban += 1

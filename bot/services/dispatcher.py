@@ -52,6 +52,7 @@ receipts are kept until they can be applied. One warning line says so (again at 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -87,6 +88,7 @@ from bot.services.campaigns import CampaignsService, SampleMessage
 from bot.services.gateway_calls import gateway_call
 from bot.services.gateway_events import GatewayEvents
 from bot.services.health_guard import GuardConfig, HealthGuard, Tried
+from bot.services.leases import Leases, Taken
 from bot.services.messages import MESSAGE_PACING, MessageContents
 from bot.services.notify import CampaignUpdate, LowBalance, Notifier
 from bot.services.number_checks import NOT_ON_WHATSAPP, NumberChecks
@@ -117,6 +119,7 @@ ZONE_PREFIX = 7
 # Automations whose messages keep the recipients' night (22:00-08:00 where they arrive)
 # as a campaign's do; a keyword reply answers someone who has just written: at once.
 NIGHT_HELD_AUTOMATIONS = frozenset({"sequence", "date"})
+CAMPAIGNS_JOB = "campaigns"  # starting and completing campaigns: one worker (its lease)
 OUTAGE_LOG_EVERY = 300.0  # seconds between two warnings while the database refuses writes
 # why a sender's remaining claims are held back: its outcomes could not be written
 _STORAGE_DOWN = GatewayError(ErrorCategory.TRANSIENT, "the database cannot save")
@@ -228,8 +231,14 @@ class Dispatcher:
         webhooks: WebhooksService | None = None,
         number_checks: NumberChecks | None = None,
         metrics: Metrics = NO_METRICS,
+        leases: Leases | None = None,
     ) -> None:
         self._campaigns = campaigns_service
+        # a worker among several (``python -m bot worker``): it sends only from the numbers
+        # it holds a lease on, and starts and completes campaigns only while it holds the
+        # job's lease (bot/services/leases.py); None: the single process, every number
+        self._leases = leases
+        self._sending_from: dict[int, int] = {}  # sender id -> its send tasks running
         self._metrics = metrics  # each send's latency and outcome, for /metrics
         # the ahead-of-send checks (bot/services/number_checks.py): the inline check below
         # takes its turn on the number with them (one at a time, paced)
@@ -285,7 +294,8 @@ class Dispatcher:
         return self._config
 
     async def recover(self) -> int:
-        """At start-up: claims of a dead process become ``uncertain``."""
+        """At start-up: claims of a dead process become ``uncertain`` (the single process;
+        a worker recovers a number's claims when it takes the number over)."""
         now = self._clock().timestamp()
         async with self._db.transaction() as tx:
             counts = await outbox.expire_claims(tx, now)
@@ -310,17 +320,23 @@ class Dispatcher:
                 await self.receipts.flush()
                 await self._owed_progress()
                 now = self._clock()
+                numbers = await self._hold_numbers(now)  # None: every number (alone)
+                leads = self._leases is None or self._leases.holds_job(CAMPAIGNS_JOB)
                 # a campaign starts a little ahead, so its first messages are claimed on time
-                report.started = await self._start_due(
-                    now + timedelta(seconds=self._config.lookahead))
-                picked = await self._pick(now)
+                if leads:
+                    report.started = await self._start_due(
+                        now + timedelta(seconds=self._config.lookahead))
+                picked = await self._pick(now, numbers)
                 if not picked:
-                    await self._finish_campaigns(report, now)
+                    if leads:
+                        await self._finish_campaigns(report, now)
                     return report
-                if self._config.lookahead > 0:
+                if self._config.lookahead > 0 and leads:
                     await self._finish_campaigns(report, now)
                 lease = now.timestamp() + self._config.lease_seconds
-                async with self._db.transaction() as tx:
+                # PostgreSQL: not behind the writers' shared lock; the claim skips rows
+                # another process has locked (SKIP LOCKED), each claimed once
+                async with self._db.transaction(shared=True) as tx:
                     report.claimed = await outbox.claim(tx, [d.id for d in picked], lease,
                                                         now.timestamp())
             except StorageUnavailable as exc:  # nothing claimed: nothing sent this tick
@@ -340,12 +356,60 @@ class Dispatcher:
             self._inflight.update(tasks)
             for task in tasks:
                 task.add_done_callback(self._inflight.discard)
+            for sender_id, task in zip(by_sender, tasks, strict=True):
+                self._sending_from[sender_id] = self._sending_from.get(sender_id, 0) + 1
+                task.add_done_callback(functools.partial(self._sent_from, sender_id))
         if self._config.lookahead <= 0:  # nothing claimed ahead: the tick waits for its sends
             await asyncio.gather(*tasks)
-            await self._finish_campaigns(report, self._clock())
+            if self._leases is None or self._leases.holds_job(CAMPAIGNS_JOB):
+                await self._finish_campaigns(report, self._clock())
         # else the sends go on, each on its planned time, while later ticks claim more;
         # a campaign completes at a later tick, once nothing of it is queued or in flight
         return report
+
+    def _sent_from(self, sender_id: int, _task: asyncio.Task[None]) -> None:
+        left = self._sending_from.get(sender_id, 0) - 1
+        if left > 0:
+            self._sending_from[sender_id] = left
+        else:
+            self._sending_from.pop(sender_id, None)
+
+    def _idle(self, sender_id: int) -> bool:
+        """Nothing of the number's in flight here, nor kept unwritten: it may be given
+        back to the other workers."""
+        return sender_id not in self._sending_from and not any(
+            o.due.sender_id == sender_id for o in self._outcomes_kept)
+
+    async def _hold_numbers(self, now: datetime) -> list[int] | None:
+        """A worker's numbers this tick: its leases renewed and its share taken every few
+        seconds (``Leases.round``); a number taken over gets its pace from the outbox."""
+        if self._leases is None:
+            return None
+        ts = now.timestamp()
+        if self._leases.due(ts):
+            taken = await self._leases.round(ts + self._config.lookahead, self._idle,
+                                             jobs=(CAMPAIGNS_JOB,))
+            for number in taken:
+                await self._took(number, ts)
+        return self._leases.senders(ts)
+
+    async def _took(self, number: Taken, now: float) -> None:
+        """A number this worker took: its last send read from the outbox (another worker
+        sent from it); the claims a dead holder left count as sent when its lease ran out,
+        the latest they can have gone (a worker sends only while its lease lasts)."""
+        sid = number.sender_id
+        if self._leases is not None and number.previous == self._leases.holder:
+            return  # ours again: what this process knows is newer than the outbox
+        last = await outbox.last_sent_of(self._db.reader, sid)
+        if number.recovered:
+            gone = number.previous_until if number.previous_until is not None else now
+            last = max(last if last is not None else gone, gone)
+        if last is None:
+            self._last_sent.pop(sid, None)
+        else:
+            self._last_sent[sid] = last
+        self._booked.pop(sid, None)
+        self._drawn.pop(sid, None)
 
     async def _send_in_turn(self, sender_id: int, items: list[outbox.Due],
                             report: TickReport) -> None:
@@ -383,11 +447,13 @@ class Dispatcher:
             await self._update(campaign.owner_id, campaign.id, "started", name=campaign.name)
         return started
 
-    async def _pick(self, now: datetime) -> list[outbox.Due]:
-        """Due messages that each sender's pace and cap allow now."""
+    async def _pick(self, now: datetime, numbers: list[int] | None = None) -> list[outbox.Due]:
+        """Due messages that each sender's pace and cap allow now (of ``numbers`` only,
+        when given: a worker's)."""
         ts = now.timestamp()
         horizon = ts + self._config.lookahead
-        candidates = await outbox.due(self._db.reader, horizon, self._config.claim_limit)
+        candidates = await outbox.due(self._db.reader, horizon, self._config.claim_limit,
+                                      numbers)
         if not candidates:
             return []
         pacing: dict[int | None, Pacing] = {None: MESSAGE_PACING}  # None: single messages
@@ -628,6 +694,10 @@ class Dispatcher:
         wait = self._send_at.pop(due.id, 0.0) - self._clock().timestamp()
         if wait > 0:  # claimed ahead (lookahead): on its planned time, not before
             await asyncio.sleep(wait)
+        if self._leases is not None and not self._leases.holds_sender(ref.sender_id):
+            # the number's lease is running out (the database did not let it be renewed):
+            # given back unsent, for whoever holds the number next
+            return _Outcome(due, MessageStatus.QUEUED, held=True)
         if due.campaign_id is None:  # a single message: its own values over the contact's
             values = self._contents.of(due).values(values)
         try:

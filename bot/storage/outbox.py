@@ -51,18 +51,46 @@ _DUE_SQL = (
 )
 
 
-async def due(conn: aiosqlite.Connection, until: float, limit: int) -> list[Due]:
-    async with conn.execute(_DUE_SQL, (until, limit)) as cur:
+async def due(conn: aiosqlite.Connection, until: float, limit: int,
+              senders: Sequence[int] | None = None) -> list[Due]:
+    """Due messages, oldest first; only of ``senders`` when given (a worker's numbers)."""
+    if senders is None:
+        async with conn.execute(_DUE_SQL, (until, limit)) as cur:
+            return [Due(*row) async for row in cur]
+    if not senders:
+        return []
+    d = dialect.of(conn)
+    sql = _DUE_SQL.replace(" ORDER BY", f" AND {d.in_list('m.sender_id')} ORDER BY")
+    async with conn.execute(sql, (until, d.list_param(senders), limit)) as cur:
         return [Due(*row) async for row in cur]
+
+
+async def busy_senders(conn: aiosqlite.Connection, until: float) -> list[int]:
+    """Active numbers with a queued message planned by ``until`` (any campaign's: a
+    paused one's too, which only makes a worker hold a number with nothing to send):
+    what the workers share. An index seek per number (``messages_sender_queued``)."""
+    async with conn.execute(
+        "SELECT s.id FROM senders s WHERE s.status = 'active' AND EXISTS (SELECT 1"
+        " FROM messages m WHERE m.sender_id = s.id AND m.status = 'queued'"
+        " AND m.planned_at <= ?) ORDER BY s.id", (until,),
+    ) as cur:
+        return [row[0] async for row in cur]
 
 
 async def claim(conn: aiosqlite.Connection, ids: Sequence[int], lease_until: float,
                 now: float) -> int:
     """Queued -> sending, with a lease; returns how many were still queued."""
     d = dialect.of(conn)
+    # PostgreSQL: the rows locked as they are claimed, skipping the ones another
+    # transaction holds (FOR UPDATE SKIP LOCKED), so no message is claimed twice; SQLite
+    # writes one transaction at a time and needs no lock (the same statement as before)
+    lock = d.skip_locked()
+    where = f"status = 'queued' AND {d.in_list('id')}"
+    if lock:
+        where = f"id IN (SELECT id FROM messages WHERE {where} {lock})"
     cur = await conn.execute(
         "UPDATE messages SET status = 'sending', lease_until = ?, attempts = attempts + 1,"
-        f" updated_at = ? WHERE status = 'queued' AND {d.in_list('id')}",
+        f" updated_at = ? WHERE {where}",
         (lease_until, now, d.list_param(ids)),
     )
     return cur.rowcount
@@ -119,6 +147,33 @@ async def expire_claims(conn: aiosqlite.Connection, now: float) -> list[tuple[in
         " WHERE status = 'sending'", (now,),
     )
     return counts
+
+
+async def expire_claims_of(conn: aiosqlite.Connection, sender_id: int,
+                           now: float) -> list[tuple[int, int]]:
+    """``expire_claims`` for one number: its ``sending`` claims become ``uncertain`` (a
+    worker took the number over from a holder that is gone). Returns (campaign, count)."""
+    async with conn.execute(
+        "SELECT campaign_id, COUNT(*) FROM messages WHERE status = 'sending'"
+        " AND sender_id = ? GROUP BY campaign_id", (sender_id,),
+    ) as cur:
+        counts = [(row[0], row[1]) async for row in cur]
+    if counts:
+        await conn.execute(
+            "UPDATE messages SET status = 'uncertain', lease_until = NULL,"
+            " error_category = 'uncertain', error_detail = 'interrupted', updated_at = ?"
+            " WHERE status = 'sending' AND sender_id = ?", (now, sender_id),
+        )
+    return counts
+
+
+async def last_sent_of(conn: aiosqlite.Connection, sender_id: int) -> float | None:
+    """When the number last sent (its pace, for a worker taking it over)."""
+    async with conn.execute(
+        "SELECT MAX(sent_at) FROM messages WHERE sender_id = ?", (sender_id,),
+    ) as cur:
+        row = await cur.fetchone()
+    return float(row[0]) if row and row[0] is not None else None
 
 
 async def by_gateway_ids(
