@@ -3,10 +3,11 @@
 Plain SQL that SQLite and PostgreSQL read alike: ``GROUP BY`` listing every column that is
 not an aggregate, ``COUNT``/``MIN``, ``COALESCE``, no engine's own functions.
 
-Cost on 1,000,000 messages (``bench/metrics_bench.py``): ``queue`` and ``senders`` read
-indexes (``messages_due``; the senders table); ``outbox`` counts every message by status
-and number, a scan of the table on SQLite (no index holds both columns), so the web side
-keeps its result for a while (``bot/web/metrics.py``).
+Cost on 1,000,000 messages (``bench/metrics_bench.py``): ``queue``, ``senders`` and
+``leases`` read indexes (``messages_due``; the senders and leases tables); ``outbox``
+counts every message by status and number, a scan of the table on SQLite (no index holds
+both columns), so the web side runs it beside the scrape and keeps its result for a while
+(``bot/web/metrics.py``).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ _SENDERS_SQL = (
 
 _GATEWAYS_SQL = "SELECT id, gateway FROM senders"
 
+_LEASES_SQL = "SELECT name FROM leases WHERE expires_at >= ?"
+
 
 async def outbox(conn: aiosqlite.Connection) -> list[tuple[str, int | None, int]]:
     """(status, sender id or None, how many messages) for every pair there is."""
@@ -83,3 +86,14 @@ async def senders(conn: aiosqlite.Connection) -> list[SenderFigures]:
     async with conn.execute(_SENDERS_SQL) as cur:
         return [SenderFigures(row[0], row[1], row[2], row[3], row[4], float(row[5]))
                 async for row in cur]
+
+
+async def leases(conn: aiosqlite.Connection, now: float) -> dict[str, int]:
+    """The leases that have not run out (``bot/storage/leases.py``), by kind: "sender" (a
+    number a worker sends from), "job" (a scheduled job), "worker" (a worker's heartbeat)."""
+    counts: dict[str, int] = {}
+    async with conn.execute(_LEASES_SQL, (now,)) as cur:
+        async for row in cur:
+            kind = str(row[0]).split(":", 1)[0]
+            counts[kind] = counts.get(kind, 0) + 1
+    return counts

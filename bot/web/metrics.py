@@ -82,6 +82,7 @@ class _DatabaseFigures(Collector):
         self.gateways: dict[int, str] = {}
         self.queue = figures.Queue(0, None)
         self.senders: list[figures.SenderFigures] = []
+        self.leases: dict[str, int] = {}
         self.now = 0.0
         self.engine = "sqlite"
 
@@ -118,6 +119,17 @@ class _DatabaseFigures(Collector):
         lag.add_metric([], max(0.0, self.now - oldest) if oldest is not None else 0.0)
         yield lag
         yield from self._senders()
+        workers = GaugeMetricFamily(
+            "qasid_workers", "Workers alive (python -m bot worker: their heartbeat leases; "
+            "0 for the single process)")
+        workers.add_metric([], float(self.leases.get("worker", 0)))
+        yield workers
+        held = GaugeMetricFamily("qasid_leases", "Leases held now, by kind: sender (a number "
+                                 "a worker sends from), job (a scheduled job), worker",
+                                 labels=["kind"])
+        for kind in sorted({"sender", "job", "worker"} | set(self.leases)):
+            held.add_metric([kind], float(self.leases.get(kind, 0)))
+        yield held
 
     def _messages(self) -> Metric:
         family = GaugeMetricFamily(
@@ -226,6 +238,7 @@ class PrometheusMetrics:
             f.gateways = await figures.gateways(conn)
             f.queue = await figures.queue(conn, now)
             f.senders = await figures.senders(conn)
+            f.leases = await figures.leases(conn, now)
         except Exception as exc:  # the process's own figures are still served
             log.warning("metrics: the database's figures could not be read: %s", exc)
             f.ok = False

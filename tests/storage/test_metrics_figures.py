@@ -93,3 +93,17 @@ async def test_numbers_health_without_their_phones(db: Database, clock: FakeCloc
         figures.SenderFigures(ids["cloud"], ids["owner"], "cloud", "restricted", "slowed",
                               2.5),
     ]  # the removed number is not listed
+
+
+async def test_live_leases_by_kind(db: Database, clock: FakeClock) -> None:
+    ids = await seed(db, clock)
+    now = to_ts(clock())
+    async with db.transaction() as tx:
+        for name, holder, until in ((f"sender:{ids['waha']}", "h:1:a", now + 30),
+                                    (f"sender:{ids['cloud']}", "h:2:b", now - 1),  # ran out
+                                    ("job:campaigns", "h:1:a", now + 30),
+                                    ("worker:h:1:a", "h:1:a", now + 30),
+                                    ("worker:h:2:b", "h:2:b", now + 30)):
+            await tx.execute("INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)",
+                             (name, holder, until))
+    assert await figures.leases(db.reader, now) == {"sender": 1, "job": 1, "worker": 2}

@@ -197,6 +197,8 @@ async def test_a_scrape_tells_messages_sends_and_webhooks(
         assert phone not in text and phone.lstrip("+") not in text
     assert w.key_a not in text
     assert value(samples, "qasid_database_up") == 1
+    assert value(samples, "qasid_workers") == 0  # the single process: no worker leases
+    assert value(samples, "qasid_leases", kind="sender") == 0
     assert value(samples, "qasid_info", version=dict(
         next(labels for (name, labels) in samples if name == "qasid_info"))["version"],
         engine="sqlite") == 1
