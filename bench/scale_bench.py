@@ -62,6 +62,11 @@ def pg_server(url: str | None) -> Iterator[str]:
         yield url
         return
     env = {**os.environ, "PGTEST_PORT": BENCH_PORT}
+    running = subprocess.run([str(CLUSTER), "status"], env=env, check=False,
+                             capture_output=True, text=True)
+    if running.returncode == 0:  # another run's (bench parts may run at once): left to it
+        yield running.stdout.strip()
+        return
     started = subprocess.run([str(CLUSTER), "start"], env=env, check=True,
                              capture_output=True, text=True)
     try:
@@ -138,7 +143,16 @@ class Run:
                 f"{self.updated:,}, duplicates {self.duplicates:,}, rejected {self.invalid:,})"
                 f"\n    CPU s: parser process {self.cpu_parser:.2f}, bot process "
                 f"{self.cpu_bot:.2f}, PostgreSQL {self.cpu_server:.2f} = {busy:.2f} over "
-                f"{self.seconds:.2f} s wall ({busy / self.seconds:.2f} cores busy)")
+                f"{self.seconds:.2f} s wall ({busy / self.seconds:.2f} cores busy)"
+                f"\n    on these cores idle at most {self.rows / self.bound():,.0f} rows/s (the"
+                f" parser runs beside the writer; the bot's writer waits for PostgreSQL)")
+
+    def bound(self) -> float:
+        """The seconds this CPU would take with the machine to itself: the parser's
+        process beside the writer, whose thread and PostgreSQL take turns."""
+        cores = os.cpu_count() or 1
+        busy = self.cpu_parser + self.cpu_bot + self.cpu_server
+        return max(self.cpu_parser, self.cpu_bot + self.cpu_server, busy / cores)
 
 
 async def end_to_end(url: str, file: Path, repeat: int = 2) -> list[Run]:

@@ -29,6 +29,7 @@ when the owner had contacts before the import (a first import has nobody to rena
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -64,12 +65,14 @@ _UPSERT = (
     f" INSERT INTO {_MEMBERS} FROM written ORDER BY id ON CONFLICT DO NOTHING"
 )
 # An owner without contacts before the import: a row whose phone the file had not had
-# before is a new contact, in no list yet (plain inserts: an upsert's speculative
-# insertion measured twice the cost).
-_INSERT_NEW = (
-    f"WITH written AS (INSERT INTO {_INTO} SELECT {_VALUES} FROM import_rows"
-    " WHERE r->>5 = '0' RETURNING c.id)"
-    f" INSERT INTO {_MEMBERS} FROM written ORDER BY id"
+# before is a new contact, in no list yet, its id base + seq. Plain inserts (an upsert's
+# speculative insertion measured twice the cost), the list's rows straight from the staged
+# ones (through the insert's RETURNING and a sort: 1.8 us a row more).
+_INSERT_NEW = (f"INSERT INTO {_INTO} SELECT {_VALUES} FROM import_rows WHERE r->>5 = '0'")
+_ADD_NEW = (
+    "INSERT INTO list_members (list_id, contact_id, added_at)"
+    " SELECT %(list)s, %(base)s + (r->>3)::bigint, %(ts)s FROM import_rows WHERE r->>5 = '0'"
+    " ORDER BY 2"
 )
 # Known contacts (ids up to base) the staged rows rename: what the trigger of SQLite's
 # writer records (the upsert keeps the old name when the row has none).
@@ -141,7 +144,7 @@ class PgImportWriter:
     """``ImportWriter`` on PostgreSQL: ``with PgImportWriter(url) as writer: ...``."""
 
     def __init__(self, url: str) -> None:
-        self._conn = psycopg.connect(url, autocommit=True)
+        self._conn = psycopg.connect(url, autocommit=True, application_name="qasid import")
         self._checks_keys = True
         self._base = 0
         self._chunks = 0
@@ -179,7 +182,8 @@ class PgImportWriter:
                     self._conn.execute(_SEQUENCE)
                 self._conn.execute("COMMIT")
             elif not self._conn.closed:
-                self._conn.execute("ROLLBACK")
+                with contextlib.suppress(psycopg.Error):  # gone: rolled back by the server
+                    self._conn.execute("ROLLBACK")
         finally:
             self._conn.close()
 
@@ -243,6 +247,7 @@ class PgImportWriter:
             conn.execute(_UPSERT, {**params, "all": True})
         else:
             new = conn.execute(_INSERT_NEW, params).rowcount
+            conn.execute(_ADD_NEW, params)
             if new < rows.count('],["') + 1:  # the rest repeat earlier rows of the file
                 conn.execute(_UPSERT, {**params, "all": False})
         self.timings["merge"] += time.perf_counter() - copied
