@@ -272,3 +272,26 @@ async def test_a_nul_character_postgresql_cannot_store_is_left_out(db: Database,
         w.write_chunk(owner_id, shop, '[["+994501111111","A\\u0000li",{"c":"x\\u0000"},1,2,0]]',
                       clock())
     assert await _members(db, shop) == [("+994501111111", "Ali", {"c": "x"})]
+
+
+async def test_a_contact_the_file_changes_is_updated_at_the_imports_time(
+    db: Database, clock,
+) -> None:
+    owner_id = await _owner(db, clock)
+    with writer(db) as w:
+        shop = w.create_list(owner_id, "shop", clock())
+        w.write_chunk(owner_id, shop, '[["+994501111111","Aysel",{},1,2,0],'
+                      '["+994502222222","Leyla",{"city":"Bakı"},2,3,0]]', clock())
+    clock.advance(hours=1)
+    with writer(db) as w:
+        again = w.create_list(owner_id, "again", clock())
+        w.write_chunk(owner_id, again, '[["+994501111111","Aysel M.",{},1,2,0],'
+                      '["+994502222222",null,{"tier":"gold"},2,3,0],'
+                      '["+994503333333","Nigar",{},3,4,0]]', clock())
+    async with db.reader.execute(
+        "SELECT phone, updated_at FROM contacts ORDER BY phone") as cur:
+        assert [(row[0], row[1]) for row in await cur.fetchall()] == [
+            (phone, clock().timestamp())
+            for phone in ("+994501111111", "+994502222222", "+994503333333")]
+    assert [(m[1], m[2]) for m in await _members(db, again)] == [
+        ("Aysel M.", {}), ("Leyla", {"city": "Bakı", "tier": "gold"}), ("Nigar", {})]
