@@ -22,7 +22,8 @@ def test_help_describes_each_command_and_its_options(capsys: pytest.CaptureFixtu
     text = capsys.readouterr().out
     assert "WhatsApp bulk messaging" in text
     for command, words in [("run", "long polling"), ("console", "terminal"),
-                           ("migrate", "migrations")]:
+                           ("migrate", "migrations"), ("web", "control jobs"),
+                           ("worker", "N times")]:
         line = next((ln for ln in text.splitlines() if ln.strip().startswith(command + " ")), "")
         assert words in line, (command, text)
 
@@ -66,3 +67,16 @@ def test_console_options_reach_the_console(
     monkeypatch.setattr(bot.console.repl, "run_console", console)
     assert cli.main(["console", "--files", "out", "--language", "ru"]) == 0
     assert started == [{"language": "ru", "files_dir": Path("out")}]
+
+
+@pytest.mark.parametrize("command", ["web", "worker"])
+def test_web_and_worker_without_a_token_say_so_and_start_nothing(
+    command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    monkeypatch.setattr("sys.stdin", Terminal())  # never the console: it is not `run`
+    assert cli.main([command]) == 2
+    assert "TELEGRAM_BOT_TOKEN is not set" in capsys.readouterr().err
+    assert not (tmp_path / "qasid.sqlite3").exists()
