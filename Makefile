@@ -47,3 +47,5 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/report_bench.py
 	$(BIN)/python bench/webhooks_bench.py
 	$(BIN)/python bench/post_mortem_bench.py
+	$(BIN)/python bench/scale_bench.py claim
+	$(BIN)/python bench/scale_bench.py dispatch
