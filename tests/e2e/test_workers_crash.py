@@ -120,8 +120,9 @@ async def query(db: Database, sql: str, *args: object) -> list[tuple]:
 
 
 def read_journal(path: Path) -> list[dict]:
+    """The journal's whole lines (a worker may be writing the next one right now)."""
     text = path.read_text("utf-8") if path.exists() else ""
-    return [json.loads(line) for line in text.splitlines()]
+    return [json.loads(line) for line in text[:text.rfind("\n") + 1].splitlines()]
 
 
 def read_text(path: Path) -> str:
