@@ -458,6 +458,10 @@ class Qasid:
                 self._health_poll, interval=self.settings.health_poll_interval,
                 first=self.settings.health_poll_interval, name="health-guard",
                 job_kwargs=repeat)
+        if self.role == "web" and self.settings.dispatch_interval > 0:
+            jobs.run_repeating(  # campaigns' progress messages after receipts (webhooks)
+                self._progress, interval=max(1.0, self.settings.dispatch_interval),
+                first=1, name="progress", job_kwargs=repeat)
         if control:  # transfer orders left without a receipt
             jobs.run_repeating(
                 self._transfer_orders, interval=ORDERS_CHECK_EVERY, first=30,
@@ -493,6 +497,9 @@ class Qasid:
 
     async def _dispatch(self, _context: object) -> None:
         await self.services.dispatcher.tick()
+
+    async def _progress(self, _context: object) -> None:
+        await self.services.dispatcher.progress()
 
     async def _number_checks(self, _context: object) -> None:
         if await self._once("number-checks", self.settings.number_check_interval):

@@ -949,6 +949,12 @@ class Dispatcher:
             return
         await self._update(owner_id, campaign_id, "progress")
 
+    async def progress(self) -> None:
+        """The progress notices that receipts owe, without a tick: the ``web`` process's
+        job when workers send (its receipts come by webhook; it never ticks)."""
+        await self.receipts.flush()
+        await self._owed_progress()
+
     async def _owed_progress(self) -> None:
         """Campaigns whose messages receipts moved (while sending, or after they finished)
         get their progress message updated, at most once per ``progress_every``: the last

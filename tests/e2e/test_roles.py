@@ -31,11 +31,11 @@ async def leases(qasid: Qasid) -> list[str]:
 
 
 async def test_each_role_runs_its_own_jobs(make_settings) -> None:
-    for role, expected in (("all", SENDING | CONTROL), ("web", CONTROL),
+    for role, expected in (("all", SENDING | CONTROL), ("web", CONTROL | {"progress"}),
                            ("worker", SENDING)):
         qasid, jobs = await started(make_settings, role)  # type: ignore[arg-type]
         try:
-            assert jobs & (SENDING | CONTROL) == expected, role
+            assert jobs & (SENDING | CONTROL | {"progress"}) == expected, role
             assert (qasid.leases is None) == (role == "all")
         finally:
             await qasid.stop()

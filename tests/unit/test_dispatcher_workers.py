@@ -10,10 +10,12 @@ from dataclasses import replace
 from itertools import pairwise
 
 from bot.domain import Language, LedgerKind, SenderStatus
+from bot.gateways.base import Receipt, ReceiptStatus
 from bot.gateways.sandbox import SandboxConfig
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
 from bot.services.leases import Leases
+from bot.services.notify import CampaignUpdate
 from bot.services.templates import TemplatesService
 from bot.storage import contacts, ledger, lists, owners, senders, templates
 from bot.storage.db import Database
@@ -135,3 +137,29 @@ async def test_a_single_dispatcher_without_leases_writes_none(db: Database,
     assert await statuses(db, campaign_id) == {"sent": RECIPIENTS}
     async with db.reader.execute("SELECT COUNT(*) FROM leases") as cur:
         assert (await cur.fetchone())[0] == 0  # the single process: as before
+
+
+async def test_the_web_process_updates_a_campaigns_progress_after_receipts_without_ticks(
+        db: Database, clock: FakeClock) -> None:
+    owner_id, campaign_id, _ = await campaign(db, clock)
+    sender, gateway = worker(db, clock, "w")
+    try:
+        clock.advance(seconds=6)
+        for _ in range(240):
+            await sender.tick()
+            clock.advance(seconds=0.5)
+    finally:
+        await gateway.close()
+    async with db.reader.execute("SELECT gateway_message_id, sender_id FROM messages"
+                                 " WHERE campaign_id = ? LIMIT 1", (campaign_id,)) as cur:
+        gateway_id, sender_id = await cur.fetchone()  # type: ignore[misc]
+    told = RecordingNotifier()
+    web = Dispatcher(db, RecordingGateway(clock, QUIET), TemplatesService(db, clock), told,
+                     DispatcherConfig(progress_every=0), clock)  # the web's: never ticks
+    await web.events.on_event(Receipt(gateway_id, ReceiptStatus.READ, clock(),
+                                      sender_id=sender_id))
+    await web.progress()  # its "progress" job
+    updates = [n for n in told.notices if isinstance(n, CampaignUpdate)]
+    assert [(u.owner_id, u.campaign_id, u.kind) for u in updates] == [
+        (owner_id, campaign_id, "progress")]
+    assert updates[0].progress.read == 1
