@@ -295,3 +295,30 @@ async def test_a_contact_the_file_changes_is_updated_at_the_imports_time(
             for phone in ("+994501111111", "+994502222222", "+994503333333")]
     assert [(m[1], m[2]) for m in await _members(db, again)] == [
         ("Aysel M.", {}), ("Leyla", {"city": "Bakı", "tier": "gold"}), ("Nigar", {})]
+
+
+@pytest.mark.engines("postgres")
+async def test_the_server_gone_in_the_middle_is_storage_unavailable_and_nothing_is_written(
+    db: Database, clock,
+) -> None:
+    """PostgreSQL: the import's connection ends (a restart, a failover) between two
+    chunks: ``exclusive()`` says the database cannot save now; nothing was written."""
+    import psycopg
+
+    from bot.errors import StorageUnavailable
+
+    owner_id = await _owner(db, clock)
+    with pytest.raises(StorageUnavailable):
+        async with db.exclusive():
+            with writer(db) as w:
+                shop = w.create_list(owner_id, "shop", clock())
+                w.write_chunk(owner_id, shop, '[["+994501111111","Aysel",{},1,2,0]]', clock())
+                with psycopg.connect(str(db.path), autocommit=True) as admin:
+                    admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                  " WHERE application_name = 'qasid import'"
+                                  " AND datname = current_database()")
+                w.write_chunk(owner_id, shop, '[["+994502222222","Leyla",{},2,3,0]]', clock())
+    async with db.reader.execute(
+        "SELECT (SELECT COUNT(*) FROM contacts), (SELECT COUNT(*) FROM contact_lists)"
+    ) as cur:
+        assert [tuple(row) for row in await cur.fetchall()] == [(0, 0)]
