@@ -17,7 +17,7 @@ from bot.domain import (
     SenderStatus,
     WizardStep,
 )
-from bot.storage import campaigns, contacts, ledger, lists, owners, senders
+from bot.storage import campaigns, contacts, dialect, ledger, lists, owners, senders
 from bot.storage.db import Database
 
 
@@ -87,7 +87,8 @@ async def test_the_outbox_gets_one_message_per_recipient_in_order(db, clock) -> 
     assert [r[4] for r in rows] == [1_800_000_000.0 + 10.5 * i for i in range(5)]
     assert {(r[1], r[5], r[6]) for r in rows} == {(sender_id, "queued", 0)}
     async with db.transaction() as tx:  # the plan does not linger in the session
-        async with tx.execute("SELECT COUNT(*) FROM temp.outbox_plan") as cur:
+        plan = dialect.of(tx).temp("outbox_plan")
+        async with tx.execute(f"SELECT COUNT(*) FROM {plan}") as cur:
             assert (await cur.fetchone())[0] == 0
 
 
@@ -254,12 +255,13 @@ async def test_variables_keep_their_first_order_without_repeats(db, clock) -> No
     oid, list_id, _, _ = await seed(db, clock, 1, 1)
     other, other_list, _, _ = await seed(db, clock, 2, 1)
     async with db.transaction() as tx:
-        await tx.execute(lists.ADD_VARIABLES_SQL, ('["city", "tag"]', oid, list_id))
-        await tx.execute(lists.ADD_VARIABLES_SQL,
+        add_variables = lists.add_variables_sql(dialect.of(tx))
+        await tx.execute(add_variables, ('["city", "tag"]', oid, list_id))
+        await tx.execute(add_variables,
                          ('["tag", "bonus", "city", "bonus", "Şəhər"]', oid, list_id))
-        await tx.execute(lists.ADD_VARIABLES_SQL, ('["secret"]', oid, other_list))  # not theirs
+        await tx.execute(add_variables, ('["secret"]', oid, other_list))  # not theirs
         second = await lists.create(tx, oid, "VIP", clock())
-        await tx.execute(lists.ADD_VARIABLES_SQL, ('["level", "city"]', oid, second.id))
+        await tx.execute(add_variables, ('["level", "city"]', oid, second.id))
     assert (await lists.get(db.reader, oid, list_id)).variables == [
         "city", "tag", "bonus", "Şəhər"]
     assert (await lists.get(db.reader, other, other_list)).variables == []
