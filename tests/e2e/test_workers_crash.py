@@ -66,8 +66,9 @@ ACCEPTED = ("sent", "delivered", "read")
 FINAL = (*ACCEPTED, "failed", "uncertain")
 
 
-async def prepare(target: Path | str) -> int:
-    """An active owner with ``NUMBERS`` sandbox numbers, a list, a template, exactly the
+async def prepare(target: Path | str, recipients: int = RECIPIENTS, numbers: int = NUMBERS,
+                  pace: float = PACE) -> int:
+    """An active owner with ``numbers`` sandbox numbers, a list, a template, exactly the
     credits the campaign costs, and the campaign confirmed with its messages due; its id."""
     now = datetime.now(UTC)
     db = Database(target)
@@ -76,17 +77,17 @@ async def prepare(target: Path | str) -> int:
         async with db.transaction() as tx:
             owner = await add_active_owner(tx, OWNER_TELEGRAM_ID, now)
             people = await lists.create(tx, owner.id, "Customers", now)
-            rows = [(f"+99450{n:07d}", f"Name {n}", "{}") for n in range(RECIPIENTS)]
+            rows = [(f"+99450{n:07d}", f"Name {n}", "{}") for n in range(recipients)]
             await contacts.upsert(tx, owner.id, rows, now)
             await contacts.add_to_list(tx, owner.id, people.id, [r[0] for r in rows], now)
             template = await templates.add(tx, owner.id, "Promo", ["Salam {{name|dostum}}!"],
                                            None, None, now)
-            await ledger.add(tx, owner.id, LedgerKind.CREDIT, RECIPIENTS, now)
-            for n in range(NUMBERS):
+            await ledger.add(tx, owner.id, LedgerKind.CREDIT, recipients, now)
+            for n in range(numbers):
                 await senders.add(tx, owner_id=owner.id, gateway="sandbox",
                                   phone=f"sandbox-{n}", status=SenderStatus.ACTIVE, now=now)
         service = CampaignsService(db, CampaignsConfig(advice_max=1000,
-                                                       warmup=(RECIPIENTS,)),
+                                                       warmup=(recipients,)),
                                    lambda: now - timedelta(minutes=1))
         await service.begin(owner.id)
         await service.choose_list(owner.id, people.id)
@@ -94,9 +95,9 @@ async def prepare(target: Path | str) -> int:
         await service.senders_chosen(owner.id)
         await service.start_now(owner.id)
         await service.custom_pacing(owner.id)
-        # PACE between two messages of a number, batches of 5 taking turns between the
-        # numbers, no pause between batches, no quiet hours
-        for answer in (f"{PACE}-{PACE}", "5", "0-0", None):
+        # ``pace`` between two messages of a number, batches of 5 taking turns between
+        # the numbers, no pause between batches, no quiet hours
+        for answer in (f"{pace}-{pace}", "5", "0-0", None):
             await service.custom_value(owner.id, answer)
         summary = await service.confirm(owner.id, big_ok=True)
         campaign_id = summary.campaign.id
