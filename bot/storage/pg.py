@@ -42,7 +42,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NoReturn
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -313,10 +313,19 @@ def unavailable(exc: BaseException) -> StorageUnavailable | None:
     return StorageUnavailable(reason, str(exc)) if reason else None
 
 
-def _translated(exc: psycopg.Error) -> Exception:
-    if isinstance(exc, psycopg.IntegrityError):
+def _translated(exc: BaseException) -> BaseException:
+    """What to raise for psycopg's ``exc``: ``IntegrityError``, ``StorageUnavailable``, or
+    ``exc`` itself (also when it is one of those already)."""
+    if isinstance(exc, psycopg.IntegrityError) and not isinstance(exc, IntegrityError):
         return IntegrityError(exc)
     return unavailable(exc) or exc
+
+
+def _raise(exc: BaseException) -> NoReturn:
+    fault = _translated(exc)
+    if fault is exc:
+        raise exc
+    raise fault from exc
 
 
 # --- cursors and connections ------------------------------------------------------------
@@ -395,7 +404,7 @@ async def _execute(raw: psycopg.AsyncConnection[Any], sql: str,
             cur = await raw.execute(query.sql, query.params(params))
         rows = await cur.fetchall() if cur.description is not None else []
     except psycopg.Error as exc:
-        raise _translated(exc) from exc
+        _raise(exc)
     return Cursor(rows, cur.rowcount, cur.description)
 
 
@@ -422,7 +431,7 @@ class Connection:
                 await cur.executemany(query.sql, [query.params(r) for r in rows])
                 return Cursor([], cur.rowcount, None)
         except psycopg.Error as exc:
-            raise _translated(exc) from exc
+            _raise(exc)
 
     async def copy_rows(self, table: str, columns: Sequence[str],
                         rows: Iterable[Sequence[Any]]) -> None:
@@ -433,7 +442,7 @@ class Connection:
                     for row in rows:
                         await copy.write_row(row)
         except psycopg.Error as exc:
-            raise _translated(exc) from exc
+            _raise(exc)
 
     async def commit(self) -> None:
         raise RuntimeError("a transaction commits when its Database.transaction() block ends")
@@ -462,7 +471,7 @@ class Reader:
             async with self._pool.connection(timeout=POOL_TIMEOUT) as raw:
                 return await _execute(raw, sql, params)
         except (psycopg.Error, PoolTimeout) as exc:
-            raise _translated(exc) from exc
+            _raise(exc)
 
 
 # --- the engine -----------------------------------------------------------------------
@@ -523,7 +532,7 @@ class PgEngine:
                     finally:
                         await _quietly(raw, "SELECT pg_advisory_unlock(%s)", (WRITER_LOCK,))
             except (psycopg.Error, PoolTimeout) as exc:
-                raise _translated(exc) from exc
+                _raise(exc)
 
     @asynccontextmanager
     async def transaction(self, shared: bool = False) -> AsyncIterator[Connection]:
@@ -546,7 +555,7 @@ class PgEngine:
                         await _quietly(raw, "ROLLBACK")
                         raise
             except (psycopg.Error, PoolTimeout) as exc:
-                raise _translated(exc) from exc
+                _raise(exc)
 
 
 async def _quietly(raw: psycopg.AsyncConnection[Any], sql: str,

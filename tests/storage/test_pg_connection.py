@@ -207,6 +207,7 @@ async def test_a_failed_transaction_writes_nothing(scratch: Database) -> None:
             await tx.execute("INSERT INTO scratch (name) VALUES ('twice')")
     assert isinstance(raised.value, psycopg.IntegrityError)
     assert raised.value.sqlstate == "23505"
+    assert type(raised.value.__cause__) is psycopg.errors.UniqueViolation  # wrapped once
     cur = await scratch.reader.execute("SELECT COUNT(*) FROM scratch")
     assert tuple(await cur.fetchone() or ()) == (0,)
     assert scratch.commits == commits
