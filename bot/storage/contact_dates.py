@@ -114,7 +114,8 @@ async def due(conn: aiosqlite.Connection, owner_id: int, attribute: str, keys: S
         "SELECT d.contact_id, c.phone FROM contact_dates d JOIN contacts c ON c.id = d.contact_id"
         f" WHERE d.owner_id = ? AND d.attribute = ? AND {d.in_list('d.md')}"
         f" AND (d.year IS NULL OR {year}) AND c.opted_out_at IS NULL{fresh}"
-        " ORDER BY d.contact_id LIMIT ?", (*params, limit),
+        " ORDER BY d.contact_id" + (" LIMIT ?" if limit >= 0 else ""),  # (PostgreSQL: no -1)
+        (*params, limit) if limit >= 0 else params,
     ) as cur:
         return [(row[0], row[1]) for row in await cur.fetchall()]
 

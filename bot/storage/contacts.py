@@ -83,7 +83,7 @@ def upsert_returning_state_sql(d: Dialect) -> str:
 @cache
 def add_ids_to_list_sql(d: Dialect) -> str:
     return d.insert_ignore("list_members (list_id, contact_id, added_at)",
-                           f"SELECT ?, value, ? FROM {d.array_items('?')}")
+                           f"SELECT ?, {d.cast('value', 'INTEGER')}, ? FROM {d.array_items('?')}")
 
 
 @cache

@@ -196,6 +196,12 @@ class Dialect(ABC):
         statement over a JSON array; PostgreSQL: COPY); ``position``: a column that gets
         each row's 0-based place in ``rows``."""
 
+    @abstractmethod
+    async def ids_taken(self, conn: Any, table: str) -> None:
+        """After rows written with ids of their own (``messages.next_id``'s): the ids the
+        engine makes next come after them (SQLite's rowid does so by itself; PostgreSQL's
+        identity sequence is moved past ``MAX(id)``)."""
+
     # --- expressions ----------------------------------------------------------------------
 
     @abstractmethod
@@ -297,6 +303,9 @@ class SQLiteDialect(Dialect):
         picks = (["key"] if position else []) + [f"value ->> {i}" for i in range(len(columns))]
         await conn.execute(f"INSERT INTO {table} ({', '.join(names)})"
                            f" SELECT {', '.join(picks)} FROM json_each(?)", (json.dumps(rows),))
+
+    async def ids_taken(self, conn: aiosqlite.Connection, table: str) -> None:
+        return None  # a rowid is MAX(rowid) + 1
 
     def distinct(self, a: str, b: str) -> str:
         return f"{a} IS NOT {b}"
@@ -410,6 +419,13 @@ class PostgresDialect(Dialect):
                                  ((i, *row) for i, row in enumerate(rows)))
         else:
             await conn.copy_rows(table, columns, rows)
+
+    async def ids_taken(self, conn: Any, table: str) -> None:
+        # never backwards (ids handed out and rolled back stay used)
+        await conn.execute(
+            "SELECT setval(s, GREATEST(m, COALESCE(pg_sequence_last_value(s::regclass), 0)))"
+            f" FROM (SELECT pg_get_serial_sequence('{table}', 'id') AS s,"
+            f"  (SELECT MAX(id) FROM {table}) AS m) AS q WHERE m IS NOT NULL")
 
     def distinct(self, a: str, b: str) -> str:
         return f"{a} IS DISTINCT FROM {b}"

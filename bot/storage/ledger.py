@@ -104,8 +104,9 @@ async def history(conn: aiosqlite.Connection, owner_id: int,
     make the balance's ``total`` (read in one statement, so they always do)."""
     async with conn.execute(
         "WITH lines AS ("
-        f" SELECT CASE WHEN kind IN {_CAMPAIGN_KINDS} THEN NULL ELSE kind END AS kind,"
-        "  campaign_id,"
+        # (each group's kind and campaign are one: MAX says so to PostgreSQL's GROUP BY)
+        f" SELECT MAX(CASE WHEN kind IN {_CAMPAIGN_KINDS} THEN NULL ELSE kind END) AS kind,"
+        "  MAX(campaign_id) AS campaign_id,"
         "  SUM(CASE WHEN kind IN ('reserve', 'release') THEN 0 ELSE amount END) AS change,"
         "  SUM(CASE WHEN kind = 'reserve' THEN -amount ELSE 0 END) AS reserved,"
         "  SUM(CASE WHEN kind = 'charge' THEN -amount ELSE 0 END) AS spent,"

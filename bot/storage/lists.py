@@ -39,8 +39,8 @@ def add_variables_sql(d: Dialect) -> str:
         f"UPDATE contact_lists SET variables = (SELECT {d.json_agg('name')} FROM ("
         " SELECT value AS name, MIN(o) AS first FROM ("
         f"  SELECT value, key AS o FROM {d.array_items('contact_lists.variables')}"
-        f"  UNION ALL SELECT value, 100000 + key FROM {d.array_items('?')})"
-        " GROUP BY value ORDER BY first))"
+        f"  UNION ALL SELECT value, 100000 + key FROM {d.array_items('?')}) AS named"
+        " GROUP BY value ORDER BY first) AS firsts)"  # (PostgreSQL wants the aliases)
         " WHERE owner_id = ? AND id = ?"
     )
 

@@ -120,7 +120,9 @@ async def unhold(conn: aiosqlite.Connection, owner_id: int, n: int,
     """Release ``n``: held -> available, latest-expiring first. Answers the lots it gave
     credits back to that have expired by ``now``: (lot id, remaining, package id)."""
     rows = await conn.execute_fetchall(
-        _UNHOLD + dialect.of(conn).returning("id, remaining, expires_at, package_id"),
+        _UNHOLD + dialect.of(conn).returning(  # (t has an id too)
+            "credit_lots.id, credit_lots.remaining, credit_lots.expires_at,"
+            " credit_lots.package_id"),
         (owner_id, n, n, n))
     at = now.timestamp()
     return [(r[0], r[1], r[3]) for r in rows if r[2] is not None and r[2] <= at and r[1] > 0]

@@ -64,11 +64,14 @@ async def next_id(conn: aiosqlite.Connection) -> int:
 
 async def add_many(conn: aiosqlite.Connection, rows: Sequence[NewMessage], now: float) -> int:
     """Queue single messages, all in one statement (the rows go in as one JSON array)."""
-    await dialect.of(conn).write_rows(
+    d = dialect.of(conn)
+    await d.write_rows(
         conn, "messages", _NEW_COLUMNS,
         [(m.id, m.owner_id, m.sender_id, m.contact_id, m.phone, m.variant, m.planned_at,
           m.content, m.client_ref, m.automation_id, MessageStatus.QUEUED.value, now, now)
          for m in rows])
+    if rows:
+        await d.ids_taken(conn, "messages")  # a campaign's rows get the ids after these
     return len(rows)
 
 

@@ -65,10 +65,8 @@ async def clear_admin(conn: aiosqlite.Connection, admin_id: int) -> None:
 
 async def clear_admins_about(conn: aiosqlite.Connection, owner_id: int) -> None:
     """Every admin's question about this owner (it has been decided)."""
-    await conn.execute(
-        f"DELETE FROM admin_prompts WHERE {dialect.of(conn).json_get('payload', 'owner_id')} = ?",
-        (owner_id,),
-    )
+    about = dialect.of(conn).json_get("payload", "owner_id", "INTEGER")
+    await conn.execute(f"DELETE FROM admin_prompts WHERE {about} = ?", (owner_id,))
 
 
 async def clear_admins_asked(conn: aiosqlite.Connection, action: str, key: str,
@@ -76,5 +74,5 @@ async def clear_admins_asked(conn: aiosqlite.Connection, action: str, key: str,
     """Every admin's question of ``action`` about ``key`` = ``value`` (it has been decided)."""
     await conn.execute(
         f"DELETE FROM admin_prompts WHERE action = ?"
-        f" AND {dialect.of(conn).json_get('payload', key)} = ?", (action, value),
+        f" AND {dialect.of(conn).json_get('payload', key, 'INTEGER')} = ?", (action, value),
     )
