@@ -487,10 +487,12 @@ class PgEngine:
         self.commits = 0
 
     async def connect(self) -> None:
+        kwargs: dict[str, Any] = {"autocommit": True, "row_factory": _row_factory}
+        if "application_name" not in self.url:  # how pg_stat_activity names the sessions
+            kwargs["application_name"] = "qasid"
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             self.url, min_size=POOL_MIN, max_size=POOL_MAX, open=False, timeout=POOL_TIMEOUT,
-            kwargs={"autocommit": True, "row_factory": _row_factory}, configure=_configure,
-            name="qasid")
+            kwargs=kwargs, configure=_configure, name="qasid")
         try:
             await pool.open(wait=True, timeout=POOL_TIMEOUT)
             async with pool.connection() as raw:
