@@ -249,6 +249,9 @@ def claim_round(url: str, label: str, shares: list[list[int] | None], shared: bo
     if after - before != claimed or most > 1:
         raise SystemExit(f"{label}: CLAIMED TWICE: {claimed:,} claims made, "
                          f"{after - before:,} messages now sending, attempts up to {most}")
+    if not batch_times:
+        print(f"  {label}: nothing left to claim (a bigger --messages)")
+        return 0.0
     print(f"  {label}: {len(batch_times):,} batches, {claimed:,} claimed in {wall:.1f} s = "
           f"{claimed / wall:,.0f} claims/s; a batch p50 "
           f"{statistics.median(batch_times) * 1000:.0f} ms, p95 "
