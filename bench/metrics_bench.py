@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bot.__main__ import run_loop  # noqa: E402
+from bot.services.metrics import DatabaseFigures  # noqa: E402
 from bot.storage import metrics as figures  # noqa: E402
 from bot.storage.db import Database  # noqa: E402
 from bot.web.metrics import OUTBOX_WAIT, PrometheusMetrics  # noqa: E402
@@ -134,7 +135,7 @@ async def median_ms(call: Callable[[], Awaitable[Any]],
 async def measure(target: Path | str, now: float, label: str) -> None:
     db = Database(target)
     await db.connect()
-    metrics = PrometheusMetrics(db)
+    metrics = PrometheusMetrics(DatabaseFigures(db))
     try:
         conn = db.reader
         print(f"{label}:")

@@ -51,6 +51,7 @@ from bot.services.invoices import InvoicesService, Platform
 from bot.services.keyword_replies import KeywordReplies
 from bot.services.leases import Leases
 from bot.services.messages import MessagesConfig, MessagesService
+from bot.services.metrics import DatabaseFigures
 from bot.services.number_checks import NumberChecks, NumberChecksConfig
 from bot.services.orders import OrdersService
 from bot.services.packages import PackagesService
@@ -178,7 +179,7 @@ class Qasid:
         self.leases = (Leases(self.db, clock, seconds=settings.lease_seconds)
                        if role != "all" else None)
         # /metrics' figures (served on METRICS_PORT by __main__, apart from the public port)
-        self.metrics = PrometheusMetrics(self.db, clock)
+        self.metrics = PrometheusMetrics(DatabaseFigures(self.db), clock)
         # Cloud API access tokens by sender id, each kept out of the logs as it is stored
         self.tokens: dict[int, str] = logs.SecretTokens()
         self.gateway = build_gateways(settings, self.tokens)

@@ -3,9 +3,10 @@
 ``PrometheusMetrics`` is the ``bot.metrics.Metrics`` sink the dispatcher, the outgoing
 webhooks and the incoming webhooks report to (counters and a histogram kept in this
 process), and the ASGI app that answers ``GET /metrics``: at each scrape it first reads
-the database's figures (``bot/storage/metrics.py``: messages by state and gateway, the
-queue, every number's health), then renders everything with prometheus-client, so HELP
-and TYPE lines, label escaping and the histogram's buckets are the library's.
+the database's figures (``bot/services/metrics.py``: messages by state and gateway, the
+queue, every number's health, the leases), then renders everything with
+prometheus-client, so HELP and TYPE lines, label escaping and the histogram's buckets are
+the library's.
 
 ``MetricsServer`` serves it on ``METRICS_HOST:METRICS_PORT`` (default 127.0.0.1:9464),
 apart from the public port (webhooks, the API): the figures name owners' numbers by id
@@ -48,8 +49,7 @@ from prometheus_client.registry import Collector
 
 from bot.clock import Clock, utcnow
 from bot.domain import MessageStatus
-from bot.storage import metrics as figures
-from bot.storage.db import Database
+from bot.services.metrics import DatabaseFigures, Queue, SenderFigures
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ class _DatabaseFigures(Collector):
         self.outbox: list[tuple[str, int | None, int]] = []
         self.outbox_at: float | None = None  # time.monotonic() the outbox count began
         self.gateways: dict[int, str] = {}
-        self.queue = figures.Queue(0, None)
-        self.senders: list[figures.SenderFigures] = []
+        self.queue = Queue(0, None)
+        self.senders: list[SenderFigures] = []
         self.leases: dict[str, int] = {}
         self.now = 0.0
         self.engine = "sqlite"
@@ -174,8 +174,8 @@ class _DatabaseFigures(Collector):
 class PrometheusMetrics:
     """The ``bot.metrics.Metrics`` sink, and ``app``: the ASGI app of ``GET /metrics``."""
 
-    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
-        self._db = db
+    def __init__(self, figures: DatabaseFigures, clock: Clock = utcnow) -> None:
+        self._db = figures  # the database's figures (bot/services/metrics.py)
         self._clock = clock
         self.registry = CollectorRegistry()
         self._sends = Counter(
@@ -231,14 +231,13 @@ class PrometheusMetrics:
 
     async def _read(self) -> None:
         f = self._figures
-        f.engine = str(getattr(self._db, "engine", "sqlite"))
+        f.engine = self._db.engine
         now = self._clock().timestamp()
         try:  # first: on SQLite they would wait behind the outbox count on the reader
-            conn = self._db.reader
-            f.gateways = await figures.gateways(conn)
-            f.queue = await figures.queue(conn, now)
-            f.senders = await figures.senders(conn)
-            f.leases = await figures.leases(conn, now)
+            f.gateways = await self._db.gateways()
+            f.queue = await self._db.queue(now)
+            f.senders = await self._db.senders()
+            f.leases = await self._db.leases(now)
         except Exception as exc:  # the process's own figures are still served
             log.warning("metrics: the database's figures could not be read: %s", exc)
             f.ok = False
@@ -262,7 +261,7 @@ class PrometheusMetrics:
     async def _count_outbox(self) -> None:
         started = time.monotonic()
         try:
-            rows = await figures.outbox(self._db.reader)
+            rows = await self._db.outbox()
         except Exception as exc:  # tried again at the next scrape
             log.warning("metrics: the outbox could not be counted: %s", exc)
             self._kept_until = 0.0

@@ -17,7 +17,6 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import aiosqlite
 import httpx
 import pytest
 from prometheus_client.exposition import generate_latest
@@ -28,6 +27,7 @@ from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.http import serving
 from bot.gateways.base import ErrorCategory, GatewayError
 from bot.services.dispatcher import Dispatcher, DispatcherConfig
+from bot.services.metrics import DatabaseFigures
 from bot.storage import metrics as figures
 from bot.storage.db import Database
 from bot.web import metrics as web_metrics
@@ -299,13 +299,13 @@ async def test_a_slow_outbox_count_answers_with_the_last_one(
     _, before, _ = await scrape(url)
     assert value(before, "qasid_messages", state="read", gateway="none") == 2
     gate = asyncio.Event()
-    count = figures.outbox
+    count = DatabaseFigures.outbox
 
-    async def slow(conn: aiosqlite.Connection) -> list[tuple[str, int | None, int]]:
+    async def slow(self: DatabaseFigures) -> list[tuple[str, int | None, int]]:
         await gate.wait()
-        return await count(conn)
+        return await count(self)
 
-    monkeypatch.setattr(web_metrics.figures, "outbox", slow)
+    monkeypatch.setattr(DatabaseFigures, "outbox", slow)
     monkeypatch.setattr(web_metrics, "OUTBOX_WAIT", 0)
     async with w.qasid.db.transaction() as tx:
         await tx.execute("UPDATE messages SET status = 'read' WHERE status = 'delivered'")
@@ -327,7 +327,7 @@ async def test_failed_sends_are_counted_by_their_category(db: Database,
               2: GatewayError(ErrorCategory.RATE_LIMITED, "slow down", retry_after=60),
               3: GatewayError(ErrorCategory.UNCERTAIN, "read timeout")}
     gateway = RecordingGateway(clock, fail=script)
-    metrics = PrometheusMetrics(db, clock)
+    metrics = PrometheusMetrics(DatabaseFigures(db), clock)
     try:
         h = DispatchHarness(db, clock, gateway)
         h.dispatcher = Dispatcher(db, gateway, h.templates, h.notifier,
