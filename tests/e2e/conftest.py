@@ -1,4 +1,10 @@
-"""End-to-end harness: the real Qasid application, talking to an in-process fake Bot API."""
+"""End-to-end harness: the real Qasid application, talking to an in-process fake Bot API.
+
+The application's database is ``db_target`` (tests/conftest.py): each test that starts the
+bot (``make_settings``, ``harness``) runs on both engines, ``test_x[sqlite]`` on a fresh
+SQLite file and ``test_x[postgres]`` on a fresh PostgreSQL database (``QASID_TEST_PG``;
+skipped without it). A test about SQLite itself says ``@pytest.mark.engines("sqlite")``.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +18,32 @@ from bot.app import Qasid
 from bot.config import Settings
 from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.driver import ChatDriver
+from tests.conftest import ENGINES
 
 ADMIN_ID = 900
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test here whose database is ``db_target`` runs on every engine unless it names
+    its engines (tests/conftest.py's hook parametrizes it, after this one)."""
+    if ("db_engine" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("engines") is None):
+        metafunc.definition.add_marker(pytest.mark.engines(*ENGINES))
+
+
+def database_settings(db_target: Path | str) -> dict[str, object]:
+    """The settings that point the application at ``db_target``."""
+    if isinstance(db_target, str):
+        return {"database_url": db_target}
+    return {"database_path": db_target}
+
+
+def database_env(db_target: Path | str) -> dict[str, str]:
+    """The same, as the environment of a ``python -m bot`` child process."""
+    if isinstance(db_target, str):
+        return {"DATABASE_URL": db_target}
+    return {"DATABASE_PATH": str(db_target)}
 
 
 class Harness:
@@ -67,10 +97,10 @@ class Harness:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def make_settings(db_target: Path | str) -> Callable[..., Settings]:
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {
-            "database_path": tmp_path / "e2e.sqlite3",
+            **database_settings(db_target),
             "admin_ids": frozenset({ADMIN_ID}),
             "telegram_bot_token": None,
             "sandbox_delivery_delay": 0.01,

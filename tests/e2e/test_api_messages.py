@@ -75,10 +75,10 @@ async def test_credits_short_are_402_with_what_is_missing_and_nothing_is_queued(
         # template 1 is A's: that is 404 before anything about credits
         assert campaign.status_code == 404 and inline.status_code == 404
         async with world.qasid.db.transaction() as tx:
-            template = await tx.execute(
+            async with tx.execute(
                 "INSERT INTO templates (owner_id, name, variants, created_at, updated_at)"
-                " VALUES (?, 'Hi', '[\"Salam\"]', 0, 0)", (poor,))
-            template_id = template.lastrowid
+                " VALUES (?, 'Hi', '[\"Salam\"]', 0, 0) RETURNING id", (poor,)) as cur:
+                template_id = (await cur.fetchone())[0]
         async with world.client(key) as http:
             campaign = await http.post("/campaigns", json={"list_id": list_id,
                                                            "template_id": template_id})

@@ -15,7 +15,7 @@ async def seed_list(harness: Harness, telegram_id: int, name: str, rows) -> int:
         await contacts.upsert(tx, owner.id, rows, owner.created_at)
         await contacts.add_to_list(tx, owner.id, created.id, [r[0] for r in rows],
                                    owner.created_at)
-        await tx.execute(lists.ADD_VARIABLES_SQL, ('["city"]', owner.id, created.id))
+        await lists.add_variables(tx, owner.id, created.id, ["city"])
     return created.id
 
 

@@ -15,6 +15,9 @@ received is known even for the sends of a killed process. Afterwards:
 Half the kills come at a random time after the bot said "ready" (during start-up and
 recovery, during a tick or between two); the other half a few milliseconds after the
 gateway accepted a message, when its outcome may not be written yet.
+
+On SQLite and, with ``QASID_TEST_PG``, PostgreSQL (``DATABASE_URL`` in the child's
+environment).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import socket
 import sqlite3
 import sys
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +44,7 @@ from bot.domain import LedgerKind, SenderStatus
 from bot.services.campaigns import CampaignsConfig, CampaignsService
 from bot.storage import contacts, ledger, lists, senders, templates
 from bot.storage.db import Database
+from tests.e2e.conftest import database_env
 from tests.fakes.owners import add_active_owner
 
 RECIPIENTS = 40
@@ -59,11 +64,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def prepare(path: Path) -> int:
+async def prepare(target: Path | str) -> int:
     """An active owner with two sandbox numbers, a list, a template, exactly the credits
     the campaign costs, and the campaign confirmed with all its messages due; its id."""
     now = datetime.now(UTC)
-    db = Database(path)
+    db = Database(target)
     await db.connect()
     try:
         async with db.transaction() as tx:
@@ -97,22 +102,30 @@ async def prepare(path: Path) -> int:
         summary = await service.confirm(owner.id, big_ok=True)  # a pace far below safe
         # and at any hour: the custom pace starts from Normal's, which holds the night in
         # the recipients' zone (Baku here); the test must not depend on the time of day
+        # (JSON read and written here, the same on both engines)
+        campaign_id = summary.campaign.id
         async with db.transaction() as tx:
-            await tx.execute("UPDATE campaigns SET pacing = json_set(pacing,"
-                             " '$.recipient_night', json('false')) WHERE id = ?",
-                             (summary.campaign.id,))
-        return summary.campaign.id
+            async with tx.execute("SELECT pacing FROM campaigns WHERE id = ?",
+                                  (campaign_id,)) as cur:
+                row = await cur.fetchone()
+            pacing = json.loads(row[0]) | {"recipient_night": False}
+            await tx.execute("UPDATE campaigns SET pacing = ? WHERE id = ?",
+                             (json.dumps(pacing), campaign_id))
+        return campaign_id
     finally:
         await db.close()
 
 
-def query(path: Path, sql: str, *args: object) -> list[tuple]:
-    """Read the bot's database without writing to it (the bot may be running)."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
+def query(target: Path | str, sql: str, *args: object) -> list[tuple]:
+    """Read the bot's database without writing to it (the bot may be running): the SQLite
+    file read-only, or the PostgreSQL database (``?`` parameters either way)."""
+    if isinstance(target, str):
+        import psycopg
+
+        with psycopg.connect(target, autocommit=True) as pg:
+            return [tuple(row) for row in pg.execute(sql.replace("?", "%s"), args).fetchall()]
+    with closing(sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=5)) as conn:
         return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def read_journal(path: Path) -> list[dict]:
@@ -166,9 +179,9 @@ class Bot:
 
 @pytest.mark.slow
 async def test_a_campaign_killed_again_and_again_sends_each_message_once_and_charges_once(
-    tmp_path: Path,
+    tmp_path: Path, db_target: Path | str,
 ) -> None:
-    database, journal = tmp_path / "q.sqlite3", tmp_path / "journal.jsonl"
+    database, journal = db_target, tmp_path / "journal.jsonl"
     campaign_id = await prepare(database)
     api = FakeBotApi()
     api.add_user(FakeUser(id=OWNER_TELEGRAM_ID, first_name="Aysel"))  # gets the progress
@@ -181,7 +194,7 @@ async def test_a_campaign_killed_again_and_again_sends_each_message_once_and_cha
             "TELEGRAM_BOT_TOKEN": api.token,
             "TELEGRAM_API_URL": f"{url}/bot",
             "TELEGRAM_FILE_URL": f"{url}/file/bot",
-            "DATABASE_PATH": str(database),
+            **database_env(database),
             "HTTP_PORT": str(free_port()),
             "PTB_TIMEDELTA": "1",
             "DISPATCH_INTERVAL": "0.05",

@@ -91,10 +91,17 @@ async def snapshot(harness: Harness, owner_id: int) -> dict[str, list[tuple]]:
     """Every row of the owner's, table by table."""
     db = harness.qasid.db
     tables = {}
-    async with db.reader.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
+    postgres = db.engine == "postgres"
+    async with db.reader.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        " AND table_type = 'BASE TABLE'" if postgres
+        else "SELECT name FROM sqlite_master WHERE type = 'table'") as cur:
         names = [row[0] for row in await cur.fetchall()]
     for name in names:
-        async with db.reader.execute(f"PRAGMA table_info({name})") as cur:
+        async with db.reader.execute(
+            "SELECT ordinal_position, column_name FROM information_schema.columns"
+            f" WHERE table_schema = 'public' AND table_name = '{name}'" if postgres
+            else f"PRAGMA table_info({name})") as cur:
             columns = [row[1] for row in await cur.fetchall()]
         if name == "owners":
             where = "id = ?"

@@ -13,6 +13,7 @@ import httpx
 
 from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.http import serving
+from tests.e2e.conftest import database_env
 
 
 def free_port() -> int:
@@ -29,7 +30,9 @@ async def wait_for(predicate, seconds: float = 20.0) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_the_bot_starts_answers_start_and_stops_cleanly(tmp_path: Path) -> None:
+async def test_the_bot_starts_answers_start_and_stops_cleanly(
+    tmp_path: Path, db_target: Path | str,
+) -> None:
     api = FakeBotApi()
     user = FakeUser(id=4242, first_name="Nigar", language_code="az")
     api.add_user(user)
@@ -41,7 +44,7 @@ async def test_the_bot_starts_answers_start_and_stops_cleanly(tmp_path: Path) ->
             "TELEGRAM_BOT_TOKEN": api.token,
             "TELEGRAM_API_URL": f"{url}/bot",
             "TELEGRAM_FILE_URL": f"{url}/file/bot",
-            "DATABASE_PATH": str(tmp_path / "q.sqlite3"),
+            **database_env(db_target),
             "HTTP_PORT": str(http_port),
             "PTB_TIMEDELTA": "1",
         }

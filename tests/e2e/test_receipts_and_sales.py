@@ -29,17 +29,19 @@ async def paid_order(harness: Harness, telegram_id: int, *, reference: str,
     oid, now = await owner_id(harness, telegram_id), qasid.services.accounts.now()
     async with qasid.db.transaction() as tx:
         await tx.execute(
-            "INSERT OR IGNORE INTO packages (id, name, credits, validity_days, price_minor,"
-            " price_stars, created_at) VALUES (1, 'Başlanğıc', 1000, 30, 1550, 250, ?)",
-            (to_ts(now),))
-        cur = await tx.execute(
+            "INSERT INTO packages (id, name, credits, validity_days, price_minor,"
+            " price_stars, created_at) VALUES (1, 'Başlanğıc', 1000, 30, 1550, 250, ?)"
+            " ON CONFLICT (id) DO NOTHING", (to_ts(now),))
+        async with tx.execute(
             "INSERT INTO orders (owner_id, package_id, method, status, reference, credits,"
             " validity_days, amount_minor, currency, created_at, paid_at, receipt_file_id,"
-            " receipt_kind) VALUES (?, 1, ?, ?, ?, 1000, 30, ?, ?, ?, ?, ?, 'document')",
+            " receipt_kind) VALUES (?, 1, ?, ?, ?, 1000, 30, ?, ?, ?, ?, ?, 'document')"
+            " RETURNING id",
             (oid, method, status, reference, amount_minor, currency, to_ts(now),
-             to_ts(now) if status == "paid" else None, receipt_file_id))
-        order_id = cur.lastrowid
-        assert order_id is not None
+             to_ts(now) if status == "paid" else None, receipt_file_id)) as cur:
+            row = await cur.fetchone()
+        assert row is not None
+        order_id = int(row[0])
         if status == "paid":
             await billing.credit_package(tx, oid, 1000, now, validity_days=30, package_id=1,
                                          order_id=order_id, note=reference)

@@ -8,7 +8,8 @@ goes to the whole process group (the import's parser process included).
   finishes the campaign; every recipient got exactly one message, nothing is left
   uncertain or unsent, and the credits charged are the messages sent.
 
-Neither run logs a traceback or a warning about tasks left behind.
+Neither run logs a traceback or a warning about tasks left behind. On SQLite and, with
+``QASID_TEST_PG``, PostgreSQL (``DATABASE_URL`` in the child's environment).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import pytest
 from bot.console.botapi import FakeBotApi, FakeUser
 from bot.console.http import serving
 from bot.storage.db import Database
+from tests.e2e.conftest import database_env
 from tests.e2e.test_crash_safety import (
     OWNER_TELEGRAM_ID,
     RECIPIENTS,
@@ -44,9 +46,9 @@ INTERRUPTED = ("The import of <b>big.csv</b> was interrupted by a restart of the
                " was changed; please send the file again.")
 
 
-async def active_owner(path: Path) -> None:
+async def active_owner(target: Path | str) -> None:
     now = datetime.now(UTC)
-    db = Database(path)
+    db = Database(target)
     await db.connect()
     try:
         async with db.transaction() as tx:
@@ -55,14 +57,15 @@ async def active_owner(path: Path) -> None:
         await db.close()
 
 
-def environment(tmp_path: Path, api: FakeBotApi, url: str, **extra: str) -> dict[str, str]:
+def environment(tmp_path: Path, database: Path | str, api: FakeBotApi, url: str,
+                **extra: str) -> dict[str, str]:
     return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": str(tmp_path),
         "TELEGRAM_BOT_TOKEN": api.token,
         "TELEGRAM_API_URL": f"{url}/bot",
         "TELEGRAM_FILE_URL": f"{url}/file/bot",
-        "DATABASE_PATH": str(tmp_path / "q.sqlite3"),
+        **database_env(database),
         "HTTP_PORT": str(free_port()),
         "PTB_TIMEDELTA": "1",
         **extra,
@@ -107,9 +110,9 @@ def clean(log: Path) -> None:
 
 
 async def test_sigterm_during_an_import_rolls_it_back_and_tells_the_owner(
-    tmp_path: Path,
+    tmp_path: Path, db_target: Path | str,
 ) -> None:
-    await active_owner(tmp_path / "q.sqlite3")
+    await active_owner(db_target)
     api = FakeBotApi()
     user = FakeUser(id=OWNER_TELEGRAM_ID, first_name="Aysel")
     api.add_user(user)
@@ -117,7 +120,7 @@ async def test_sigterm_during_an_import_rolls_it_back_and_tells_the_owner(
                                         for n in range(IMPORT_ROWS))).encode()
     log = tmp_path / "bot.log"
     async with serving(api) as url:
-        env = environment(tmp_path, api, url, IMPORT_MAX_FILE_MB="64")
+        env = environment(tmp_path, db_target, api, url, IMPORT_MAX_FILE_MB="64")
         proc = await start(env, tmp_path, log)
         try:
             api.push_update(api.document_update(user, api.add_file(content, "big.csv",
@@ -141,22 +144,22 @@ async def test_sigterm_during_an_import_rolls_it_back_and_tells_the_owner(
         assert await stop(proc) == 0
         assert len(api.messages(user.id)) == messages
     clean(log)
-    database = tmp_path / "q.sqlite3"
+    database = db_target
     assert query(database, "SELECT COUNT(*) FROM contacts") == [(0,)]
     assert query(database, "SELECT COUNT(*) FROM contact_lists") == [(0,)]
     assert query(database, "SELECT status, error FROM imports") == [("failed", "interrupted")]
 
 
 async def test_sigterm_during_a_campaign_loses_nothing_and_sends_nothing_twice(
-    tmp_path: Path,
+    tmp_path: Path, db_target: Path | str,
 ) -> None:
-    database, journal = tmp_path / "q.sqlite3", tmp_path / "journal.jsonl"
+    database, journal = db_target, tmp_path / "journal.jsonl"
     campaign_id = await prepare(database)
     api = FakeBotApi()
     api.add_user(FakeUser(id=OWNER_TELEGRAM_ID, first_name="Aysel"))
     log = tmp_path / "bot.log"
     async with serving(api) as url:
-        env = environment(tmp_path, api, url, DISPATCH_INTERVAL="0.05",
+        env = environment(tmp_path, database, api, url, DISPATCH_INTERVAL="0.05",
                           SENDER_WARMUP=str(RECIPIENTS), FAILURE_SPIKE_SHARE="1",
                           SANDBOX_JOURNAL=str(journal), SANDBOX_INVALID_SHARE="0.1",
                           SANDBOX_SEED="7", SANDBOX_DELIVERY_DELAY="0.02",

@@ -48,6 +48,7 @@ async def quick_lock_harness(make_settings, monkeypatch) -> AsyncIterator[Harnes
     await harness.stop()
 
 
+@pytest.mark.engines("sqlite")  # SQLite's file full or locked (tests/faults.py)
 async def test_a_full_disk_at_confirm_changes_nothing_and_confirm_works_once_there_is_room(
     make_settings, caplog,
 ) -> None:
@@ -85,6 +86,7 @@ async def test_a_full_disk_at_confirm_changes_nothing_and_confirm_works_once_the
         await harness.stop()
 
 
+@pytest.mark.engines("sqlite")  # SQLite's file full or locked (tests/faults.py)
 async def test_a_locked_database_is_one_line_and_a_clear_word_and_the_bot_goes_on(
     quick_lock_harness: Harness, caplog,
 ) -> None:
@@ -107,6 +109,7 @@ async def test_a_locked_database_is_one_line_and_a_clear_word_and_the_bot_goes_o
     assert "Hamı: 3 contacts, 1 opted out" in replies[0].text
 
 
+@pytest.mark.engines("sqlite")  # SQLite's file full or locked (tests/faults.py)
 async def test_an_import_on_a_full_disk_says_so_and_leaves_nothing(
     harness: Harness, monkeypatch, caplog,
 ) -> None:
