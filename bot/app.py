@@ -13,6 +13,7 @@ import os
 import time
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import unquote, urlsplit
 
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
@@ -174,6 +175,8 @@ class Qasid:
         logs.REDACTOR.add(token, *(secret.get_secret_value() for secret in (
             settings.telegram_bot_token, settings.waha_api_key, settings.waha_webhook_key,
             settings.cloud_app_secret, settings.cloud_verify_token) if secret is not None))
+        if settings.database_url:  # PostgreSQL's password, should a driver's error carry it
+            logs.REDACTOR.add(unquote(urlsplit(settings.database_url).password or ""))
         self.db = Database(settings.database_url or settings.database_path)
         # with several processes: who sends from which number, who runs which job
         self.leases = (Leases(self.db, clock, seconds=settings.lease_seconds)

@@ -61,3 +61,15 @@ def test_a_broken_format_never_raises_from_logging() -> None:
     broken = record("somewhere", "%d items", "many")
     _redact(broken, Redactor())
     assert broken.getMessage() == "%d items"
+
+
+def test_the_postgresql_password_of_database_url_is_kept_out_of_logs(tmp_path) -> None:
+    from bot import logs
+    from bot.app import Qasid
+    from bot.config import Settings
+
+    settings = Settings(_env_file=None, database_path=tmp_path / "q.sqlite3",
+                        database_url="postgresql://qasid:s3cr%40t-pass@db.internal:5432/qasid")
+    Qasid(settings)  # wires objects only: nothing connects
+    line = logs.REDACTOR('connection to "postgresql://qasid:s3cr@t-pass@db.internal" failed')
+    assert "s3cr@t-pass" not in line and "db.internal" in line
