@@ -420,7 +420,9 @@ async def one_round(url: str, waha_url: str, waha_pid: int, workers: int, messag
                    "PTB_TIMEDELTA": "1",
                    "SENDER_DAILY_CAP": str(10**7), "SENDER_WARMUP": str(10**7),
                    "NUMBER_CHECK_INTERVAL": "0", "HEALTH_POLL_INTERVAL": "0",
-                   "FAILURE_SPIKE_SHARE": "1"}
+                   "FAILURE_SPIKE_SHARE": "1",
+                   # libpq's server options, passed on (e.g. -c plan_cache_mode=...)
+                   **{k: v for k, v in os.environ.items() if k == "PGOPTIONS"}}
             for n in range(workers):
                 with (tmp / f"worker-{workers}-{n}.log").open("wb") as stderr:
                     procs.append(await asyncio.create_subprocess_exec(
