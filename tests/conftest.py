@@ -40,9 +40,9 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 ENGINES = ("sqlite", "postgres")
 PG_URL = os.environ.get("QASID_TEST_PG", "").strip()
 PG_SKIPPED = "PostgreSQL run skipped: QASID_TEST_PG unset"
-# CI=true without QASID_TEST_PG fails the run (CI never skips the PostgreSQL half). Off
-# until .ci/run starts a PostgreSQL cluster (issue 22): True together with that change.
-CI_REQUIRES_POSTGRES = False
+# CI=true without QASID_TEST_PG fails the run: CI never skips the PostgreSQL half
+# (.ci/run starts a throwaway cluster and exports QASID_TEST_PG).
+CI_REQUIRES_POSTGRES = True
 
 
 def pytest_configure(config: pytest.Config) -> None:
