@@ -23,7 +23,7 @@ async def test_health_is_answered_while_a_tick_sends_thousands(db, clock) -> Non
                                              daily_cap=10**7, warmup=()), clock)
     service = CampaignsService(db, CampaignsConfig(advice_max=10**7), clock)
     owner_id, list_id, template_id = await setup(db, 3000, 10, clock())
-    await confirm(service, owner_id, list_id, template_id, None)  # pacing off
+    await confirm(db, service, owner_id, list_id, template_id, None)  # pacing off
     clock.advance(seconds=10)
 
     async def health() -> dict[str, bool]:
